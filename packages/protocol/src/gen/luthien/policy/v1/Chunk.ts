@@ -1,0 +1,11 @@
+// Original file: ../../proto/luthien/policy/v1/policy.proto
+
+import type { SseEvent as _luthien_policy_v1_SseEvent, SseEvent__Output as _luthien_policy_v1_SseEvent__Output } from '../../../luthien/policy/v1/SseEvent';
+
+export interface Chunk {
+  'event'?: (_luthien_policy_v1_SseEvent | null);
+}
+
+export interface Chunk__Output {
+  'event': (_luthien_policy_v1_SseEvent__Output | null);
+}

@@ -1,0 +1,40 @@
+/**
+ * The gateway ⇄ policy engine protocol (`proto/luthien/policy/v1/policy.proto`) and the standard gRPC health
+ * service. This package is the only place that loads protos: services use the typed helpers below.
+ *
+ * ### Usage
+ * ```ts
+ * const client = createPolicyEngineClient({ address: "127.0.0.1:50051" });
+ * const call = client.Process();            // one bidirectional stream
+ * call.write({ callId, seq: 1, start: { protocolVersion: PROTOCOL_VERSION, ... } });
+ * ```
+ */
+export {
+  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  LOADER_OPTIONS,
+  createPolicyEngineClient,
+  addPolicyEngineService,
+  createHealthClient,
+  createHealthService,
+  checkHealth,
+  grpc,
+} from "./internal/load";
+export type {
+  PolicyEngineClientOptions,
+  HealthService,
+  ServingStatus,
+} from "./internal/load";
+
+export type { GatewayMessage, GatewayMessage__Output } from "./gen/luthien/policy/v1/GatewayMessage";
+export type { EngineMessage, EngineMessage__Output } from "./gen/luthien/policy/v1/EngineMessage";
+export type { Start, Start__Output } from "./gen/luthien/policy/v1/Start";
+export type { SseEvent, SseEvent__Output } from "./gen/luthien/policy/v1/SseEvent";
+export type { Deny, Deny__Output } from "./gen/luthien/policy/v1/Deny";
+export type { RequestVerdict, RequestVerdict__Output } from "./gen/luthien/policy/v1/RequestVerdict";
+export type { ResponseVerdict, ResponseVerdict__Output } from "./gen/luthien/policy/v1/ResponseVerdict";
+export type { Finish, Finish__Output } from "./gen/luthien/policy/v1/Finish";
+export type { EngineError, EngineError__Output } from "./gen/luthien/policy/v1/EngineError";
+export type { ClientFormat__Output as ClientFormat } from "./gen/luthien/policy/v1/ClientFormat";
+export type { ResponseMode__Output as ResponseMode } from "./gen/luthien/policy/v1/ResponseMode";
+export type { PolicyEngineClient, PolicyEngineHandlers } from "./gen/luthien/policy/v1/PolicyEngine";
