@@ -1,0 +1,97 @@
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams } from "@luthien/wire";
+
+/** How much of the response a policy needs: every event (FULL), a look without holding it (OBSERVE), or none. */
+export type ResponseMode = "FULL" | "OBSERVE" | "SKIP";
+
+export type ClientFormat = "openai";
+
+/** The client's request, in its own format. */
+export type PolicyRequest = { format: "openai"; body: ChatCompletionCreateParams };
+/** A whole (non-streaming) response, in the client's format. */
+export type PolicyResponse = { format: "openai"; body: ChatCompletion };
+/** One stream event, in the client's format. */
+export type PolicyEvent = { format: "openai"; chunk: ChatCompletionChunk };
+
+/** Refuse the call; the gateway renders the error in the client's format. */
+export interface DenyDecision {
+  decision: "deny";
+  /** @default 403 */
+  status: number;
+  /** @default "permission_error" */
+  type: string;
+  message: string;
+}
+
+/** Answer the client without calling the provider (or in place of the provider's answer). */
+export interface RespondDecision {
+  decision: "respond";
+  response: PolicyResponse;
+}
+
+export type RequestOutcome = PolicyRequest | DenyDecision | RespondDecision;
+export type ResponseOutcome = PolicyResponse | DenyDecision;
+
+/** Builds a deny decision. */
+export function deny(options: { message: string; status?: number; type?: string }): DenyDecision {
+  return { decision: "deny", status: options.status ?? 403, type: options.type ?? "permission_error", message: options.message };
+}
+
+/** Builds a respond decision. */
+export function respond(response: PolicyResponse): RespondDecision {
+  return { decision: "respond", response };
+}
+
+export function isDeny(x: RequestOutcome | ResponseOutcome): x is DenyDecision {
+  return "decision" in x && x.decision === "deny";
+}
+
+export function isRespond(x: RequestOutcome): x is RespondDecision {
+  return "decision" in x && x.decision === "respond";
+}
+
+/** What the engine knows about a call. */
+export interface CallInfo {
+  readonly callId: string;
+  readonly format: ClientFormat;
+  readonly stream: boolean;
+  /** A stable, non-secret id of the client's key ("" when auth is off). */
+  readonly keyId: string;
+  readonly userId: string;
+  readonly sessionId: string;
+  /** The model the client asked for. */
+  readonly model: string;
+}
+
+/** A policy's view of one call. Each policy in a chain gets its own context, and so its own state. */
+export interface PolicyContext<S = undefined> extends CallInfo {
+  /** This policy's state for this call, made by `Policy.createState`. */
+  state: S;
+  /** Records an activity event `policy.<policy name>.<action>`. */
+  emit(action: string, data?: Record<string, unknown>): void;
+  /** Tells the gateway this policy is still working, extending the verdict deadline (up to its bound). */
+  keepalive(): void;
+}
+
+type Maybe<T> = T | Promise<T>;
+
+/**
+ * A policy. Every hook is optional; a missing hook passes its input through unchanged. Hooks may be async.
+ * In a stream, `onEvent` returns the events to send in place of `event` (none to hold or drop, several to
+ * release held ones), and `onStreamEnd` returns any events still held.
+ */
+export interface Policy<S = undefined> {
+  readonly name: string;
+  /** What the policy needs of the response. A chain uses the strongest mode among its members. */
+  readonly mode: ResponseMode;
+  createState?(info: CallInfo): S;
+  onRequest?(request: PolicyRequest, ctx: PolicyContext<S>): Maybe<RequestOutcome>;
+  onResponse?(response: PolicyResponse, ctx: PolicyContext<S>): Maybe<ResponseOutcome>;
+  onEvent?(event: PolicyEvent, ctx: PolicyContext<S>): Maybe<PolicyEvent[]>;
+  onStreamEnd?(ctx: PolicyContext<S>): Maybe<PolicyEvent[]>;
+}
+
+/**
+ * A policy whatever its state type, as a chain holds them. (Hooks take the state as a parameter, so `Policy<S>` is
+ * not assignable to `Policy<unknown>`.)
+ */
+export type AnyPolicy = Policy<any>;

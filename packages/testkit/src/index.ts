@@ -1,0 +1,7 @@
+/**
+ * Test helpers that run Luthien's services the way operators do: as real processes, configured by env only, on
+ * free ports. Services must be built (`pnpm build`; `pnpm test` builds first).
+ */
+export { startService, REPO_ROOT } from "./service";
+export type { ServiceName, ServiceOptions, RunningService } from "./service";
+export { waitFor } from "./wait";

@@ -1,0 +1,7 @@
+/** The Luthien policy engine: loads a policy configuration and serves `PolicyEngine.Process` over gRPC. */
+export { startControlPlane } from "./server";
+export type { ControlPlane, ControlPlaneOptions } from "./server";
+export { loadPolicyConfig, parsePolicyConfig } from "./config";
+export type { PolicyConfig } from "./config";
+export { BUILTIN_POLICIES } from "./policies";
+export type { PolicyFactory } from "./policies";

@@ -1,0 +1,28 @@
+import { ConfigError, createLogger, envInt, envString, onShutdown } from "@luthien/runtime";
+import { loadPolicyConfig, parsePolicyConfig } from "./config";
+import { startControlPlane } from "./server";
+
+const logger = createLogger("control-plane");
+
+async function main(): Promise<void> {
+  const file = envString("POLICY_CONFIG", "");
+  const config = file === "" ? parsePolicyConfig("") : loadPolicyConfig(file);
+  logger.info("policies loaded", { source: file === "" ? "default (noop)" : file, chain: config.policies.map((p) => p.name).join(",") });
+  const plane = await startControlPlane({
+    policies: config.policies,
+    logger,
+    host: envString("CONTROL_PLANE_HOST", "0.0.0.0"),
+    port: envInt("CONTROL_PLANE_PORT", 50051),
+  });
+  logger.info("listening", { port: plane.port });
+  onShutdown(async (signal) => {
+    logger.info("shutting down", { signal });
+    await plane.stop(envInt("CONTROL_PLANE_SHUTDOWN_GRACE_MS", 10_000));
+    logger.info("stopped");
+  });
+}
+
+main().catch((err: unknown) => {
+  logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { error: (err as Error).message });
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import { addPolicyEngineService, createHealthService, grpc } from "@luthien/protocol";
+import type { AnyPolicy } from "@luthien/policy-sdk";
+import type { Logger } from "@luthien/runtime";
+import { createEngineHandlers } from "./engine";
+
+const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
+
+export interface ControlPlaneOptions {
+  /** The default chain. */
+  policies: readonly AnyPolicy[];
+  logger: Logger;
+  /** @default "0.0.0.0" */
+  host?: string;
+  /** 0 picks a free port. @default 50051 */
+  port?: number;
+}
+
+export interface ControlPlane {
+  readonly port: number;
+  /**
+   * Graceful stop: health turns NOT_SERVING (so gateways send new calls elsewhere), calls in flight finish, then
+   * the server closes; whatever is still open after `graceMs` is cancelled.
+   * @param graceMs @default 10000
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts the policy engine gRPC server with grpc.health.v1. */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const server = new grpc.Server({
+    // Gateways keep pinging idle connections to notice a dead engine early; allow it.
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+  });
+  const policies = options.policies;
+  addPolicyEngineService(server, createEngineHandlers({ chain: () => policies, logger: options.logger }));
+  const health = createHealthService(server, [ENGINE_SERVICE]);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err === null ? resolve(p) : reject(err),
+    );
+  });
+  return {
+    port,
+    async stop(graceMs = 10_000) {
+      health.setStatus("", "NOT_SERVING");
+      health.setStatus(ENGINE_SERVICE, "NOT_SERVING");
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}
