@@ -1,0 +1,6 @@
+/** The Luthien gateway: OpenAI-compatible endpoints, client auth, and every decision asked of the policy engine. */
+export { createGateway } from "./app";
+export type { Gateway } from "./app";
+export { readGatewayConfig } from "./config";
+export type { GatewayConfig } from "./config";
+export { toHttpError } from "./errors";

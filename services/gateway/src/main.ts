@@ -1,0 +1,36 @@
+import type { AddressInfo } from "node:net";
+import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
+import { createGateway } from "./app";
+import { readGatewayConfig } from "./config";
+
+const logger = createLogger("gateway");
+
+function main(): void {
+  const config = readGatewayConfig();
+  const gateway = createGateway(config, logger);
+  const server = gateway.app.listen(config.port, config.host, () => {
+    const { port } = server.address() as AddressInfo;
+    logger.info("listening", {
+      port,
+      upstream: config.openaiUpstreamUrl,
+      engine: config.policyEngineUrl,
+      failure_mode: config.policyFailureMode,
+    });
+  });
+  server.on("error", (err) => {
+    logger.error("failed to listen", { error: err.message });
+    process.exit(1);
+  });
+  onShutdown(async (signal) => {
+    logger.info("shutting down", { signal });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    gateway.close();
+  });
+}
+
+try {
+  main();
+} catch (err) {
+  logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { error: (err as Error).message });
+  process.exit(1);
+}
