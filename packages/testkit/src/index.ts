@@ -5,3 +5,5 @@
 export { startService, REPO_ROOT } from "./service";
 export type { ServiceName, ServiceOptions, RunningService } from "./service";
 export { waitFor } from "./wait";
+export { startStack, createMockControl } from "./stack";
+export type { Stack, StackOptions, MockControl, MockRecord } from "./stack";

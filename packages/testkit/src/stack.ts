@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { startService, type RunningService } from "./service";
+
+/** One call as the mock provider recorded it (`GET /_mock/requests`). */
+export interface MockRecord {
+  id: number;
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body: unknown;
+  receivedAt: number;
+  finished: boolean;
+  clientClosed: boolean;
+  closedAt?: number;
+}
+
+/** Drives a running mock-llm through its scripting API. */
+export interface MockControl {
+  /** Queues scripts; each provider call takes the next one. */
+  script(...scripts: object[]): Promise<void>;
+  requests(): Promise<MockRecord[]>;
+  reset(): Promise<void>;
+}
+
+export function createMockControl(url: string): MockControl {
+  const post = async (p: string, body?: unknown): Promise<void> => {
+    const res = await fetch(url + p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+    if (!res.ok) throw new Error(`mock-llm ${p}: ${res.status} ${await res.text()}`);
+  };
+  return {
+    script: (...scripts) => post("/_mock/scripts", { scripts }),
+    reset: () => post("/_mock/reset"),
+    async requests() {
+      const res = await fetch(url + "/_mock/requests");
+      return ((await res.json()) as { requests: MockRecord[] }).requests;
+    },
+  };
+}
+
+export interface StackOptions {
+  /** The control plane's POLICY_CONFIG document (YAML). @default "policies: [{use: noop}]" */
+  policies?: string;
+  /** Extra env for the gateway. */
+  gatewayEnv?: Record<string, string>;
+  /** Start no control plane (the gateway points at a closed port). @default false */
+  withoutEngine?: boolean;
+}
+
+export interface Stack {
+  mock: RunningService;
+  mockControl: MockControl;
+  /** undefined when started `withoutEngine`. */
+  engine: RunningService | undefined;
+  gateway: RunningService;
+  /** The POLICY_CONFIG file the engine reads. */
+  policyFile: string;
+  stop(): Promise<void>;
+}
+
+/** mock-llm, control plane and gateway wired together, each a real process on a free port. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dir = mkdtempSync(path.join(tmpdir(), "luthien-stack-"));
+  const policyFile = path.join(dir, "policies.yaml");
+  writeFileSync(policyFile, options.policies ?? "policies:\n  - use: noop\n");
+  const started: RunningService[] = [];
+  try {
+    const mock = await startService("mock-llm");
+    started.push(mock);
+    let engine: RunningService | undefined;
+    let engineAddress = "127.0.0.1:1";
+    if (options.withoutEngine !== true) {
+      engine = await startService("control-plane", { env: { POLICY_CONFIG: policyFile } });
+      started.push(engine);
+      engineAddress = engine.address;
+    }
+    const gateway = await startService("gateway", {
+      env: { OPENAI_UPSTREAM_URL: `${mock.url}/v1`, POLICY_ENGINE_URL: engineAddress, ...options.gatewayEnv },
+    });
+    started.push(gateway);
+    return {
+      mock,
+      mockControl: createMockControl(mock.url),
+      engine,
+      gateway,
+      policyFile,
+      stop: async () => {
+        await Promise.all(started.map((s) => s.stop()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw err;
+  }
+}
