@@ -32,6 +32,8 @@ export function createStringReplacer(options: StringReplacerOptions): TextStream
     outer: while (i < text.length) {
       let couldGrow = false;
       for (const rule of rules) {
+        // A longer rule that may still complete beats this shorter match: wait for more text.
+        if (couldGrow) break;
         if (folded.startsWith(rule.from, i)) {
           const matched = text.slice(i, i + rule.from.length);
           out += fold ? matchCase(matched, rule.to) : rule.to;
