@@ -8,4 +8,5 @@ module.exports = {
     "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2023", parser: { syntax: "typescript" } }, module: { type: "commonjs" } }],
   },
   testTimeout: 30000,
+  reporters: ["default", "<rootDir>/scripts/summary-reporter.js"],
 };
