@@ -1,0 +1,293 @@
+import type { AddressInfo } from "node:net";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { createLogger, type Logger } from "@luthien/runtime";
+import { anthropicFormat } from "./anthropic";
+import type { EndpointFormat } from "./endpoint";
+import { openaiFormat } from "./openai";
+import { parseScript, parseScriptList, resolveScript, ScriptError, type MockScript } from "./script";
+import { pause, writeStream } from "./sse";
+
+/** One provider call as received, and how its response ended. */
+export interface RecordedRequest {
+  /** The call's number, also in the response ids (`chatcmpl-mock-<id>`, `msg_mock_<id>`). */
+  id: number;
+  path: string;
+  method: string;
+  /** Every header as received; names lower-case. */
+  headers: Record<string, string | string[]>;
+  /** The parsed JSON body; null when it was not JSON. */
+  body: unknown;
+  /** ms since the epoch. */
+  receivedAt: number;
+  /** The response status, once sent. */
+  status?: number;
+  /** The response was written completely. */
+  finished: boolean;
+  /** The client's connection closed before the response was complete. */
+  clientClosed: boolean;
+  /** ms since the epoch when the connection closed early (set together with `clientClosed`). */
+  closedAt?: number;
+}
+
+/** Options of {@link createMockLlm}. */
+export interface MockLlmOptions {
+  /** @default createLogger("mock-llm") */
+  logger?: Logger;
+  /** Used when the queue is empty and the request has no `x-mock-script` header. @default {} (the default text) */
+  defaultScript?: MockScript;
+  /** Keep at most this many records (the oldest go first), so a benchmark cannot grow memory without bound. @default 1000 */
+  maxRecords?: number;
+  /** Largest accepted request body. @default "50mb" */
+  bodyLimit?: string;
+}
+
+/** A started server. */
+export interface RunningMockLlm {
+  /** The port actually bound (useful after listening on 0). */
+  readonly port: number;
+  /** Stops accepting, drops open connections (hung streams included) and resolves once the server has closed. */
+  close(): Promise<void>;
+}
+
+/** A mock provider: the Express app, its script queue and records, and a way to listen. */
+export interface MockLlm {
+  readonly app: express.Express;
+  /** Appends scripts to the FIFO queue, as `POST /_mock/scripts` does. */
+  enqueue(...scripts: MockScript[]): void;
+  /** The records, oldest first, as `GET /_mock/requests` returns them. */
+  requests(): readonly RecordedRequest[];
+  /** Clears the queue and the records, as `POST /_mock/reset` does. Call numbers keep counting. */
+  reset(): void;
+  /**
+   * Listens on `port` (0 = any free port) and `host`.
+   * @param host @default "127.0.0.1"
+   * @throws when the port cannot be bound (e.g. EADDRINUSE)
+   */
+  listen(port: number, host?: string): Promise<RunningMockLlm>;
+}
+
+type JsonObject = Record<string, unknown>;
+
+const SCRIPT_HEADER = "x-mock-script";
+
+/**
+ * Creates the mock provider. Routes:
+ * - `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic), JSON or SSE (`"stream": true`);
+ *   each call answers the `x-mock-script` header's script if present, else the next queued one, else the default.
+ * - `POST /_mock/scripts` `{scripts: MockScript[]}` → `{queued}`; `POST /_mock/reset`; `GET /_mock/requests`
+ *   → `{requests: RecordedRequest[]}`; `GET /health` → `{status: "ok"}`. Anything else is a 404.
+ */
+export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
+  const logger = options.logger ?? createLogger("mock-llm");
+  const maxRecords = options.maxRecords ?? 1000;
+  const bodyLimit = options.bodyLimit ?? "50mb";
+  let queue: MockScript[] = [];
+  let records: RecordedRequest[] = [];
+  let nextCallId = 1;
+
+  const record = (entry: RecordedRequest): void => {
+    records.push(entry);
+    if (records.length > maxRecords) records.splice(0, records.length - maxRecords);
+  };
+
+  const handleCall = async (format: EndpointFormat, req: Request, res: Response): Promise<void> => {
+    const callId = nextCallId++;
+    const raw: unknown = req.body;
+    const bytes = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
+    let body: unknown = null;
+    let parseFailed = false;
+    try {
+      body = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      parseFailed = true;
+    }
+    const entry: RecordedRequest = {
+      id: callId,
+      path: req.path,
+      method: req.method,
+      headers: headersOf(req),
+      body,
+      receivedAt: Date.now(),
+      finished: false,
+      clientClosed: false,
+    };
+    record(entry);
+
+    const request: JsonObject = isObject(body) ? body : {};
+    const model = typeof request["model"] === "string" ? request["model"] : "mock-model";
+    const streaming = request["stream"] === true;
+    let scriptSource = "default";
+
+    // Closing the connection early is the only way a call can be cut short, so one controller covers every wait.
+    const closed = new AbortController();
+    res.on("finish", () => {
+      entry.finished = true;
+    });
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        entry.clientClosed = true;
+        entry.closedAt = Date.now();
+      }
+      closed.abort();
+      logger.info("call", {
+        id: callId,
+        api: format.name,
+        path: req.path,
+        model,
+        stream: streaming,
+        script: scriptSource,
+        status: res.headersSent ? res.statusCode : undefined,
+        outcome: res.writableFinished ? "finished" : "client_closed",
+        ms: Date.now() - entry.receivedAt,
+      });
+    });
+    res.set(format.requestIdHeader, `req_mock_${callId}`);
+    const send = (status: number, payload: unknown): void => {
+      entry.status = status;
+      res.status(status).json(payload);
+    };
+
+    if (parseFailed || !isObject(body)) {
+      const what = parseFailed ? "the request body is not valid JSON" : "the request body must be a JSON object";
+      send(400, format.errorBody(400, "invalid_request_error", what));
+      return;
+    }
+
+    let script: MockScript;
+    const header = req.get(SCRIPT_HEADER);
+    try {
+      if (header !== undefined) {
+        scriptSource = "header";
+        script = parseScript(JSON.parse(header) as unknown, SCRIPT_HEADER);
+      } else {
+        const queued = queue.shift();
+        scriptSource = queued === undefined ? "default" : "queue";
+        script = queued ?? options.defaultScript ?? {};
+      }
+    } catch (err) {
+      const message = err instanceof ScriptError ? err.message : `${SCRIPT_HEADER} is not valid JSON`;
+      send(400, format.errorBody(400, "invalid_request_error", `mock-llm: ${message}`));
+      return;
+    }
+
+    const resolved = resolveScript(script, { callId, toolIdPrefix: format.toolIdPrefix, requestBytes: bytes.length });
+    if (!(await pause(resolved.delayMs, closed.signal))) return;
+
+    if (resolved.error !== undefined) {
+      const { status, type, message } = resolved.error;
+      send(status, format.errorBody(status, type, message ?? `mock-llm: scripted ${status} error`));
+      return;
+    }
+    const call = { callId, model, created: Math.floor(Date.now() / 1000), request, script: resolved };
+    if (!streaming) {
+      const answer = format.json(call);
+      send(answer.status, answer.body);
+      return;
+    }
+    entry.status = 200;
+    await writeStream(res, format.stream(call), {
+      chunkDelayMs: resolved.chunkDelayMs,
+      failAfter: resolved.failAfter,
+      hangAfter: resolved.hangAfter,
+      signal: closed.signal,
+    });
+  };
+
+  const app = express();
+  app.disable("x-powered-by");
+  // Provider bodies are parsed by hand so that bad JSON is recorded and answered in the endpoint's own format.
+  const rawBody = express.raw({ type: () => true, limit: bodyLimit });
+  app.post("/v1/chat/completions", rawBody, (req, res) => handleCall(openaiFormat, req, res));
+  app.post("/v1/messages", rawBody, (req, res) => handleCall(anthropicFormat, req, res));
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.post("/_mock/scripts", express.json({ limit: bodyLimit }), (req, res) => {
+    let scripts: MockScript[];
+    try {
+      scripts = parseScriptList(req.body);
+    } catch (err) {
+      if (!(err instanceof ScriptError)) throw err;
+      res.status(400).json({ error: { message: err.message, type: "invalid_request_error" } });
+      return;
+    }
+    queue.push(...scripts);
+    res.json({ queued: queue.length });
+  });
+  app.post("/_mock/reset", (_req, res) => {
+    queue = [];
+    records = [];
+    res.json({ status: "ok" });
+  });
+  app.get("/_mock/requests", (_req, res) => {
+    res.json({ requests: records });
+  });
+  app.use((req, res) => {
+    res.status(404).json({ error: { message: `no route for ${req.method} ${req.path}`, type: "not_found_error" } });
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      // Mid-stream there is no way to report it; cut the response so the client sees a broken stream, not a clean end.
+      res.destroy();
+      return;
+    }
+    const status = statusOf(err);
+    const message = status === 500 ? "mock-llm: internal error" : err instanceof Error ? err.message : String(err);
+    if (status === 500) logger.error("unhandled", { path: req.path, error: err instanceof Error ? err.message : String(err) });
+    const format = req.path === "/v1/messages" ? anthropicFormat : req.path === "/v1/chat/completions" ? openaiFormat : undefined;
+    res
+      .status(status)
+      .json(format?.errorBody(status, undefined, message) ?? { error: { message, type: status === 500 ? "api_error" : "invalid_request_error" } });
+  });
+
+  return {
+    app,
+    enqueue: (...scripts) => {
+      queue.push(...scripts);
+    },
+    requests: () => records,
+    reset: () => {
+      queue = [];
+      records = [];
+    },
+    listen: (port, host = "127.0.0.1") =>
+      new Promise((resolve, reject) => {
+        const server = app.listen(port, host);
+        server.once("error", reject);
+        server.once("listening", () => {
+          server.off("error", reject);
+          resolve({
+            port: (server.address() as AddressInfo).port,
+            close: () =>
+              new Promise<void>((done, fail) => {
+                server.close((err) => (err === undefined ? done() : fail(err)));
+                // Hung and slow streams would otherwise keep close() waiting forever.
+                server.closeAllConnections();
+              }),
+          });
+        });
+      }),
+  };
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function headersOf(req: Request): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** The status a body-parser error carries (400 bad JSON, 413 too large, 415 bad charset), else 500. */
+function statusOf(err: unknown): number {
+  if (typeof err === "object" && err !== null && "status" in err) {
+    const status = (err as { status: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 600) return status;
+  }
+  return 500;
+}

@@ -1,0 +1,8 @@
+/**
+ * A scriptable OpenAI- and Anthropic-compatible provider for demos, tests and benchmarks. `main.ts` runs it as a
+ * service (`MOCK_LLM_PORT`, default 8100); tests and tools can also create one in-process.
+ */
+export { createMockLlm } from "./app";
+export type { MockLlm, MockLlmOptions, RecordedRequest, RunningMockLlm } from "./app";
+export { DEFAULT_TEXT } from "./script";
+export type { MockScript, MockThinking, MockToolCall } from "./script";
