@@ -5,9 +5,11 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   debug(msg: string, fields?: LogFields): void;
+  /** Lifecycle lines (listening, stopping): printed whatever LOG_LEVEL says, since tools wait for them. */
+  notice(msg: string, fields?: LogFields): void;
 }
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, notice: 50 } as const;
 type Level = keyof typeof LEVELS;
 
 /**
@@ -32,5 +34,6 @@ export function createLogger(service: string): Logger {
     info: (m, f) => write("info", m, f),
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
+    notice: (m, f) => write("notice", m, f),
   };
 }

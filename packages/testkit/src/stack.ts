@@ -46,6 +46,8 @@ export interface StackOptions {
   gatewayEnv?: Record<string, string>;
   /** Start no control plane (the gateway points at a closed port). @default false */
   withoutEngine?: boolean;
+  /** LOG_LEVEL of every service (benchmarks use "warn": a log line per call costs time). @default "debug" */
+  logLevel?: string;
 }
 
 export interface Stack {
@@ -65,18 +67,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const policyFile = path.join(dir, "policies.yaml");
   writeFileSync(policyFile, options.policies ?? "policies:\n  - use: noop\n");
   const started: RunningService[] = [];
+  const logEnv: Record<string, string> = options.logLevel !== undefined ? { LOG_LEVEL: options.logLevel } : {};
   try {
-    const mock = await startService("mock-llm");
+    const mock = await startService("mock-llm", { env: logEnv });
     started.push(mock);
     let engine: RunningService | undefined;
     let engineAddress = "127.0.0.1:1";
     if (options.withoutEngine !== true) {
-      engine = await startService("control-plane", { env: { POLICY_CONFIG: policyFile } });
+      engine = await startService("control-plane", { env: { POLICY_CONFIG: policyFile, ...logEnv } });
       started.push(engine);
       engineAddress = engine.address;
     }
     const gateway = await startService("gateway", {
-      env: { OPENAI_UPSTREAM_URL: `${mock.url}/v1`, POLICY_ENGINE_URL: engineAddress, ...options.gatewayEnv },
+      env: { OPENAI_UPSTREAM_URL: `${mock.url}/v1`, POLICY_ENGINE_URL: engineAddress, ...logEnv, ...options.gatewayEnv },
     });
     started.push(gateway);
     return {

@@ -14,11 +14,11 @@ async function main(): Promise<void> {
     host: envString("CONTROL_PLANE_HOST", "0.0.0.0"),
     port: envInt("CONTROL_PLANE_PORT", 50051),
   });
-  logger.info("listening", { port: plane.port });
+  logger.notice("listening", { port: plane.port });
   onShutdown(async (signal) => {
-    logger.info("shutting down", { signal });
+    logger.notice("shutting down", { signal });
     await plane.stop(envInt("CONTROL_PLANE_SHUTDOWN_GRACE_MS", 10_000));
-    logger.info("stopped");
+    logger.notice("stopped");
   });
 }
 

@@ -10,7 +10,7 @@ function main(): void {
   const gateway = createGateway(config, logger);
   const server = gateway.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
-    logger.info("listening", {
+    logger.notice("listening", {
       port,
       upstream: config.openaiUpstreamUrl,
       engine: config.policyEngineUrl,
@@ -22,7 +22,7 @@ function main(): void {
     process.exit(1);
   });
   onShutdown(async (signal) => {
-    logger.info("shutting down", { signal });
+    logger.notice("shutting down", { signal });
     await new Promise<void>((resolve) => server.close(() => resolve()));
     gateway.close();
   });

@@ -14,9 +14,9 @@ async function main(): Promise<void> {
   const maxRecords = envInt("MOCK_LLM_MAX_RECORDS", 1000);
   const running = await createMockLlm({ logger, maxRecords }).listen(port, host);
   // Logged only once bound: the testkit and operators read the real port from this line.
-  logger.info("listening", { host, port: running.port });
+  logger.notice("listening", { host, port: running.port });
   onShutdown(async (signal) => {
-    logger.info("stopping", { signal });
+    logger.notice("stopping", { signal });
     await running.close();
   });
 }
