@@ -4,7 +4,7 @@ import type { Logger } from "@luthien/runtime";
 import { waitFor } from "@luthien/testkit";
 import { createMockLlm } from "../src/index";
 
-const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, notice: () => undefined };
 
 describe("mock-llm streaming", () => {
   it("waits for drain instead of buffering a stream the client does not read", async () => {
