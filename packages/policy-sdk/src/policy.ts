@@ -1,16 +1,24 @@
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams } from "@luthien/wire";
+import type {
+  AnthropicStreamEvent,
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParams,
+  Message,
+  MessageCreateParams,
+} from "@luthien/wire";
 
 /** How much of the response a policy needs: every event (FULL), a look without holding it (OBSERVE), or none. */
 export type ResponseMode = "FULL" | "OBSERVE" | "SKIP";
 
-export type ClientFormat = "openai";
+/** The client's API: OpenAI Chat Completions or Anthropic Messages. Policies always see the client's format. */
+export type ClientFormat = "openai" | "anthropic";
 
 /** The client's request, in its own format. */
-export type PolicyRequest = { format: "openai"; body: ChatCompletionCreateParams };
+export type PolicyRequest = { format: "openai"; body: ChatCompletionCreateParams } | { format: "anthropic"; body: MessageCreateParams };
 /** A whole (non-streaming) response, in the client's format. */
-export type PolicyResponse = { format: "openai"; body: ChatCompletion };
-/** One stream event, in the client's format. */
-export type PolicyEvent = { format: "openai"; chunk: ChatCompletionChunk };
+export type PolicyResponse = { format: "openai"; body: ChatCompletion } | { format: "anthropic"; body: Message };
+/** One stream event, in the client's format: an OpenAI chunk, or an Anthropic event (with its `type`). */
+export type PolicyEvent = { format: "openai"; chunk: ChatCompletionChunk } | { format: "anthropic"; event: AnthropicStreamEvent };
 
 /** Refuse the call; the gateway renders the error in the client's format. */
 export interface DenyDecision {

@@ -79,7 +79,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       engineAddress = engine.address;
     }
     const gateway = await startService("gateway", {
-      env: { OPENAI_UPSTREAM_URL: `${mock.url}/v1`, POLICY_ENGINE_URL: engineAddress, ...logEnv, ...options.gatewayEnv },
+      env: {
+        OPENAI_UPSTREAM_URL: `${mock.url}/v1`,
+        ANTHROPIC_UPSTREAM_URL: mock.url,
+        POLICY_ENGINE_URL: engineAddress,
+        ...logEnv,
+        ...options.gatewayEnv,
+      },
     });
     started.push(gateway);
     return {

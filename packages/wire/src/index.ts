@@ -1,6 +1,7 @@
 /**
- * Wire formats of the client APIs Luthien serves: SSE framing, OpenAI Chat Completions types and the rules a
- * stream must keep before it reaches a client. Depends on nothing of ours.
+ * Wire formats of the client APIs Luthien serves: SSE framing, OpenAI Chat Completions and Anthropic Messages types,
+ * the rules a stream must keep before it reaches a client, and the converters used at the provider edge when a
+ * client and its provider speak different formats. Depends on nothing of ours.
  */
 export { encodeSseEvent, decodeSseEvents, SSE_DONE } from "./sse";
 export type { SseMessage } from "./sse";
@@ -8,8 +9,8 @@ export {
   createOpenAIStreamGuard,
   completionToChunks,
   openAIErrorBody,
-  StreamProtocolError,
 } from "./openai";
+export { StreamProtocolError, ConversionError } from "./errors";
 export type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -18,3 +19,52 @@ export type {
   OpenAIErrorBody,
   OpenAIStreamGuard,
 } from "./openai";
+
+export { anthropicErrorBody, anthropicErrorType, emptyUsage, messageToEvents } from "./anthropic";
+export type {
+  AnthropicErrorBody,
+  AnthropicErrorType,
+  AnthropicPingEvent,
+  AnthropicRequest,
+  AnthropicSamplingParams,
+  AnthropicStreamEvent,
+  ContentBlock,
+  ContentBlockParam,
+  Message,
+  MessageCreateParams,
+  MessageDeltaUsage,
+  MessageParam,
+  RawContentBlockDelta,
+  RawContentBlockDeltaEvent,
+  RawContentBlockStartEvent,
+  RawContentBlockStopEvent,
+  RawMessageDeltaEvent,
+  RawMessageStartEvent,
+  RawMessageStopEvent,
+  RawMessageStreamEvent,
+  StopReason,
+  TextBlockParam,
+  Tool,
+  ToolChoice,
+  ToolResultBlockParam,
+  ToolUseBlock,
+  Usage,
+} from "./anthropic";
+export { createAnthropicStreamBuilder, createAnthropicStreamValidator } from "./anthropic-stream";
+export type { AnthropicStreamBuilder, AnthropicStreamValidator } from "./anthropic-stream";
+
+export {
+  DEFAULT_ANTHROPIC_MAX_TOKENS,
+  THINKING_BUDGET_BY_EFFORT,
+  openAIRequestToAnthropic,
+} from "./convert/openai-request-to-anthropic";
+export { TOOL_RESULT_IMAGE_NOTE, anthropicRequestToOpenAI } from "./convert/anthropic-request-to-openai";
+export type { AnthropicRequestToOpenAIOptions } from "./convert/anthropic-request-to-openai";
+export { anthropicMessageToOpenAI, openAICompletionToAnthropic } from "./convert/responses";
+export type { AnthropicMessageToOpenAIOptions, OpenAICompletionToAnthropicOptions } from "./convert/responses";
+export { createAnthropicToOpenAIStream } from "./convert/anthropic-to-openai-stream";
+export type { AnthropicToOpenAIStream, AnthropicToOpenAIStreamOptions } from "./convert/anthropic-to-openai-stream";
+export { createOpenAIToAnthropicStream } from "./convert/openai-to-anthropic-stream";
+export type { OpenAIToAnthropicStream, OpenAIToAnthropicStreamOptions } from "./convert/openai-to-anthropic-stream";
+export { finishReasonFromStopReason, stopReasonFromFinishReason, usageFromOpenAI, usageToOpenAI } from "./convert/mapping";
+export type { AnthropicTokenCounts, FinishReason } from "./convert/mapping";

@@ -4,6 +4,7 @@ import type {
   ChatCompletionCreateParams,
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
+import { StreamProtocolError } from "./errors";
 
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ChatCompletionMessageParam };
 
@@ -14,14 +15,6 @@ export interface OpenAIErrorBody {
 
 export function openAIErrorBody(type: string, message: string, code: string | null = null): OpenAIErrorBody {
   return { error: { message, type, param: null, code } };
-}
-
-/** Thrown when a stream about to reach a client breaks its format's rules. */
-export class StreamProtocolError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StreamProtocolError";
-  }
 }
 
 export interface OpenAIStreamGuard {

@@ -11,8 +11,11 @@ import {
   isRespond,
   type AnyPolicy,
   type CallInfo,
+  type ClientFormat,
   type DenyDecision,
   type PolicyEvent,
+  type PolicyRequest,
+  type PolicyResponse,
   type ResponseMode,
 } from "@luthien/policy-sdk";
 import type { Logger } from "@luthien/runtime";
@@ -37,6 +40,7 @@ class EngineCallError extends Error {
 }
 
 interface Call {
+  format: ClientFormat;
   run: ChainRun;
   mode: ResponseMode;
   /** Messages of one call are handled strictly one after another, so answers go out in order. */
@@ -77,7 +81,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         const reply = (m: Omit<EngineMessage, "callId" | "replyTo">): Promise<void> => send({ callId, replyTo: seq, ...m });
         switch (msg.kind) {
           case "start": {
-            const request = parseRequest(msg.start as Start__Output);
+            const request = parseRequest(msg.start as Start__Output, call.format);
             const outcome = await call.run.onRequest(request);
             if (isDeny(outcome)) {
               calls.delete(callId);
@@ -93,14 +97,14 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
           }
           case "response": {
             calls.delete(callId);
-            const body = JSON.parse(msg.response?.responseJson.toString("utf8") ?? "null");
-            const outcome = await call.run.onResponse({ format: "openai", body });
+            const response = parseJson(msg.response?.responseJson, "response_json");
+            const outcome = await call.run.onResponse({ format: call.format, body: response } as PolicyResponse);
             if (call.mode !== "FULL") return;
             if (isDeny(outcome)) return reply({ response: { deny: denyMessage(outcome) } });
-            return reply({ response: { respond: { responseJson: outcome.body === body ? Buffer.alloc(0) : json(outcome.body) } } });
+            return reply({ response: { respond: { responseJson: outcome.body === response ? Buffer.alloc(0) : json(outcome.body) } } });
           }
           case "chunk": {
-            const event = toPolicyEvent(msg.chunk?.event ?? null);
+            const event = toPolicyEvent(msg.chunk?.event ?? null, call.format);
             const events = await call.run.onEvent(event);
             if (call.mode === "FULL") return reply({ emit: { events: events.map(toSseEvent) } });
             return;
@@ -174,6 +178,8 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
   };
 }
 
+const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic" };
+
 function openCall(start: Start__Output, callId: string, chain: readonly AnyPolicy[], hooks: Parameters<typeof startChainRun>[2]): Call {
   if (!SUPPORTED_PROTOCOL_VERSIONS.includes(start.protocolVersion)) {
     throw new EngineCallError(
@@ -181,41 +187,44 @@ function openCall(start: Start__Output, callId: string, chain: readonly AnyPolic
       `gateway speaks protocol version ${start.protocolVersion}; this engine supports ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`,
     );
   }
-  if (start.format !== "OPENAI_CHAT") {
-    throw new EngineCallError("unsupported_format", `client format ${start.format} is not supported by this engine`);
-  }
-  const request = parseRequest(start);
+  const format = FORMATS[start.format];
+  if (format === undefined) throw new EngineCallError("unsupported_format", `client format ${start.format} is not supported by this engine`);
+  const request = parseRequest(start, format);
   const info: CallInfo = {
     callId,
-    format: "openai",
+    format,
     stream: start.stream,
     keyId: start.keyId,
     userId: start.userId,
     sessionId: start.sessionId,
     model: typeof request.body.model === "string" ? request.body.model : "",
   };
-  return { run: startChainRun(chain, info, hooks), mode: chainMode(chain), queue: Promise.resolve(), current: "0" };
+  return { format, run: startChainRun(chain, info, hooks), mode: chainMode(chain), queue: Promise.resolve(), current: "0" };
 }
 
-function parseRequest(start: Start__Output): Parameters<ChainRun["onRequest"]>[0] {
+function parseJson(bytes: Buffer | undefined, what: string): unknown {
   try {
-    return { format: "openai", body: JSON.parse(start.requestJson.toString("utf8")) };
+    return JSON.parse((bytes ?? Buffer.alloc(0)).toString("utf8"));
   } catch (err) {
-    throw new EngineCallError("bad_request_json", "request_json is not valid JSON", { cause: err });
+    throw new EngineCallError(`bad_${what}`, `${what} is not valid JSON`, { cause: err });
   }
 }
 
-function toPolicyEvent(event: { event: string; data: Buffer } | null): PolicyEvent {
+/** Bodies are checked for shape by the gateway; here they are only parsed and tagged with their format. */
+function parseRequest(start: Start__Output, format: ClientFormat): PolicyRequest {
+  return { format, body: parseJson(start.requestJson, "request_json") } as PolicyRequest;
+}
+
+function toPolicyEvent(event: { event: string; data: Buffer } | null, format: ClientFormat): PolicyEvent {
   if (event === null) throw new EngineCallError("bad_message", "chunk without an event");
-  try {
-    return { format: "openai", chunk: JSON.parse(event.data.toString("utf8")) };
-  } catch (err) {
-    throw new EngineCallError("bad_chunk_json", "chunk data is not valid JSON", { cause: err });
-  }
+  const data = parseJson(event.data, "chunk_json");
+  return format === "openai"
+    ? { format, chunk: data as Extract<PolicyEvent, { format: "openai" }>["chunk"] }
+    : { format, event: data as Extract<PolicyEvent, { format: "anthropic" }>["event"] };
 }
 
 function toSseEvent(event: PolicyEvent): SseEvent {
-  return { event: "", data: json(event.chunk) };
+  return event.format === "openai" ? { event: "", data: json(event.chunk) } : { event: event.event.type, data: json(event.event) };
 }
 
 function denyMessage(d: DenyDecision): { status: number; errorType: string; message: string } {

@@ -1,17 +1,24 @@
 import { randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
-import OpenAI from "openai";
 import type { Logger } from "@luthien/runtime";
 import { createClientAuth } from "./auth";
-import { createChatCompletionsHandler } from "./chat-completions";
+import { createCallHandler } from "./call-handler";
+import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
 import type { GatewayConfig } from "./config";
 import { AuthenticationError, NotFoundError, toHttpError } from "./errors";
+import { createPassthroughHandler } from "./passthrough";
 import { createPolicyEngine, type PolicyEngine } from "./policy-engine";
+import { createUpstreams } from "./upstream";
 
 export interface Gateway {
   app: express.Express;
   engine: PolicyEngine;
   close(): void;
+}
+
+/** The client API whose error format a request gets when its route does not say (404s, passthrough, auth). */
+function apiOf(req: Request): ClientApi {
+  return req.path.startsWith("/v1/messages") || req.headers["anthropic-version"] !== undefined ? anthropicApi : openaiApi;
 }
 
 /** Builds the gateway's Express app and its engine client. `listen` is the caller's job. */
@@ -22,24 +29,19 @@ export function createGateway(config: GatewayConfig, logger: Logger): Gateway {
     maxWaitMs: config.policyMaxWaitMs,
     logger,
   });
-  const openai = new OpenAI({
-    // The OpenAI client insists on a key; an OpenAI-compatible upstream without auth ignores this placeholder.
-    apiKey: config.openaiApiKey ?? "no-key",
-    baseURL: config.openaiUpstreamUrl,
-    maxRetries: 0,
-    timeout: config.upstreamTimeoutMs,
-  });
-  const auth = createClientAuth(config.apiKeys);
-  if (!auth.enabled) logger.warn("GATEWAY_API_KEYS is empty: client authentication is OFF");
+  const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
+  const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode });
+  if (!auth.enforced) logger.warn("GATEWAY_API_KEYS is empty: calls without a credential use the server's provider keys");
   if (config.policyFailureMode === "open") logger.warn("POLICY_FAILURE_MODE=open: calls are served without policy when the engine fails");
 
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
 
-  app.use((_req, res, next) => {
+  app.use((req, res, next) => {
     const callId = randomUUID();
     res.locals["callId"] = callId;
+    res.locals["api"] = apiOf(req);
     res.set("x-luthien-call-id", callId);
     next();
   });
@@ -52,24 +54,45 @@ export function createGateway(config: GatewayConfig, logger: Logger): Gateway {
     res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable" });
   });
 
-  const requireKey = (req: Request, res: Response, next: NextFunction): void => {
-    const keyId = auth.identify(req);
-    if (keyId === undefined) throw new AuthenticationError();
-    res.locals["keyId"] = keyId;
+  const requireAuth = (req: Request, res: Response, next: NextFunction): void => {
+    const who = auth.authenticate(req);
+    if (who === undefined) throw new AuthenticationError();
+    res.locals["auth"] = who;
     next();
   };
-
-  app.post(
-    "/v1/chat/completions",
-    requireKey,
-    express.json({ limit: config.bodyLimit, type: () => true }),
-    createChatCompletionsHandler({ engine, openai, logger, failureMode: config.policyFailureMode, window: config.policyWindow }),
+  const json = express.json({ limit: config.maxBodyBytes, type: () => true });
+  for (const api of [openaiApi, anthropicApi]) {
+    app.post(
+      api.route,
+      (_req, res, next) => {
+        res.locals["api"] = api;
+        next();
+      },
+      requireAuth,
+      json,
+      createCallHandler({
+        api,
+        engine,
+        routing: config.routing,
+        upstreams,
+        logger,
+        failureMode: config.policyFailureMode,
+        window: config.policyWindow,
+      }),
+    );
+  }
+  app.all(
+    "/v1/{*path}",
+    requireAuth,
+    express.raw({ limit: config.maxBodyBytes, type: () => true }),
+    createPassthroughHandler({ routing: config.routing, logger, timeoutMs: config.upstreamTimeoutMs }),
   );
 
   app.use((req) => {
     throw new NotFoundError(req.method, req.path);
   });
-  // The error boundary: one mapping (toHttpError) for everything thrown before a response started.
+  // The error boundary: everything thrown before a response started is mapped once (toHttpError) and rendered in
+  // the format of the route's client API.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const http = toHttpError(err);
     if (http.status >= 500) logger.error("request failed", { callId: res.locals["callId"] as string, status: http.status, error: (err as Error).message });
@@ -77,7 +100,7 @@ export function createGateway(config: GatewayConfig, logger: Logger): Gateway {
       res.end();
       return;
     }
-    res.status(http.status).set(http.headers).json(http.body);
+    res.status(http.status).set(http.headers).json((res.locals["api"] as ClientApi).errorBody(http));
   });
 
   return { app, engine, close: () => engine.close() };

@@ -1,4 +1,6 @@
 import { envEnum, envInt, envList, envString } from "@luthien/runtime";
+import type { AuthMode } from "./auth";
+import { readRouting, type Routing } from "./routing";
 
 /** The gateway's configuration, from env only. Defaults are the operator contract in the README. */
 export interface GatewayConfig {
@@ -6,10 +8,8 @@ export interface GatewayConfig {
   host: string;
   /** GATEWAY_PORT @default 8000 */
   port: number;
-  /** OPENAI_UPSTREAM_URL @default "https://api.openai.com/v1" */
-  openaiUpstreamUrl: string;
-  /** OPENAI_API_KEY: the key sent upstream; never logged. */
-  openaiApiKey: string | undefined;
+  /** Providers and model routes: OPENAI_UPSTREAM_URL, OPENAI_API_KEY, ANTHROPIC_UPSTREAM_URL, ANTHROPIC_API_KEY, GATEWAY_CONFIG. */
+  routing: Routing;
   /** POLICY_ENGINE_URL @default "127.0.0.1:50051" */
   policyEngineUrl: string;
   /** POLICY_FAILURE_MODE: closed fails calls the engine cannot decide; open serves them, marked. @default "closed" */
@@ -20,28 +20,30 @@ export interface GatewayConfig {
   policyMaxWaitMs: number;
   /** POLICY_WINDOW: stream events in flight to the engine at once. @default 32 */
   policyWindow: number;
-  /** GATEWAY_API_KEYS: accepted client keys; empty turns client auth off (a warning is logged). */
+  /** GATEWAY_API_KEYS: the gateway's own client keys. */
   apiKeys: string[];
+  /** AUTH_MODE @default "both" */
+  authMode: AuthMode;
   /** UPSTREAM_TIMEOUT_MS @default 600000 */
   upstreamTimeoutMs: number;
-  /** GATEWAY_BODY_LIMIT @default "10mb" */
-  bodyLimit: string;
+  /** MAX_BODY_BYTES: larger request bodies get 413 (Anthropic's own limit). @default 33554432 (32 MiB) */
+  maxBodyBytes: number;
 }
 
+/** @throws ConfigError naming the bad variable or field */
 export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const openaiApiKey = envString("OPENAI_API_KEY", "", env);
   return {
     host: envString("GATEWAY_HOST", "0.0.0.0", env),
     port: envInt("GATEWAY_PORT", 8000, env),
-    openaiUpstreamUrl: envString("OPENAI_UPSTREAM_URL", "https://api.openai.com/v1", env),
-    openaiApiKey: openaiApiKey === "" ? undefined : openaiApiKey,
+    routing: readRouting(env),
     policyEngineUrl: envString("POLICY_ENGINE_URL", "127.0.0.1:50051", env),
     policyFailureMode: envEnum("POLICY_FAILURE_MODE", ["closed", "open"] as const, "closed", env),
     policyTimeoutMs: envInt("POLICY_TIMEOUT_MS", 5000, env),
     policyMaxWaitMs: envInt("POLICY_MAX_WAIT_MS", 30000, env),
     policyWindow: Math.max(1, envInt("POLICY_WINDOW", 32, env)),
     apiKeys: envList("GATEWAY_API_KEYS", env),
+    authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
-    bodyLimit: envString("GATEWAY_BODY_LIMIT", "10mb", env),
+    maxBodyBytes: envInt("MAX_BODY_BYTES", 32 * 1024 * 1024, env),
   };
 }

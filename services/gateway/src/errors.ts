@@ -1,5 +1,6 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
-import { StreamProtocolError, openAIErrorBody, type OpenAIErrorBody } from "@luthien/wire";
+import * as Anthropic from "@anthropic-ai/sdk";
+import * as OpenAI from "openai";
+import { ConversionError, StreamProtocolError } from "@luthien/wire";
 
 /** Base of every error the gateway turns into an HTTP answer; `status` and `type` are what the client sees. */
 export abstract class GatewayError extends Error {
@@ -78,6 +79,16 @@ export class PolicyDeniedError extends GatewayError {
   }
 }
 
+/** A provider could not be reached (passthrough routes; SDK calls report their own connection errors). */
+export class UpstreamUnreachableError extends GatewayError {
+  readonly status = 502;
+  readonly type = "upstream_unavailable";
+  constructor(options?: ErrorOptions) {
+    super("the provider could not be reached", options);
+    this.name = "UpstreamUnreachableError";
+  }
+}
+
 /** The client went away; nothing is written. */
 export class ClientGoneError extends Error {
   constructor() {
@@ -86,54 +97,69 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** A failure as the client will see it, before it is rendered in the client's format. */
 export interface HttpError {
   status: number;
-  body: OpenAIErrorBody;
+  /** An error type: ours (`policy_unavailable`), or the provider's own when it sent one. */
+  type: string;
+  message: string;
+  code: string | null;
   headers: Record<string, string>;
+  /** The body came from the provider, in the provider's wire format. */
+  fromProvider?: "openai" | "anthropic";
+}
+
+/** The `status`, `error` and `headers` every provider SDK error carries. */
+interface ProviderApiError {
+  status: number | undefined;
+  error: unknown;
+  headers: Headers | undefined;
 }
 
 /**
- * The one place where failures become HTTP answers (OpenAI error format). Provider errors keep their status and
- * error body, so a 429 stays a 429 the client can retry; anything unknown is a 500 without internals.
+ * The one place where failures become HTTP answers; each client API renders the result in its own format.
+ * Provider errors keep their status and error type, so a 429 or 529 stays retryable for the client; anything
+ * unknown is a 500 without internals.
  */
 export function toHttpError(err: unknown): HttpError {
-  if (err instanceof GatewayError) {
-    return { status: err.status, body: openAIErrorBody(err.type, err.message), headers: {} };
+  const make = (status: number, type: string, message: string, code: string | null = null): HttpError => ({ status, type, message, code, headers: {} });
+  if (err instanceof GatewayError) return make(err.status, err.type, err.message);
+  if (err instanceof ConversionError) return make(400, "invalid_request_error", err.message);
+  if (err instanceof StreamProtocolError) return make(502, "policy_stream_invalid", `the policy produced an invalid stream: ${err.message}`);
+  if (err instanceof OpenAI.APIUserAbortError || err instanceof Anthropic.APIUserAbortError) {
+    return make(499, "client_closed_request", "the client closed the request");
   }
-  if (err instanceof APIUserAbortError) {
-    return { status: 499, body: openAIErrorBody("client_closed_request", "the client closed the request"), headers: {} };
+  if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof Anthropic.APIConnectionTimeoutError) {
+    return make(504, "upstream_timeout", "the provider did not answer in time");
   }
-  if (err instanceof APIConnectionTimeoutError) {
-    return { status: 504, body: openAIErrorBody("upstream_timeout", "the provider did not answer in time"), headers: {} };
+  if (err instanceof OpenAI.APIConnectionError || err instanceof Anthropic.APIConnectionError) {
+    return make(502, "upstream_unavailable", "the provider could not be reached");
   }
-  if (err instanceof APIConnectionError) {
-    return { status: 502, body: openAIErrorBody("upstream_unavailable", "the provider could not be reached"), headers: {} };
-  }
-  if (err instanceof APIError) {
-    const status = err.status ?? 502;
-    const upstream = err.error as { message?: unknown; type?: unknown; code?: unknown } | undefined;
-    const body = openAIErrorBody(
-      typeof upstream?.type === "string" ? upstream.type : "upstream_error",
-      typeof upstream?.message === "string" ? upstream.message : `the provider answered ${status}`,
-      typeof upstream?.code === "string" ? upstream.code : null,
+  const provider = err instanceof OpenAI.APIError ? "openai" : err instanceof Anthropic.APIError ? "anthropic" : undefined;
+  if (provider !== undefined) {
+    const e = err as ProviderApiError;
+    const status = e.status ?? 502;
+    // OpenAI sends {error: {message, type, code}}; Anthropic sends {type: "error", error: {type, message}}.
+    const body = (e.error ?? {}) as { error?: unknown; message?: unknown; type?: unknown; code?: unknown };
+    const inner = (provider === "anthropic" && typeof body.error === "object" && body.error !== null ? body.error : body) as typeof body;
+    const http = make(
+      status,
+      typeof inner.type === "string" && inner.type !== "error" ? inner.type : "upstream_error",
+      typeof inner.message === "string" ? inner.message : `the provider answered ${status}`,
+      typeof inner.code === "string" ? inner.code : null,
     );
-    const headers: Record<string, string> = {};
-    const retryAfter = err.headers?.get("retry-after");
-    if (retryAfter !== undefined && retryAfter !== null) headers["retry-after"] = retryAfter;
-    return { status, body, headers };
-  }
-  if (err instanceof StreamProtocolError) {
-    return { status: 502, body: openAIErrorBody("policy_stream_invalid", `the policy produced an invalid stream: ${err.message}`), headers: {} };
+    http.fromProvider = provider;
+    for (const name of ["retry-after", "x-should-retry"]) {
+      const v = e.headers?.get(name);
+      if (v !== undefined && v !== null) http.headers[name] = v;
+    }
+    return http;
   }
   const parserError = err as { type?: unknown; status?: unknown };
-  if (parserError.type === "entity.parse.failed") {
-    return { status: 400, body: openAIErrorBody("invalid_request_error", "the request body is not valid JSON"), headers: {} };
-  }
-  if (parserError.type === "entity.too.large") {
-    return { status: 413, body: openAIErrorBody("invalid_request_error", "the request body is too large"), headers: {} };
-  }
+  if (parserError.type === "entity.parse.failed") return make(400, "invalid_request_error", "the request body is not valid JSON");
+  if (parserError.type === "entity.too.large") return make(413, "request_too_large", "the request body is too large");
   if (typeof parserError.status === "number" && parserError.status >= 400 && parserError.status < 500) {
-    return { status: parserError.status, body: openAIErrorBody("invalid_request_error", "the request could not be read"), headers: {} };
+    return make(parserError.status, "invalid_request_error", "the request could not be read");
   }
-  return { status: 500, body: openAIErrorBody("internal_error", "internal gateway error"), headers: {} };
+  return make(500, "internal_error", "internal gateway error");
 }

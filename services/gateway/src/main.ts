@@ -12,7 +12,7 @@ function main(): void {
     const { port } = server.address() as AddressInfo;
     logger.notice("listening", {
       port,
-      upstream: config.openaiUpstreamUrl,
+      providers: [...config.routing.providers.values()].map((p) => `${p.name}=${p.baseUrl}`).join(","),
       engine: config.policyEngineUrl,
       failure_mode: config.policyFailureMode,
     });

@@ -39,8 +39,11 @@ export interface FinishVerdict {
 }
 
 export interface StartInfo {
+  format: "OPENAI_CHAT" | "ANTHROPIC_MESSAGES";
   stream: boolean;
   keyId: string;
+  userId: string;
+  sessionId: string;
   route: string;
   requestJson: Buffer;
   headers: Record<string, string>;
@@ -217,9 +220,11 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
       const p = await ask("request", {
         start: {
           protocolVersion: PROTOCOL_VERSION,
-          format: "OPENAI_CHAT",
+          format: start.format,
           stream: start.stream,
           keyId: start.keyId,
+          userId: start.userId,
+          sessionId: start.sessionId,
           route: start.route,
           headers: start.headers,
           requestJson: start.requestJson,

@@ -9,7 +9,7 @@ const ask = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content:
 describe("gateway /v1/chat/completions with all-caps", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ policies: "policies:\n  - use: all-caps\n", gatewayEnv: { GATEWAY_API_KEYS: `other-key,${KEY}` } });
+    stack = await startStack({ policies: "policies:\n  - use: all-caps\n", gatewayEnv: { GATEWAY_API_KEYS: `other-key,${KEY}`, AUTH_MODE: "client_key" } });
   });
   afterAll(() => stack.stop());
   beforeEach(() => stack.mockControl.reset());

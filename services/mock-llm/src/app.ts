@@ -200,6 +200,31 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
   app.post("/v1/chat/completions", rawBody, (req, res) => handleCall(openaiFormat, req, res));
   app.post("/v1/messages", rawBody, (req, res) => handleCall(anthropicFormat, req, res));
 
+  // The Anthropic side routes Claude Code also calls, answered simply and recorded like the rest.
+  const recordSimple = (req: Request): void => {
+    const raw: unknown = req.body;
+    let body: unknown = null;
+    try {
+      body = Buffer.isBuffer(raw) && raw.length > 0 ? JSON.parse(raw.toString("utf8")) : null;
+    } catch {
+      body = null;
+    }
+    record({ id: nextCallId++, path: req.path, method: req.method, headers: headersOf(req), body, receivedAt: Date.now(), finished: true, clientClosed: false, status: 200 });
+  };
+  app.post("/v1/messages/count_tokens", rawBody, (req, res) => {
+    recordSimple(req);
+    res.json({ input_tokens: Math.max(1, Math.ceil((Buffer.isBuffer(req.body) ? req.body.length : 0) / 4)) });
+  });
+  app.get("/v1/models", (req, res) => {
+    recordSimple(req);
+    res.json({
+      data: [{ type: "model", id: "claude-mock-1", display_name: "Mock Claude", created_at: "2026-01-01T00:00:00Z" }],
+      has_more: false,
+      first_id: "claude-mock-1",
+      last_id: "claude-mock-1",
+    });
+  });
+
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });

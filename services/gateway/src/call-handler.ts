@@ -1,0 +1,294 @@
+import type { Request, Response } from "express";
+import type { SseMessage } from "@luthien/wire";
+import type { Logger } from "@luthien/runtime";
+import type { CallAuth } from "./auth";
+import type { ClientApi } from "./client-api";
+import { InvalidRequestError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
+import type { PolicyCall, PolicyEngine, RequestVerdict } from "./policy-engine";
+import type { Routing } from "./routing";
+import { createSseWriter, type SseWriter } from "./sse-writer";
+import type { Upstream, UpstreamCallOptions, Upstreams } from "./upstream";
+
+export interface CallHandlerOptions {
+  api: ClientApi;
+  engine: PolicyEngine;
+  routing: Routing;
+  upstreams: Upstreams;
+  logger: Logger;
+  failureMode: "closed" | "open";
+  /** Stream events in flight to the engine at once. */
+  window: number;
+}
+
+type Mode = "FULL" | "OBSERVE" | "SKIP";
+
+interface CallStats {
+  mode: Mode;
+  chunksIn: number;
+  chunksOut: number;
+  bypassed: string | undefined;
+}
+
+/** Client headers an Anthropic-format provider must see unchanged. */
+const ANTHROPIC_FORWARDED = ["anthropic-version", "anthropic-beta"];
+
+/**
+ * One client call, in either client API: ask the engine about the request, call the routed provider (translated at
+ * that edge if it speaks the other format), and pass the response — or, in FULL mode, every stream event — through
+ * the engine before the client sees it. Engine failures fail the call closed unless `failureMode` is open, in which
+ * case it is served without policy and marked `x-luthien-policy-bypassed`.
+ */
+export function createCallHandler(options: CallHandlerOptions): (req: Request, res: Response) => Promise<void> {
+  const { api, engine, logger } = options;
+
+  return async (req, res) => {
+    const callId = res.locals["callId"] as string;
+    const auth = res.locals["auth"] as CallAuth;
+    const startedAt = Date.now();
+    // Attach before the first await: once the body is read, only `res` reports the client leaving.
+    const abort = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const { model, stream } = api.validate(req.body);
+    const body = req.body as Record<string, unknown>;
+    const provider = options.routing.resolve(model);
+    if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
+    const upstream = options.upstreams.for(provider, api.format);
+    const call = engine.open(callId);
+    abort.signal.addEventListener("abort", () => call.close("cancel"));
+    // Stops the provider call on a client disconnect, and on a policy failure mid-stream (fail closed).
+    const upstreamAbort = new AbortController();
+    abort.signal.addEventListener("abort", () => upstreamAbort.abort());
+    const upstreamOptions: UpstreamCallOptions = {
+      signal: upstreamAbort.signal,
+      credential: auth.credential,
+      forwardHeaders: pickHeaders(req, ANTHROPIC_FORWARDED),
+    };
+    const sse = createSseWriter(res);
+    const stats: CallStats = { mode: "FULL", chunksIn: 0, chunksOut: 0, bypassed: undefined };
+
+    const bypass = (err: unknown): string => {
+      if (options.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
+      stats.bypassed ??= err.reason;
+      logger.warn("policy bypassed (fail-open)", { callId, reason: err.reason, error: err.message });
+      return err.reason;
+    };
+
+    try {
+      let verdict: RequestVerdict;
+      try {
+        const { userId, sessionId } = api.identity(body, req);
+        verdict = await (
+          await call.askRequest({
+            format: api.protocolFormat,
+            stream,
+            keyId: auth.keyId,
+            userId,
+            sessionId,
+            route: api.route,
+            requestJson: Buffer.from(JSON.stringify(body)),
+            headers: pickHeaders(req, api.visibleHeaders),
+          })
+        ).result;
+      } catch (err) {
+        if (abort.signal.aborted) throw err;
+        res.set("x-luthien-policy-bypassed", bypass(err));
+        call.close("cancel");
+        verdict = { action: "continue", requestJson: undefined, mode: "SKIP" };
+      }
+
+      if (verdict.action === "deny") throw verdict.error;
+      if (verdict.action === "respond") {
+        const answer = JSON.parse(verdict.responseJson.toString("utf8")) as object;
+        call.close("done");
+        if (!stream) {
+          res.status(200).json(answer);
+          return;
+        }
+        sse.open();
+        for (const m of api.responseToEvents(answer)) await sse.write(m);
+        sse.end();
+        return;
+      }
+      stats.mode = verdict.mode;
+      const params = verdict.requestJson !== undefined ? rewritten(verdict.requestJson, stream) : body;
+      if (!stream) {
+        await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass });
+        return;
+      }
+      const events = await upstream.stream(params, upstreamOptions);
+      sse.open();
+      if (verdict.mode === "FULL") {
+        await pipeFull({ api, call, events, sse, window: options.window, upstreamAbort, clientSignal: abort.signal, stats, bypass });
+      } else {
+        for await (const m of events) {
+          stats.chunksIn++;
+          if (verdict.mode === "OBSERVE") call.observe({ chunk: { event: m.event ?? "", data: Buffer.from(m.data) } });
+          await sse.write(m);
+          stats.chunksOut++;
+        }
+        if (verdict.mode === "OBSERVE") call.observe({ end: true });
+        for (const m of api.terminator) await sse.write(m);
+      }
+      call.close("done");
+      sse.end();
+    } catch (err) {
+      if (abort.signal.aborted) {
+        logger.info("client disconnected", { callId, after_ms: Date.now() - startedAt });
+        return;
+      }
+      const http = toHttpError(err);
+      if (http.fromProvider !== undefined) call.upstreamError(http.status, http.type, http.message);
+      call.close("cancel");
+      logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message });
+      if (sse.opened) {
+        // After the status line only an error event can tell the client; no terminator follows a failure.
+        await sse.write(api.errorEvent(http)).catch(() => undefined);
+        sse.end();
+        return;
+      }
+      throw err;
+    } finally {
+      logger.info("call", {
+        callId,
+        route: api.route,
+        model,
+        provider: provider.name,
+        stream,
+        mode: stats.mode,
+        status: sse.opened ? 200 : res.statusCode,
+        ms: Date.now() - startedAt,
+        chunks_in: stats.chunksIn,
+        chunks_out: stats.chunksOut,
+        bypassed: stats.bypassed,
+      });
+    }
+  };
+}
+
+/** A policy's rewritten request. Whether to stream is the client's choice, whatever the rewrite says. */
+function rewritten(json: Buffer, stream: boolean): object {
+  const parsed = JSON.parse(json.toString("utf8")) as Record<string, unknown>;
+  if ((parsed["stream"] === true) !== stream) parsed["stream"] = stream;
+  return parsed;
+}
+
+function pickHeaders(req: Request, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const v = req.headers[name];
+    if (typeof v === "string") out[name] = v;
+  }
+  return out;
+}
+
+async function answerJson(o: {
+  res: Response;
+  call: PolicyCall;
+  mode: Mode;
+  upstream: Upstream;
+  params: object;
+  upstreamOptions: UpstreamCallOptions;
+  bypass: (err: unknown) => string;
+}): Promise<void> {
+  const { res, call, mode } = o;
+  const original = Buffer.from(JSON.stringify(await o.upstream.complete(o.params, o.upstreamOptions)));
+  if (mode === "OBSERVE") call.observe({ response: original });
+  let out: Buffer = original;
+  if (mode === "FULL") {
+    try {
+      const verdict = await (await call.askResponse(original)).result;
+      if (verdict.action === "deny") throw verdict.error;
+      out = verdict.responseJson ?? original;
+    } catch (err) {
+      res.set("x-luthien-policy-bypassed", o.bypass(err));
+    }
+  }
+  call.close("done");
+  res.status(200).type("application/json").send(out);
+}
+
+interface PipeOptions {
+  api: ClientApi;
+  call: PolicyCall;
+  events: AsyncIterable<SseMessage>;
+  sse: SseWriter;
+  window: number;
+  upstreamAbort: AbortController;
+  clientSignal: AbortSignal;
+  stats: CallStats;
+  bypass: (err: unknown) => string;
+}
+
+/**
+ * FULL mode: each upstream event goes to the engine as soon as it arrives, up to `window` awaiting verdicts; the
+ * events the engine emits pass the client API's stream stage and reach the client in upstream order. The first
+ * failure stops reading upstream (fail closed) — or, in fail-open mode, sends that event and all after it through
+ * unchanged.
+ */
+async function pipeFull(o: PipeOptions): Promise<void> {
+  const { call, sse, stats } = o;
+  const stage = o.api.createStage();
+  const emit = async (message: SseMessage): Promise<void> => {
+    for (const m of stage.push(message)) {
+      await sse.write(m);
+      stats.chunksOut++;
+    }
+  };
+  const fromEngine = (e: { event: string; data: Buffer }): SseMessage => (e.event === "" ? { data: e.data.toString("utf8") } : { event: e.event, data: e.data.toString("utf8") });
+  let failure: unknown;
+  let tail: Promise<void> = Promise.resolve();
+  const inFlight: Promise<void>[] = [];
+  try {
+    for await (const message of o.events) {
+      stats.chunksIn++;
+      let step: Promise<void>;
+      if (stats.bypassed !== undefined) {
+        step = tail.then(() => emit(message));
+      } else {
+        const pending = await call
+          .askChunk({ event: message.event ?? "", data: Buffer.from(message.data) })
+          .catch((err: unknown) => ({ result: Promise.reject(err) as Promise<never> }));
+        pending.result.catch(() => undefined);
+        step = tail.then(async () => {
+          let emitted: SseMessage[];
+          try {
+            emitted = (await pending.result).map(fromEngine);
+          } catch (err) {
+            o.bypass(err);
+            emitted = [message];
+          }
+          for (const m of emitted) await emit(m);
+        });
+      }
+      tail = step;
+      step.catch((err: unknown) => {
+        failure ??= err;
+        o.upstreamAbort.abort();
+      });
+      inFlight.push(step);
+      if (inFlight.length >= o.window) await inFlight.shift();
+    }
+    await tail;
+    if (stats.bypassed === undefined) {
+      let finish;
+      try {
+        finish = await (await call.askFinish()).result;
+      } catch (err) {
+        o.bypass(err);
+      }
+      if (finish !== undefined) {
+        for (const e of finish.events) await emit(fromEngine(e));
+        if (finish.error !== undefined) throw finish.error;
+      }
+    }
+    for (const m of stage.end()) await sse.write(m);
+  } catch (err) {
+    if (failure !== undefined) throw failure;
+    // The provider failed mid-stream: deliver what the engine already approved, then report the failure.
+    if (!o.clientSignal.aborted) await tail.catch(() => undefined);
+    if (failure !== undefined) throw failure;
+    throw err;
+  }
+}
