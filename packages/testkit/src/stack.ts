@@ -42,8 +42,8 @@ export function createMockControl(url: string): MockControl {
 export interface StackOptions {
   /** The control plane's POLICY_CONFIG document (YAML). @default "policies: [{use: noop}]" */
   policies?: string;
-  /** Extra env for the gateway. */
-  gatewayEnv?: Record<string, string>;
+  /** Extra env for the gateway; a function gets the running mock (for config that names its URL). */
+  gatewayEnv?: Record<string, string> | ((mock: RunningService) => Record<string, string>);
   /** Start no control plane (the gateway points at a closed port). @default false */
   withoutEngine?: boolean;
   /** LOG_LEVEL of every service (benchmarks use "warn": a log line per call costs time). @default "debug" */
@@ -84,7 +84,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ANTHROPIC_UPSTREAM_URL: mock.url,
         POLICY_ENGINE_URL: engineAddress,
         ...logEnv,
-        ...options.gatewayEnv,
+        ...(typeof options.gatewayEnv === "function" ? options.gatewayEnv(mock) : options.gatewayEnv),
       },
     });
     started.push(gateway);

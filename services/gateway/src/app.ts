@@ -78,6 +78,7 @@ export function createGateway(config: GatewayConfig, logger: Logger): Gateway {
         logger,
         failureMode: config.policyFailureMode,
         window: config.policyWindow,
+        onViolation: (callId, err) => logger.warn("stream.protocol_violation", { callId, error: err.message }),
       }),
     );
   }

@@ -18,6 +18,8 @@ export interface CallHandlerOptions {
   failureMode: "closed" | "open";
   /** Stream events in flight to the engine at once. */
   window: number;
+  /** A stream about to reach the client broke its format's rules (`stream.protocol_violation`). */
+  onViolation(callId: string, err: Error): void;
 }
 
 type Mode = "FULL" | "OBSERVE" | "SKIP";
@@ -65,7 +67,10 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       credential: auth.credential,
       forwardHeaders: pickHeaders(req, ANTHROPIC_FORWARDED),
     };
-    const sse = createSseWriter(res);
+    const sse = createSseWriter(res, {
+      validate: api.createValidator(),
+      onViolation: (err) => options.onViolation(callId, err),
+    });
     const stats: CallStats = { mode: "FULL", chunksIn: 0, chunksOut: 0, bypassed: undefined };
 
     const bypass = (err: unknown): string => {
@@ -144,7 +149,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message });
       if (sse.opened) {
         // After the status line only an error event can tell the client; no terminator follows a failure.
-        await sse.write(api.errorEvent(http)).catch(() => undefined);
+        await sse.writeError(api.errorEvent(http)).catch(() => undefined);
         sse.end();
         return;
       }

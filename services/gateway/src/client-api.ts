@@ -5,6 +5,7 @@ import {
   anthropicErrorType,
   completionToChunks,
   createAnthropicStreamBuilder,
+  createAnthropicStreamValidator,
   createOpenAIStreamGuard,
   messageToEvents,
   openAIErrorBody,
@@ -42,6 +43,11 @@ export interface ClientApi {
   /** The event that reports a failure after the status line went out. */
   errorEvent(error: HttpError): SseMessage;
   createStage(): StreamStage;
+  /**
+   * Checks every event that leaves for the client, whatever the mode (a SKIP stream is the provider's own).
+   * @throws StreamProtocolError on the first event that breaks the format's rules
+   */
+  createValidator(): (message: SseMessage) => void;
   /** The events of a whole response, for a client that asked to stream (a policy's synthesized answer). */
   responseToEvents(body: object): SseMessage[];
   /** What a SKIP/OBSERVE stream ends with after the provider's last event. */
@@ -86,6 +92,12 @@ export const openaiApi: ClientApi = {
       end: () => [{ data: SSE_DONE }],
     };
   },
+  createValidator() {
+    const guard = createOpenAIStreamGuard();
+    return (m) => {
+      if (m.data !== SSE_DONE) guard.check(JSON.parse(m.data) as ChatCompletionChunk);
+    };
+  },
   responseToEvents: (body) => [...completionToChunks(body as ChatCompletion).map((c) => ({ data: JSON.stringify(c) })), { data: SSE_DONE }],
   terminator: [{ data: SSE_DONE }],
 };
@@ -127,6 +139,10 @@ export const anthropicApi: ClientApi = {
       push: (m) => toSse(builder.push(JSON.parse(m.data) as AnthropicStreamEvent)),
       end: () => toSse(builder.end()),
     };
+  },
+  createValidator() {
+    const validator = createAnthropicStreamValidator();
+    return (m) => validator.check(JSON.parse(m.data) as AnthropicStreamEvent);
   },
   responseToEvents: (body) => messageToEvents(body as Message).map((e) => ({ event: e.type, data: JSON.stringify(e) })),
   terminator: [],

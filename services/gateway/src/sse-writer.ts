@@ -9,11 +9,43 @@ export interface SseWriter {
   readonly opened: boolean;
   /** @throws ClientGoneError when the client disconnected */
   write(message: SseMessage): Promise<void>;
+  /** Writes the event that reports a failure (not checked: it ends a broken stream on purpose). */
+  writeError(message: SseMessage): Promise<void>;
   end(): void;
 }
 
-export function createSseWriter(res: Response): SseWriter {
+/**
+ * @param check sees every event before it is written; the first throw is reported to `onViolation` and the event
+ *   still goes out (the check counts problems, it does not decide)
+ */
+export function createSseWriter(
+  res: Response,
+  check?: { validate(message: SseMessage): void; onViolation(err: Error): void },
+): SseWriter {
   let opened = false;
+  let violated = false;
+
+  const send = async (message: SseMessage): Promise<void> => {
+    if (res.destroyed || res.writableEnded) throw new ClientGoneError();
+    if (res.write(encodeSseEvent(message))) return;
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        res.off("drain", onDrain);
+        res.off("close", onClose);
+      };
+      const onDrain = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onClose = (): void => {
+        cleanup();
+        reject(new ClientGoneError());
+      };
+      res.on("drain", onDrain);
+      res.on("close", onClose);
+    });
+  };
+
   return {
     get opened() {
       return opened;
@@ -32,25 +64,17 @@ export function createSseWriter(res: Response): SseWriter {
       res.flushHeaders();
     },
     async write(message) {
-      if (res.destroyed || res.writableEnded) throw new ClientGoneError();
-      if (res.write(encodeSseEvent(message))) return;
-      await new Promise<void>((resolve, reject) => {
-        const cleanup = (): void => {
-          res.off("drain", onDrain);
-          res.off("close", onClose);
-        };
-        const onDrain = (): void => {
-          cleanup();
-          resolve();
-        };
-        const onClose = (): void => {
-          cleanup();
-          reject(new ClientGoneError());
-        };
-        res.on("drain", onDrain);
-        res.on("close", onClose);
-      });
+      if (check !== undefined && !violated) {
+        try {
+          check.validate(message);
+        } catch (err) {
+          violated = true;
+          check.onViolation(err as Error);
+        }
+      }
+      await send(message);
     },
+    writeError: send,
     end() {
       if (!res.writableEnded) res.end();
     },
