@@ -54,10 +54,10 @@ export const TOOL_RESULT_IMAGE_NOTE = "[image: attached in the next user message
  * | `stream: true` | `stream: true` + `stream_options: {include_usage: true}` (so usage can be reported) |
  *
  * Dropped: thinking and redacted_thinking blocks (OpenAI has no field to replay them), `cache_control` everywhere,
- * `citations`, document `title` and `context`, `thinking` and `output_config.effort` (non-reasoning models reject
- * `reasoning_effort`), `top_k`, `service_tier`, `speed`, `container`, `diagnostics`, `inference_geo`,
- * `user_profile_id`, `workspace_id`, tool `input_examples` / `defer_loading` / `eager_input_streaming` /
- * `allowed_callers`.
+ * `citations`, document `context` and `title` (a PDF's title names its file), `thinking` and `output_config.effort`
+ * (non-reasoning models reject `reasoning_effort`), `top_k`, `service_tier`, `speed`, `container`, `diagnostics`,
+ * `inference_geo`, `user_profile_id`, `workspace_id`, tool `input_examples` / `defer_loading` /
+ * `eager_input_streaming` / `allowed_callers`.
  *
  * @throws ConversionError for what cannot be mapped: Anthropic-defined tools (bash, text editor, web search, code
  *   execution, computer, memory, ...) and the blocks they produce (`server_tool_use`, `*_tool_result`,

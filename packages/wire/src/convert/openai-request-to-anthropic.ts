@@ -52,10 +52,11 @@ const IMAGE_MEDIA_TYPES: ReadonlySet<string> = new Set(["image/jpeg", "image/png
  * | `response_format` json_schema | `output_config.format` json_schema |
  * | `reasoning_effort` | `thinking`: none/minimal → disabled; otherwise enabled with {@link THINKING_BUDGET_BY_EFFORT}, the budget added to the default `max_tokens` or capped below the client's (thinking counts toward it, as reasoning counts toward OpenAI's `max_completion_tokens`); not enabled when the client forces a tool (Anthropic forbids both) or its limit is under 1025; with thinking on, `temperature` and `top_p` are dropped (Anthropic rejects them with thinking) |
  *
- * Dropped: message `name`, image `detail`, empty text, `response_format` json_object and text, `stream_options`,
- * `logprobs`, `top_logprobs`, `frequency_penalty`, `presence_penalty`, `logit_bias`, `seed`, `store`, `metadata`,
- * `service_tier`, `prediction`, `prompt_cache_key`, `prompt_cache_retention`, `prompt_cache_options`,
- * `prompt_cache_breakpoint`, `web_search_options`, `verbosity`, `moderation`, `n: 1`; a `tool_choice` without tools.
+ * Dropped: message `name`, image `detail`, empty text (and a message left empty), `response_format` json_object
+ * and text, `stream_options`, `logprobs`, `top_logprobs`, `frequency_penalty`, `presence_penalty`, `logit_bias`,
+ * `seed`, `store`, `metadata`, `service_tier`, `prediction`, `prompt_cache_key`, `prompt_cache_retention`,
+ * `prompt_cache_options`, `prompt_cache_breakpoint`, `web_search_options`, `verbosity`, `moderation`, `n: 1`;
+ * a `tool_choice` without tools.
  *
  * @throws ConversionError for what cannot be mapped: `n` > 1, audio (`modalities` with audio, `audio`, audio input
  *   parts, assistant `audio`), legacy `functions` / `function_call` / `function` messages, custom tools and custom
