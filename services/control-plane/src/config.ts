@@ -1,24 +1,51 @@
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { parse } from "yaml";
 import { ConfigError } from "@luthien/runtime";
 import type { AnyPolicy } from "@luthien/policy-sdk";
-import { BUILTIN_POLICIES } from "./policies";
+import { BUILTIN_POLICIES, type PolicyFactory } from "./policies";
 
-/** A loaded policy configuration: the default chain, in order. */
+/** What a rule can match on: known at the start of every call. */
+export interface CallSelector {
+  keyId: string;
+  model: string;
+  route: string;
+}
+
+interface Rule {
+  keyIds: readonly string[] | undefined;
+  model: RegExp | undefined;
+  route: RegExp | undefined;
+  chain: string;
+}
+
+/** A loaded policy configuration. Immutable: a reload builds a new one, and calls keep the one they started with. */
 export interface PolicyConfig {
-  policies: AnyPolicy[];
+  /** The default chain (`policies:`). */
+  readonly policies: readonly AnyPolicy[];
+  /** Named chains (`chains:`). */
+  readonly chains: ReadonlyMap<string, readonly AnyPolicy[]>;
+  /** The chain for a call: the first rule that matches, else the default chain. */
+  select(call: CallSelector): { name: string; policies: readonly AnyPolicy[] };
 }
 
 /**
  * Parses and validates a `POLICY_CONFIG` document:
  * ```yaml
- * policies:
+ * policies:                      # the default chain
  *   - use: string-replace
  *     with: { replacements: [["foo", "bar"]] }
+ * chains:                        # named chains
+ *   strict:
+ *     - use: secret-redaction
+ *     - use: ./policies/my-policy.js   # a custom policy module (path relative to the file) or a package name
+ * rules:                         # first match wins; unset fields match anything
+ *   - { keyId: key_0123456789ab, model: "claude-*", route: /v1/messages, chain: strict }
  * ```
+ * @param baseDir where relative `use:` paths and package names are resolved from @default process.cwd()
  * @throws ConfigError naming the bad field, e.g. `policies[1].with.replacements[0]: ...`
  */
-export function parsePolicyConfig(text: string): PolicyConfig {
+export function parsePolicyConfig(text: string, baseDir = process.cwd()): PolicyConfig {
   let doc: unknown;
   try {
     doc = parse(text);
@@ -26,30 +53,34 @@ export function parsePolicyConfig(text: string): PolicyConfig {
     throw new ConfigError(`not valid YAML: ${(err as Error).message}`, { cause: err });
   }
   doc ??= {};
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new ConfigError("expected a mapping at the top level");
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ConfigError("expected a mapping at the top level");
+  const { policies: defaultList = [{ use: "noop" }], chains: chainDoc = {}, rules: ruleDoc = [], ...rest } = doc as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw new ConfigError(`${extra}: unknown top-level key (known: policies, chains, rules)`);
+
+  const policies = parseChain(defaultList, "policies", baseDir);
+  if (typeof chainDoc !== "object" || chainDoc === null || Array.isArray(chainDoc)) throw new ConfigError("chains: expected a mapping of name → list");
+  const chains = new Map<string, readonly AnyPolicy[]>([["default", policies]]);
+  for (const [name, list] of Object.entries(chainDoc)) {
+    if (name === "default") throw new ConfigError("chains.default: reserved for the top-level `policies:` chain");
+    chains.set(name, parseChain(list, `chains.${name}`, baseDir));
   }
-  for (const key of Object.keys(doc)) {
-    if (key !== "policies") throw new ConfigError(`${key}: unknown top-level key (known: policies)`);
-  }
-  const list = (doc as { policies?: unknown }).policies ?? [{ use: "noop" }];
-  if (!Array.isArray(list)) throw new ConfigError("policies: expected a list of { use, with }");
-  const policies = list.map((entry: unknown, i) => {
-    const path = `policies[${i}]`;
-    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-      throw new ConfigError(`${path}: expected a mapping { use, with }`);
-    }
-    const { use, with: options, ...rest } = entry as Record<string, unknown>;
-    const extra = Object.keys(rest)[0];
-    if (extra !== undefined) throw new ConfigError(`${path}.${extra}: unknown key (known: use, with)`);
-    if (typeof use !== "string") throw new ConfigError(`${path}.use: expected a policy name`);
-    const factory = BUILTIN_POLICIES.get(use);
-    if (factory === undefined) {
-      throw new ConfigError(`${path}.use: unknown policy ${JSON.stringify(use)} (known: ${[...BUILTIN_POLICIES.keys()].join(", ")})`);
-    }
-    return factory(options, `${path}.with`);
-  });
-  return { policies };
+  if (!Array.isArray(ruleDoc)) throw new ConfigError("rules: expected a list");
+  const rules = ruleDoc.map((r: unknown, i) => parseRule(r, `rules[${i}]`, chains));
+
+  return {
+    policies,
+    chains,
+    select(call) {
+      for (const r of rules) {
+        if (r.keyIds !== undefined && !r.keyIds.includes(call.keyId)) continue;
+        if (r.model !== undefined && !r.model.test(call.model)) continue;
+        if (r.route !== undefined && !r.route.test(call.route)) continue;
+        return { name: r.chain, policies: chains.get(r.chain) ?? policies };
+      }
+      return { name: "default", policies };
+    },
+  };
 }
 
 /** Reads and parses a config file. @throws ConfigError prefixed with the file path */
@@ -61,8 +92,80 @@ export function loadPolicyConfig(file: string): PolicyConfig {
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`, { cause: err });
   }
   try {
-    return parsePolicyConfig(text);
+    return parsePolicyConfig(text, path.dirname(path.resolve(file)));
   } catch (err) {
     throw new ConfigError(`${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+function parseChain(list: unknown, at: string, baseDir: string): AnyPolicy[] {
+  if (!Array.isArray(list)) throw new ConfigError(`${at}: expected a list of { use, with }`);
+  return list.map((entry: unknown, i) => {
+    const where = `${at}[${i}]`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new ConfigError(`${where}: expected a mapping { use, with }`);
+    const { use, with: options, ...rest } = entry as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw new ConfigError(`${where}.${extra}: unknown key (known: use, with)`);
+    if (typeof use !== "string" || use === "") throw new ConfigError(`${where}.use: expected a policy name, a path or a package name`);
+    const factory = BUILTIN_POLICIES.get(use) ?? loadCustomFactory(use, `${where}.use`, baseDir);
+    return factory(options, `${where}.with`);
+  });
+}
+
+/**
+ * A custom policy: a module whose default export (or `createPolicy` export, or the module itself) is a factory
+ * `(options, path) => Policy`. Paths start with `.` or `/`; anything else not built in is a package name. The module
+ * is loaded afresh on every (re)load, so editing it and reloading takes effect.
+ */
+function loadCustomFactory(use: string, at: string, baseDir: string): PolicyFactory {
+  const local = use.startsWith(".") || path.isAbsolute(use);
+  if (!local && !/^(@[\w.-]+\/)?[\w.-]+$/.test(use)) {
+    throw new ConfigError(`${at}: unknown policy ${JSON.stringify(use)} (built in: ${[...BUILTIN_POLICIES.keys()].join(", ")})`);
+  }
+  let resolved: string;
+  try {
+    resolved = local ? require.resolve(path.resolve(baseDir, use)) : require.resolve(use, { paths: [baseDir] });
+  } catch {
+    throw new ConfigError(
+      `${at}: unknown policy ${JSON.stringify(use)} (not built in — ${[...BUILTIN_POLICIES.keys()].join(", ")} — and no module found)`,
+    );
+  }
+  delete require.cache[resolved];
+  let mod: unknown;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(resolved);
+  } catch (err) {
+    throw new ConfigError(`${at}: ${use} failed to load: ${(err as Error).message}`, { cause: err });
+  }
+  const m = mod as { default?: unknown; createPolicy?: unknown };
+  const factory = [m.default, m.createPolicy, mod].find((f) => typeof f === "function") as PolicyFactory | undefined;
+  if (factory === undefined) throw new ConfigError(`${at}: ${use} exports no policy factory (a default export or createPolicy)`);
+  return (options, where) => {
+    const policy = factory(options, where);
+    if (typeof policy !== "object" || policy === null || typeof policy.name !== "string" || !["FULL", "OBSERVE", "SKIP"].includes(policy.mode)) {
+      throw new ConfigError(`${at}: ${use} returned something that is not a policy (needs a name and a mode FULL|OBSERVE|SKIP)`);
+    }
+    return policy;
+  };
+}
+
+function parseRule(r: unknown, at: string, chains: ReadonlyMap<string, readonly AnyPolicy[]>): Rule {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw new ConfigError(`${at}: expected a mapping { keyId, model, route, chain }`);
+  const { keyId, model, route, chain, ...rest } = r as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw new ConfigError(`${at}.${extra}: unknown key (known: keyId, model, route, chain)`);
+  if (typeof chain !== "string" || !chains.has(chain)) {
+    throw new ConfigError(`${at}.chain: expected the name of a chain (known: ${[...chains.keys()].join(", ")})`);
+  }
+  const keyIds = keyId === undefined ? undefined : Array.isArray(keyId) ? keyId : [keyId];
+  if (keyIds !== undefined && !keyIds.every((k): k is string => typeof k === "string" && k !== "")) {
+    throw new ConfigError(`${at}.keyId: expected a key id or a list of key ids`);
+  }
+  const glob = (v: unknown, field: string): RegExp | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v === "") throw new ConfigError(`${at}.${field}: expected a glob string`);
+    return new RegExp(`^${v.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  };
+  return { keyIds, model: glob(model, "model"), route: glob(route, "route"), chain };
 }

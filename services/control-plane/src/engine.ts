@@ -9,7 +9,6 @@ import {
 import {
   isDeny,
   isRespond,
-  type AnyPolicy,
   type CallInfo,
   type ClientFormat,
   type DenyDecision,
@@ -20,10 +19,11 @@ import {
 } from "@luthien/policy-sdk";
 import type { Logger } from "@luthien/runtime";
 import { chainMode, startChainRun, type ChainRun } from "./chain";
+import type { PolicyConfig } from "./config";
 
 export interface EngineOptions {
-  /** The chain every call runs through. Read once per call, so a swapped chain applies to new calls only. */
-  chain(): readonly AnyPolicy[];
+  /** The live config. Read once per call, at its start: a reload applies to new calls only. */
+  config(): PolicyConfig;
   logger: Logger;
 }
 
@@ -132,7 +132,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         let call = calls.get(msg.callId);
         if (msg.kind === "start" && call === undefined) {
           try {
-            call = openCall(msg.start as Start__Output, msg.callId, options.chain(), {
+            call = openCall(msg.start as Start__Output, msg.callId, options.config(), {
               emit: (policy, action) => logger.info("policy event", { callId: msg.callId, type: `policy.${policy}.${action}` }),
               keepalive: () => {
                 const c = calls.get(msg.callId);
@@ -180,7 +180,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
 
 const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic" };
 
-function openCall(start: Start__Output, callId: string, chain: readonly AnyPolicy[], hooks: Parameters<typeof startChainRun>[2]): Call {
+function openCall(start: Start__Output, callId: string, config: PolicyConfig, hooks: Parameters<typeof startChainRun>[2]): Call {
   if (!SUPPORTED_PROTOCOL_VERSIONS.includes(start.protocolVersion)) {
     throw new EngineCallError(
       "unsupported_protocol_version",
@@ -199,6 +199,7 @@ function openCall(start: Start__Output, callId: string, chain: readonly AnyPolic
     sessionId: start.sessionId,
     model: typeof request.body.model === "string" ? request.body.model : "",
   };
+  const chain = config.select({ keyId: info.keyId, model: info.model, route: start.route }).policies;
   return { format, run: startChainRun(chain, info, hooks), mode: chainMode(chain), queue: Promise.resolve(), current: "0" };
 }
 

@@ -2,6 +2,8 @@
 export { startControlPlane } from "./server";
 export type { ControlPlane, ControlPlaneOptions } from "./server";
 export { loadPolicyConfig, parsePolicyConfig } from "./config";
-export type { PolicyConfig } from "./config";
+export type { PolicyConfig, CallSelector } from "./config";
+export { createConfigSource } from "./config-source";
+export type { ConfigSource, ConfigSourceOptions } from "./config-source";
 export { BUILTIN_POLICIES } from "./policies";
 export type { PolicyFactory } from "./policies";

@@ -1,13 +1,13 @@
 import { addPolicyEngineService, createHealthService, grpc } from "@luthien/protocol";
-import type { AnyPolicy } from "@luthien/policy-sdk";
+import type { PolicyConfig } from "./config";
 import type { Logger } from "@luthien/runtime";
 import { createEngineHandlers } from "./engine";
 
 const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
 
 export interface ControlPlaneOptions {
-  /** The default chain. */
-  policies: readonly AnyPolicy[];
+  /** The live policy config, read at the start of every call. */
+  config(): PolicyConfig;
   logger: Logger;
   /** @default "0.0.0.0" */
   host?: string;
@@ -32,8 +32,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  const policies = options.policies;
-  addPolicyEngineService(server, createEngineHandlers({ chain: () => policies, logger: options.logger }));
+  addPolicyEngineService(server, createEngineHandlers({ config: options.config, logger: options.logger }));
   const health = createHealthService(server, [ENGINE_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
