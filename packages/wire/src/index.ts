@@ -68,3 +68,5 @@ export { createOpenAIToAnthropicStream } from "./convert/openai-to-anthropic-str
 export type { OpenAIToAnthropicStream, OpenAIToAnthropicStreamOptions } from "./convert/openai-to-anthropic-stream";
 export { finishReasonFromStopReason, stopReasonFromFinishReason, usageFromOpenAI, usageToOpenAI } from "./convert/mapping";
 export type { AnthropicTokenCounts, FinishReason } from "./convert/mapping";
+export { createOpenAIAccumulator, createAnthropicAccumulator } from "./accumulate";
+export type { StreamAccumulator } from "./accumulate";
