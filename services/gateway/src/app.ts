@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
+import { NO_ACTIVITY, type ActivitySink } from "./activity";
 import { createClientAuth } from "./auth";
 import { createCallHandler } from "./call-handler";
 import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
@@ -21,8 +22,11 @@ function apiOf(req: Request): ClientApi {
   return req.path.startsWith("/v1/messages") || req.headers["anthropic-version"] !== undefined ? anthropicApi : openaiApi;
 }
 
-/** Builds the gateway's Express app and its engine client. `listen` is the caller's job. */
-export function createGateway(config: GatewayConfig, logger: Logger): Gateway {
+/**
+ * Builds the gateway's Express app and its engine client. `listen` is the caller's job.
+ * @param activity where activity events go @default nowhere
+ */
+export function createGateway(config: GatewayConfig, logger: Logger, activity: ActivitySink = NO_ACTIVITY): Gateway {
   const engine = createPolicyEngine({
     address: config.policyEngineUrl,
     timeoutMs: config.policyTimeoutMs,
@@ -79,6 +83,8 @@ export function createGateway(config: GatewayConfig, logger: Logger): Gateway {
         failureMode: config.policyFailureMode,
         window: config.policyWindow,
         onViolation: (callId, err) => logger.warn("stream.protocol_violation", { callId, error: err.message }),
+        activity,
+        chunkEvents: config.activityChunks,
       }),
     );
   }

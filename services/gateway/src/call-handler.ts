@@ -1,9 +1,10 @@
 import type { Request, Response } from "express";
 import type { SseMessage } from "@luthien/wire";
 import type { Logger } from "@luthien/runtime";
+import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "./activity";
 import type { CallAuth } from "./auth";
 import type { ClientApi } from "./client-api";
-import { InvalidRequestError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
+import { InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
 import type { PolicyCall, PolicyEngine, RequestVerdict } from "./policy-engine";
 import type { Routing } from "./routing";
 import { createSseWriter, type SseWriter } from "./sse-writer";
@@ -20,6 +21,10 @@ export interface CallHandlerOptions {
   window: number;
   /** A stream about to reach the client broke its format's rules (`stream.protocol_violation`). */
   onViolation(callId: string, err: Error): void;
+  /** Activity events (NATS). */
+  activity: ActivitySink;
+  /** Publish `chunk.received` / `chunk.sent` for every stream event (ACTIVITY_CHUNKS=on). */
+  chunkEvents: boolean;
 }
 
 type Mode = "FULL" | "OBSERVE" | "SKIP";
@@ -67,23 +72,40 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       credential: auth.credential,
       forwardHeaders: pickHeaders(req, ANTHROPIC_FORWARDED),
     };
-    const sse = createSseWriter(res, {
-      validate: api.createValidator(),
-      onViolation: (err) => options.onViolation(callId, err),
+    const activity = createCallActivity({ sink: options.activity, callId, format: api.format, chunkEvents: options.chunkEvents });
+    const validate = api.createValidator();
+    let violated = false;
+    const sse = createSseWriter(res, (m) => {
+      activity.clientEvent(m);
+      if (violated) return;
+      try {
+        validate(m);
+      } catch (err) {
+        // Counted and reported, not enforced: the stage before this is what makes streams valid.
+        violated = true;
+        options.onViolation(callId, err as Error);
+        options.activity.publish(callId, "stream.protocol_violation", { error: (err as Error).message });
+      }
     });
     const stats: CallStats = { mode: "FULL", chunksIn: 0, chunksOut: 0, bypassed: undefined };
+    let outcome: CallOutcome = "ok";
+    let status = 200;
+    let ended = false;
 
     const bypass = (err: unknown): string => {
       if (options.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
       stats.bypassed ??= err.reason;
+      activity.bypassed(err.reason, err.message);
       logger.warn("policy bypassed (fail-open)", { callId, reason: err.reason, error: err.message });
       return err.reason;
     };
 
+    const { userId, sessionId } = api.identity(body, req);
+    activity.started({ model, stream, route: api.route, keyId: auth.keyId, userId, sessionId, format: api.format, provider: provider.name });
+    activity.requestReceived(body);
     try {
       let verdict: RequestVerdict;
       try {
-        const { userId, sessionId } = api.identity(body, req);
         verdict = await (
           await call.askRequest({
             format: api.protocolFormat,
@@ -103,11 +125,16 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         verdict = { action: "continue", requestJson: undefined, mode: "SKIP" };
       }
 
-      if (verdict.action === "deny") throw verdict.error;
+      if (verdict.action === "deny") {
+        activity.action("denied");
+        throw verdict.error;
+      }
       if (verdict.action === "respond") {
+        activity.action("responded");
         const answer = JSON.parse(verdict.responseJson.toString("utf8")) as object;
         call.close("done");
         if (!stream) {
+          activity.responses(null, answer);
           res.status(200).json(answer);
           return;
         }
@@ -118,17 +145,20 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       }
       stats.mode = verdict.mode;
       const params = verdict.requestJson !== undefined ? rewritten(verdict.requestJson, stream) : body;
+      if (verdict.requestJson !== undefined) activity.action("request_modified");
+      activity.requestSent(params);
       if (!stream) {
-        await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass });
+        await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass, activity });
         return;
       }
       const events = await upstream.stream(params, upstreamOptions);
       sse.open();
       if (verdict.mode === "FULL") {
-        await pipeFull({ api, call, events, sse, window: options.window, upstreamAbort, clientSignal: abort.signal, stats, bypass });
+        await pipeFull({ api, call, events, sse, window: options.window, upstreamAbort, clientSignal: abort.signal, stats, bypass, activity });
       } else {
         for await (const m of events) {
           stats.chunksIn++;
+          activity.upstreamEvent(m);
           if (verdict.mode === "OBSERVE") call.observe({ chunk: { event: m.event ?? "", data: Buffer.from(m.data) } });
           await sse.write(m);
           stats.chunksOut++;
@@ -140,10 +170,16 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       sse.end();
     } catch (err) {
       if (abort.signal.aborted) {
+        outcome = "client_closed";
+        status = 499;
         logger.info("client disconnected", { callId, after_ms: Date.now() - startedAt });
         return;
       }
       const http = toHttpError(err);
+      outcome = err instanceof PolicyDeniedError ? "denied" : "error";
+      status = sse.opened ? 200 : http.status;
+      activity.ended({ status, outcome, error: { type: http.type, message: http.message } });
+      ended = true;
       if (http.fromProvider !== undefined) call.upstreamError(http.status, http.type, http.message);
       call.close("cancel");
       logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message });
@@ -155,6 +191,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       }
       throw err;
     } finally {
+      if (!ended) activity.ended({ status: outcome === "ok" ? res.statusCode : status, outcome });
       logger.info("call", {
         callId,
         route: api.route,
@@ -162,7 +199,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         provider: provider.name,
         stream,
         mode: stats.mode,
-        status: sse.opened ? 200 : res.statusCode,
+        status: outcome === "ok" ? res.statusCode : status,
         ms: Date.now() - startedAt,
         chunks_in: stats.chunksIn,
         chunks_out: stats.chunksOut,
@@ -196,9 +233,11 @@ async function answerJson(o: {
   params: object;
   upstreamOptions: UpstreamCallOptions;
   bypass: (err: unknown) => string;
+  activity: CallActivity;
 }): Promise<void> {
   const { res, call, mode } = o;
-  const original = Buffer.from(JSON.stringify(await o.upstream.complete(o.params, o.upstreamOptions)));
+  const received = await o.upstream.complete(o.params, o.upstreamOptions);
+  const original = Buffer.from(JSON.stringify(received));
   if (mode === "OBSERVE") call.observe({ response: original });
   let out: Buffer = original;
   if (mode === "FULL") {
@@ -211,6 +250,8 @@ async function answerJson(o: {
     }
   }
   call.close("done");
+  if (out !== original) o.activity.action("response_modified");
+  o.activity.responses(received, out === original ? received : JSON.parse(out.toString("utf8")));
   res.status(200).type("application/json").send(out);
 }
 
@@ -224,6 +265,7 @@ interface PipeOptions {
   clientSignal: AbortSignal;
   stats: CallStats;
   bypass: (err: unknown) => string;
+  activity: CallActivity;
 }
 
 /**
@@ -248,6 +290,7 @@ async function pipeFull(o: PipeOptions): Promise<void> {
   try {
     for await (const message of o.events) {
       stats.chunksIn++;
+      o.activity.upstreamEvent(message);
       let step: Promise<void>;
       if (stats.bypassed !== undefined) {
         step = tail.then(() => emit(message));

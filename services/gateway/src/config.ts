@@ -28,6 +28,10 @@ export interface GatewayConfig {
   upstreamTimeoutMs: number;
   /** MAX_BODY_BYTES: larger request bodies get 413 (Anthropic's own limit). @default 33554432 (32 MiB) */
   maxBodyBytes: number;
+  /** NATS_URL: where activity events go; "off" publishes none. @default "nats://127.0.0.1:4222" */
+  natsUrl: string;
+  /** ACTIVITY_CHUNKS=on also publishes an event per stream chunk. @default off */
+  activityChunks: boolean;
 }
 
 /** @throws ConfigError naming the bad variable or field */
@@ -45,5 +49,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
     maxBodyBytes: envInt("MAX_BODY_BYTES", 32 * 1024 * 1024, env),
+    natsUrl: envString("NATS_URL", "nats://127.0.0.1:4222", env),
+    activityChunks: envEnum("ACTIVITY_CHUNKS", ["on", "off"] as const, "off", env) === "on",
   };
 }
