@@ -31,8 +31,6 @@ type Mode = "FULL" | "OBSERVE" | "SKIP";
 
 interface CallStats {
   mode: Mode;
-  chunksIn: number;
-  chunksOut: number;
   bypassed: string | undefined;
 }
 
@@ -87,10 +85,10 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         options.activity.publish(callId, "stream.protocol_violation", { error: (err as Error).message });
       }
     });
-    const stats: CallStats = { mode: "FULL", chunksIn: 0, chunksOut: 0, bypassed: undefined };
+    const stats: CallStats = { mode: "FULL", bypassed: undefined };
     let outcome: CallOutcome = "ok";
     let status = 200;
-    let ended = false;
+    let failure: { type: string; message: string } | undefined;
 
     const bypass = (err: unknown): string => {
       if (options.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
@@ -157,11 +155,9 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         await pipeFull({ api, call, events, sse, window: options.window, upstreamAbort, clientSignal: abort.signal, stats, bypass, activity });
       } else {
         for await (const m of events) {
-          stats.chunksIn++;
           activity.upstreamEvent(m);
           if (verdict.mode === "OBSERVE") call.observe({ chunk: { event: m.event ?? "", data: Buffer.from(m.data) } });
           await sse.write(m);
-          stats.chunksOut++;
         }
         if (verdict.mode === "OBSERVE") call.observe({ end: true });
         for (const m of api.terminator) await sse.write(m);
@@ -178,8 +174,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       const http = toHttpError(err);
       outcome = err instanceof PolicyDeniedError ? "denied" : "error";
       status = sse.opened ? 200 : http.status;
-      activity.ended({ status, outcome, error: { type: http.type, message: http.message } });
-      ended = true;
+      failure = { type: http.type, message: http.message };
       if (http.fromProvider !== undefined) call.upstreamError(http.status, http.type, http.message);
       call.close("cancel");
       logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message });
@@ -191,7 +186,8 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       }
       throw err;
     } finally {
-      if (!ended) activity.ended({ status: outcome === "ok" ? res.statusCode : status, outcome });
+      if (outcome === "ok") status = res.statusCode;
+      activity.ended({ status, outcome, ...(failure !== undefined ? { error: failure } : {}) });
       logger.info("call", {
         callId,
         route: api.route,
@@ -199,10 +195,8 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         provider: provider.name,
         stream,
         mode: stats.mode,
-        status: outcome === "ok" ? res.statusCode : status,
+        status,
         ms: Date.now() - startedAt,
-        chunks_in: stats.chunksIn,
-        chunks_out: stats.chunksOut,
         bypassed: stats.bypassed,
       });
     }
@@ -278,10 +272,7 @@ async function pipeFull(o: PipeOptions): Promise<void> {
   const { call, sse, stats } = o;
   const stage = o.api.createStage();
   const emit = async (message: SseMessage): Promise<void> => {
-    for (const m of stage.push(message)) {
-      await sse.write(m);
-      stats.chunksOut++;
-    }
+    for (const m of stage.push(message)) await sse.write(m);
   };
   const fromEngine = (e: { event: string; data: Buffer }): SseMessage => (e.event === "" ? { data: e.data.toString("utf8") } : { event: e.event, data: e.data.toString("utf8") });
   let failure: unknown;
@@ -289,7 +280,6 @@ async function pipeFull(o: PipeOptions): Promise<void> {
   const inFlight: Promise<void>[] = [];
   try {
     for await (const message of o.events) {
-      stats.chunksIn++;
       o.activity.upstreamEvent(message);
       let step: Promise<void>;
       if (stats.bypassed !== undefined) {

@@ -46,103 +46,94 @@ export interface Upstreams {
   for(provider: ProviderConfig, clientFormat: ProviderFormat): Upstream;
 }
 
+/** One provider in its own wire format, through its official SDK. */
+interface NativeProvider<Req, Res, Event> {
+  complete(body: Req, options: UpstreamCallOptions): Promise<Res>;
+  stream(body: Req, options: UpstreamCallOptions): Promise<AsyncIterable<Event>>;
+}
+
 /** SDK clients are made once per provider and reused: connection pools are what make calls cheap. */
 export function createUpstreams(options: { timeoutMs: number }): Upstreams {
-  const openaiClients = new Map<string, OpenAI>();
-  const anthropicClients = new Map<string, Anthropic>();
-  const openaiFor = (p: ProviderConfig): OpenAI => {
-    let c = openaiClients.get(p.name);
-    if (c === undefined) {
+  const openai = new Map<string, NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk>>();
+  const anthropic = new Map<string, NativeProvider<MessageCreateParams, Message, RawMessageStreamEvent>>();
+
+  const openaiFor = (p: ProviderConfig): NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk> => {
+    let native = openai.get(p.name);
+    if (native === undefined) {
       // The OpenAI client insists on a key; an OpenAI-compatible server without auth ignores the placeholder.
-      c = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs });
-      openaiClients.set(p.name, c);
+      const client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs });
+      const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: openaiAuth(o.credential) });
+      native = {
+        // The body goes as the client sent it: adding even `stream: false` would change what the provider sees.
+        complete: (body, o) => client.chat.completions.create(body as ChatCompletionCreateParamsNonStreaming, opts(o)),
+        stream: (body, o) => client.chat.completions.create({ ...body, stream: true }, opts(o)),
+      };
+      openai.set(p.name, native);
     }
-    return c;
+    return native;
   };
-  const anthropicFor = (p: ProviderConfig): Anthropic => {
-    let c = anthropicClients.get(p.name);
-    if (c === undefined) {
+  const anthropicFor = (p: ProviderConfig): NativeProvider<MessageCreateParams, Message, RawMessageStreamEvent> => {
+    let native = anthropic.get(p.name);
+    if (native === undefined) {
       // Credentials go per request (the server's key, or the caller's own in passthrough), never from the env.
-      c = new Anthropic({ apiKey: null, authToken: null, baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs });
-      anthropicClients.set(p.name, c);
+      const client = new Anthropic({ apiKey: null, authToken: null, baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs });
+      const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: { ...o.forwardHeaders, ...anthropicAuth(p, o.credential) } });
+      native = {
+        complete: (body, o) => client.messages.create(body as MessageCreateParamsNonStreaming, opts(o)),
+        stream: (body, o) => client.messages.create({ ...body, stream: true }, opts(o)),
+      };
+      anthropic.set(p.name, native);
     }
-    return c;
+    return native;
   };
+
+  const openaiSse = (c: ChatCompletionChunk): SseMessage => ({ data: JSON.stringify(c) });
+  const anthropicSse = (e: { type: string }): SseMessage => ({ event: e.type, data: JSON.stringify(e) });
 
   return {
     for(provider, clientFormat) {
+      if (provider.format === "openai" && clientFormat === "openai") {
+        const native = openaiFor(provider);
+        return {
+          provider,
+          complete: (body, o) => native.complete(body as ChatCompletionCreateParams, o),
+          stream: async (body, o) => mapEvents(await native.stream(body as ChatCompletionCreateParams, o), (c) => [openaiSse(c)], () => []),
+        };
+      }
+      if (provider.format === "anthropic" && clientFormat === "anthropic") {
+        const native = anthropicFor(provider);
+        return {
+          provider,
+          complete: (body, o) => native.complete(body as MessageCreateParams, o),
+          stream: async (body, o) => mapEvents(await native.stream(body as MessageCreateParams, o), (e) => [anthropicSse(e)], () => []),
+        };
+      }
       if (provider.format === "openai") {
-        const chat = (body: ChatCompletionCreateParams, o: UpstreamCallOptions) => ({
-          client: openaiFor(provider).chat.completions,
-          opts: { signal: o.signal, headers: openaiAuth(provider, o.credential) },
-          body,
-        });
-        if (clientFormat === "openai") {
-          return {
-            provider,
-            async complete(body, o) {
-              const { client, opts } = chat(body as ChatCompletionCreateParams, o);
-              // The body goes as the client sent it: adding even `stream: false` would change what the provider sees.
-              return client.create(body as ChatCompletionCreateParamsNonStreaming, opts);
-            },
-            async stream(body, o) {
-              const { client, opts } = chat(body as ChatCompletionCreateParams, o);
-              const s = await client.create({ ...(body as ChatCompletionCreateParams), stream: true }, opts);
-              return mapEvents(s, (c: ChatCompletionChunk) => [{ data: JSON.stringify(c) }], () => []);
-            },
-          };
-        }
+        // An Anthropic client on an OpenAI-compatible provider.
+        const native = openaiFor(provider);
         return {
           provider,
           async complete(body, o) {
-            const req = anthropicRequestToOpenAI(body as MessageCreateParams);
-            const { client, opts } = chat(req, o);
-            const c = await client.create({ ...req, stream: false }, opts);
+            const c = await native.complete(anthropicRequestToOpenAI(body as MessageCreateParams), o);
             return openAICompletionToAnthropic(c, { model: (body as MessageCreateParams).model });
           },
           async stream(body, o) {
-            const req = anthropicRequestToOpenAI(body as MessageCreateParams);
-            const { client, opts } = chat(req, o);
-            const s = await client.create({ ...req, stream: true }, opts);
+            const s = await native.stream(anthropicRequestToOpenAI(body as MessageCreateParams), o);
             const conv = createOpenAIToAnthropicStream({ model: (body as MessageCreateParams).model });
-            const toSse = (events: { type: string }[]): SseMessage[] => events.map((e) => ({ event: e.type, data: JSON.stringify(e) }));
-            return mapEvents(s, (c: ChatCompletionChunk) => toSse(conv.push(c)), () => toSse(conv.end()));
+            return mapEvents(s, (c) => conv.push(c).map(anthropicSse), () => conv.end().map(anthropicSse));
           },
         };
       }
-
-      const messages = (o: UpstreamCallOptions) => ({
-        client: anthropicFor(provider).messages,
-        opts: { signal: o.signal, headers: { ...o.forwardHeaders, ...anthropicAuth(provider, o.credential) } },
-      });
-      if (clientFormat === "anthropic") {
-        return {
-          provider,
-          async complete(body, o) {
-            const { client, opts } = messages(o);
-            return client.create(body as MessageCreateParamsNonStreaming, opts);
-          },
-          async stream(body, o) {
-            const { client, opts } = messages(o);
-            const s = await client.create({ ...(body as MessageCreateParams), stream: true }, opts);
-            return mapEvents(s, (e: RawMessageStreamEvent) => [{ event: e.type, data: JSON.stringify(e) }], () => []);
-          },
-        };
-      }
+      // An OpenAI client on an Anthropic-format provider.
+      const native = anthropicFor(provider);
       return {
         provider,
-        async complete(body, o) {
-          const { client, opts } = messages(o);
-          const m: Message = await client.create({ ...openAIRequestToAnthropic(body as ChatCompletionCreateParams), stream: false }, opts);
-          return anthropicMessageToOpenAI(m) satisfies ChatCompletion;
-        },
+        complete: async (body, o) => anthropicMessageToOpenAI(await native.complete(openAIRequestToAnthropic(body as ChatCompletionCreateParams), o)),
         async stream(body, o) {
           const req = body as ChatCompletionCreateParams;
-          const { client, opts } = messages(o);
-          const s = await client.create({ ...openAIRequestToAnthropic(req), stream: true }, opts);
+          const s = await native.stream(openAIRequestToAnthropic(req), o);
           const conv = createAnthropicToOpenAIStream({ includeUsage: req.stream_options?.include_usage === true });
-          const toSse = (chunks: ChatCompletionChunk[]): SseMessage[] => chunks.map((c) => ({ data: JSON.stringify(c) }));
-          return mapEvents(s, (e: RawMessageStreamEvent) => toSse(conv.push(e)), () => toSse(conv.end()));
+          return mapEvents(s, (e) => conv.push(e).map(openaiSse), () => conv.end().map(openaiSse));
         },
       };
     },
@@ -155,7 +146,7 @@ async function* mapEvents<T>(source: AsyncIterable<T>, map: (item: T) => SseMess
 }
 
 /** Headers that replace the OpenAI client's default key when the caller's own credential goes upstream. */
-function openaiAuth(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string> | undefined {
+function openaiAuth(credential: UpstreamCredential): Record<string, string> | undefined {
   if (credential.kind === "server") return undefined;
   return { authorization: `Bearer ${credential.value}` };
 }
