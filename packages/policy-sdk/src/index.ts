@@ -1,6 +1,8 @@
 /**
  * What a policy author imports. A policy is a stateless singleton that sees each call's request, response and
- * stream events in the client's own format; per-call state lives on `ctx.state`.
+ * stream events in the client's own format; per-call state lives on `ctx.state`. Helpers carry the hard parts:
+ * text transformers with cross-chunk hold-back (`createTextPolicy`, `createStringReplacer`, `createRegexReplacer`),
+ * a tool-call gate (`createToolCallGate`), `requestText` for request-side checks, and a test kit (`runPolicy`).
  *
  * ### Usage
  * ```ts
@@ -24,6 +26,32 @@ export type {
   CallInfo,
 } from "./policy";
 export { createTextPolicy, mapText } from "./text-policy";
-export type { TextPolicyOptions, TextStreamTransformer, TextTarget } from "./text-policy";
+export type { TextPolicyOptions, TextScope, TextStreamTransformer, TextTarget } from "./text-policy";
 export { createStringReplacer } from "./string-replacer";
 export type { StringReplacerOptions } from "./string-replacer";
+export { createRegexReplacer, DEFAULT_MAX_MATCH_LENGTH } from "./regex-replacer";
+export type { RegexReplacerOptions, RegexRule } from "./regex-replacer";
+export { createToolCallGate } from "./tool-call-gate";
+export type { ToolCall, ToolCallContext, ToolCallDecision, ToolCallGateOptions } from "./tool-call-gate";
+export { requestText } from "./request-text";
+export type { RequestText } from "./request-text";
+export { withKeepalive } from "./keepalive";
+export { createGlobMatcher } from "./glob";
+export {
+  runPolicy,
+  openAIRequest,
+  openAIResponse,
+  openAIStream,
+  anthropicRequest,
+  anthropicResponse,
+  anthropicStream,
+} from "./test-kit";
+export type {
+  PolicyRun,
+  RecordedActivity,
+  RecordedAnthropicReply,
+  RecordedOpenAIReply,
+  RecordedReply,
+  RecordedToolCall,
+  RunPolicyInput,
+} from "./test-kit";

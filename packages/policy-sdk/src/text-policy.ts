@@ -18,14 +18,25 @@ export function mapText(map: (text: string) => string): TextStreamTransformer {
 
 export type TextTarget = "request" | "response" | "both";
 
+/** Where a transformer works, so it can report what it did. */
+export interface TextScope {
+  side: "request" | "response";
+  /** The call's context (without the text policy's own state): info, `emit`, `keepalive`. */
+  ctx: Omit<PolicyContext<unknown>, "state">;
+}
+
 export interface TextPolicyOptions {
   name: string;
   /** Called once per text stream: per choice or text block of a response, per text of a request. */
-  createTransformer(): TextStreamTransformer;
+  createTransformer(scope: TextScope): TextStreamTransformer;
   /** Which side's text to transform. @default "response" */
   applyTo?: TextTarget;
-  /** Activity action emitted (once per side and call) when the text changed: `request_<action>`, `response_<action>`. @default "modified" */
-  action?: string;
+  /**
+   * Activity action emitted (once per side and call) when the text changed: `request_<action>`,
+   * `response_<action>`; `null` emits nothing (for policies that emit their own events from the transformer).
+   * @default "modified"
+   */
+  action?: string | null;
 }
 
 interface TextState {
@@ -47,16 +58,19 @@ interface TextState {
 export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> {
   const applyTo = options.applyTo ?? "response";
   const onResponseSide = applyTo !== "request";
-  const action = options.action ?? "modified";
-  const run = (text: string): string => {
-    const t = options.createTransformer();
+  const action = options.action === undefined ? "modified" : options.action;
+  const changed = (ctx: PolicyContext<TextState>, side: "request" | "response"): void => {
+    if (action !== null) ctx.emit(`${side}_${action}`);
+  };
+  const runner = (ctx: PolicyContext<TextState>, side: "request" | "response") => (text: string): string => {
+    const t = options.createTransformer({ side, ctx });
     return t.push(text) + t.end();
   };
-  const transformerFor = (state: TextState, index: number): TextStreamTransformer => {
-    let t = state.transformers.get(index);
+  const transformerFor = (ctx: PolicyContext<TextState>, index: number): TextStreamTransformer => {
+    let t = ctx.state.transformers.get(index);
     if (t === undefined) {
-      t = options.createTransformer();
-      state.transformers.set(index, t);
+      t = options.createTransformer({ side: "response", ctx });
+      ctx.state.transformers.set(index, t);
     }
     return t;
   };
@@ -66,14 +80,14 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
     createState: () => ({ transformers: new Map(), last: undefined, textIn: "", textOut: "" }),
     onRequest(request, ctx) {
       if (applyTo === "response") return request;
-      const next = transformRequest(request, run);
-      if (next !== request) ctx.emit(`request_${action}`);
+      const next = transformRequest(request, runner(ctx, "request"));
+      if (next !== request) changed(ctx, "request");
       return next;
     },
     onResponse(response, ctx) {
       if (!onResponseSide) return response;
-      const next = transformResponse(response, run);
-      if (next !== response) ctx.emit(`response_${action}`);
+      const next = transformResponse(response, runner(ctx, "response"));
+      if (next !== response) changed(ctx, "response");
       return next;
     },
     onEvent(event, ctx) {
@@ -95,20 +109,20 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
         }
       }
       state.transformers.clear();
-      if (state.textOut !== state.textIn) ctx.emit(`response_${action}`);
+      if (state.textOut !== state.textIn) changed(ctx, "response");
       return out;
     },
   };
 }
 
-type TransformerFor = (state: TextState, index: number) => TextStreamTransformer;
+type TransformerFor = (ctx: PolicyContext<TextState>, index: number) => TextStreamTransformer;
 
 function onOpenAIChunk(chunk: ChatCompletionChunk, ctx: PolicyContext<TextState>, transformerFor: TransformerFor): PolicyEvent[] {
   const { state } = ctx;
   state.last = chunk;
   let dropped = false;
   const choices = chunk.choices.map((choice) => {
-    const t = transformerFor(state, choice.index);
+    const t = transformerFor(ctx, choice.index);
     const original = choice.delta.content;
     let content = typeof original === "string" ? t.push(original) : "";
     const ending = choice.finish_reason !== null && choice.finish_reason !== undefined;
@@ -130,7 +144,7 @@ function onAnthropicEvent(event: AnthropicStreamEvent, ctx: PolicyContext<TextSt
   switch (event.type) {
     case "content_block_start": {
       if (event.content_block.type !== "text") return [wrap(event)];
-      const t = transformerFor(state, event.index);
+      const t = transformerFor(ctx, event.index);
       const original = event.content_block.text;
       if (original === "") return [wrap(event)];
       const text = t.push(original);
@@ -141,7 +155,7 @@ function onAnthropicEvent(event: AnthropicStreamEvent, ctx: PolicyContext<TextSt
     case "content_block_delta": {
       if (event.delta.type !== "text_delta") return [wrap(event)];
       const original = event.delta.text;
-      const text = transformerFor(state, event.index).push(original);
+      const text = transformerFor(ctx, event.index).push(original);
       state.textIn += original;
       state.textOut += text;
       if (text === "") return [];

@@ -1,0 +1,19 @@
+import { createGlobMatcher, createToolCallGate, type AnyPolicy } from "@luthien/policy-sdk";
+import { readOptions, readStringList } from "./options";
+
+/**
+ * Lets only the listed tools be called: any other tool call is replaced by a BLOCKED text (and the stop reason
+ * fixed when no call remains).
+ *
+ * Options: `allow` (required; tool names or globs, `*` any run, `?` one character: `["Read", "Grep", "mcp__docs__*"]`).
+ * Events: `blocked {tool, id, reason}`.
+ */
+export function createToolAllowlistPolicy(options: unknown, path: string): AnyPolicy {
+  const o = readOptions(options, path, ["allow"]);
+  const allow = readStringList(o, path, "allow", { required: true }) as string[];
+  const allowed = createGlobMatcher(allow);
+  return createToolCallGate({
+    name: "tool-allowlist",
+    decide: (call) => (allowed(call.name) ? { action: "allow" } : { action: "block", reason: `the tool ${call.name} is not on the allow list` }),
+  });
+}
