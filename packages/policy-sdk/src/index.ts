@@ -55,3 +55,5 @@ export type {
   RecordedToolCall,
   RunPolicyInput,
 } from "./test-kit";
+export { startChainRun, chainMode } from "./chain";
+export type { ChainRun, ChainHooks } from "./chain";

@@ -22,13 +22,12 @@ import {
   type AnyPolicy,
   type CallInfo,
   type DenyDecision,
-  type PolicyContext,
   type PolicyEvent,
   type PolicyRequest,
   type PolicyResponse,
   type RequestOutcome,
-  type ResponseMode,
 } from "./policy";
+import { chainMode, startChainRun } from "./chain";
 import type { ToolCall } from "./tool-call-gate";
 
 /** What to run a policy against: a request, and a whole response or a recorded stream in the same format. */
@@ -80,7 +79,6 @@ export interface PolicyRun {
   stopReason: string | null;
 }
 
-const MODE_STRENGTH: Record<ResponseMode, number> = { SKIP: 0, OBSERVE: 1, FULL: 2 };
 
 /**
  * Runs a policy (or a chain, each policy seeing the previous one's output) in-process the way the engine and the
@@ -107,15 +105,12 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
   };
   const activity: RecordedActivity[] = [];
   let keepalives = 0;
-  const contexts: PolicyContext<unknown>[] = policies.map((p) => ({
-    ...info,
-    state: p.createState?.(info),
-    emit: (action, data) => activity.push({ policy: p.name, action, data }),
+  const run = startChainRun(policies, info, {
+    emit: (policyName, action, data) => activity.push({ policy: policyName, action, data }),
     keepalive: () => {
       keepalives++;
     },
-  }));
-  const ctx = (i: number): PolicyContext<unknown> => contexts[i] as PolicyContext<unknown>;
+  });
   const result = (r: Pick<PolicyRun, "request"> & Partial<Pick<PolicyRun, "response" | "events" | "delivered">>): PolicyRun => ({
     response: undefined,
     events: [],
@@ -126,52 +121,26 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
     ...summarize(r.response),
   });
 
-  let current: PolicyRequest = request;
-  for (const [i, p] of policies.entries()) {
-    if (p.onRequest === undefined) continue;
-    const outcome = await p.onRequest(current, ctx(i));
-    if (isDeny(outcome)) return result({ request: outcome });
-    if (isRespond(outcome)) return result({ request: outcome, response: outcome.response });
-    current = outcome;
-  }
-
-  let mode: ResponseMode = "SKIP";
-  for (const p of policies) if (MODE_STRENGTH[p.mode] > MODE_STRENGTH[mode]) mode = p.mode;
+  const outcome = await run.onRequest(request);
+  if (isDeny(outcome)) return result({ request: outcome });
+  if (isRespond(outcome)) return result({ request: outcome, response: outcome.response });
+  const current = outcome;
+  // As the engine does: SKIP sees nothing of the response, OBSERVE sees it but changes nothing.
+  const mode = chainMode(policies);
 
   if (input.response !== undefined) {
-    let response: PolicyResponse = input.response;
-    if (mode !== "SKIP") {
-      for (const [i, p] of policies.entries()) {
-        if (p.onResponse === undefined) continue;
-        const outcome = await p.onResponse(response, ctx(i));
-        if (isDeny(outcome)) return result({ request: current, response: mode === "OBSERVE" ? input.response : outcome });
-        response = outcome;
-      }
-      if (mode === "OBSERVE") response = input.response;
-    }
-    return result({ request: current, response });
+    if (mode === "SKIP") return result({ request: current, response: input.response });
+    const response = await run.onResponse(input.response);
+    return result({ request: current, response: mode === "OBSERVE" ? input.response : response });
   }
 
   if (input.stream === undefined) return result({ request: current });
 
-  const passOn = async (events: PolicyEvent[], from: number): Promise<PolicyEvent[]> => {
-    let out = events;
-    for (let i = from; i < policies.length; i++) {
-      const p = policies[i] as AnyPolicy;
-      if (p.onEvent === undefined) continue;
-      const next: PolicyEvent[] = [];
-      for (const e of out) next.push(...(await p.onEvent(e, ctx(i))));
-      out = next;
-    }
-    return out;
-  };
   let events: PolicyEvent[] = [];
   if (mode === "SKIP") events = [...input.stream];
   else {
-    for (const e of input.stream) events.push(...(await passOn([e], 0)));
-    for (const [i, p] of policies.entries()) {
-      if (p.onStreamEnd !== undefined) events.push(...(await passOn(await p.onStreamEnd(ctx(i)), i + 1)));
-    }
+    for (const e of input.stream) events.push(...(await run.onEvent(e)));
+    events.push(...(await run.onStreamEnd()));
     if (mode === "OBSERVE") events = [...input.stream];
   }
   const { delivered, response } = deliver(request.format, events);

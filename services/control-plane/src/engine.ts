@@ -7,8 +7,11 @@ import {
   type Start__Output,
 } from "@luthien/protocol";
 import {
+  chainMode,
   isDeny,
   isRespond,
+  startChainRun,
+  type ChainRun,
   type CallInfo,
   type ClientFormat,
   type DenyDecision,
@@ -18,10 +21,17 @@ import {
   type ResponseMode,
 } from "@luthien/policy-sdk";
 import type { Logger } from "@luthien/runtime";
-import { chainMode, startChainRun, type ChainRun } from "./chain";
 import type { PolicyConfig } from "./config";
 
+/** Where policy activity events go (the NATS publisher of `@luthien/events`); never blocks or throws. */
+export interface PolicyActivitySink {
+  publish(callId: string, type: string, data: object): void;
+  /** The call is over: its event sequence may be forgotten. */
+  endCall(callId: string): void;
+}
+
 export interface EngineOptions {
+  activity: PolicyActivitySink;
   /** The live config. Read once per call, at its start: a reload applies to new calls only. */
   config(): PolicyConfig;
   logger: Logger;
@@ -133,7 +143,10 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         if (msg.kind === "start" && call === undefined) {
           try {
             call = openCall(msg.start as Start__Output, msg.callId, options.config(), {
-              emit: (policy, action) => logger.info("policy event", { callId: msg.callId, type: `policy.${policy}.${action}` }),
+              emit: (policy, action, data) => {
+                logger.debug("policy event", { callId: msg.callId, type: `policy.${policy}.${action}` });
+                options.activity.publish(msg.callId, `policy.${policy}.${action}`, data ?? {});
+              },
               keepalive: () => {
                 const c = calls.get(msg.callId);
                 if (c !== undefined) void send({ callId: msg.callId, replyTo: c.current, keepalive: {} });
@@ -157,6 +170,8 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
           } catch (err) {
             await fail(msg.callId, msg.seq, err);
           }
+          // Only once the call's last message is handled: its policies may still emit while finishing.
+          if (calls.get(msg.callId) !== target) options.activity.endCall(msg.callId);
         });
       });
       stream.on("end", () => {
@@ -166,14 +181,13 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
           stream.end();
         });
       });
-      stream.on("error", () => {
+      const dropAll = (): void => {
         closed = true;
+        for (const id of calls.keys()) options.activity.endCall(id);
         calls.clear();
-      });
-      stream.on("cancelled", () => {
-        closed = true;
-        calls.clear();
-      });
+      };
+      stream.on("error", dropAll);
+      stream.on("cancelled", dropAll);
     },
   };
 }

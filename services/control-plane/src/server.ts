@@ -1,13 +1,15 @@
 import { addPolicyEngineService, createHealthService, grpc } from "@luthien/protocol";
 import type { PolicyConfig } from "./config";
 import type { Logger } from "@luthien/runtime";
-import { createEngineHandlers } from "./engine";
+import { createEngineHandlers, type PolicyActivitySink } from "./engine";
 
 const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
 
 export interface ControlPlaneOptions {
   /** The live policy config, read at the start of every call. */
   config(): PolicyConfig;
+  /** Where `policy.<name>.<action>` activity events go. @default nowhere */
+  activity?: PolicyActivitySink;
   logger: Logger;
   /** @default "0.0.0.0" */
   host?: string;
@@ -32,7 +34,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  addPolicyEngineService(server, createEngineHandlers({ config: options.config, logger: options.logger }));
+  addPolicyEngineService(
+    server,
+    createEngineHandlers({ config: options.config, logger: options.logger, activity: options.activity ?? { publish: () => undefined, endCall: () => undefined } }),
+  );
   const health = createHealthService(server, [ENGINE_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, p) =>

@@ -10,7 +10,7 @@ import {
   type PolicyResponse,
   type RequestOutcome,
   type ResponseMode,
-} from "@luthien/policy-sdk";
+} from "./policy";
 
 const MODE_STRENGTH: Record<ResponseMode, number> = { SKIP: 0, OBSERVE: 1, FULL: 2 };
 
