@@ -59,7 +59,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     const body = req.body as Record<string, unknown>;
     const provider = options.routing.resolve(model);
     if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
-    const upstream = options.upstreams.for(provider, api.format);
+    let upstream = options.upstreams.for(provider, api.format);
     const call = engine.open(callId);
     abort.signal.addEventListener("abort", () => call.close("cancel"));
     // Stops the provider call on a client disconnect, and on a policy failure mid-stream (fail closed).
@@ -144,6 +144,13 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       stats.mode = verdict.mode;
       const params = verdict.requestJson !== undefined ? rewritten(verdict.requestJson, stream) : body;
       if (verdict.requestJson !== undefined) activity.action("request_modified");
+      // A policy may have switched the model (model-router): route the final request, not the original.
+      const finalModel = (params as { model?: unknown }).model;
+      if (typeof finalModel === "string" && finalModel !== model) {
+        const routed = options.routing.resolve(finalModel);
+        if (routed === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(finalModel)}`);
+        upstream = options.upstreams.for(routed, api.format);
+      }
       activity.requestSent(params);
       if (!stream) {
         await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass, activity });
@@ -192,7 +199,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         callId,
         route: api.route,
         model,
-        provider: provider.name,
+        provider: upstream.provider.name,
         stream,
         mode: stats.mode,
         status,

@@ -65,6 +65,26 @@ describe("GATEWAY_CONFIG routes model globs to named providers", () => {
   });
 });
 
+describe("a policy that switches the model", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ policies: 'policies:\n  - use: model-router\n    with: { routes: [{ match: "gpt-*", model: "claude-mock-haiku" }] }\n' });
+  });
+  afterAll(() => stack.stop());
+
+  it("sends the call to the provider of the new model", async () => {
+    await stack.mockControl.script({ text: "routed" });
+    const c = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 }).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "hello" }],
+    });
+    expect(c.choices[0]?.message.content).toBe("routed");
+    const [seen] = await stack.mockControl.requests();
+    expect(seen?.path).toBe("/v1/messages");
+    expect(seen?.body).toMatchObject({ model: "claude-mock-haiku" });
+  });
+});
+
 it("a gateway with an invalid GATEWAY_CONFIG refuses to start and names the field", async () => {
   const err = await startService("gateway", {
     env: { GATEWAY_CONFIG: write("bad.yaml", "routes:\n  - { model: 'x*', provider: nowhere }\n") },
