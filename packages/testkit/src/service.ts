@@ -45,7 +45,8 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
     // Jest's and the test runner's variables are not the service's business.
     if (v !== undefined && !k.startsWith("JEST") && k !== "NODE_OPTIONS") env[k] = v;
   }
-  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug" }, options.env ?? {});
+  // Tests publish activity only to a NATS they started themselves (NATS_URL in `env`), never the machine's own.
+  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, options.env ?? {});
   const child = spawn(process.execPath, [path.join(REPO_ROOT, "services", name, "dist", "main.js")], {
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -46,6 +46,10 @@ export interface StackOptions {
   gatewayEnv?: Record<string, string> | ((mock: RunningService) => Record<string, string>);
   /** Start no control plane (the gateway points at a closed port). @default false */
   withoutEngine?: boolean;
+  /** Extra env for mock-llm (e.g. MOCK_LLM_DEFAULT_SCRIPT). */
+  mockEnv?: Record<string, string>;
+  /** NATS_URL for gateway and control plane (activity events). @default "off" */
+  natsUrl?: string;
   /** LOG_LEVEL of every service (benchmarks use "warn": a log line per call costs time). @default "debug" */
   logLevel?: string;
 }
@@ -68,13 +72,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   writeFileSync(policyFile, options.policies ?? "policies:\n  - use: noop\n");
   const started: RunningService[] = [];
   const logEnv: Record<string, string> = options.logLevel !== undefined ? { LOG_LEVEL: options.logLevel } : {};
+  const natsEnv: Record<string, string> = options.natsUrl !== undefined ? { NATS_URL: options.natsUrl } : {};
   try {
-    const mock = await startService("mock-llm", { env: logEnv });
+    const mock = await startService("mock-llm", { env: { ...logEnv, ...options.mockEnv } });
     started.push(mock);
     let engine: RunningService | undefined;
     let engineAddress = "127.0.0.1:1";
     if (options.withoutEngine !== true) {
-      engine = await startService("control-plane", { env: { POLICY_CONFIG: policyFile, ...logEnv } });
+      engine = await startService("control-plane", { env: { POLICY_CONFIG: policyFile, ...logEnv, ...natsEnv } });
       started.push(engine);
       engineAddress = engine.address;
     }
@@ -84,6 +89,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ANTHROPIC_UPSTREAM_URL: mock.url,
         POLICY_ENGINE_URL: engineAddress,
         ...logEnv,
+        ...natsEnv,
         ...(typeof options.gatewayEnv === "function" ? options.gatewayEnv(mock) : options.gatewayEnv),
       },
     });
