@@ -7,3 +7,7 @@ export type { ServiceName, ServiceOptions, RunningService } from "./service";
 export { waitFor } from "./wait";
 export { startStack, createMockControl } from "./stack";
 export type { Stack, StackOptions, MockControl, MockRecord } from "./stack";
+export { startNats, freePort } from "./nats";
+export type { NatsOptions, RunningNats } from "./nats";
+export { createTestDatabase } from "./postgres";
+export type { TestDatabase, TestDatabaseOptions } from "./postgres";

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
+import { createEventPublisher } from "@luthien/events";
 import { createGateway } from "./app";
 import { readGatewayConfig } from "./config";
 
@@ -7,7 +8,9 @@ const logger = createLogger("gateway");
 
 function main(): void {
   const config = readGatewayConfig();
-  const gateway = createGateway(config, logger);
+  // Never blocks or fails a call: events wait in a bounded outbox while NATS is away.
+  const publisher = config.natsUrl === "off" ? undefined : createEventPublisher({ url: config.natsUrl, source: "gateway", logger });
+  const gateway = createGateway(config, logger, publisher);
   const server = gateway.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.notice("listening", {
@@ -25,6 +28,7 @@ function main(): void {
     logger.notice("shutting down", { signal });
     await new Promise<void>((resolve) => server.close(() => resolve()));
     gateway.close();
+    await publisher?.close();
   });
 }
 

@@ -1,0 +1,596 @@
+// The monitor UI: plain DOM, no framework, no build step. Every prompt, answer and event field reaches the page
+// through textContent (never innerHTML), so model output is shown as text whatever it contains.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const FEED_MAX = 400;
+
+  /** Creates an element with a class and text. */
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  class Unauthorized extends Error {}
+
+  async function api(path) {
+    const res = await fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } });
+    if (res.status === 401) {
+      let message = "";
+      try {
+        message = (await res.json()).error.message;
+      } catch {}
+      throw Object.assign(new Unauthorized(message), { message });
+    }
+    if (!res.ok) {
+      let message = `${res.status}`;
+      try {
+        message = (await res.json()).error.message;
+      } catch {}
+      throw new Error(message);
+    }
+    return res.json();
+  }
+
+  const fmtTime = (iso) => {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return d.toLocaleString(undefined, { hour12: false, month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  };
+  const clock = (iso) => {
+    const d = new Date(iso);
+    return d.toLocaleTimeString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  };
+  const ms = (v) => (v === null || v === undefined ? "—" : v >= 10000 ? (v / 1000).toFixed(1) + " s" : v + " ms");
+  const shortId = (id) => (id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id);
+
+  function typeClass(type) {
+    if (type.startsWith("policy.bypassed") || type.startsWith("policy.unavailable") || type.startsWith("stream.")) return "t-warn";
+    if (type.startsWith("policy.")) return "t-policy";
+    if (type.startsWith("call.")) return "t-call";
+    if (type.startsWith("request.") || type.startsWith("response.")) return "t-body";
+    return "t-other";
+  }
+
+  function statusClass(status, outcome) {
+    if (outcome === "denied") return "s-denied";
+    if (status === null || status === undefined) return "s-pending";
+    if (status >= 500) return "s-error";
+    if (status >= 400) return "s-warn";
+    return "s-ok";
+  }
+
+  // ---------------------------------------------------------------- views and routing
+
+  const views = { login: $("view-login"), home: $("view-home"), call: $("view-call") };
+  let authed = false;
+  let loopbackMode = false;
+
+  function show(name) {
+    for (const [k, v] of Object.entries(views)) v.hidden = k !== name;
+    $("tabs").hidden = name === "login";
+    $("logout").hidden = name === "login" || loopbackMode;
+  }
+
+  function route() {
+    if (!authed) return;
+    const m = /^#\/calls\/(.+)$/.exec(location.hash);
+    if (m) {
+      show("call");
+      openCall(decodeURIComponent(m[1]));
+    } else {
+      show("home");
+      closeCall();
+    }
+  }
+
+  async function boot() {
+    try {
+      const session = await api("/api/session");
+      authed = true;
+      // Without ADMIN_API_KEY the monitor trusts loopback clients; there is no session to end.
+      loopbackMode = session.mode === "loopback";
+      if (location.hash === "#login-failed") history.replaceState(null, "", "#/");
+      startFeed();
+      loadCalls(true);
+      route();
+    } catch (err) {
+      if (!(err instanceof Unauthorized)) throw err;
+      authed = false;
+      show("login");
+      const e = $("login-error");
+      if (location.hash === "#login-failed") {
+        e.textContent = "That key is not right.";
+        e.hidden = false;
+      } else if (err.message && /not set/.test(err.message)) {
+        e.textContent = err.message;
+        e.hidden = false;
+      }
+      $("login-key").focus();
+    }
+  }
+
+  window.addEventListener("hashchange", route);
+  $("logout").addEventListener("click", async () => {
+    await fetch("/logout", { method: "POST", credentials: "same-origin" });
+    location.hash = "";
+    location.reload();
+  });
+
+  // ---------------------------------------------------------------- health banner
+
+  async function pollReady() {
+    const pill = $("health-pill");
+    const banner = $("banner");
+    try {
+      const res = await fetch("/ready", { cache: "no-store" });
+      const r = await res.json();
+      const down = [];
+      if (r.database !== "up") down.push("The database is unreachable: new activity is not being stored (it waits in NATS and arrives once the database is back).");
+      if (r.nats !== "up") down.push("NATS is unreachable: no new activity reaches the monitor (gateways keep events in their outbox and deliver them when NATS returns).");
+      banner.replaceChildren(...down.map((t) => el("div", "", t)));
+      banner.hidden = down.length === 0;
+      pill.textContent = down.length === 0 ? "database ✓  NATS ✓" : `database ${r.database === "up" ? "✓" : "✗"}  NATS ${r.nats === "up" ? "✓" : "✗"}`;
+      pill.className = "pill " + (down.length === 0 ? "ok" : "bad");
+    } catch {
+      banner.replaceChildren(el("div", "", "The monitor itself is not answering."));
+      banner.hidden = false;
+      pill.textContent = "monitor unreachable";
+      pill.className = "pill bad";
+    }
+  }
+  pollReady();
+  setInterval(pollReady, 3000);
+
+  // ---------------------------------------------------------------- live feed
+
+  // One stream for the whole page: the feed filters it here, the calls table and the call page listen to all of it.
+  let source = null;
+  let paused = false;
+  const feedFilter = { callId: "", type: "" };
+  const listeners = new Set();
+
+  function feedMatches(ev) {
+    if (feedFilter.callId && ev.callId !== feedFilter.callId) return false;
+    const p = feedFilter.type;
+    if (p && ev.type !== p && !ev.type.startsWith(p.endsWith(".") ? p : p + ".")) return false;
+    return true;
+  }
+
+  function startFeed() {
+    if (source) return;
+    source = new EventSource("/api/activity/stream");
+    source.addEventListener("open", () => $("live-dot").classList.add("on"));
+    source.addEventListener("error", () => $("live-dot").classList.remove("on"));
+    source.addEventListener("activity", (msg) => {
+      let ev;
+      try {
+        ev = JSON.parse(msg.data);
+      } catch {
+        return;
+      }
+      if (!paused && feedMatches(ev)) addFeedRow(ev);
+      for (const l of listeners) l(ev);
+    });
+  }
+
+  function onEvent(fn) {
+    listeners.add(fn);
+  }
+
+  function summaryOf(ev) {
+    const d = ev.data || {};
+    switch (ev.type) {
+      case "call.started":
+        return [d.model, d.stream ? "stream" : null, d.format, d.keyId ? "key " + d.keyId : null].filter(Boolean).join(" · ");
+      case "call.ended":
+        return [d.status, d.outcome, d.latencyMs !== undefined ? ms(d.latencyMs) : null, (d.policyActions || []).join(", ")].filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
+      case "policy.bypassed":
+      case "policy.unavailable":
+        return [d.reason, d.message].filter(Boolean).join(": ");
+      default:
+        if (d.truncated) return `(${d.bytes} bytes)`;
+        if (ev.type.startsWith("policy.")) {
+          const s = JSON.stringify(d);
+          return s === "{}" ? "" : s.slice(0, 160);
+        }
+        return "";
+    }
+  }
+
+  function addFeedRow(ev) {
+    const li = el("li", "feed-row " + typeClass(ev.type));
+    li.append(el("time", "at", clock(ev.time)));
+    li.append(el("span", "src src-" + ev.source, ev.source === "control-plane" ? "engine" : "gateway"));
+    li.append(el("span", "type", ev.type));
+    const a = el("a", "call-link", shortId(ev.callId));
+    a.href = "#/calls/" + encodeURIComponent(ev.callId);
+    a.title = ev.callId;
+    li.append(a);
+    li.append(el("span", "summary", summaryOf(ev)));
+    const feed = $("feed");
+    feed.prepend(li);
+    while (feed.childElementCount > FEED_MAX) feed.lastElementChild.remove();
+    $("feed-empty").hidden = true;
+  }
+
+  $("feed-filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    feedFilter.callId = $("feed-call").value.trim();
+    feedFilter.type = $("feed-type").value.trim();
+    $("feed").replaceChildren();
+    $("feed-empty").hidden = false;
+  });
+  $("feed-pause").addEventListener("click", () => {
+    paused = !paused;
+    $("feed-pause").textContent = paused ? "Resume" : "Pause";
+  });
+  $("feed-clear").addEventListener("click", () => {
+    $("feed").replaceChildren();
+    $("feed-empty").hidden = false;
+  });
+
+  // ---------------------------------------------------------------- calls table
+
+  const calls = new Map();
+  let nextCursor = null;
+
+  function callQuery() {
+    const q = new URLSearchParams();
+    const add = (k, id) => {
+      const v = $(id).value.trim();
+      if (v) q.set(k, v);
+    };
+    add("q", "f-q");
+    add("model", "f-model");
+    add("keyId", "f-key");
+    add("status", "f-status");
+    add("action", "f-action");
+    for (const [k, id] of [["from", "f-from"], ["to", "f-to"]]) {
+      const v = $(id).value;
+      if (v) q.set(k, new Date(v).toISOString());
+    }
+    return q;
+  }
+
+  async function loadCalls(reset) {
+    const q = callQuery();
+    q.set("limit", "50");
+    if (!reset && nextCursor) q.set("cursor", nextCursor);
+    try {
+      const page = await api("/api/calls?" + q);
+      if (reset) calls.clear();
+      for (const c of page.calls) calls.set(c.callId, c);
+      nextCursor = page.nextCursor;
+      renderCalls();
+    } catch (err) {
+      if (err instanceof Unauthorized) return boot();
+      $("calls-empty").textContent = "Could not load calls: " + err.message;
+      $("calls-empty").hidden = false;
+    }
+  }
+
+  /** Refreshes the newest page (live updates) without dropping pages loaded with "Load more". */
+  let refreshTimer = null;
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(async () => {
+      refreshTimer = null;
+      const q = callQuery();
+      q.set("limit", "50");
+      try {
+        const page = await api("/api/calls?" + q);
+        for (const c of page.calls) calls.set(c.callId, c);
+        if (nextCursor === null) nextCursor = page.nextCursor;
+        renderCalls();
+      } catch {}
+    }, 400);
+  }
+
+  function renderCalls() {
+    const rows = [...calls.values()].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.callId < b.callId ? 1 : -1));
+    const body = $("calls-body");
+    body.replaceChildren(
+      ...rows.map((c) => {
+        const tr = el("tr", "call-row");
+        tr.dataset.callId = c.callId;
+        tr.tabIndex = 0;
+        tr.addEventListener("click", () => (location.hash = "#/calls/" + encodeURIComponent(c.callId)));
+        tr.addEventListener("keydown", (e) => {
+          if (e.key === "Enter") location.hash = "#/calls/" + encodeURIComponent(c.callId);
+        });
+        tr.append(el("td", "nowrap", fmtTime(c.startedAt)));
+        const idCell = el("td", "mono");
+        const a = el("a", "", shortId(c.callId));
+        a.href = "#/calls/" + encodeURIComponent(c.callId);
+        a.title = c.callId;
+        idCell.append(a);
+        if (c.stream) idCell.append(el("span", "tag", "stream"));
+        tr.append(idCell);
+        tr.append(el("td", "", c.model ?? "—"));
+        tr.append(el("td", "mono", c.keyId ?? "—"));
+        const st = el("td");
+        st.append(el("span", "status " + statusClass(c.status, c.outcome), c.status ?? (c.endedAt ? "?" : "…")));
+        if (c.outcome && c.outcome !== "ok") st.append(el("span", "muted small", " " + c.outcome));
+        tr.append(st);
+        tr.append(el("td", "num", ms(c.latencyMs)));
+        tr.append(el("td", "num", ms(c.ttftMs)));
+        tr.append(el("td", "num", c.inputTokens !== null || c.outputTokens !== null ? `${c.inputTokens ?? "—"} / ${c.outputTokens ?? "—"}` : "—"));
+        const pol = el("td", "policy-cell");
+        for (const a2 of c.policyActions || []) pol.append(el("span", "badge policy", a2));
+        if (c.bypassed) pol.append(el("span", "badge warn", "bypassed: " + c.bypassed));
+        tr.append(pol);
+        return tr;
+      }),
+    );
+    $("calls-empty").textContent = "No calls match.";
+    $("calls-empty").hidden = rows.length !== 0;
+    $("calls-more").hidden = nextCursor === null;
+  }
+
+  $("call-filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    nextCursor = null;
+    loadCalls(true);
+  });
+  $("f-reset").addEventListener("click", () => {
+    for (const id of ["f-q", "f-model", "f-key", "f-status", "f-action", "f-from", "f-to"]) $(id).value = "";
+    nextCursor = null;
+    loadCalls(true);
+  });
+  $("calls-more").addEventListener("click", () => loadCalls(false));
+
+  onEvent((ev) => {
+    if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshSoon();
+    if (currentCall && ev.callId === currentCall) reloadCallSoon();
+  });
+
+  // ---------------------------------------------------------------- call page
+
+  let currentCall = null;
+  let callTimer = null;
+
+  function closeCall() {
+    currentCall = null;
+  }
+
+  function reloadCallSoon() {
+    if (callTimer) return;
+    callTimer = setTimeout(() => {
+      callTimer = null;
+      if (currentCall) renderCall(currentCall);
+    }, 300);
+  }
+
+  function openCall(id) {
+    currentCall = id;
+    $("call-id").textContent = id;
+    renderCall(id);
+  }
+
+  async function renderCall(id) {
+    let d;
+    try {
+      d = await api("/api/calls/" + encodeURIComponent(id));
+      $("call-error").hidden = true;
+    } catch (err) {
+      if (err instanceof Unauthorized) return boot();
+      $("call-error").textContent = /no such call/.test(err.message) ? "No events of this call are stored (yet)." : "Could not load the call: " + err.message;
+      $("call-error").hidden = false;
+      $("call-facts").replaceChildren();
+      $("call-actions").replaceChildren();
+      $("request-diff").replaceChildren();
+      $("response-diff").replaceChildren();
+      $("call-events").replaceChildren();
+      return;
+    }
+    if (id !== currentCall) return;
+    const c = d.call || {};
+    const outcome = $("call-outcome");
+    outcome.textContent = c.status !== undefined && c.status !== null ? `${c.status} ${c.outcome ?? ""}` : "in progress";
+    outcome.className = "pill " + statusClass(c.status, c.outcome);
+
+    const facts = [
+      ["Started", fmtTime(c.startedAt)],
+      ["Ended", fmtTime(c.endedAt)],
+      ["Model", c.model],
+      ["Provider", c.provider],
+      ["Format", c.format],
+      ["Route", c.route],
+      ["Stream", c.stream === null || c.stream === undefined ? null : c.stream ? "yes" : "no"],
+      ["Key", c.keyId],
+      ["User", c.userId],
+      ["Session", c.sessionId],
+      ["Latency", c.latencyMs !== null && c.latencyMs !== undefined ? ms(c.latencyMs) : null],
+      ["Time to first token", c.ttftMs !== null && c.ttftMs !== undefined ? ms(c.ttftMs) : null],
+      ["Tokens in / out", c.inputTokens !== null && c.inputTokens !== undefined ? `${c.inputTokens} / ${c.outputTokens ?? "—"}` : null],
+      ["Chunks in / out", c.chunksIn !== null && c.chunksIn !== undefined ? `${c.chunksIn} / ${c.chunksOut ?? "—"}` : null],
+      ["Error", c.errorType ? `${c.errorType}: ${c.errorMessage ?? ""}` : null],
+    ];
+    $("call-facts").replaceChildren(
+      ...facts
+        .filter(([, v]) => v !== null && v !== undefined && v !== "")
+        .map(([k, v]) => {
+          const div = el("div", "fact");
+          div.append(el("dt", "", k), el("dd", "", v));
+          return div;
+        }),
+    );
+
+    const actions = $("call-actions");
+    actions.replaceChildren();
+    const acts = c.policyActions || [];
+    if (acts.length || c.bypassed) {
+      actions.append(el("span", "muted", "Policy interventions: "));
+      for (const a of acts) actions.append(el("span", "badge policy", a));
+      if (c.bypassed) actions.append(el("span", "badge warn", "served without policy: " + c.bypassed));
+    } else if (c.endedAt) {
+      actions.append(el("span", "muted", "No policy intervened in this call."));
+    }
+
+    $("request-diff").replaceChildren(diffView(d.request.original, d.request.final, "original request", "final request"));
+    $("response-diff").replaceChildren(diffView(d.response.original, d.response.final, "original response", "final response"));
+
+    $("events-note").textContent = d.eventsTruncated ? `first ${d.events.length} events shown` : `${d.events.length} events`;
+    $("call-events").replaceChildren(
+      ...d.events.map((e) => {
+        const li = el("li", "tl-row " + typeClass(e.type));
+        const head = el("div", "tl-head");
+        head.append(el("time", "at", clock(e.time)));
+        head.append(el("span", "src src-" + e.source, e.source === "control-plane" ? "engine" : "gateway"));
+        head.append(el("span", "seq", "#" + e.seq));
+        head.append(el("span", "type", e.type));
+        head.append(el("span", "summary", summaryOf(e)));
+        const details = el("details");
+        details.append(el("summary", "", "data"));
+        details.append(el("pre", "json", JSON.stringify(e.data, null, 2)));
+        li.append(head, details);
+        return li;
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- line diff
+
+  /**
+   * JSON laid out one value per line, like JSON.stringify(v, null, 2), except that a string with line breaks spans
+   * several lines (each break shown as ↵), so a policy's edit inside a long answer marks the lines it touched, not
+   * the whole message.
+   */
+  function prettyLines(value) {
+    const out = [];
+    const walk = (v, depth, prefix, suffix) => {
+      const pad = "  ".repeat(depth);
+      if (Array.isArray(v)) {
+        if (v.length === 0) return void out.push(pad + prefix + "[]" + suffix);
+        out.push(pad + prefix + "[");
+        v.forEach((x, i) => walk(x, depth + 1, "", i < v.length - 1 ? "," : ""));
+        out.push(pad + "]" + suffix);
+      } else if (v !== null && typeof v === "object") {
+        const keys = Object.keys(v);
+        if (keys.length === 0) return void out.push(pad + prefix + "{}" + suffix);
+        out.push(pad + prefix + "{");
+        keys.forEach((k, i) => walk(v[k], depth + 1, JSON.stringify(k) + ": ", i < keys.length - 1 ? "," : ""));
+        out.push(pad + "}" + suffix);
+      } else if (typeof v === "string" && v.includes("\n")) {
+        const parts = v.split("\n").map((p) => JSON.stringify(p).slice(1, -1));
+        parts.forEach((p, i) => {
+          const first = i === 0;
+          const last = i === parts.length - 1;
+          out.push((first ? pad + prefix + '"' : pad + "  ") + p + (last ? '"' + suffix : "↵"));
+        });
+      } else {
+        out.push(pad + prefix + JSON.stringify(v === undefined ? null : v) + suffix);
+      }
+    };
+    walk(value, 0, "", "");
+    return out;
+  }
+
+  /** Line diff by longest common subsequence; too large inputs fall back to common prefix and suffix. */
+  function diffLines(a, b) {
+    let start = 0;
+    while (start < a.length && start < b.length && a[start] === b[start]) start++;
+    let endA = a.length;
+    let endB = b.length;
+    while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+      endA--;
+      endB--;
+    }
+    const ops = [];
+    for (let i = 0; i < start; i++) ops.push(["=", a[i], b[i]]);
+    const ma = a.slice(start, endA);
+    const mb = b.slice(start, endB);
+    if (ma.length * mb.length <= 4_000_000) {
+      const n = ma.length;
+      const m = mb.length;
+      const dp = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+      for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) dp[i][j] = ma[i] === mb[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+      let i = 0;
+      let j = 0;
+      while (i < n && j < m) {
+        if (ma[i] === mb[j]) {
+          ops.push(["=", ma[i++], mb[j++]]);
+        } else if (dp[i + 1][j] >= dp[i][j + 1]) ops.push(["-", ma[i++], null]);
+        else ops.push(["+", null, mb[j++]]);
+      }
+      while (i < n) ops.push(["-", ma[i++], null]);
+      while (j < m) ops.push(["+", null, mb[j++]]);
+    } else {
+      for (const l of ma) ops.push(["-", l, null]);
+      for (const l of mb) ops.push(["+", null, l]);
+    }
+    for (let i = endA; i < a.length; i++) ops.push(["=", a[i], b[i - endA + endB]]);
+    return ops;
+  }
+
+  /** Pairs runs of removed and added lines so a changed line shows left and right on one row. */
+  function sideBySide(ops) {
+    const rows = [];
+    let k = 0;
+    while (k < ops.length) {
+      if (ops[k][0] === "=") {
+        rows.push({ kind: "same", left: ops[k][1], right: ops[k][2] });
+        k++;
+        continue;
+      }
+      const dels = [];
+      const adds = [];
+      while (k < ops.length && ops[k][0] !== "=") {
+        if (ops[k][0] === "-") dels.push(ops[k][1]);
+        else adds.push(ops[k][2]);
+        k++;
+      }
+      for (let i = 0; i < Math.max(dels.length, adds.length); i++) {
+        rows.push({ kind: "changed", left: dels[i] ?? null, right: adds[i] ?? null });
+      }
+    }
+    return rows;
+  }
+
+  function diffView(original, final, leftLabel, rightLabel) {
+    const wrap = el("div", "diff-wrap");
+    if ((original === null || original === undefined) && (final === null || final === undefined)) {
+      wrap.append(el("p", "muted", "Not recorded (yet)."));
+      return wrap;
+    }
+    const a = original === null || original === undefined ? [] : prettyLines(original);
+    const b = final === null || final === undefined ? [] : prettyLines(final);
+    const ops = diffLines(a, b);
+    const changed = ops.filter((o) => o[0] !== "=").length;
+    const note = el("p", changed ? "diff-note changed" : "diff-note same");
+    if (original === null || original === undefined) note.textContent = `Only the ${rightLabel} was recorded.`;
+    else if (final === null || final === undefined) note.textContent = `Only the ${leftLabel} was recorded.`;
+    else note.textContent = changed ? `Changed by policy: ${changed} line${changed === 1 ? "" : "s"} differ.` : "Unchanged: the final version is identical to the original.";
+    wrap.append(note);
+
+    const table = el("table", "diff");
+    const head = el("tr");
+    head.append(el("th", "ln", ""), el("th", "", leftLabel), el("th", "ln", ""), el("th", "", rightLabel));
+    const thead = el("thead");
+    thead.append(head);
+    const tbody = el("tbody");
+    let ln = 0;
+    let rn = 0;
+    for (const r of sideBySide(ops)) {
+      const tr = el("tr", "d-" + r.kind);
+      const lnum = r.left !== null ? ++ln : "";
+      const rnum = r.right !== null ? ++rn : "";
+      tr.append(el("td", "ln", lnum));
+      tr.append(el("td", "code " + (r.kind === "changed" && r.left !== null ? "del" : r.left === null ? "blank" : ""), r.left ?? ""));
+      tr.append(el("td", "ln", rnum));
+      tr.append(el("td", "code " + (r.kind === "changed" && r.right !== null ? "ins" : r.right === null ? "blank" : ""), r.right ?? ""));
+      tbody.append(tr);
+    }
+    table.append(thead, tbody);
+    wrap.append(table);
+    return wrap;
+  }
+
+  boot().catch((err) => {
+    document.body.append(el("p", "error", "The monitor UI failed to start: " + err.message));
+  });
+})();

@@ -1,0 +1,106 @@
+/**
+ * The monitor's tables. `drizzle-kit generate` turns changes here into a migration under `services/monitor/drizzle/`
+ * (committed); the monitor applies them at start on PostgreSQL and PGlite alike, so keep to SQL both run
+ * (PostgreSQL 15 and PGlite's 18): no extensions.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
+
+/** Every activity event, once (the primary key is the event id, inserts are `ON CONFLICT DO NOTHING`). */
+export const events = pgTable(
+  "events",
+  {
+    id: uuid("id").primaryKey(),
+    callId: text("call_id").notNull(),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+    source: text("source").notNull(),
+    time: timestamp("time", { withTimezone: true, mode: "date" }).notNull(),
+    data: jsonb("data").notNull(),
+    /** The JetStream stream sequence it arrived with (for tracing; not unique across stream re-creations). */
+    streamSeq: bigint("stream_seq", { mode: "number" }),
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("events_call_id_seq_idx").on(t.callId, t.seq),
+    index("events_type_idx").on(t.type),
+    index("events_time_idx").on(t.time),
+  ],
+);
+
+/**
+ * One summary row per call, upserted from the call's events as they are stored. Every merge is order-independent
+ * (least/greatest, coalesce, set union), so events may arrive in any order and a redelivered event, which is not
+ * re-inserted, never counts twice.
+ */
+export const calls = pgTable(
+  "calls",
+  {
+    callId: text("call_id").primaryKey(),
+    /** The earliest event time seen (the `call.started` time once that arrived). */
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull(),
+    endedAt: timestamp("ended_at", { withTimezone: true, mode: "date" }),
+    lastEventAt: timestamp("last_event_at", { withTimezone: true, mode: "date" }).notNull(),
+    model: text("model"),
+    keyId: text("key_id"),
+    userId: text("user_id"),
+    sessionId: text("session_id"),
+    format: text("format"),
+    provider: text("provider"),
+    route: text("route"),
+    stream: boolean("stream"),
+    status: integer("status"),
+    outcome: text("outcome"),
+    latencyMs: integer("latency_ms"),
+    ttftMs: integer("ttft_ms"),
+    usage: jsonb("usage"),
+    inputTokens: integer("input_tokens"),
+    outputTokens: integer("output_tokens"),
+    chunksIn: integer("chunks_in"),
+    chunksOut: integer("chunks_out"),
+    /** `<policy>.<action>` of every intervention, sorted, no duplicates. */
+    policyActions: text("policy_actions").array().notNull().default(sql`'{}'::text[]`),
+    bypassed: text("bypassed"),
+    errorType: text("error_type"),
+    errorMessage: text("error_message"),
+    eventCount: integer("event_count").notNull().default(0),
+    requestReceivedId: uuid("request_received_id"),
+    requestSentId: uuid("request_sent_id"),
+    responseReceivedId: uuid("response_received_id"),
+    responseSentId: uuid("response_sent_id"),
+    /** Text for `q` searches (ILIKE): ids, model, prompts and answers, capped. */
+    searchText: text("search_text").notNull().default(""),
+  },
+  (t) => [
+    index("calls_started_at_idx").on(t.startedAt.desc(), t.callId.desc()),
+    index("calls_model_idx").on(t.model),
+    index("calls_key_id_idx").on(t.keyId),
+    index("calls_status_idx").on(t.status),
+    index("calls_policy_actions_idx").using("gin", t.policyActions),
+  ],
+);
+
+/** Messages that are not valid activity events, with their raw bytes; acked so they never block the stream. */
+export const deadLetters = pgTable("dead_letters", {
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  /** sha256 of subject and bytes: a redelivered message is stored once. */
+  key: text("key").notNull().unique(),
+  subject: text("subject").notNull(),
+  streamSeq: bigint("stream_seq", { mode: "number" }),
+  error: text("error").notNull(),
+  raw: bytea("raw").notNull(),
+  receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});

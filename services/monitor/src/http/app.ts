@@ -1,0 +1,183 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "@luthien/runtime";
+import { InvalidQueryError } from "../errors";
+import type { LiveHub } from "../live";
+import type { CallQuery, MonitorStore } from "../store";
+import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
+
+/** Options of {@link createMonitorApp}. */
+export interface MonitorAppOptions {
+  store: MonitorStore;
+  hub: LiveHub;
+  auth: AdminAuth;
+  logger: Logger;
+  /** The UI's static files. */
+  publicDir: string;
+  /** Whether the database and NATS are reachable now. */
+  readiness(): Promise<{ database: boolean; nats: boolean }>;
+  /** Extra numbers for `GET /api/stats` (consumer counters and such). */
+  counters(): Record<string, number>;
+}
+
+const LOGIN_FAILURES_PER_MINUTE = 20;
+
+function one(req: Request, name: string): string | undefined {
+  const v = (req.query as Record<string, unknown>)[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new InvalidQueryError(`${name}: give it once, as a plain value`);
+  return v === "" ? undefined : v;
+}
+
+function intParam(req: Request, name: string): number | undefined {
+  const v = one(req, name);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(v)) throw new InvalidQueryError(`${name}: must be a non-negative integer`);
+  return Number(v);
+}
+
+function timeParam(req: Request, name: string): Date | undefined {
+  const v = one(req, name);
+  if (v === undefined) return undefined;
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidQueryError(`${name}: must be an ISO 8601 time or epoch milliseconds`);
+  return new Date(t);
+}
+
+/**
+ * The monitor's HTTP surface: the UI (static, public), `/health` and `/ready` (public), `/login` and `/logout`,
+ * and `/api/*` behind the admin key.
+ */
+export function createMonitorApp(options: MonitorAppOptions): express.Express {
+  const { store, hub, auth, logger } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  app.use((_req, res, next) => {
+    // The UI renders prompts and model output as text; the policy below stops injected markup from running even if
+    // a bug ever let some through.
+    res.set({
+      "Content-Security-Policy":
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      "X-Content-Type-Options": "nosniff",
+      "Referrer-Policy": "no-referrer",
+      "X-Frame-Options": "DENY",
+    });
+    next();
+  });
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get("/ready", async (_req, res) => {
+    const r = await options.readiness();
+    const body = { status: r.database && r.nats ? "ready" : "unavailable", database: r.database ? "up" : "down", nats: r.nats ? "up" : "down" };
+    res.status(r.database && r.nats ? 200 : 503).json(body);
+  });
+
+  const failures = new Map<string, { count: number; resetAt: number }>();
+  app.post("/login", express.urlencoded({ extended: false, limit: "8kb" }), express.json({ limit: "8kb" }), (req, res) => {
+    const isForm = req.is("application/x-www-form-urlencoded") !== false;
+    const ip = req.socket.remoteAddress ?? "?";
+    const now = Date.now();
+    const f = failures.get(ip);
+    if (f !== undefined && f.resetAt > now && f.count >= LOGIN_FAILURES_PER_MINUTE) {
+      res.status(429).json({ error: { type: "rate_limited", message: "too many failed logins; wait a minute" } });
+      return;
+    }
+    const key = (req.body as { key?: unknown } | undefined)?.key;
+    if (typeof key !== "string" || !auth.checkKey(key)) {
+      if (failures.size > 10_000) for (const [k, v] of failures) if (v.resetAt <= now) failures.delete(k);
+      if (f === undefined || f.resetAt <= now) failures.set(ip, { count: 1, resetAt: now + 60_000 });
+      else f.count++;
+      logger.warn("failed monitor login", { ip });
+      if (isForm) res.redirect(303, "/#login-failed");
+      else res.status(401).json({ error: { type: "unauthorized", message: auth.mode === "loopback" ? "ADMIN_API_KEY is not set; there is nothing to log in with" : "wrong admin key" } });
+      return;
+    }
+    failures.delete(ip);
+    res.cookie(SESSION_COOKIE, auth.issueSession(now), {
+      httpOnly: true,
+      sameSite: "strict",
+      secure: req.secure,
+      path: "/",
+      maxAge: SESSION_TTL_MS,
+    });
+    if (isForm) res.redirect(303, "/");
+    else res.status(204).end();
+  });
+
+  app.post("/logout", (req, res) => {
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: "strict", secure: req.secure, path: "/" });
+    res.status(204).end();
+  });
+
+  const api = express.Router();
+  api.use((req, res, next) => auth.require(req, res, next));
+
+  api.get("/session", (_req, res) => {
+    res.json({ authenticated: true, mode: auth.mode });
+  });
+
+  api.get("/calls", async (req, res) => {
+    const query: CallQuery = {};
+    const set = <K extends keyof CallQuery>(k: K, v: CallQuery[K] | undefined): void => {
+      if (v !== undefined) query[k] = v;
+    };
+    set("model", one(req, "model"));
+    set("keyId", one(req, "keyId"));
+    set("status", intParam(req, "status"));
+    set("outcome", one(req, "outcome"));
+    set("action", one(req, "action"));
+    set("q", one(req, "q"));
+    set("from", timeParam(req, "from"));
+    set("to", timeParam(req, "to"));
+    set("cursor", one(req, "cursor"));
+    set("limit", intParam(req, "limit"));
+    res.json(await store.listCalls(query));
+  });
+
+  api.get("/calls/:id", async (req, res) => {
+    const detail = await store.getCall(String(req.params["id"]));
+    if (detail === undefined) {
+      res.status(404).json({ error: { type: "not_found", message: "no such call" } });
+      return;
+    }
+    res.json(detail);
+  });
+
+  api.get("/activity/stream", (req, res) => {
+    const filter: { callId?: string; typePrefix?: string } = {};
+    const callId = one(req, "callId");
+    const type = one(req, "type");
+    if (callId !== undefined) filter.callId = callId;
+    if (type !== undefined) filter.typePrefix = type;
+    hub.attach(res, filter);
+  });
+
+  api.get("/stats", async (_req, res) => {
+    res.json({ ...(await store.stats()), ...options.counters(), liveClients: hub.clients(), liveClientsDropped: hub.dropped() });
+  });
+
+  api.get("/dead-letters", async (req, res) => {
+    res.json({ deadLetters: await store.listDeadLetters(intParam(req, "limit") ?? 50) });
+  });
+
+  api.use((_req, res) => {
+    res.status(404).json({ error: { type: "not_found", message: "no such API route" } });
+  });
+
+  app.use("/api", api);
+  app.use(express.static(options.publicDir, { index: "index.html", maxAge: 0 }));
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof InvalidQueryError) {
+      res.status(400).json({ error: { type: "invalid_request", message: err.message } });
+      return;
+    }
+    logger.error("request failed", { error: err instanceof Error ? err.message : String(err) });
+    if (!res.headersSent) res.status(500).json({ error: { type: "internal", message: "the monitor could not answer; see its log" } });
+  });
+  return app;
+}
