@@ -21,7 +21,10 @@ env.MONITOR_PORT ??= "8001";
 env.NATS_URL ??= "nats://127.0.0.1:4222";
 env.POLICY_CONFIG ??= path.join(root, "config", "policies.yaml");
 env.POLICY_ENGINE_URL ??= `127.0.0.1:${env.CONTROL_PLANE_PORT}`;
-if (useMock) env.OPENAI_UPSTREAM_URL ??= `http://127.0.0.1:${env.MOCK_LLM_PORT}/v1`;
+if (useMock) {
+  env.OPENAI_UPSTREAM_URL ??= `http://127.0.0.1:${env.MOCK_LLM_PORT}/v1`;
+  env.ANTHROPIC_UPSTREAM_URL ??= `http://127.0.0.1:${env.MOCK_LLM_PORT}`;
+}
 
 const children = [];
 let stopping = false;
