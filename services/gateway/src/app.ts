@@ -1,14 +1,17 @@
 import { randomUUID } from "node:crypto";
+import { STATUS_CODES, type Server } from "node:http";
+import type { Duplex } from "node:stream";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
 import { NO_ACTIVITY, type ActivitySink } from "./activity";
-import { createClientAuth } from "./auth";
+import { createAuthMiddleware, createClientAuth, presentedCredential, type CallAuth } from "./auth";
 import { createCallHandler } from "./call-handler";
 import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
 import type { GatewayConfig } from "./config";
-import { AuthenticationError, NotFoundError, toHttpError } from "./errors";
+import { NotFoundError, toHttpError } from "./errors";
 import { createPassthroughHandler } from "./passthrough";
 import { createPolicyEngine, type PolicyEngine } from "./policy-engine";
+import { createSecretRedactor, type SecretRedactor } from "./secrets";
 import { createUpstreams } from "./upstream";
 
 export interface Gateway {
@@ -35,6 +38,7 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
   });
   const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
   const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode });
+  const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
   if (!auth.enforced) logger.warn("GATEWAY_API_KEYS is empty: calls without a credential use the server's provider keys");
   if (config.policyFailureMode === "open") logger.warn("POLICY_FAILURE_MODE=open: calls are served without policy when the engine fails");
 
@@ -42,7 +46,7 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
   app.disable("x-powered-by");
   app.set("etag", false);
 
-  app.use((req, res, next) => {
+  app.use(function assignCallId(req, res, next) {
     const callId = randomUUID();
     res.locals["callId"] = callId;
     res.locals["api"] = apiOf(req);
@@ -58,17 +62,13 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
     res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable" });
   });
 
-  const requireAuth = (req: Request, res: Response, next: NextFunction): void => {
-    const who = auth.authenticate(req);
-    if (who === undefined) throw new AuthenticationError();
-    res.locals["auth"] = who;
-    next();
-  };
+  // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
+  const requireAuth = createAuthMiddleware(auth);
   const json = express.json({ limit: config.maxBodyBytes, type: () => true });
   for (const api of [openaiApi, anthropicApi]) {
     app.post(
       api.route,
-      (_req, res, next) => {
+      function useClientApi(_req, res, next) {
         res.locals["api"] = api;
         next();
       },
@@ -85,6 +85,9 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
         onViolation: (callId, err) => logger.warn("stream.protocol_violation", { callId, error: err.message }),
         activity,
         chunkEvents: config.activityChunks,
+        secrets,
+        maxCallMs: config.maxCallMs,
+        heartbeatMs: config.sseHeartbeatMs,
       }),
     );
   }
@@ -92,17 +95,20 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
     "/v1/{*path}",
     requireAuth,
     express.raw({ limit: config.maxBodyBytes, type: () => true }),
-    createPassthroughHandler({ routing: config.routing, logger, timeoutMs: config.upstreamTimeoutMs }),
+    createPassthroughHandler({ routing: config.routing, logger, timeoutMs: config.upstreamTimeoutMs, secrets }),
   );
 
-  app.use((req) => {
+  app.use(function notFound(req) {
     throw new NotFoundError(req.method, req.path);
   });
   // The error boundary: everything thrown before a response started is mapped once (toHttpError) and rendered in
   // the format of the route's client API.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const http = toHttpError(err);
-    if (http.status >= 500) logger.error("request failed", { callId: res.locals["callId"] as string, status: http.status, error: (err as Error).message });
+  app.use(function errorBoundary(err: unknown, req: Request, res: Response, _next: NextFunction) {
+    const redact = redactorFor(secrets, req, res);
+    const http = toHttpError(err, { redact });
+    if (http.status >= 500) {
+      logger.error("request failed", { callId: res.locals["callId"] as string, status: http.status, error: redact(String((err as Error | undefined)?.message ?? err)) });
+    }
     if (res.headersSent) {
       res.end();
       return;
@@ -111,4 +117,58 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
   });
 
   return { app, engine, close: () => engine.close() };
+}
+
+/** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */
+function redactorFor(secrets: SecretRedactor, req: Request, res: Response): (text: string) => string {
+  const presented = presentedCredential(req)?.value;
+  const auth = res.locals["auth"] as CallAuth | undefined;
+  const own = auth !== undefined && auth.credential.kind !== "server" ? auth.credential.value : undefined;
+  const extra = [presented, own].filter((s): s is string => s !== undefined);
+  return (text) => secrets.redact(text, extra);
+}
+
+/**
+ * Applies the HTTP server settings of `config` to the server the gateway's app listens on: header size
+ * (`GATEWAY_MAX_HEADER_BYTES` → 431), headers and request timeouts against slowloris (→ 408, connection closed),
+ * the keep-alive idle timeout, and provider-shaped answers to requests Node could not parse.
+ *
+ * Call it before `listen()` or synchronously right after it (`const server = app.listen(...); configureServer(server,
+ * config)`): Node reads the connection-check interval when the server starts listening.
+ *
+ * There is deliberately no socket inactivity timeout: a non-streaming call may stay silent for minutes while the
+ * provider thinks; `GATEWAY_MAX_CALL_MS` bounds it instead, and streams get heartbeats.
+ */
+export function configureServer(server: Server, config: GatewayConfig, logger?: Logger): void {
+  const settings = server as Server & { maxHeaderSize?: number; connectionsCheckingInterval: number };
+  // Read per connection, so setting it on a created server works (Node answers 431 past it).
+  settings.maxHeaderSize = config.maxHeaderBytes;
+  settings.headersTimeout = config.headersTimeoutMs;
+  settings.requestTimeout = config.requestTimeoutMs;
+  settings.keepAliveTimeout = config.keepAliveTimeoutMs;
+  // Node looks for timed-out connections every 30 s by default, which would let a 15 s headers timeout last 45 s:
+  // look every quarter of the shortest timeout instead, at most once a second.
+  const shortest = Math.min(...[config.headersTimeoutMs, config.requestTimeoutMs].filter((t) => t > 0), 4000);
+  settings.connectionsCheckingInterval = Math.max(50, Math.floor(shortest / 4));
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, logger));
+}
+
+/**
+ * What Node does by default for a request it could not parse or that timed out, with a body both SDKs read
+ * (Anthropic's error shape carries OpenAI's `error.message` and `error.type` too): the client API is unknown here.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: Logger | undefined): void {
+  // The response in flight on this connection, if any: once its headers went out, any more bytes would corrupt it.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (err.code !== "ECONNRESET" && socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true)) {
+    const http = toHttpError(err);
+    const callId = randomUUID();
+    const body = JSON.stringify({ type: "error", error: { type: http.type, message: http.message, param: null, code: http.code } });
+    socket.write(
+      `HTTP/1.1 ${http.status} ${STATUS_CODES[http.status] ?? "Error"}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-luthien-call-id: ${callId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    logger?.info("client error", { callId, status: http.status, code: err.code });
+  }
+  socket.destroy();
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Request } from "express";
+import type { NextFunction, Request, Response } from "express";
+import { AuthenticationError } from "./errors";
 
 /**
  * - `client_key`: callers must present a gateway key; the provider gets the server's own key.
@@ -70,4 +71,27 @@ export function createClientAuth(options: { keys: readonly string[]; mode: AuthM
       return digests.length === 0 ? { keyId: "", credential: { kind: "server" } } : undefined;
     },
   };
+}
+
+/** Every middleware {@link createAuthMiddleware} made; the route-inventory test checks each route has one. */
+const authMiddlewares = new WeakSet<object>();
+
+/**
+ * The middleware that guards every route but `/health` and `/ready`: it refuses the call (AuthenticationError → 401)
+ * before the body is read, or records who is calling in `res.locals.auth`.
+ */
+export function createAuthMiddleware(auth: ClientAuth): (req: Request, res: Response, next: NextFunction) => void {
+  const requireAuth = (req: Request, res: Response, next: NextFunction): void => {
+    const who = auth.authenticate(req);
+    if (who === undefined) throw new AuthenticationError();
+    res.locals["auth"] = who;
+    next();
+  };
+  authMiddlewares.add(requireAuth);
+  return requireAuth;
+}
+
+/** True for a handler made by {@link createAuthMiddleware}. */
+export function isAuthMiddleware(handler: unknown): boolean {
+  return typeof handler === "function" && authMiddlewares.has(handler);
 }

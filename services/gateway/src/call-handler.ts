@@ -4,9 +4,10 @@ import type { Logger } from "@luthien/runtime";
 import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "./activity";
 import type { CallAuth } from "./auth";
 import type { ClientApi } from "./client-api";
-import { InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
+import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
 import type { PolicyCall, PolicyEngine, RequestVerdict } from "./policy-engine";
 import type { Routing } from "./routing";
+import type { SecretRedactor } from "./secrets";
 import { createSseWriter, type SseWriter } from "./sse-writer";
 import type { Upstream, UpstreamCallOptions, Upstreams } from "./upstream";
 
@@ -25,7 +26,19 @@ export interface CallHandlerOptions {
   activity: ActivitySink;
   /** Publish `chunk.received` / `chunk.sent` for every stream event (ACTIVITY_CHUNKS=on). */
   chunkEvents: boolean;
+  /** Credentials to keep out of error answers, logs and the engine's upstream-error messages. */
+  secrets: SecretRedactor;
+  /** A call still running after this long is aborted (provider and engine) and fails with CallTimeoutError. 0 = no cap. */
+  maxCallMs: number;
+  /** Silence on a stream after which a heartbeat goes out. 0 = none. */
+  heartbeatMs: number;
 }
+
+/**
+ * After the call's time cap, how long the handler gets to report the timeout before the connection is cut: a
+ * client that stopped reading would otherwise hold it open for ever (its socket never drains).
+ */
+const TIMEOUT_GRACE_MS = 5000;
 
 type Mode = "FULL" | "OBSERVE" | "SKIP";
 
@@ -50,10 +63,27 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     const callId = res.locals["callId"] as string;
     const auth = res.locals["auth"] as CallAuth;
     const startedAt = Date.now();
-    // Attach before the first await: once the body is read, only `res` reports the client leaving.
+    const ownSecret = auth.credential.kind === "server" ? [] : [auth.credential.value];
+    const redact = (text: string): string => options.secrets.redact(text, ownSecret);
+    // Aborted when the call must stop early: the client left, or the call ran past maxCallMs. Stops the engine
+    // stream and the provider request in every phase. Attach before the first await: once the body is read, only
+    // `res` reports the client leaving.
     const abort = new AbortController();
+    let stopped: "client" | "deadline" | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const stop = (why: "client" | "deadline"): void => {
+      if (stopped !== undefined) return;
+      stopped = why;
+      abort.abort();
+      logger.info("call cancelled", { callId, reason: why === "client" ? "client_closed" : "max_call_ms", after_ms: Date.now() - startedAt });
+      if (why === "deadline") {
+        graceTimer = setTimeout(() => {
+          if (!res.writableEnded) res.destroy();
+        }, TIMEOUT_GRACE_MS);
+      }
+    };
     res.on("close", () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) stop("client");
     });
     const { model, stream } = api.validate(req.body);
     const body = req.body as Record<string, unknown>;
@@ -73,17 +103,21 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     const activity = createCallActivity({ sink: options.activity, callId, format: api.format, chunkEvents: options.chunkEvents });
     const validate = api.createValidator();
     let violated = false;
-    const sse = createSseWriter(res, (m) => {
-      activity.clientEvent(m);
-      if (violated) return;
-      try {
-        validate(m);
-      } catch (err) {
-        // Counted and reported, not enforced: the stage before this is what makes streams valid.
-        violated = true;
-        options.onViolation(callId, err as Error);
-        options.activity.publish(callId, "stream.protocol_violation", { error: (err as Error).message });
-      }
+    const sse = createSseWriter(res, {
+      onEvent: (m) => {
+        activity.clientEvent(m);
+        if (violated) return;
+        try {
+          validate(m);
+        } catch (err) {
+          // Counted and reported, not enforced: the stage before this is what makes streams valid.
+          violated = true;
+          options.onViolation(callId, err as Error);
+          options.activity.publish(callId, "stream.protocol_violation", { error: (err as Error).message });
+        }
+      },
+      heartbeat: api.heartbeat,
+      heartbeatMs: options.heartbeatMs,
     });
     const stats: CallStats = { mode: "FULL", bypassed: undefined };
     let outcome: CallOutcome = "ok";
@@ -91,7 +125,8 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     let failure: { type: string; message: string } | undefined;
 
     const bypass = (err: unknown): string => {
-      if (options.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
+      // A call being stopped is not an engine failure: its cancelled stream must not count as a bypass.
+      if (abort.signal.aborted || options.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
       stats.bypassed ??= err.reason;
       activity.bypassed(err.reason, err.message);
       logger.warn("policy bypassed (fail-open)", { callId, reason: err.reason, error: err.message });
@@ -101,6 +136,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     const { userId, sessionId } = api.identity(body, req);
     activity.started({ model, stream, route: api.route, keyId: auth.keyId, userId, sessionId, format: api.format, provider: provider.name });
     activity.requestReceived(body);
+    const deadline = options.maxCallMs > 0 ? setTimeout(() => stop("deadline"), options.maxCallMs) : undefined;
     try {
       let verdict: RequestVerdict;
       try {
@@ -171,20 +207,24 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       }
       call.close("done");
       sse.end();
-    } catch (err) {
-      if (abort.signal.aborted) {
+    } catch (caught) {
+      if (stopped === "client") {
         outcome = "client_closed";
         status = 499;
         logger.info("client disconnected", { callId, after_ms: Date.now() - startedAt });
         return;
       }
-      const http = toHttpError(err);
+      // Whatever the abort made fail (the provider request, the engine stream), the reason is the time cap.
+      const err = stopped === "deadline" ? new CallTimeoutError(options.maxCallMs) : caught;
+      const http = toHttpError(err, { redact });
       outcome = err instanceof PolicyDeniedError ? "denied" : "error";
       status = sse.opened ? 200 : http.status;
       failure = { type: http.type, message: http.message };
       if (http.fromProvider !== undefined) call.upstreamError(http.status, http.type, http.message);
       call.close("cancel");
-      logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message });
+      // The cause says what the answer does not (a converter's TypeError behind a 400).
+      const cause = err instanceof Error ? err.cause : undefined;
+      logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message, cause: cause instanceof Error ? redact(cause.message) : undefined });
       if (sse.opened) {
         // After the status line only an error event can tell the client; no terminator follows a failure.
         await sse.writeError(api.errorEvent(http)).catch(() => undefined);
@@ -193,12 +233,14 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       }
       throw err;
     } finally {
+      clearTimeout(deadline);
+      clearTimeout(graceTimer);
       if (outcome === "ok") status = res.statusCode;
       activity.ended({ status, outcome, ...(failure !== undefined ? { error: failure } : {}) });
       logger.info("call", {
         callId,
         route: api.route,
-        model,
+        model: redact(model),
         provider: upstream.provider.name,
         stream,
         mode: stats.mode,

@@ -17,6 +17,7 @@ import {
 } from "@luthien/wire";
 import { InvalidRequestError, type HttpError } from "./errors";
 import type { ProviderFormat } from "./routing";
+import type { SseHeartbeat } from "./sse-writer";
 
 /**
  * Turns the events policies emitted into what may reach the client: checked (OpenAI) or rebuilt so it is valid by
@@ -35,7 +36,12 @@ export interface ClientApi {
   readonly route: string;
   /** Request headers policies may see. Credentials and cookies never leave the gateway. */
   readonly visibleHeaders: readonly string[];
-  /** Checks the body's shape. @throws InvalidRequestError */
+  /**
+   * Checks the body's shape, as far as the gateway, the engine and the converters rely on it: an object, a model,
+   * messages that are objects with a role and text or content blocks, tools as a list, no nesting deeper than
+   * {@link MAX_JSON_DEPTH}. Everything else goes to the provider, whose own validation answers it.
+   * @throws InvalidRequestError
+   */
   validate(body: unknown): { model: string; stream: boolean };
   /** The caller's user and session ids, as the client's conventions carry them. */
   identity(body: Record<string, unknown>, req: Request): { userId: string; sessionId: string };
@@ -52,17 +58,63 @@ export interface ClientApi {
   responseToEvents(body: object): SseMessage[];
   /** What a SKIP/OBSERVE stream ends with after the provider's last event. */
   readonly terminator: SseMessage[];
+  /** What a stream gets after `SSE_HEARTBEAT_MS` of silence; never seen by the validator. */
+  readonly heartbeat: SseHeartbeat;
 }
+
+/**
+ * The deepest JSON nesting a request may have. `JSON.stringify` (the gateway, the SDKs and the engine all use it)
+ * and the format converters recurse, and V8 runs out of stack a few thousand levels down, which was a 500; real
+ * requests, tool schemas included, stay far below this.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+/** Unset or null: optional fields may be sent as null, and the provider decides what that means. */
+const absent = (v: unknown): v is undefined | null => v === undefined || v === null;
 
 function requireObject(body: unknown): Record<string, unknown> {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new InvalidRequestError("the request body must be a JSON object");
-  return body as Record<string, unknown>;
+  if (!isObject(body)) throw new InvalidRequestError("the request body must be a JSON object");
+  return body;
 }
 
-function requireCommon(b: Record<string, unknown>): { model: string; stream: boolean } {
+/** Walks the value without recursion (the point is to refuse what would overflow a recursive walk). */
+function requireDepth(value: unknown, max: number): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) throw new InvalidRequestError(`the request is nested more than ${max} levels deep`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  }
+}
+
+/** A message's content: text, or a list of blocks that each say their `type`. */
+function requireContent(content: unknown, at: string, nullable: boolean): void {
+  if (typeof content === "string" || (nullable && absent(content))) return;
+  if (!Array.isArray(content)) throw new InvalidRequestError(`\`${at}\` must be a string or an array of content blocks`);
+  content.forEach((block: unknown, i) => {
+    if (!isObject(block) || typeof block["type"] !== "string") throw new InvalidRequestError(`\`${at}[${i}]\` must be an object with a string \`type\``);
+  });
+}
+
+/**
+ * What every client API shares. OpenAI messages may leave `content` out or null (an assistant turn that only
+ * calls tools); Anthropic messages may not.
+ */
+function requireCommon(b: Record<string, unknown>, contentNullable: boolean): { model: string; stream: boolean } {
   if (typeof b["model"] !== "string" || b["model"] === "") throw new InvalidRequestError("`model` is required and must be a string");
-  if (!Array.isArray(b["messages"])) throw new InvalidRequestError("`messages` is required and must be an array");
+  const messages = b["messages"];
+  if (!Array.isArray(messages)) throw new InvalidRequestError("`messages` is required and must be an array");
   if (b["stream"] !== undefined && b["stream"] !== null && typeof b["stream"] !== "boolean") throw new InvalidRequestError("`stream` must be a boolean");
+  requireDepth(b, MAX_JSON_DEPTH);
+  messages.forEach((m: unknown, i) => {
+    if (!isObject(m)) throw new InvalidRequestError(`\`messages[${i}]\` must be an object`);
+    if (typeof m["role"] !== "string") throw new InvalidRequestError(`\`messages[${i}].role\` must be a string`);
+    requireContent(m["content"], `messages[${i}].content`, contentNullable);
+  });
+  const tools = b["tools"];
+  if (!absent(tools) && (!Array.isArray(tools) || !tools.every(isObject))) throw new InvalidRequestError("`tools` must be an array of objects");
   return { model: b["model"], stream: b["stream"] === true };
 }
 
@@ -76,7 +128,7 @@ export const openaiApi: ClientApi = {
   protocolFormat: "OPENAI_CHAT",
   route: "/v1/chat/completions",
   visibleHeaders: ["user-agent", "openai-organization", "openai-project", "x-request-id", "x-session-id"],
-  validate: (body) => requireCommon(requireObject(body)),
+  validate: (body) => requireCommon(requireObject(body), true),
   identity(body, req) {
     return { userId: typeof body["user"] === "string" ? body["user"] : "", sessionId: header(req, "x-session-id") };
   },
@@ -100,6 +152,8 @@ export const openaiApi: ClientApi = {
   },
   responseToEvents: (body) => [...completionToChunks(body as ChatCompletion).map((c) => ({ data: JSON.stringify(c) })), { data: SSE_DONE }],
   terminator: [{ data: SSE_DONE }],
+  // A comment line: every SSE parser skips it, so no chunk the guard or an SDK would check is added.
+  heartbeat: { frame: ": ping\n\n" },
 };
 
 /**
@@ -118,10 +172,11 @@ export const anthropicApi: ClientApi = {
   visibleHeaders: ["user-agent", "anthropic-version", "anthropic-beta", "x-session-id", "x-app"],
   validate(body) {
     const b = requireObject(body);
-    const common = requireCommon(b);
+    const common = requireCommon(b, false);
     if (typeof b["max_tokens"] !== "number" || !Number.isInteger(b["max_tokens"]) || b["max_tokens"] < 1) {
       throw new InvalidRequestError("`max_tokens` is required and must be a positive integer");
     }
+    if (!absent(b["system"])) requireContent(b["system"], "system", false);
     return common;
   },
   identity(body, req) {
@@ -146,6 +201,8 @@ export const anthropicApi: ClientApi = {
   },
   responseToEvents: (body) => messageToEvents(body as Message).map((e) => ({ event: e.type, data: JSON.stringify(e) })),
   terminator: [],
+  // Anthropic's own keepalive event, which clients ignore; it is only valid once message_start has gone out.
+  heartbeat: { frame: 'event: ping\ndata: {"type": "ping"}\n\n', after: "message_start" },
 };
 
 /** Anthropic clients know Anthropic's error types; keep the provider's own when it is Anthropic, else map the status. */

@@ -1,4 +1,4 @@
-import { envEnum, envInt, envList, envString } from "@luthien/runtime";
+import { ConfigError, envEnum, envInt, envList, envString } from "@luthien/runtime";
 import type { AuthMode } from "./auth";
 import { readRouting, type Routing } from "./routing";
 
@@ -28,6 +28,30 @@ export interface GatewayConfig {
   upstreamTimeoutMs: number;
   /** MAX_BODY_BYTES: larger request bodies get 413 (Anthropic's own limit). @default 33554432 (32 MiB) */
   maxBodyBytes: number;
+  /**
+   * GATEWAY_MAX_HEADER_BYTES: request line plus headers larger than this get 431 (Node's `maxHeaderSize`; Claude
+   * Code's headers are about 2 KiB). @default 16384
+   */
+  maxHeaderBytes: number;
+  /** GATEWAY_HEADERS_TIMEOUT_MS: a client must send all its headers within this (slowloris). @default 15000 */
+  headersTimeoutMs: number;
+  /**
+   * GATEWAY_REQUEST_TIMEOUT_MS: ... and its whole request, body included, within this (a body dribbled byte by
+   * byte). Covers receiving only, never the response. Must be 0 (off) or at least the headers timeout. @default 300000
+   */
+  requestTimeoutMs: number;
+  /** GATEWAY_KEEPALIVE_TIMEOUT_MS: an idle keep-alive connection is closed after this long between requests. @default 5000 */
+  keepAliveTimeoutMs: number;
+  /**
+   * SSE_HEARTBEAT_MS: a stream with nothing written for this long gets a heartbeat (Anthropic `ping` event, OpenAI
+   * `: ping` comment), so proxies and clients do not drop it during long thinking or slow policies. 0 = off. @default 15000
+   */
+  sseHeartbeatMs: number;
+  /**
+   * GATEWAY_MAX_CALL_MS: a call (policy checked) still running after this long is aborted, provider and engine
+   * included, and ends with a 504 `call_timeout` (an error event once streaming). 0 = no cap. @default 1800000 (30 min)
+   */
+  maxCallMs: number;
   /** NATS_URL: where activity events go; "off" publishes none. @default "nats://127.0.0.1:4222" */
   natsUrl: string;
   /** ACTIVITY_CHUNKS=on also publishes an event per stream chunk. @default off */
@@ -36,6 +60,12 @@ export interface GatewayConfig {
 
 /** @throws ConfigError naming the bad variable or field */
 export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const headersTimeoutMs = envInt("GATEWAY_HEADERS_TIMEOUT_MS", 15000, env);
+  const requestTimeoutMs = envInt("GATEWAY_REQUEST_TIMEOUT_MS", 300000, env);
+  // Node refuses the same combination: headers that may take longer than the whole request make no sense.
+  if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`GATEWAY_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed GATEWAY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
   return {
     host: envString("GATEWAY_HOST", "0.0.0.0", env),
     port: envInt("GATEWAY_PORT", 8000, env),
@@ -49,6 +79,12 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
     maxBodyBytes: envInt("MAX_BODY_BYTES", 32 * 1024 * 1024, env),
+    maxHeaderBytes: envInt("GATEWAY_MAX_HEADER_BYTES", 16 * 1024, env),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: envInt("GATEWAY_KEEPALIVE_TIMEOUT_MS", 5000, env),
+    sseHeartbeatMs: envInt("SSE_HEARTBEAT_MS", 15000, env),
+    maxCallMs: envInt("GATEWAY_MAX_CALL_MS", 30 * 60 * 1000, env),
     natsUrl: envString("NATS_URL", "nats://127.0.0.1:4222", env),
     activityChunks: envEnum("ACTIVITY_CHUNKS", ["on", "off"] as const, "off", env) === "on",
   };

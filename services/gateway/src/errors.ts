@@ -12,8 +12,8 @@ export abstract class GatewayError extends Error {
 export class InvalidRequestError extends GatewayError {
   readonly status: number;
   readonly type = "invalid_request_error";
-  constructor(message: string, status = 400) {
-    super(message);
+  constructor(message: string, status = 400, options?: ErrorOptions) {
+    super(message, options);
     this.name = "InvalidRequestError";
     this.status = status;
   }
@@ -79,6 +79,19 @@ export class PolicyDeniedError extends GatewayError {
   }
 }
 
+/**
+ * The call ran past `GATEWAY_MAX_CALL_MS`. The provider request and the engine stream were stopped; the client gets
+ * a 504, or an error event when the stream had started.
+ */
+export class CallTimeoutError extends GatewayError {
+  readonly status = 504;
+  readonly type = "call_timeout";
+  constructor(limitMs: number) {
+    super(`the call exceeded the gateway's limit of ${limitMs} ms`);
+    this.name = "CallTimeoutError";
+  }
+}
+
 /** A provider could not be reached (passthrough routes; SDK calls report their own connection errors). */
 export class UpstreamUnreachableError extends GatewayError {
   readonly status = 502;
@@ -86,6 +99,16 @@ export class UpstreamUnreachableError extends GatewayError {
   constructor(options?: ErrorOptions) {
     super("the provider could not be reached", options);
     this.name = "UpstreamUnreachableError";
+  }
+}
+
+/** A provider did not answer within `UPSTREAM_TIMEOUT_MS` (passthrough routes; SDK calls report their own). */
+export class UpstreamTimeoutError extends GatewayError {
+  readonly status = 504;
+  readonly type = "upstream_timeout";
+  constructor(options?: ErrorOptions) {
+    super("the provider did not answer in time", options);
+    this.name = "UpstreamTimeoutError";
   }
 }
 
@@ -116,17 +139,38 @@ interface ProviderApiError {
   headers: Headers | undefined;
 }
 
+export interface ToHttpErrorOptions {
+  /**
+   * Applied to every text of the answer: provider messages may echo a credential. @default text unchanged
+   */
+  redact?: (text: string) => string;
+}
+
+/** Errors Node's HTTP parser reports (`clientError`) before there is a request to route, by `code`. */
+const CLIENT_ERRORS: Record<string, { status: number; type: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, type: "request_headers_too_large", message: "the request headers are too large" },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, type: "request_too_large", message: "the request's chunk extensions are too large" },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, type: "request_timeout", message: "the request was not received in time" },
+};
+
 /**
  * The one place where failures become HTTP answers; each client API renders the result in its own format.
  * Provider errors keep their status and error type, so a 429 or 529 stays retryable for the client; anything
- * unknown is a 500 without internals.
+ * unknown is a 500 without internals. Errors of Node's HTTP parser (`HPE_*`, request timeouts) map to 4xx.
  */
-export function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown, options: ToHttpErrorOptions = {}): HttpError {
+  const http = mapError(err);
+  const redact = options.redact;
+  if (redact === undefined) return http;
+  return { ...http, type: redact(http.type), message: redact(http.message), code: http.code === null ? null : redact(http.code) };
+}
+
+function mapError(err: unknown): HttpError {
   const make = (status: number, type: string, message: string, code: string | null = null): HttpError => ({ status, type, message, code, headers: {} });
   if (err instanceof GatewayError) return make(err.status, err.type, err.message);
   if (err instanceof ConversionError) return make(400, "invalid_request_error", err.message);
   if (err instanceof StreamProtocolError) return make(502, "policy_stream_invalid", `the policy produced an invalid stream: ${err.message}`);
-  if (err instanceof OpenAI.APIUserAbortError || err instanceof Anthropic.APIUserAbortError) {
+  if (err instanceof ClientGoneError || err instanceof OpenAI.APIUserAbortError || err instanceof Anthropic.APIUserAbortError) {
     return make(499, "client_closed_request", "the client closed the request");
   }
   if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof Anthropic.APIConnectionTimeoutError) {
@@ -155,7 +199,12 @@ export function toHttpError(err: unknown): HttpError {
     }
     return http;
   }
-  const parserError = err as { type?: unknown; status?: unknown };
+  const parserError = err as { type?: unknown; status?: unknown; code?: unknown };
+  if (typeof parserError.code === "string") {
+    const known = CLIENT_ERRORS[parserError.code];
+    if (known !== undefined) return make(known.status, known.type, known.message);
+    if (parserError.code.startsWith("HPE_")) return make(400, "invalid_request_error", "the request could not be parsed");
+  }
   if (parserError.type === "entity.parse.failed") return make(400, "invalid_request_error", "the request body is not valid JSON");
   if (parserError.type === "entity.too.large") return make(413, "request_too_large", "the request body is too large");
   if (typeof parserError.status === "number" && parserError.status >= 400 && parserError.status < 500) {

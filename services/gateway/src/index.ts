@@ -1,5 +1,5 @@
 /** The Luthien gateway: OpenAI-compatible endpoints, client auth, and every decision asked of the policy engine. */
-export { createGateway } from "./app";
+export { configureServer, createGateway } from "./app";
 export type { Gateway } from "./app";
 export { readGatewayConfig } from "./config";
 export type { GatewayConfig } from "./config";

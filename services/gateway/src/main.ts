@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
 import { createEventPublisher } from "@luthien/events";
-import { createGateway } from "./app";
+import { configureServer, createGateway } from "./app";
 import { readGatewayConfig } from "./config";
 
 const logger = createLogger("gateway");
@@ -20,6 +20,8 @@ function main(): void {
       failure_mode: config.policyFailureMode,
     });
   });
+  // Before the server's `listening` event: that is when Node reads the connection-check interval.
+  configureServer(server, config, logger);
   server.on("error", (err) => {
     logger.error("failed to listen", { error: err.message });
     process.exit(1);

@@ -11,15 +11,65 @@ export interface SseWriter {
   write(message: SseMessage): Promise<void>;
   /** Writes the event that reports a failure (not checked: it ends a broken stream on purpose). */
   writeError(message: SseMessage): Promise<void>;
+  /** Ends the response and stops the heartbeat. */
   end(): void;
 }
 
-/** @param onEvent sees every event `write` sends (not the error event), before it is written */
-export function createSseWriter(res: Response, onEvent?: (message: SseMessage) => void): SseWriter {
+/** What keeps a silent stream alive, in a client API's own terms. */
+export interface SseHeartbeat {
+  /** The bytes written, a whole SSE frame (an event, or a `:` comment line) ending in a blank line. */
+  readonly frame: string;
+  /** Only once an event of this name went out: an Anthropic `ping` before `message_start` breaks the stream. */
+  readonly after?: string;
+}
+
+export interface SseWriterOptions {
+  /** Sees every event `write` sends (not the error event, not heartbeats), before it is written. */
+  onEvent?: (message: SseMessage) => void;
+  heartbeat?: SseHeartbeat;
+  /** A heartbeat goes out when nothing was written for this long. 0 = never. @default 0 */
+  heartbeatMs?: number;
+}
+
+/**
+ * Heartbeats are written between whole events only (every write is one whole frame, and a heartbeat is skipped
+ * while the socket is full), bypass `onEvent` (the stream validator never sees them) and stop with `end()` or the
+ * client leaving.
+ */
+export function createSseWriter(res: Response, options: SseWriterOptions = {}): SseWriter {
+  const { onEvent, heartbeat } = options;
+  const heartbeatMs = options.heartbeatMs ?? 0;
   let opened = false;
+  let lastWriteAt = Date.now();
+  let heartbeatAllowed = heartbeat !== undefined && heartbeat.after === undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const stopHeartbeat = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const arm = (ms: number): void => {
+    timer = setTimeout(beat, ms);
+    // The server keeps the process alive; a pending heartbeat must not.
+    timer.unref();
+  };
+  const beat = (): void => {
+    timer = undefined;
+    if (res.destroyed || res.writableEnded || heartbeat === undefined) return;
+    const idle = Date.now() - lastWriteAt;
+    if (idle < heartbeatMs) return arm(heartbeatMs - idle);
+    // A full socket means the client is not reading: a heartbeat would only queue behind the real events.
+    if (heartbeatAllowed && !res.writableNeedDrain) {
+      res.write(heartbeat.frame);
+      lastWriteAt = Date.now();
+    }
+    arm(heartbeatMs);
+  };
+  res.on("close", stopHeartbeat);
 
   const send = async (message: SseMessage): Promise<void> => {
     if (res.destroyed || res.writableEnded) throw new ClientGoneError();
+    lastWriteAt = Date.now();
     if (res.write(encodeSseEvent(message))) return;
     await new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
@@ -48,20 +98,28 @@ export function createSseWriter(res: Response, onEvent?: (message: SseMessage) =
       opened = true;
       res.status(200).set({
         "Content-Type": "text/event-stream; charset=utf-8",
-        "Cache-Control": "no-cache",
+        // no-transform: proxies must not compress or otherwise rework the stream (a gzip layer buffers events).
+        "Cache-Control": "no-cache, no-transform",
         Connection: "keep-alive",
         // Reverse proxies such as nginx would otherwise buffer the stream.
         "X-Accel-Buffering": "no",
         ...headers,
       });
       res.flushHeaders();
+      lastWriteAt = Date.now();
+      if (heartbeat !== undefined && heartbeatMs > 0) arm(heartbeatMs);
     },
     async write(message) {
       onEvent?.(message);
+      if (heartbeat?.after !== undefined && message.event === heartbeat.after) heartbeatAllowed = true;
       await send(message);
     },
-    writeError: send,
+    async writeError(message) {
+      stopHeartbeat();
+      await send(message);
+    },
     end() {
+      stopHeartbeat();
       if (!res.writableEnded) res.end();
     },
   };

@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import {
+  ConversionError,
   anthropicMessageToOpenAI,
   anthropicRequestToOpenAI,
   createAnthropicToOpenAIStream,
@@ -18,6 +19,7 @@ import {
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import type { UpstreamCredential } from "./auth";
+import { InvalidRequestError } from "./errors";
 import type { ProviderConfig, ProviderFormat } from "./routing";
 
 export interface UpstreamCallOptions {
@@ -114,11 +116,11 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
         return {
           provider,
           async complete(body, o) {
-            const c = await native.complete(anthropicRequestToOpenAI(body as MessageCreateParams), o);
+            const c = await native.complete(translate(() => anthropicRequestToOpenAI(body as MessageCreateParams)), o);
             return openAICompletionToAnthropic(c, { model: (body as MessageCreateParams).model });
           },
           async stream(body, o) {
-            const s = await native.stream(anthropicRequestToOpenAI(body as MessageCreateParams), o);
+            const s = await native.stream(translate(() => anthropicRequestToOpenAI(body as MessageCreateParams)), o);
             const conv = createOpenAIToAnthropicStream({ model: (body as MessageCreateParams).model });
             return mapEvents(s, (c) => conv.push(c).map(anthropicSse), () => conv.end().map(anthropicSse));
           },
@@ -128,16 +130,30 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
       const native = anthropicFor(provider);
       return {
         provider,
-        complete: async (body, o) => anthropicMessageToOpenAI(await native.complete(openAIRequestToAnthropic(body as ChatCompletionCreateParams), o)),
+        complete: async (body, o) => anthropicMessageToOpenAI(await native.complete(translate(() => openAIRequestToAnthropic(body as ChatCompletionCreateParams)), o)),
         async stream(body, o) {
           const req = body as ChatCompletionCreateParams;
-          const s = await native.stream(openAIRequestToAnthropic(req), o);
+          const s = await native.stream(translate(() => openAIRequestToAnthropic(req)), o);
           const conv = createAnthropicToOpenAIStream({ includeUsage: req.stream_options?.include_usage === true });
           return mapEvents(s, (e) => conv.push(e).map(openaiSse), () => conv.end().map(openaiSse));
         },
       };
     },
   };
+}
+
+/**
+ * Translates a client's request for a provider of the other format. The converters type-check what they map
+ * (ConversionError names the field); anything else they trip over is a request of a shape the client's own API
+ * would refuse too, so it is the client's error (400), not the gateway's.
+ */
+function translate<T>(convert: () => T): T {
+  try {
+    return convert();
+  } catch (err) {
+    if (err instanceof ConversionError) throw err;
+    throw new InvalidRequestError("the request does not have the shape its API expects, so it cannot be translated for this model's provider", 400, { cause: err });
+  }
 }
 
 async function* mapEvents<T>(source: AsyncIterable<T>, map: (item: T) => SseMessage[], end: () => SseMessage[]): AsyncGenerator<SseMessage> {

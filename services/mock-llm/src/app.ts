@@ -189,6 +189,8 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
       chunkDelayMs: resolved.chunkDelayMs,
       failAfter: resolved.failAfter,
       hangAfter: resolved.hangAfter,
+      pauseAfter: resolved.pauseAfter,
+      pauseMs: resolved.pauseMs,
       signal: closed.signal,
     });
   };

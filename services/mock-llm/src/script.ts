@@ -47,6 +47,13 @@ export interface MockScript {
   delayMs?: number;
   /** Streams only: wait this long before each event after the first. */
   chunkDelayMs?: number;
+  /**
+   * Streams only: after this many events of any kind (0 = right after the headers, before the first event), send
+   * nothing for `pauseMs`, then go on. A long silence such as thinking, for heartbeat and stall tests.
+   */
+  pauseAfter?: number;
+  /** How long the `pauseAfter` silence lasts. @default 0 */
+  pauseMs?: number;
 }
 
 /** The answer when no script says otherwise. */
@@ -110,7 +117,7 @@ function checkJoin(chunks: string[] | undefined, whole: string | undefined, wher
 
 const SCRIPT_KEYS = [
   "text", "chunks", "toolCalls", "thinking", "finishReason", "usage", "error",
-  "failAfter", "hangAfter", "delayMs", "chunkDelayMs",
+  "failAfter", "hangAfter", "delayMs", "chunkDelayMs", "pauseAfter", "pauseMs",
 ] as const;
 
 /**
@@ -191,7 +198,7 @@ export function parseScript(value: unknown, where = "script"): MockScript {
     script.error = error;
   }
 
-  for (const key of ["failAfter", "hangAfter", "delayMs", "chunkDelayMs"] as const) {
+  for (const key of ["failAfter", "hangAfter", "delayMs", "chunkDelayMs", "pauseAfter", "pauseMs"] as const) {
     const n = optCount(o, key, where);
     if (n !== undefined) script[key] = n;
   }
@@ -241,6 +248,8 @@ export interface ResolvedScript {
   hangAfter: number | undefined;
   delayMs: number;
   chunkDelayMs: number;
+  pauseAfter: number | undefined;
+  pauseMs: number;
 }
 
 /** What {@link resolveScript} needs to know about the call. */
@@ -290,5 +299,7 @@ export function resolveScript(script: MockScript, options: ResolveOptions): Reso
     hangAfter: script.hangAfter,
     delayMs: script.delayMs ?? 0,
     chunkDelayMs: script.chunkDelayMs ?? 0,
+    pauseAfter: script.pauseAfter,
+    pauseMs: script.pauseMs ?? 0,
   };
 }

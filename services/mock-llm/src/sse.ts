@@ -34,6 +34,9 @@ export interface StreamOptions {
   readonly chunkDelayMs: number;
   readonly failAfter: number | undefined;
   readonly hangAfter: number | undefined;
+  /** After this many events (0 = before the first), stay silent for `pauseMs`. */
+  readonly pauseAfter?: number | undefined;
+  readonly pauseMs?: number;
   /** Aborted when the client's connection closes; every wait ends and nothing more is written. */
   readonly signal: AbortSignal;
 }
@@ -56,7 +59,9 @@ export async function writeStream(res: Response, plan: StreamPlan, options: Stre
 
   let sent = 0;
   let content = 0;
+  const pauseMs = options.pauseMs ?? 0;
   const emit = async (text: string): Promise<void> => {
+    if (sent === options.pauseAfter && pauseMs > 0) await sleep(pauseMs, undefined, { signal });
     if (sent > 0 && options.chunkDelayMs > 0) await sleep(options.chunkDelayMs, undefined, { signal });
     signal.throwIfAborted();
     sent += 1;
