@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ConfigError } from "@luthien/runtime";
-import type { AnyPolicy } from "@luthien/policy-sdk";
+import { createGlobMatcher, type AnyPolicy } from "@luthien/policy-sdk";
 import { BUILTIN_POLICIES, type PolicyFactory } from "./policies";
 
 /** What a rule can match on: known at the start of every call. */
@@ -14,8 +14,8 @@ export interface CallSelector {
 
 interface Rule {
   keyIds: readonly string[] | undefined;
-  model: RegExp | undefined;
-  route: RegExp | undefined;
+  model: ((name: string) => boolean) | undefined;
+  route: ((name: string) => boolean) | undefined;
   chain: string;
 }
 
@@ -74,8 +74,8 @@ export function parsePolicyConfig(text: string, baseDir = process.cwd()): Policy
     select(call) {
       for (const r of rules) {
         if (r.keyIds !== undefined && !r.keyIds.includes(call.keyId)) continue;
-        if (r.model !== undefined && !r.model.test(call.model)) continue;
-        if (r.route !== undefined && !r.route.test(call.route)) continue;
+        if (r.model !== undefined && !r.model(call.model)) continue;
+        if (r.route !== undefined && !r.route(call.route)) continue;
         return { name: r.chain, policies: chains.get(r.chain) ?? policies };
       }
       return { name: "default", policies };
@@ -162,10 +162,10 @@ function parseRule(r: unknown, at: string, chains: ReadonlyMap<string, readonly 
   if (keyIds !== undefined && !keyIds.every((k): k is string => typeof k === "string" && k !== "")) {
     throw new ConfigError(`${at}.keyId: expected a key id or a list of key ids`);
   }
-  const glob = (v: unknown, field: string): RegExp | undefined => {
+  const glob = (v: unknown, field: string): ((name: string) => boolean) | undefined => {
     if (v === undefined) return undefined;
     if (typeof v !== "string" || v === "") throw new ConfigError(`${at}.${field}: expected a glob string`);
-    return new RegExp(`^${v.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+    return createGlobMatcher(v);
   };
   return { keyIds, model: glob(model, "model"), route: glob(route, "route"), chain };
 }
