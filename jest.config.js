@@ -1,7 +1,7 @@
 /** Tests run from TypeScript sources through @swc/jest; `tsc -p tsconfig.test.json` type-checks them. */
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/packages", "<rootDir>/services"],
+  roots: ["<rootDir>/packages", "<rootDir>/services", "<rootDir>/deploy"],
   testMatch: ["**/test/**/*.test.ts"],
   testEnvironmentOptions: { customExportConditions: ["@luthien/source", "node", "require", "default"] },
   transform: {

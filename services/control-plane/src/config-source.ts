@@ -63,7 +63,9 @@ export function createConfigSource(options: ConfigSourceOptions): ConfigSource {
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(path.dirname(path.resolve(file)), (_event, name) => {
-      if (name !== null && name !== path.basename(file)) return;
+      // A Kubernetes ConfigMap volume never touches the file itself (a link into `..data/`): the kubelet swaps the
+      // `..data` link to a new directory, so that rename is a change of the file too.
+      if (name !== null && name !== path.basename(file) && name !== "..data") return;
       clearTimeout(timer);
       timer = setTimeout(() => reload("file"), options.debounceMs ?? 100);
     });
