@@ -1,0 +1,318 @@
+import * as http from "node:http";
+import { startService, type RunningService, type Stack } from "@luthien/testkit";
+import { chatBody, closedLoop, createTarget, interleaved, post, type CallTiming, type LoadResult, type Target } from "./http-load";
+import type { BenchOptions } from "./options";
+import type { RunningPortkey } from "./portkey";
+import { descendants, openFileLimit, sampleRss, treeRssMb } from "./proc";
+import { fmt, printTable, type Figure, type Report } from "./report";
+import { slope, summarize, type Summary } from "./stats";
+
+/** What every scenario gets: the options, the report it adds to, and the peer when one runs. */
+export interface BenchContext {
+  opts: BenchOptions;
+  report: Report;
+  portkey: RunningPortkey | undefined;
+}
+
+/** The chain a stack runs, as the tables name it. */
+export type ChainLabel = "SKIP (noop)" | "FULL (all-caps)";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function targetsOf(ctx: BenchContext, stack: Stack, withPeer: boolean): Target[] {
+  const targets = [createTarget("direct", stack.mock.url), createTarget("gateway", stack.gateway.url)];
+  if (withPeer && ctx.portkey !== undefined) targets.push(ctx.portkey.targetFor(stack.mock.url));
+  return targets;
+}
+
+function figure(ctx: BenchContext, f: Figure): void {
+  ctx.report.figures.push(f);
+}
+
+/** Adds the p50 and p99 figures of `by`: the direct target as baseline, the gateway as Luthien, Portkey as peer. */
+function latencyFigures(ctx: BenchContext, scenario: string, what: string, by: Map<string, Summary>): void {
+  for (const q of ["p50", "p99"] as const) {
+    const peer = by.get("portkey")?.[q];
+    figure(ctx, { scenario, metric: `${what} ${q}`, unit: "ms", baseline: by.get("direct")?.[q], luthien: by.get("gateway")?.[q] ?? NaN, ...(peer !== undefined ? { portkey: peer } : {}) });
+  }
+}
+
+function latencyTable(title: string, by: Map<string, Summary>): void {
+  const d = by.get("direct");
+  printTable(
+    title,
+    ["target", "p50", "p99", "mean", "max", "added p50", "added p99"],
+    [...by].map(([name, s]) => [name, fmt(s.p50), fmt(s.p99), fmt(s.mean), fmt(s.max), name === "direct" || d === undefined ? "" : `**${fmt(s.p50 - d.p50)}**`, name === "direct" || d === undefined ? "" : fmt(s.p99 - d.p99)]),
+  );
+}
+
+/**
+ * Non-streaming calls at 1 connection: direct, through the gateway (and Portkey on the SKIP chain, which is the
+ * comparable one: Portkey runs no policies).
+ * @returns the summaries per target
+ */
+export async function latencyScenario(ctx: BenchContext, stack: Stack, chain: ChainLabel): Promise<Map<string, Summary>> {
+  const { calls, warmup } = ctx.opts;
+  const timings = await interleaved(targetsOf(ctx, stack, chain.startsWith("SKIP")), chatBody(false), calls, warmup);
+  const by = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
+  latencyTable(`Non-streaming, 1 connection, ${chain}: ${calls} sequential calls per target after ${warmup} warm-up (ms)`, by);
+  latencyFigures(ctx, `1 connection, ${chain}`, "latency", by);
+  ctx.report.raw[`latency ${chain}`] = Object.fromEntries(by);
+  return by;
+}
+
+/**
+ * Streaming calls at 1 connection: time to the first body byte (the first SSE event) and to the end.
+ * @returns TTFB summaries per target
+ */
+export async function ttfbScenario(ctx: BenchContext, stack: Stack, chain: ChainLabel): Promise<Map<string, Summary>> {
+  const { calls, warmup } = ctx.opts;
+  const timings = await interleaved(targetsOf(ctx, stack, chain.startsWith("SKIP")), chatBody(true), calls, warmup);
+  const ttfb = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.ttfbMs))]));
+  const total = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
+  latencyTable(`Streaming, 1 connection, ${chain}: time to first byte, ${calls} calls per target (ms)`, ttfb);
+  latencyFigures(ctx, `stream TTFB, ${chain}`, "TTFB", ttfb);
+  ctx.report.raw[`ttfb ${chain}`] = { ttfb: Object.fromEntries(ttfb), wholeStream: Object.fromEntries(total) };
+  return ttfb;
+}
+
+function loadRow(name: string, r: LoadResult, peakMb?: number): string[] {
+  return [name, fmt(r.rps, 0), fmt(r.latency.p50), fmt(r.latency.p99), String(r.ok), String(r.errors), peakMb === undefined ? "" : fmt(peakMb, 1)];
+}
+
+/**
+ * Non-streaming closed loop at `connections` clients against each target in turn, sampling the gateway's (and
+ * Portkey's) RSS while it is under load.
+ */
+export async function throughputScenario(ctx: BenchContext, stack: Stack): Promise<Map<string, LoadResult>> {
+  const { connections, loadMs, loadWarmupMs } = ctx.opts;
+  const results = new Map<string, LoadResult>();
+  const peaks = new Map<string, number>();
+  const pidOf: Record<string, number | undefined> = { gateway: stack.gateway.process.pid, portkey: ctx.portkey?.process.pid };
+  for (const target of targetsOf(ctx, stack, true)) {
+    const pid = pidOf[target.name];
+    const sampler = pid === undefined ? undefined : sampleRss([pid]);
+    results.set(target.name, await closedLoop({ target, body: chatBody(false), connections, durationMs: loadMs, warmupMs: loadWarmupMs }));
+    if (sampler !== undefined) peaks.set(target.name, sampler.stop().peakMb);
+  }
+  printTable(
+    `Non-streaming, ${connections} connections, closed loop for ${loadMs / 1000} s per target (SKIP chain)`,
+    ["target", "requests/s", "p50 ms", "p99 ms", "ok", "errors", "peak RSS MiB"],
+    [...results].map(([name, r]) => loadRow(name, r, peaks.get(name))),
+  );
+  const d = results.get("direct");
+  const g = results.get("gateway");
+  const p = results.get("portkey");
+  const scenario = `${connections} connections, SKIP (noop)`;
+  figure(ctx, { scenario, metric: "throughput", unit: "requests/s", baseline: d?.rps, luthien: g?.rps ?? NaN, ...(p !== undefined ? { portkey: p.rps } : {}) });
+  figure(ctx, { scenario, metric: "latency p99", unit: "ms", baseline: d?.latency.p99, luthien: g?.latency.p99 ?? NaN, ...(p !== undefined ? { portkey: p.latency.p99 } : {}) });
+  const pk = peaks.get("portkey");
+  figure(ctx, { scenario, metric: "peak RSS under load", unit: "MiB", baseline: undefined, luthien: peaks.get("gateway") ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
+  ctx.report.raw["throughput"] = { results: Object.fromEntries(results), peakRssMb: Object.fromEntries(peaks) };
+  return results;
+}
+
+/** Per-event figures of one chain: mean and p50 whole-stream times, direct and through the gateway. */
+export interface PerEventResult {
+  direct: Summary;
+  gateway: Summary;
+  /** (gateway − direct) mean stream time / events. */
+  addedPerEventMs: number;
+  /** Events through the gateway per second of one stream (events / mean stream time). */
+  eventsPerSecond: number;
+}
+
+/**
+ * Long streams (`streamChunks` events) through one chain, sequentially: what each event costs on top of the
+ * direct stream. The stack's mock must answer every call with such a stream (its default script).
+ */
+export async function perEventChain(ctx: BenchContext, stack: Stack): Promise<PerEventResult> {
+  const { streamChunks, streamCalls } = ctx.opts;
+  const timings = await interleaved(targetsOf(ctx, stack, false), chatBody(true), streamCalls, Math.max(5, Math.floor(streamCalls / 5)));
+  const direct = summarize((timings.get("direct") ?? []).map((t) => t.totalMs));
+  const gateway = summarize((timings.get("gateway") ?? []).map((t) => t.totalMs));
+  return { direct, gateway, addedPerEventMs: (gateway.mean - direct.mean) / streamChunks, eventsPerSecond: streamChunks / (gateway.mean / 1000) };
+}
+
+/** The outcome of the slow-stream scenario. */
+export interface SlowStreamsResult {
+  opened: number;
+  completed: number;
+  failed: number;
+  /** Whole-stream durations of the completed ones. */
+  duration: Summary;
+  gatewayPeakRssMb: number;
+  gatewayRssBeforeMb: number;
+}
+
+/**
+ * `slowStreams` concurrent streams through the gateway, each `slowChunks` events `slowChunkDelayMs` apart: all must
+ * complete (status 200 and `data: [DONE]`), and the gateway's RSS is sampled every 100 ms for its peak.
+ */
+export async function slowStreamsScenario(ctx: BenchContext, stack: Stack): Promise<SlowStreamsResult> {
+  const { slowStreams: n, slowChunks, slowChunkDelayMs } = ctx.opts;
+  // Each stream holds a socket here, two in the gateway (client and provider) and one in the mock; services inherit
+  // this limit. Say so up front rather than leave EMFILE to be read from a failure count.
+  const limit = openFileLimit();
+  if (limit !== undefined && limit < 2 * n + 256) console.log(`\nwarning: open-file limit ${limit} is low for ${n} streams (ulimit -n ${2 * n + 256} or more)`);
+  const script = { chunks: Array.from({ length: slowChunks }, (_, i) => `w${i} `), chunkDelayMs: slowChunkDelayMs };
+  await stack.mockControl.script(...Array.from({ length: n }, () => script));
+  // One socket per stream, none reused: this is about concurrent connections, and the default agent caps nothing.
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  const pid = stack.gateway.process.pid as number;
+  const gatewayRssBeforeMb = treeRssMb(pid);
+  const sampler = sampleRss([pid], 100);
+  const target = createTarget("gateway", stack.gateway.url);
+  const outcomes = await Promise.all(
+    Array.from({ length: n }, () => post(target, chatBody(true), agent).catch((err: unknown): CallTiming | Error => (err instanceof Error ? err : new Error(String(err))))),
+  );
+  const { peakMb } = sampler.stop();
+  agent.destroy();
+  // Scripts a failed call never took would answer later scenarios.
+  await stack.mockControl.reset();
+  const done = outcomes.filter((o): o is CallTiming => !(o instanceof Error) && o.status === 200 && o.tail.includes("[DONE]"));
+  const result: SlowStreamsResult = {
+    opened: n,
+    completed: done.length,
+    failed: n - done.length,
+    duration: summarize(done.map((t) => t.totalMs)),
+    gatewayPeakRssMb: peakMb,
+    gatewayRssBeforeMb,
+  };
+  const firstError = outcomes.find((o) => o instanceof Error || o.status !== 200);
+  printTable(
+    `${n} concurrent slow streams through the gateway (SKIP), ${slowChunks} text events ${slowChunkDelayMs} ms apart (≈ ${(slowChunks * slowChunkDelayMs) / 1000} s each when nothing stalls)`,
+    ["opened", "completed", "failed", "duration p50 ms", "duration max ms", "gateway RSS before MiB", "gateway RSS peak MiB"],
+    [[String(n), String(result.completed), String(result.failed), fmt(result.duration.p50, 0), fmt(result.duration.max, 0), fmt(gatewayRssBeforeMb, 1), fmt(peakMb, 1)]],
+  );
+  if (firstError !== undefined) console.log(`first failure: ${firstError instanceof Error ? firstError.message : `status ${firstError.status}`}`);
+  const scenario = `${n} concurrent slow streams`;
+  figure(ctx, { scenario, metric: "completed", unit: "streams", baseline: undefined, luthien: result.completed });
+  figure(ctx, { scenario, metric: "stream duration p50", unit: "ms", baseline: undefined, luthien: result.duration.p50 });
+  figure(ctx, { scenario, metric: "stream duration max", unit: "ms", baseline: undefined, luthien: result.duration.max });
+  figure(ctx, { scenario, metric: "gateway peak RSS", unit: "MiB", baseline: undefined, luthien: peakMb });
+  ctx.report.raw["slow streams"] = result;
+  return result;
+}
+
+/** A process whose memory the bench watches; its children count too (a clustered gateway). */
+export interface Watched {
+  name: string;
+  pid: number;
+}
+
+/** Idle RSS of each service after `idleSettleMs` without traffic. @returns MiB per service name */
+export async function idleRssScenario(ctx: BenchContext, watched: readonly Watched[]): Promise<Map<string, number>> {
+  await sleep(ctx.opts.idleSettleMs);
+  const idle = new Map(watched.map((w) => [w.name, treeRssMb(w.pid)]));
+  printTable(`Idle RSS after ${ctx.opts.idleSettleMs / 1000} s without traffic (MiB)`, ["service", "RSS"], [...idle].map(([n, mb]) => [n, fmt(mb, 1)]));
+  for (const [name, mb] of idle) {
+    if (name !== "portkey") figure(ctx, { scenario: "idle", metric: `${name} RSS`, unit: "MiB", baseline: undefined, luthien: mb, ...(name === "gateway" && idle.has("portkey") ? { portkey: idle.get("portkey") as number } : {}) });
+  }
+  ctx.report.raw["idle rss MiB"] = Object.fromEntries(idle);
+  return idle;
+}
+
+/** RSS growth of one service over the soak. */
+export interface SoakSeries {
+  samples: { atMin: number; mb: number }[];
+  /** Least-squares slope over the second half of the samples, MiB per minute. */
+  growthMbPerMin: number;
+  finalMb: number;
+}
+
+/**
+ * Steady load through the gateway for `soakMs` (half the clients JSON, half streaming, closed loop), sampling every
+ * service's RSS each `soakSampleMs`; growth is fitted on the second half only, so warm-up does not count.
+ */
+export async function soakScenario(ctx: BenchContext, stack: Stack, watched: readonly Watched[], chain: ChainLabel): Promise<Map<string, SoakSeries>> {
+  const { soakMs, soakSampleMs, soakConnections } = ctx.opts;
+  const series = new Map(watched.map((w) => [w.name, [] as { atMin: number; mb: number }[]]));
+  const t0 = performance.now();
+  const take = (): void => {
+    for (const w of watched) series.get(w.name)?.push({ atMin: (performance.now() - t0) / 60_000, mb: treeRssMb(w.pid) });
+  };
+  take();
+  const timer = setInterval(take, soakSampleMs);
+  const target = createTarget("gateway", stack.gateway.url);
+  const json = Math.ceil(soakConnections / 2);
+  const [a, b] = await Promise.all([
+    closedLoop({ target, body: chatBody(false), connections: json, durationMs: soakMs, warmupMs: 0 }),
+    closedLoop({ target, body: chatBody(true), connections: soakConnections - json, durationMs: soakMs, warmupMs: 0 }),
+  ]);
+  clearInterval(timer);
+  take();
+  const out = new Map<string, SoakSeries>();
+  for (const [name, samples] of series) {
+    const half = samples.filter((s) => s.atMin >= soakMs / 60_000 / 2);
+    out.set(name, { samples, growthMbPerMin: slope(half.map((s) => ({ x: s.atMin, y: s.mb }))), finalMb: samples[samples.length - 1]?.mb ?? NaN });
+  }
+  printTable(
+    `Steady load for ${soakMs / 60_000} min through the gateway (${chain}): ${soakConnections} clients, ${fmt(a.rps + b.rps, 0)} calls/s, ${a.errors + b.errors} errors`,
+    ["service", "RSS at start MiB", "RSS at end MiB", "growth MiB/min (second half)"],
+    [...out].map(([name, s]) => [name, fmt(s.samples[0]?.mb, 1), fmt(s.finalMb, 1), fmt(s.growthMbPerMin, 2)]),
+  );
+  for (const [name, s] of out) {
+    figure(ctx, { scenario: `soak ${soakMs / 60_000} min`, metric: `${name} RSS at end`, unit: "MiB", baseline: undefined, luthien: s.finalMb });
+    figure(ctx, { scenario: `soak ${soakMs / 60_000} min`, metric: `${name} RSS growth`, unit: "MiB/min", baseline: undefined, luthien: s.growthMbPerMin });
+  }
+  ctx.report.raw["soak"] = { load: { json: a, stream: b }, series: Object.fromEntries(out) };
+  return out;
+}
+
+/**
+ * 1 vs 2 gateway workers (`GATEWAY_WORKERS`) at `connections` clients, both gateways extra processes on the stack's
+ * mock and engine. Skipped, with the reason, when the gateway ignores the variable (no child processes).
+ * @returns undefined when skipped
+ */
+export async function workersScenario(ctx: BenchContext, stack: Stack, env: Record<string, string>): Promise<Map<string, LoadResult> | undefined> {
+  const start = (workers: number): Promise<RunningService> =>
+    startService("gateway", {
+      env: {
+        OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`,
+        ANTHROPIC_UPSTREAM_URL: stack.mock.url,
+        POLICY_ENGINE_URL: stack.engine?.address ?? "127.0.0.1:1",
+        GATEWAY_WORKERS: String(workers),
+        ...env,
+      },
+    });
+  const two = await start(2);
+  try {
+    // Workers fork once the primary runs; give them a moment to appear.
+    await sleep(500);
+    const children = descendants(two.process.pid as number);
+    if (children.length === 0) {
+      const why = "workers: skipped — the gateway ignores GATEWAY_WORKERS (with GATEWAY_WORKERS=2 it has no child processes)";
+      console.log(`\n${why}`);
+      ctx.report.skipped.push(why);
+      return undefined;
+    }
+    const one = await start(1);
+    try {
+      const { connections, loadMs, loadWarmupMs } = ctx.opts;
+      const results = new Map<string, LoadResult>();
+      const peaks = new Map<string, number>();
+      for (const [name, svc] of [["1 worker", one], ["2 workers", two]] as const) {
+        const sampler = sampleRss([svc.process.pid as number]);
+        results.set(name, await closedLoop({ target: createTarget(name, svc.url), body: chatBody(false), connections, durationMs: loadMs, warmupMs: loadWarmupMs }));
+        peaks.set(name, sampler.stop().peakMb);
+      }
+      printTable(
+        `Gateway workers, non-streaming, ${connections} connections (SKIP): ${children.length} child processes with GATEWAY_WORKERS=2`,
+        ["gateway", "requests/s", "p50 ms", "p99 ms", "ok", "errors", "peak RSS MiB (all processes)"],
+        [...results].map(([name, r]) => loadRow(name, r, peaks.get(name))),
+      );
+      const r1 = results.get("1 worker");
+      const r2 = results.get("2 workers");
+      // Baseline here is the single-worker gateway, so "ratio" reads as the speed-up.
+      figure(ctx, { scenario: `${connections} connections, 1 vs 2 workers`, metric: "throughput", unit: "requests/s", baseline: r1?.rps, luthien: r2?.rps ?? NaN });
+      figure(ctx, { scenario: `${connections} connections, 1 vs 2 workers`, metric: "latency p99", unit: "ms", baseline: r1?.latency.p99, luthien: r2?.latency.p99 ?? NaN });
+      ctx.report.raw["workers"] = { results: Object.fromEntries(results), peakRssMb: Object.fromEntries(peaks), childProcesses: children.length };
+      return results;
+    } finally {
+      await one.stop();
+    }
+  } finally {
+    await two.stop();
+  }
+}
