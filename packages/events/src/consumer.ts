@@ -70,6 +70,11 @@ export interface ActivityConsumer {
   connected(): boolean;
   counters(): ConsumerCounters;
   /**
+   * Asks the server how far behind the durable consumer is: `pending` messages not yet delivered to any instance,
+   * `ackPending` delivered and not yet acked. Undefined while disconnected or when the server does not answer.
+   */
+  lag(): Promise<{ pending: number; ackPending: number } | undefined>;
+  /**
    * Stops receiving, lets the batch being handled finish (and acks it), hands back the rest to the server (nak, so
    * another instance gets them at once), and closes the connection. Idempotent.
    */
@@ -236,6 +241,16 @@ export function createActivityConsumer(options: ActivityConsumerOptions): Activi
     },
     connected: () => conn.isConnected(),
     counters: () => ({ ...counters, buffered: buffer.length }),
+    async lag() {
+      const nc = conn.current();
+      if (nc === undefined || !conn.isConnected()) return undefined;
+      try {
+        const info = await (await jetstreamManager(nc, { timeout: 1000, checkAPI: false })).consumers.info(ACTIVITY_STREAM, options.durable);
+        return { pending: info.num_pending, ackPending: info.num_ack_pending };
+      } catch {
+        return undefined;
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -26,6 +26,8 @@ export interface RunningService {
   /** `http://127.0.0.1:<port>` (or `127.0.0.1:<port>` for gRPC targets via `address`). */
   readonly url: string;
   readonly address: string;
+  /** The control plane's `/metrics` port (its `metricsPort=<n>` log line), when it logged one before listening. */
+  readonly metricsPort?: number;
   readonly process: ChildProcess;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
@@ -46,7 +48,9 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
     if (v !== undefined && !k.startsWith("JEST") && k !== "NODE_OPTIONS") env[k] = v;
   }
   // Tests publish activity only to a NATS they started themselves (NATS_URL in `env`), never the machine's own.
-  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, options.env ?? {});
+  // The control plane's metrics port too, so that engines started side by side do not collide on the default.
+  const extraPorts: Record<string, string> = name === "control-plane" ? { CONTROL_PLANE_METRICS_PORT: "0" } : {};
+  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, extraPorts, options.env ?? {});
   const child = spawn(process.execPath, [path.join(REPO_ROOT, "services", name, "dist", "main.js")], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -73,9 +77,11 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
       child.off("exit", onExit);
       child.stdout.off("data", onData);
       const port = Number(m[1]);
+      const metricsPort = /\bmetricsPort=(\d+)/.exec(out);
       resolve({
         name,
         port,
+        ...(metricsPort !== null ? { metricsPort: Number(metricsPort[1]) } : {}),
         url: `http://127.0.0.1:${port}`,
         address: `127.0.0.1:${port}`,
         process: child,

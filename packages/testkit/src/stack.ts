@@ -44,6 +44,8 @@ export interface StackOptions {
   policies?: string;
   /** Extra env for the gateway; a function gets the running mock (for config that names its URL). */
   gatewayEnv?: Record<string, string> | ((mock: RunningService) => Record<string, string>);
+  /** Extra env for the control plane; a function gets the running mock. */
+  engineEnv?: Record<string, string> | ((mock: RunningService) => Record<string, string>);
   /** Start no control plane (the gateway points at a closed port). @default false */
   withoutEngine?: boolean;
   /** Extra env for mock-llm (e.g. MOCK_LLM_DEFAULT_SCRIPT). */
@@ -79,7 +81,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     let engine: RunningService | undefined;
     let engineAddress = "127.0.0.1:1";
     if (options.withoutEngine !== true) {
-      engine = await startService("control-plane", { env: { POLICY_CONFIG: policyFile, ...logEnv, ...natsEnv } });
+      engine = await startService("control-plane", {
+        env: { POLICY_CONFIG: policyFile, ...logEnv, ...natsEnv, ...(typeof options.engineEnv === "function" ? options.engineEnv(mock) : options.engineEnv) },
+      });
       started.push(engine);
       engineAddress = engine.address;
     }

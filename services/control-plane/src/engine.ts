@@ -1,5 +1,4 @@
 import {
-  SUPPORTED_PROTOCOL_VERSIONS,
   type EngineMessage,
   type GatewayMessage__Output,
   type PolicyEngineHandlers,
@@ -22,6 +21,20 @@ import {
 } from "@luthien/policy-sdk";
 import type { Logger } from "@luthien/runtime";
 import type { PolicyConfig } from "./config";
+import type { EngineMetrics, EvaluationPhase } from "./metrics";
+import { traceEngineCall, type EngineCallTrace } from "./tracing";
+
+/**
+ * The protocol versions this engine's message handling implements, oldest and newest; a `Start` outside the range is
+ * answered with an `unsupported_protocol_version` EngineError listing them. Gateway and engine upgrades overlap:
+ * engines first (a release that speaks N and N+1: raise `max` once the handlers implement N+1), then the gateways
+ * move to N+1 (`PROTOCOL_VERSION`), then a later engine release may drop N (raise `min`).
+ */
+export const ENGINE_PROTOCOL_VERSIONS = { min: 1, max: 1 } as const;
+const SUPPORTED_VERSIONS: readonly number[] = Array.from(
+  { length: ENGINE_PROTOCOL_VERSIONS.max - ENGINE_PROTOCOL_VERSIONS.min + 1 },
+  (_, i) => ENGINE_PROTOCOL_VERSIONS.min + i,
+);
 
 /** Where policy activity events go (the NATS publisher of `@luthien/events`); never blocks or throws. */
 export interface PolicyActivitySink {
@@ -35,7 +48,17 @@ export interface EngineOptions {
   /** The live config. Read once per call, at its start: a reload applies to new calls only. */
   config(): PolicyConfig;
   logger: Logger;
+  /** Streams, calls, evaluation latencies and errors are recorded here. @default nowhere */
+  metrics?: EngineMetrics;
 }
+
+/** The messages that run the chain, and the phase each one's evaluation is measured as. */
+const PHASES: Partial<Record<NonNullable<GatewayMessage__Output["kind"]>, EvaluationPhase>> = {
+  start: "request",
+  response: "response",
+  chunk: "chunk",
+  end: "finish",
+};
 
 /** Why the engine could not serve a call; sent as `EngineError` and logged. */
 class EngineCallError extends Error {
@@ -57,6 +80,8 @@ interface Call {
   queue: Promise<void>;
   /** The seq being answered, for keepalives. */
   current: string;
+  /** The call's spans; ended with the call. */
+  trace: EngineCallTrace;
 }
 
 /**
@@ -65,11 +90,24 @@ interface Call {
  * call with an `EngineError`, and the gateway fails that call closed.
  */
 export function createEngineHandlers(options: EngineOptions): PolicyEngineHandlers {
-  const { logger } = options;
+  const { logger, metrics } = options;
+  // The calls of every open stream, for the streams/calls gauges (read at scrape time).
+  const open = new Set<Map<string, Call>>();
+  metrics?.observe({
+    streams: () => open.size,
+    calls: () => {
+      let n = 0;
+      for (const calls of open) n += calls.size;
+      return n;
+    },
+  });
   return {
     Process(stream) {
       const calls = new Map<string, Call>();
       let closed = false;
+      metrics?.streamOpened();
+      open.add(calls);
+      stream.once("close", () => open.delete(calls));
 
       const send = async (message: EngineMessage): Promise<void> => {
         if (closed) return;
@@ -78,11 +116,12 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
       const fail = async (callId: string, replyTo: string, err: unknown): Promise<void> => {
         calls.delete(callId);
         const e = err instanceof EngineCallError ? err : new EngineCallError("policy_error", `policy failed: ${(err as Error).message}`);
+        metrics?.failed(e.code);
         logger.warn("call failed in engine", { callId, code: e.code, error: e.message });
         await send({
           callId,
           replyTo,
-          error: { code: e.code, message: e.message, supportedVersions: [...SUPPORTED_PROTOCOL_VERSIONS] },
+          error: { code: e.code, message: e.message, supportedVersions: [...SUPPORTED_VERSIONS] },
         });
       };
 
@@ -157,6 +196,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
             return;
           }
           calls.set(msg.callId, call);
+          metrics?.callStarted();
         }
         // Late messages for a finished, skipped or failed call need no answer.
         if (call === undefined) return;
@@ -165,25 +205,36 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
           // The call may have ended (failed, cancelled) while this message waited.
           if (calls.get(msg.callId) !== target) return;
           target.current = msg.seq;
+          const phase = msg.kind !== undefined ? PHASES[msg.kind] : undefined;
+          const started = performance.now();
           try {
-            await handle(msg, target);
+            await target.trace.phase(phase, () => handle(msg, target));
+            if (phase !== undefined) metrics?.evaluated(phase, performance.now() - started);
           } catch (err) {
             await fail(msg.callId, msg.seq, err);
           }
           // Only once the call's last message is handled: its policies may still emit while finishing.
-          if (calls.get(msg.callId) !== target) options.activity.endCall(msg.callId);
+          if (calls.get(msg.callId) !== target) {
+            options.activity.endCall(msg.callId);
+            target.trace.end();
+          }
         });
       });
       stream.on("end", () => {
         // The gateway half-closed: finish what is queued, then close our side.
         void Promise.all([...calls.values()].map((c) => c.queue)).then(() => {
           closed = true;
+          open.delete(calls);
           stream.end();
         });
       });
       const dropAll = (): void => {
         closed = true;
-        for (const id of calls.keys()) options.activity.endCall(id);
+        open.delete(calls);
+        for (const [id, c] of calls) {
+          options.activity.endCall(id);
+          c.trace.end();
+        }
         calls.clear();
       };
       stream.on("error", dropAll);
@@ -195,10 +246,10 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
 const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic" };
 
 function openCall(start: Start__Output, callId: string, config: PolicyConfig, hooks: Parameters<typeof startChainRun>[2]): Call {
-  if (!SUPPORTED_PROTOCOL_VERSIONS.includes(start.protocolVersion)) {
+  if (start.protocolVersion < ENGINE_PROTOCOL_VERSIONS.min || start.protocolVersion > ENGINE_PROTOCOL_VERSIONS.max) {
     throw new EngineCallError(
       "unsupported_protocol_version",
-      `gateway speaks protocol version ${start.protocolVersion}; this engine supports ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`,
+      `gateway speaks protocol version ${start.protocolVersion}; this engine supports ${SUPPORTED_VERSIONS.join(", ")}`,
     );
   }
   const format = FORMATS[start.format];
@@ -214,7 +265,9 @@ function openCall(start: Start__Output, callId: string, config: PolicyConfig, ho
     model: typeof request.body.model === "string" ? request.body.model : "",
   };
   const chain = config.select({ keyId: info.keyId, model: info.model, route: start.route }).policies;
-  return { format, run: startChainRun(chain, info, hooks), mode: chainMode(chain), queue: Promise.resolve(), current: "0" };
+  const mode = chainMode(chain);
+  const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode });
+  return { format, run: startChainRun(chain, info, hooks), mode, queue: Promise.resolve(), current: "0", trace };
 }
 
 function parseJson(bytes: Buffer | undefined, what: string): unknown {

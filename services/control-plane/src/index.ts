@@ -7,3 +7,5 @@ export { createConfigSource } from "./config-source";
 export type { ConfigSource, ConfigSourceOptions } from "./config-source";
 export { BUILTIN_POLICIES } from "./policies";
 export type { PolicyFactory } from "./policies";
+export { createControlPlaneMetrics, serveControlPlaneMetrics } from "./metrics";
+export type { ControlPlaneMetrics, EngineMetrics, EvaluationPhase } from "./metrics";

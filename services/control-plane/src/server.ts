@@ -1,9 +1,11 @@
-import { addPolicyEngineService, createHealthService, grpc } from "@luthien/protocol";
+import { POLICY_ENGINE_SERVICE as ENGINE_SERVICE, addPolicyEngineService, createHealthService, grpc } from "@luthien/protocol";
 import type { PolicyConfig } from "./config";
 import type { Logger } from "@luthien/runtime";
 import { createEngineHandlers, type PolicyActivitySink } from "./engine";
+import type { EngineMetrics } from "./metrics";
 
-const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
+/** How long a stopping engine keeps accepting new calls after it turned NOT_SERVING. */
+const DRAIN_NOTICE_MS = 500;
 
 export interface ControlPlaneOptions {
   /** The live policy config, read at the start of every call. */
@@ -11,6 +13,8 @@ export interface ControlPlaneOptions {
   /** Where `policy.<name>.<action>` activity events go. @default nowhere */
   activity?: PolicyActivitySink;
   logger: Logger;
+  /** Where the engine records streams, calls, evaluation latencies and errors. @default nowhere */
+  metrics?: EngineMetrics;
   /** @default "0.0.0.0" */
   host?: string;
   /** 0 picks a free port. @default 50051 */
@@ -36,7 +40,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   addPolicyEngineService(
     server,
-    createEngineHandlers({ config: options.config, logger: options.logger, activity: options.activity ?? { publish: () => undefined, endCall: () => undefined } }),
+    createEngineHandlers({
+      config: options.config,
+      logger: options.logger,
+      activity: options.activity ?? { publish: () => undefined, endCall: () => undefined },
+      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+    }),
   );
   const health = createHealthService(server, [ENGINE_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
@@ -49,6 +58,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     async stop(graceMs = 10_000) {
       health.setStatus("", "NOT_SERVING");
       health.setStatus(ENGINE_SERVICE, "NOT_SERVING");
+      // Gateways watching health move new calls elsewhere at once; a call that raced the notice still gets served
+      // during this short window instead of being refused.
+      await new Promise((r) => setTimeout(r, Math.min(DRAIN_NOTICE_MS, graceMs / 4)));
+      health.endWatches();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();

@@ -9,14 +9,17 @@ import { createCallHandler } from "./call-handler";
 import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
 import type { GatewayConfig } from "./config";
 import { NotFoundError, toHttpError } from "./errors";
+import { createGatewayMetrics, type GatewayMetrics } from "./metrics";
 import { createPassthroughHandler } from "./passthrough";
-import { createPolicyEngine, type PolicyEngine } from "./policy-engine";
+import { createEnginePools, type EnginePools } from "./engine-pool";
 import { createSecretRedactor, type SecretRedactor } from "./secrets";
+import { traceCalls } from "./tracing";
 import { createUpstreams } from "./upstream";
 
 export interface Gateway {
   app: express.Express;
-  engine: PolicyEngine;
+  engines: EnginePools;
+  metrics: GatewayMetrics;
   close(): void;
 }
 
@@ -28,24 +31,36 @@ function apiOf(req: Request): ClientApi {
 /**
  * Builds the gateway's Express app and its engine client. `listen` is the caller's job.
  * @param activity where activity events go @default nowhere
+ * @param metrics what `GET /metrics` serves @default the gateway's metrics without process metrics or publisher counters
  */
-export function createGateway(config: GatewayConfig, logger: Logger, activity: ActivitySink = NO_ACTIVITY): Gateway {
-  const engine = createPolicyEngine({
-    address: config.policyEngineUrl,
+export function createGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  activity: ActivitySink = NO_ACTIVITY,
+  metrics: GatewayMetrics = createGatewayMetrics({ processMetrics: false }),
+): Gateway {
+  const engines = createEnginePools({
+    routing: config.routing,
+    transport: config.policyTransport,
+    streams: config.policyStreams,
     timeoutMs: config.policyTimeoutMs,
     maxWaitMs: config.policyMaxWaitMs,
     logger,
+    metrics: metrics.engine,
   });
   const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
   const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode });
   const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
   if (!auth.enforced) logger.warn("GATEWAY_API_KEYS is empty: calls without a credential use the server's provider keys");
-  if (config.policyFailureMode === "open") logger.warn("POLICY_FAILURE_MODE=open: calls are served without policy when the engine fails");
+  for (const pool of config.routing.engines.values()) {
+    if (pool.failureMode === "open") logger.warn("policy engine pool fails open: its calls are served without policy when it fails", { pool: pool.name });
+  }
 
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
 
+  app.use(metrics.http);
   app.use(function assignCallId(req, res, next) {
     const callId = randomUUID();
     res.locals["callId"] = callId;
@@ -57,9 +72,16 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });
+  // Public like /health: labels hold route patterns, phases and reasons, never keys, key ids or paths.
+  app.get("/metrics", metrics.handler);
+  // Ready when every engine pool has a serving replica: a pool without one could only fail (or bypass) its calls.
   app.get("/ready", async (_req, res) => {
-    const ok = await engine.ready();
-    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable" });
+    const ok = await engines.ready();
+    // Counts only: /ready is public, replica addresses are the operator's business (they are in the logs).
+    const pools = Object.fromEntries(
+      Object.entries(engines.status()).map(([name, rs]) => [name, { serving: rs.filter((r) => r.health === "SERVING").length, replicas: rs.length }]),
+    );
+    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable", engines: pools });
   });
 
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
@@ -72,15 +94,15 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
         res.locals["api"] = api;
         next();
       },
+      traceCalls(api),
       requireAuth,
       json,
       createCallHandler({
         api,
-        engine,
+        engines,
         routing: config.routing,
         upstreams,
         logger,
-        failureMode: config.policyFailureMode,
         window: config.policyWindow,
         onViolation: (callId, err) => logger.warn("stream.protocol_violation", { callId, error: err.message }),
         activity,
@@ -88,6 +110,7 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
         secrets,
         maxCallMs: config.maxCallMs,
         heartbeatMs: config.sseHeartbeatMs,
+        metrics,
       }),
     );
   }
@@ -116,7 +139,7 @@ export function createGateway(config: GatewayConfig, logger: Logger, activity: A
     res.status(http.status).set(http.headers).json((res.locals["api"] as ClientApi).errorBody(http));
   });
 
-  return { app, engine, close: () => engine.close() };
+  return { app, engines, metrics, close: () => engines.close() };
 }
 
 /** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */

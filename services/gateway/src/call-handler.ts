@@ -5,19 +5,22 @@ import { createCallActivity, type ActivitySink, type CallActivity, type CallOutc
 import type { CallAuth } from "./auth";
 import type { ClientApi } from "./client-api";
 import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
-import type { PolicyCall, PolicyEngine, RequestVerdict } from "./policy-engine";
+import type { EnginePools } from "./engine-pool";
+import type { PolicyCall, RequestVerdict } from "./policy-engine";
 import type { Routing } from "./routing";
 import type { SecretRedactor } from "./secrets";
+import type { GatewayMetrics } from "./metrics";
 import { createSseWriter, type SseWriter } from "./sse-writer";
+import { callTrace } from "./tracing";
 import type { Upstream, UpstreamCallOptions, Upstreams } from "./upstream";
 
 export interface CallHandlerOptions {
   api: ClientApi;
-  engine: PolicyEngine;
+  /** The engine pools; each call's pool also decides its failure mode. */
+  engines: EnginePools;
   routing: Routing;
   upstreams: Upstreams;
   logger: Logger;
-  failureMode: "closed" | "open";
   /** Stream events in flight to the engine at once. */
   window: number;
   /** A stream about to reach the client broke its format's rules (`stream.protocol_violation`). */
@@ -32,6 +35,27 @@ export interface CallHandlerOptions {
   maxCallMs: number;
   /** Silence on a stream after which a heartbeat goes out. 0 = none. */
   heartbeatMs: number;
+  /** Fail-open bypasses and open client streams are counted here. @default not counted */
+  metrics?: Pick<GatewayMetrics, "bypassed" | "streamOpened">;
+}
+
+/**
+ * On non-streaming answers: milliseconds the gateway spent on the call (from its body being read until the answer
+ * is sent) minus the time spent waiting for the provider — what the gateway and its policies add.
+ */
+export const OVERHEAD_HEADER = "x-luthien-overhead-ms";
+
+/** Where a non-streaming call's time went, for {@link OVERHEAD_HEADER}. */
+interface CallTiming {
+  /** `performance.now()` when the handler started. */
+  startedAt: number;
+  providerMs: number;
+}
+
+/** Sets {@link OVERHEAD_HEADER}; a no-op once the headers went out. */
+function setOverhead(res: Response, timing: CallTiming): void {
+  if (res.headersSent) return;
+  res.set(OVERHEAD_HEADER, Math.max(0, performance.now() - timing.startedAt - timing.providerMs).toFixed(3));
 }
 
 /**
@@ -53,16 +77,17 @@ const ANTHROPIC_FORWARDED = ["anthropic-version", "anthropic-beta"];
 /**
  * One client call, in either client API: ask the engine about the request, call the routed provider (translated at
  * that edge if it speaks the other format), and pass the response — or, in FULL mode, every stream event — through
- * the engine before the client sees it. Engine failures fail the call closed unless `failureMode` is open, in which
+ * the engine before the client sees it. Engine failures fail the call closed unless its engine pool fails open, in which
  * case it is served without policy and marked `x-luthien-policy-bypassed`.
  */
 export function createCallHandler(options: CallHandlerOptions): (req: Request, res: Response) => Promise<void> {
-  const { api, engine, logger } = options;
+  const { api, engines, logger } = options;
 
   return async (req, res) => {
     const callId = res.locals["callId"] as string;
     const auth = res.locals["auth"] as CallAuth;
     const startedAt = Date.now();
+    const timing: CallTiming = { startedAt: performance.now(), providerMs: 0 };
     const ownSecret = auth.credential.kind === "server" ? [] : [auth.credential.value];
     const redact = (text: string): string => options.secrets.redact(text, ownSecret);
     // Aborted when the call must stop early: the client left, or the call ran past maxCallMs. Stops the engine
@@ -89,8 +114,11 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     const body = req.body as Record<string, unknown>;
     const provider = options.routing.resolve(model);
     if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
-    let upstream = options.upstreams.for(provider, api.format);
-    const call = engine.open(callId);
+    const traced = callTrace(res);
+    let upstream = traced.upstream(options.upstreams.for(provider, api.format));
+    const pool = engines.select({ keyId: auth.keyId, model, route: api.route });
+    traced.routed({ model, provider, pool: pool.name, stream });
+    const call = pool.open(callId);
     abort.signal.addEventListener("abort", () => call.close("cancel"));
     // Stops the provider call on a client disconnect, and on a policy failure mid-stream (fail closed).
     const upstreamAbort = new AbortController();
@@ -100,7 +128,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       credential: auth.credential,
       forwardHeaders: pickHeaders(req, ANTHROPIC_FORWARDED),
     };
-    const activity = createCallActivity({ sink: options.activity, callId, format: api.format, chunkEvents: options.chunkEvents });
+    const activity = createCallActivity({ sink: traced.activity(options.activity), callId, format: api.format, chunkEvents: options.chunkEvents });
     const validate = api.createValidator();
     let violated = false;
     const sse = createSseWriter(res, {
@@ -119,6 +147,13 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       heartbeat: api.heartbeat,
       heartbeatMs: options.heartbeatMs,
     });
+    const openStream = (): void => {
+      sse.open();
+      const closed = options.metrics?.streamOpened();
+      if (closed === undefined) return;
+      if (res.closed) closed();
+      else res.once("close", closed);
+    };
     const stats: CallStats = { mode: "FULL", bypassed: undefined };
     let outcome: CallOutcome = "ok";
     let status = 200;
@@ -126,8 +161,9 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
 
     const bypass = (err: unknown): string => {
       // A call being stopped is not an engine failure: its cancelled stream must not count as a bypass.
-      if (abort.signal.aborted || options.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
+      if (abort.signal.aborted || pool.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
       stats.bypassed ??= err.reason;
+      options.metrics?.bypassed(err.reason);
       activity.bypassed(err.reason, err.message);
       logger.warn("policy bypassed (fail-open)", { callId, reason: err.reason, error: err.message });
       return err.reason;
@@ -140,7 +176,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     try {
       let verdict: RequestVerdict;
       try {
-        verdict = await (
+        verdict = await traced.requestVerdict(async () => (
           await call.askRequest({
             format: api.protocolFormat,
             stream,
@@ -150,8 +186,9 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
             route: api.route,
             requestJson: Buffer.from(JSON.stringify(body)),
             headers: pickHeaders(req, api.visibleHeaders),
+            traceContext: traced.traceContext,
           })
-        ).result;
+        ).result);
       } catch (err) {
         if (abort.signal.aborted) throw err;
         res.set("x-luthien-policy-bypassed", bypass(err));
@@ -169,10 +206,11 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         call.close("done");
         if (!stream) {
           activity.responses(null, answer);
+          setOverhead(res, timing);
           res.status(200).json(answer);
           return;
         }
-        sse.open();
+        openStream();
         for (const m of api.responseToEvents(answer)) await sse.write(m);
         sse.end();
         return;
@@ -185,15 +223,15 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       if (typeof finalModel === "string" && finalModel !== model) {
         const routed = options.routing.resolve(finalModel);
         if (routed === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(finalModel)}`);
-        upstream = options.upstreams.for(routed, api.format);
+        upstream = traced.upstream(options.upstreams.for(routed, api.format));
       }
       activity.requestSent(params);
       if (!stream) {
-        await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass, activity });
+        await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass, activity, timing });
         return;
       }
       const events = await upstream.stream(params, upstreamOptions);
-      sse.open();
+      openStream();
       if (verdict.mode === "FULL") {
         await pipeFull({ api, call, events, sse, window: options.window, upstreamAbort, clientSignal: abort.signal, stats, bypass, activity });
       } else {
@@ -210,6 +248,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     } catch (caught) {
       if (stopped === "client") {
         outcome = "client_closed";
+        traced.failed("client_closed", 499);
         status = 499;
         logger.info("client disconnected", { callId, after_ms: Date.now() - startedAt });
         return;
@@ -217,6 +256,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       // Whatever the abort made fail (the provider request, the engine stream), the reason is the time cap.
       const err = stopped === "deadline" ? new CallTimeoutError(options.maxCallMs) : caught;
       const http = toHttpError(err, { redact });
+      traced.failed(http.type, http.status);
       outcome = err instanceof PolicyDeniedError ? "denied" : "error";
       status = sse.opened ? 200 : http.status;
       failure = { type: http.type, message: http.message };
@@ -231,6 +271,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         sse.end();
         return;
       }
+      if (!stream) setOverhead(res, timing);
       throw err;
     } finally {
       clearTimeout(deadline);
@@ -277,9 +318,16 @@ async function answerJson(o: {
   upstreamOptions: UpstreamCallOptions;
   bypass: (err: unknown) => string;
   activity: CallActivity;
+  timing: CallTiming;
 }): Promise<void> {
   const { res, call, mode } = o;
-  const received = await o.upstream.complete(o.params, o.upstreamOptions);
+  const waitStarted = performance.now();
+  let received: object;
+  try {
+    received = await o.upstream.complete(o.params, o.upstreamOptions);
+  } finally {
+    o.timing.providerMs += performance.now() - waitStarted;
+  }
   const original = Buffer.from(JSON.stringify(received));
   if (mode === "OBSERVE") call.observe({ response: original });
   let out: Buffer = original;
@@ -295,6 +343,7 @@ async function answerJson(o: {
   call.close("done");
   if (out !== original) o.activity.action("response_modified");
   o.activity.responses(received, out === original ? received : JSON.parse(out.toString("utf8")));
+  setOverhead(res, o.timing);
   res.status(200).type("application/json").send(out);
 }
 

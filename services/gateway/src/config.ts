@@ -8,16 +8,29 @@ export interface GatewayConfig {
   host: string;
   /** GATEWAY_PORT @default 8000 */
   port: number;
-  /** Providers and model routes: OPENAI_UPSTREAM_URL, OPENAI_API_KEY, ANTHROPIC_UPSTREAM_URL, ANTHROPIC_API_KEY, GATEWAY_CONFIG. */
+  /**
+   * GATEWAY_WORKERS: gateway processes serving the port (node:cluster), to use more than one core. Each worker has
+   * its own engine streams, provider connections and `/metrics`. @default 1
+   */
+  workers: number;
+  /**
+   * Providers, model routes and policy-engine pools: OPENAI_UPSTREAM_URL, OPENAI_API_KEY, ANTHROPIC_UPSTREAM_URL,
+   * ANTHROPIC_API_KEY, GATEWAY_CONFIG, POLICY_ENGINE_URL (pool `default`, comma-separated replicas, @default
+   * "127.0.0.1:50051") and POLICY_FAILURE_MODE (closed fails calls the engine cannot decide; open serves them,
+   * marked; per pool in GATEWAY_CONFIG, @default "closed").
+   */
   routing: Routing;
-  /** POLICY_ENGINE_URL @default "127.0.0.1:50051" */
-  policyEngineUrl: string;
-  /** POLICY_FAILURE_MODE: closed fails calls the engine cannot decide; open serves them, marked. @default "closed" */
-  policyFailureMode: "closed" | "open";
   /** POLICY_TIMEOUT_MS: deadline per verdict. @default 5000 */
   policyTimeoutMs: number;
   /** POLICY_MAX_WAIT_MS: how far keepalives may extend one verdict's deadline. @default 30000 */
   policyMaxWaitMs: number;
+  /**
+   * POLICY_TRANSPORT: `multiplexed` carries every call over a few long-lived streams per engine replica; `stream`
+   * opens a stream per call. @default "multiplexed"
+   */
+  policyTransport: "multiplexed" | "stream";
+  /** POLICY_STREAMS: multiplexed streams per engine replica. @default 4 */
+  policyStreams: number;
   /** POLICY_WINDOW: stream events in flight to the engine at once. @default 32 */
   policyWindow: number;
   /** GATEWAY_API_KEYS: the gateway's own client keys. */
@@ -69,11 +82,12 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
   return {
     host: envString("GATEWAY_HOST", "0.0.0.0", env),
     port: envInt("GATEWAY_PORT", 8000, env),
+    workers: Math.max(1, envInt("GATEWAY_WORKERS", 1, env)),
     routing: readRouting(env),
-    policyEngineUrl: envString("POLICY_ENGINE_URL", "127.0.0.1:50051", env),
-    policyFailureMode: envEnum("POLICY_FAILURE_MODE", ["closed", "open"] as const, "closed", env),
     policyTimeoutMs: envInt("POLICY_TIMEOUT_MS", 5000, env),
     policyMaxWaitMs: envInt("POLICY_MAX_WAIT_MS", 30000, env),
+    policyTransport: envEnum("POLICY_TRANSPORT", ["multiplexed", "stream"] as const, "multiplexed", env),
+    policyStreams: Math.max(1, envInt("POLICY_STREAMS", 4, env)),
     policyWindow: Math.max(1, envInt("POLICY_WINDOW", 32, env)),
     apiKeys: envList("GATEWAY_API_KEYS", env),
     authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),

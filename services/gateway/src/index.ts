@@ -4,3 +4,5 @@ export type { Gateway } from "./app";
 export { readGatewayConfig } from "./config";
 export type { GatewayConfig } from "./config";
 export { toHttpError } from "./errors";
+export { createGatewayMetrics } from "./metrics";
+export type { GatewayMetrics, GatewayMetricsOptions } from "./metrics";

@@ -1,23 +1,29 @@
+import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
 import { createEventPublisher } from "@luthien/events";
+import { startTracing } from "@luthien/telemetry";
 import { configureServer, createGateway } from "./app";
-import { readGatewayConfig } from "./config";
+import { readGatewayConfig, type GatewayConfig } from "./config";
+import { createGatewayMetrics } from "./metrics";
+import { superviseWorkers } from "./workers";
 
 const logger = createLogger("gateway");
 
-function main(): void {
-  const config = readGatewayConfig();
+function main(config: GatewayConfig): void {
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; started first so every later component finds it registered.
+  const tracing = startTracing({ serviceName: "luthien-gateway" });
+  if (tracing.enabled) logger.notice("tracing enabled", { service: "luthien-gateway" });
   // Never blocks or fails a call: events wait in a bounded outbox while NATS is away.
   const publisher = config.natsUrl === "off" ? undefined : createEventPublisher({ url: config.natsUrl, source: "gateway", logger });
-  const gateway = createGateway(config, logger, publisher);
+  const metrics = createGatewayMetrics(publisher !== undefined ? { publisher } : {});
+  const gateway = createGateway(config, logger, publisher, metrics);
   const server = gateway.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.notice("listening", {
       port,
       providers: [...config.routing.providers.values()].map((p) => `${p.name}=${p.baseUrl}`).join(","),
-      engine: config.policyEngineUrl,
-      failure_mode: config.policyFailureMode,
+      engines: [...config.routing.engines.values()].map((e) => `${e.name}=${e.targets.join("|")}(${e.failureMode})`).join(","),
     });
   });
   // Before the server's `listening` event: that is when Node reads the connection-check interval.
@@ -31,11 +37,15 @@ function main(): void {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     gateway.close();
     await publisher?.close();
+    // Last: the spans of the calls that just drained go out with it.
+    await tracing.shutdown();
   });
 }
 
 try {
-  main();
+  const config = readGatewayConfig();
+  if (config.workers > 1 && cluster.isPrimary) superviseWorkers({ count: config.workers, logger });
+  else main(config);
 } catch (err) {
   logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { error: (err as Error).message });
   process.exit(1);

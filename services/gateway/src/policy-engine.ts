@@ -1,6 +1,6 @@
 import {
   PROTOCOL_VERSION,
-  checkHealth,
+  POLICY_ENGINE_SERVICE,
   createHealthClient,
   createPolicyEngineClient,
   grpc,
@@ -20,8 +20,32 @@ export interface PolicyEngineOptions {
   timeoutMs: number;
   /** Keepalives extend a verdict's deadline, but never past this long after it was asked for. @default 30000 */
   maxWaitMs: number;
+  /**
+   * `multiplexed`: a few long-lived streams per engine carry every call (no stream setup per call); `stream`: a
+   * stream of its own per call. @default "multiplexed"
+   */
+  transport?: "multiplexed" | "stream";
+  /** Multiplexed streams per engine replica. @default 4 */
+  streams?: number;
   logger: Logger;
+  /** Where verdict latencies, timeouts and unexpected answers are recorded. @default nowhere */
+  metrics?: PolicyEngineMetrics;
 }
+
+/** A verdict's phase, as metrics name it. */
+export type VerdictPhase = "request" | "response" | "chunk" | "finish";
+
+/** What the engine client reports about its verdicts (e.g. to Prometheus). Must be cheap: it runs per chunk. */
+export interface PolicyEngineMetrics {
+  /** A verdict arrived `ms` after it was asked for. */
+  verdict(phase: VerdictPhase, ms: number): void;
+  /** A verdict's deadline passed; the call failed with PolicyTimeoutError. */
+  timeout(): void;
+  /** An answer matched nothing pending and was ignored. */
+  unexpected(): void;
+}
+
+const NO_METRICS: PolicyEngineMetrics = { verdict: () => undefined, timeout: () => undefined, unexpected: () => undefined };
 
 /** What the engine decided about the request. */
 export type RequestVerdict =
@@ -47,6 +71,8 @@ export interface StartInfo {
   route: string;
   requestJson: Buffer;
   headers: Record<string, string>;
+  /** The call's W3C trace context (`traceparent`, `tracestate`), so the engine's spans join its trace. @default none */
+  traceContext?: Record<string, string>;
 }
 
 /** A verdict asked for: `result` settles when the engine answers (in order), fails, or times out. */
@@ -74,40 +100,232 @@ export interface PolicyCall {
   readonly unexpectedAnswers: number;
 }
 
+/** What an engine's health watch says: SERVING, NOT_SERVING (draining or not ready), or DOWN (no answer). */
+export type EngineHealth = "SERVING" | "NOT_SERVING" | "DOWN";
+
 export interface PolicyEngine {
   open(callId: string): PolicyCall;
-  /** True when the engine answers its health check as SERVING. */
-  ready(): Promise<boolean>;
+  /**
+   * Watches the engine's grpc.health.v1 status (`Watch`, on the same connection calls use) and reports every
+   * change; a broken watch reports DOWN and is re-opened with capped exponential backoff. Returns a stop function.
+   */
+  watchHealth(onStatus: (status: EngineHealth) => void): () => void;
   close(): void;
 }
 
+/** First and longest wait before re-opening a broken health watch. */
+const WATCH_BACKOFF_MS = { initial: 100, max: 2000 };
+
 type Expect = "request" | "response" | "emit" | "finish";
+
+const PHASES: Record<Expect, VerdictPhase> = { request: "request", response: "response", emit: "chunk", finish: "finish" };
 
 interface Waiter {
   seq: string;
   expect: Expect;
   askedAt: number;
+  /** `performance.now()` when asked: verdicts take fractions of a millisecond. */
+  askedAtPrecise: number;
   resolve(m: EngineMessage__Output): void;
   reject(e: Error): void;
 }
 
-/** The gateway's client of one engine address. Each call gets its own bidirectional stream. */
+/** The gateway's client of one engine address, with the transport `options.transport` names. */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const client = createPolicyEngineClient({ address: options.address });
-  const health = createHealthClient(options.address);
+  const health = createHealthClient(options.address, { channelOf: client });
+  const transport =
+    (options.transport ?? "multiplexed") === "multiplexed"
+      ? createMultiplexedTransport(client, { streams: options.streams ?? 4, largeBytes: LARGE_MESSAGE_BYTES, onStray: () => options.metrics?.unexpected() })
+      : undefined;
   return {
-    open: (callId) => openCall(client, callId, options),
-    ready: () => checkHealth(health, "luthien.policy.v1.PolicyEngine", 1000),
+    open: (callId) => openCall(callId, options, (sink, first) => transport?.attach(callId, sink, first) ?? openOwnStream(client, sink)),
+    watchHealth(onStatus) {
+      let stopped = false;
+      let backoff = WATCH_BACKOFF_MS.initial;
+      let timer: NodeJS.Timeout | undefined;
+      let watch: ReturnType<typeof health.Watch> | undefined;
+      const start = (): void => {
+        watch = health.Watch({ service: POLICY_ENGINE_SERVICE });
+        watch.on("data", (r: { status?: string }) => {
+          backoff = WATCH_BACKOFF_MS.initial;
+          if (r.status !== "SERVING") transport?.drain();
+          onStatus(r.status === "SERVING" ? "SERVING" : "NOT_SERVING");
+        });
+        watch.on("error", () => undefined);
+        // A watch ends only when the engine stops or the connection breaks: no status can be trusted until it is back.
+        watch.on("status", () => {
+          if (stopped) return;
+          transport?.drain();
+          onStatus("DOWN");
+          timer = setTimeout(start, backoff);
+          backoff = Math.min(backoff * 2, WATCH_BACKOFF_MS.max);
+        });
+      };
+      start();
+      return () => {
+        stopped = true;
+        clearTimeout(timer);
+        watch?.cancel();
+      };
+    },
     close() {
-      client.close();
+      transport?.drain();
       health.close();
+      client.close();
     },
   };
 }
 
-function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: string, options: PolicyEngineOptions): PolicyCall {
-  const { logger } = options;
+/**
+ * Start messages at least this big get a stream of their own even on the multiplexed transport: HTTP/2 flow
+ * control is per stream, so a 20 MB request must not hold up the chunks of every other call sharing its stream.
+ */
+const LARGE_MESSAGE_BYTES = 256 * 1024;
+
+/** What a transport tells the call it carries. */
+interface CallSink {
+  data(m: EngineMessage__Output): void;
+  /** The transport broke (stream error or engine closed it): the call cannot go on. */
+  fail(err: Error): void;
+}
+
+/** How one call's messages travel: a stream of its own, or a share of a multiplexed one. */
+interface CallLink {
+  /** Sends one message; resolves when the transport can take more (after `drain` if it was full). */
+  write(message: GatewayMessage): Promise<void>;
+  /** The call is over, answered in full: release the transport. */
+  end(): void;
+  /** The call is abandoned (already told the engine with a Cancel when it could): release it now. */
+  abort(): void;
+}
+
+function streamFailure(err: grpc.ServiceError): PolicyUnavailableError {
+  return new PolicyUnavailableError("unavailable", `policy engine unavailable: ${err.details || err.message}`, { cause: err });
+}
+const closedEarly = (): PolicyUnavailableError => new PolicyUnavailableError("closed", "policy engine closed the stream before finishing the call");
+
+/** Resolves once `stream` drained (or closed): `write()` returned false. */
+function drained(stream: grpc.ClientDuplexStream<GatewayMessage, EngineMessage__Output>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
+/** Stream per call: the call owns a `Process` stream; ending the call half-closes or cancels it. */
+function openOwnStream(client: ReturnType<typeof createPolicyEngineClient>, sink: CallSink): CallLink {
   const stream = client.Process();
+  let released = false;
+  stream.on("data", (m: EngineMessage__Output) => sink.data(m));
+  stream.on("error", (err: grpc.ServiceError) => {
+    if (err.code === grpc.status.CANCELLED && released) return;
+    sink.fail(streamFailure(err));
+  });
+  stream.on("end", () => sink.fail(closedEarly()));
+  return {
+    async write(message) {
+      if (!stream.write(message)) await drained(stream);
+    },
+    end() {
+      released = true;
+      stream.end();
+    },
+    abort() {
+      released = true;
+      stream.cancel();
+    },
+  };
+}
+
+interface SharedStream {
+  stream: grpc.ClientDuplexStream<GatewayMessage, EngineMessage__Output>;
+  calls: Map<string, CallSink>;
+  /** Takes no new calls; half-closed once its last call is released. */
+  draining: boolean;
+}
+
+/**
+ * A few long-lived `Process` streams carrying many calls each, told apart by call id (the engine handles each
+ * call's messages in order and answers each on the stream it came on). A new call joins the stream with the
+ * fewest calls; a stream that breaks fails only its own calls, and the next call opens a fresh one.
+ */
+function createMultiplexedTransport(
+  client: ReturnType<typeof createPolicyEngineClient>,
+  options: { streams: number; largeBytes: number; onStray(): void },
+): { attach(callId: string, sink: CallSink, first: GatewayMessage): CallLink; drain(): void } {
+  let shared: SharedStream[] = [];
+
+  const retire = (s: SharedStream): void => {
+    shared = shared.filter((x) => x !== s);
+  };
+  const open = (): SharedStream => {
+    const s: SharedStream = { stream: client.Process(), calls: new Map(), draining: false };
+    s.stream.on("data", (m: EngineMessage__Output) => {
+      const sink = s.calls.get(m.callId);
+      // Answers for a call already released (cancelled, failed, timed out) are expected now and then.
+      if (sink === undefined) options.onStray();
+      else sink.data(m);
+    });
+    const breakAll = (err: Error): void => {
+      retire(s);
+      const sinks = [...s.calls.values()];
+      s.calls.clear();
+      for (const sink of sinks) sink.fail(err);
+    };
+    s.stream.on("error", (err: grpc.ServiceError) => breakAll(streamFailure(err)));
+    s.stream.on("end", () => breakAll(closedEarly()));
+    shared.push(s);
+    return s;
+  };
+  const pick = (): SharedStream => {
+    const usable = shared.filter((s) => !s.draining);
+    if (usable.length < options.streams) return open();
+    return usable.reduce((a, b) => (b.calls.size < a.calls.size ? b : a));
+  };
+  const release = (s: SharedStream, callId: string): void => {
+    s.calls.delete(callId);
+    if (s.draining && s.calls.size === 0) {
+      retire(s);
+      s.stream.end();
+    }
+  };
+
+  return {
+    attach(callId, sink, first) {
+      if ((first.start?.requestJson?.length ?? 0) >= options.largeBytes) return openOwnStream(client, sink);
+      const s = pick();
+      s.calls.set(callId, sink);
+      return {
+        async write(message) {
+          if (!s.stream.write(message)) await drained(s.stream);
+        },
+        end: () => release(s, callId),
+        abort: () => release(s, callId),
+      };
+    },
+    drain() {
+      for (const s of shared) {
+        s.draining = true;
+        if (s.calls.size === 0) release(s, "");
+      }
+    },
+  };
+}
+
+/**
+ * One call's verdict bookkeeping, over whichever link `connect` gives it when its first message goes out: answers
+ * must match the oldest pending verdict, deadlines run per verdict, and any failure fails every pending verdict.
+ */
+function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: CallSink, first: GatewayMessage) => CallLink): PolicyCall {
+  const { logger } = options;
+  const metrics = options.metrics ?? NO_METRICS;
+  let link: CallLink | undefined;
   const waiting: Waiter[] = [];
   let seq = 0;
   let failure: Error | undefined;
@@ -115,14 +333,16 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
   let unexpected = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const fail = (err: Error): void => {
+  const fail = (err: Error, fromTransport = false): void => {
     if (failure !== undefined) return;
     failure = err;
     clearTimeout(timer);
     for (const w of waiting.splice(0)) w.reject(err);
     if (!closed) {
       closed = true;
-      stream.cancel();
+      // On a shared stream the engine would otherwise keep the call's state until the stream ends.
+      if (!fromTransport) void link?.write({ callId, seq: String(++seq), cancel: { reason: err.message } }).catch(() => undefined);
+      link?.abort();
     }
   };
 
@@ -134,14 +354,16 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
     const now = Date.now();
     const limit = fromKeepalive ? Math.min(now + options.timeoutMs, head.askedAt + options.maxWaitMs) : now + options.timeoutMs;
     timer = setTimeout(() => {
+      metrics.timeout();
       fail(new PolicyTimeoutError(`the policy engine did not answer within ${Date.now() - head.askedAt} ms`));
     }, Math.max(0, limit - now));
   };
 
-  stream.on("data", (m: EngineMessage__Output) => {
+  const onData = (m: EngineMessage__Output): void => {
     const head = waiting[0];
     if (m.callId !== callId || head === undefined || m.replyTo !== head.seq) {
       unexpected++;
+      metrics.unexpected();
       logger.warn("unexpected engine answer ignored", { callId, replyTo: m.replyTo, kind: m.kind });
       return;
     }
@@ -161,33 +383,20 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
       return;
     }
     waiting.shift();
+    metrics.verdict(PHASES[head.expect], performance.now() - head.askedAtPrecise);
     head.resolve(m);
     arm();
-  });
-  stream.on("error", (err: grpc.ServiceError) => {
-    if (err.code === grpc.status.CANCELLED && closed) return;
-    fail(new PolicyUnavailableError("unavailable", `policy engine unavailable: ${err.details || err.message}`, { cause: err }));
-  });
-  stream.on("end", () => {
-    fail(new PolicyUnavailableError("closed", "policy engine closed the stream before finishing the call"));
-  });
+  };
+  const sink: CallSink = { data: onData, fail: (err) => fail(err, true) };
 
   const write = async (message: Omit<GatewayMessage, "callId" | "seq">): Promise<string> => {
     if (failure !== undefined) throw failure;
     seq += 1;
     const s = String(seq);
-    if (!stream.write({ callId, seq: s, ...message })) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          stream.off("drain", done);
-          stream.off("close", done);
-          resolve();
-        };
-        stream.on("drain", done);
-        stream.on("close", done);
-      });
-      if (failure !== undefined) throw failure;
-    }
+    const full: GatewayMessage = { callId, seq: s, ...message };
+    link ??= connect(sink, full);
+    await link.write(full);
+    if (failure !== undefined) throw failure;
     return s;
   };
 
@@ -195,7 +404,7 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
     const s = await write(message);
     const result = new Promise<EngineMessage__Output>((resolve, reject) => {
       if (failure !== undefined) return reject(failure);
-      waiting.push({ seq: s, expect, askedAt: Date.now(), resolve, reject });
+      waiting.push({ seq: s, expect, askedAt: Date.now(), askedAtPrecise: performance.now(), resolve, reject });
       if (waiting.length === 1) arm();
     });
     // Callers may learn of a failure from another verdict first; this one must not surface as unhandled.
@@ -228,6 +437,7 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
           route: start.route,
           headers: start.headers,
           requestJson: start.requestJson,
+          traceContext: start.traceContext ?? {},
         },
       });
       return then(p, (m): RequestVerdict => {
@@ -279,11 +489,11 @@ function openCall(client: ReturnType<typeof createPolicyEngineClient>, callId: s
       if (closed) return;
       clearTimeout(timer);
       closed = true;
-      if (how === "cancel" && failure === undefined) {
-        write({ cancel: { reason: "client disconnected" } }).catch(() => undefined);
-        stream.cancel();
+      if (how === "cancel" && failure === undefined && link !== undefined) {
+        write({ cancel: { reason: "call cancelled" } }).catch(() => undefined);
+        link.abort();
       } else {
-        stream.end();
+        link?.end();
       }
       failure ??= new PolicyUnavailableError("closed", "call closed");
       for (const w of waiting.splice(0)) w.reject(failure);

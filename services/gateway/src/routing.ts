@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { ConfigError } from "@luthien/runtime";
+import { ConfigError, envEnum } from "@luthien/runtime";
 
 export type ProviderFormat = "openai" | "anthropic";
 
@@ -18,11 +18,46 @@ export interface Route {
   provider: string;
 }
 
+export type FailureMode = "closed" | "open";
+
+/** A pool of policy-engine replicas that decide the same calls. */
+export interface EnginePoolConfig {
+  name: string;
+  /** `host:port` replicas, or `dns:///host:port` for every address the name resolves to (a headless Service). */
+  targets: string[];
+  /** closed fails calls the pool cannot decide; open serves them, marked. */
+  failureMode: FailureMode;
+}
+
+/** Sends the calls it matches to an engine pool. Every field given must match; none given matches every call. */
+export interface EngineRoute {
+  keyId?: string;
+  /** A model glob. */
+  model?: string;
+  /** `/v1/chat/completions` or `/v1/messages`. */
+  route?: string;
+  engine: string;
+}
+
+/** What an engine route matches on: never anything the client can set besides its key and model. */
+export interface EngineSelector {
+  keyId: string;
+  model: string;
+  route: string;
+}
+
+export const DEFAULT_ENGINE_POOL = "default";
+
 export interface Routing {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
   readonly routes: readonly Route[];
+  /** Engine pools by name; `default` always exists. */
+  readonly engines: ReadonlyMap<string, EnginePoolConfig>;
+  readonly engineRoutes: readonly EngineRoute[];
   /** The provider for a model (first matching route), or undefined when none matches. */
   resolve(model: string): ProviderConfig | undefined;
+  /** The engine pool for a call: the first matching engine route's, else `default`. */
+  resolveEngine(call: EngineSelector): EnginePoolConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -37,6 +72,15 @@ type Env = Record<string, string | undefined>;
  * routes:
  *   - { model: "llama*", provider: local }
  * ```
+ * Policy engines: pool `default` is `POLICY_ENGINE_URL` (a comma-separated list of replicas) with
+ * `POLICY_FAILURE_MODE`, unless the file declares it. `engines` adds pools, `engineRoutes` sends calls to them
+ * (first match wins):
+ * ```yaml
+ * engines:
+ *   - { name: strict, targets: ["10.0.0.5:50051", "10.0.0.6:50051"], failureMode: closed }
+ * engineRoutes:
+ *   - { keyId: key_0123456789ab, engine: strict }
+ * ```
  * @throws ConfigError naming the bad field
  */
 export function readRouting(env: Env = process.env): Routing {
@@ -45,32 +89,64 @@ export function readRouting(env: Env = process.env): Routing {
     ["anthropic", { name: "anthropic", format: "anthropic", baseUrl: nonEmpty(env["ANTHROPIC_UPSTREAM_URL"]) ?? "https://api.anthropic.com", apiKey: nonEmpty(env["ANTHROPIC_API_KEY"]) }],
   ]);
   const routes: Route[] = [];
+  const failureMode = envEnum("POLICY_FAILURE_MODE", ["closed", "open"] as const, "closed", env);
+  const engines = new Map<string, EnginePoolConfig>();
+  const engineRoutes: EngineRoute[] = [];
   const file = nonEmpty(env["GATEWAY_CONFIG"]);
   if (file !== undefined) {
     try {
-      readConfigFile(readFileSync(file, "utf8"), env, providers, routes);
+      readConfigFile(readFileSync(file, "utf8"), { env, providers, routes, engines, engineRoutes, failureMode });
     } catch (err) {
       throw new ConfigError(`GATEWAY_CONFIG ${file}: ${(err as Error).message}`, { cause: err });
     }
   }
+  if (!engines.has(DEFAULT_ENGINE_POOL)) {
+    const targets = (nonEmpty(env["POLICY_ENGINE_URL"]) ?? "127.0.0.1:50051").split(",").map((t) => t.trim()).filter((t) => t !== "");
+    if (targets.length === 0) throw new ConfigError("POLICY_ENGINE_URL: expected host:port[,host:port...]");
+    engines.set(DEFAULT_ENGINE_POOL, { name: DEFAULT_ENGINE_POOL, targets, failureMode });
+  }
   routes.push({ model: "claude-*", provider: "anthropic" }, { model: "*", provider: "openai" });
   const compiled = routes.map((r) => ({ route: r, re: globToRegExp(r.model) }));
+  const compiledEngineRoutes = engineRoutes.map((r) => ({ rule: r, model: r.model === undefined ? undefined : globToRegExp(r.model) }));
+  const defaultPool = engines.get(DEFAULT_ENGINE_POOL) as EnginePoolConfig;
   return {
     providers,
     routes,
+    engines,
+    engineRoutes,
     resolve(model) {
       const hit = compiled.find((c) => c.re.test(model));
       return hit === undefined ? undefined : providers.get(hit.route.provider);
     },
+    resolveEngine(call) {
+      const hit = compiledEngineRoutes.find(
+        ({ rule, model }) =>
+          (rule.keyId === undefined || rule.keyId === call.keyId) &&
+          (model === undefined || model.test(call.model)) &&
+          (rule.route === undefined || rule.route === call.route),
+      );
+      return hit === undefined ? defaultPool : (engines.get(hit.rule.engine) as EnginePoolConfig);
+    },
   };
 }
 
-function readConfigFile(text: string, env: Env, providers: Map<string, ProviderConfig>, routes: Route[]): void {
+interface ConfigTarget {
+  env: Env;
+  providers: Map<string, ProviderConfig>;
+  routes: Route[];
+  engines: Map<string, EnginePoolConfig>;
+  engineRoutes: EngineRoute[];
+  failureMode: FailureMode;
+}
+
+const TOP_LEVEL_KEYS = ["providers", "routes", "engines", "engineRoutes"];
+
+function readConfigFile(text: string, { env, providers, routes, engines, engineRoutes, failureMode }: ConfigTarget): void {
   const doc = (parse(text) ?? {}) as unknown;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ConfigError("expected a mapping at the top level");
-  const { providers: plist = [], routes: rlist = [], ...rest } = doc as Record<string, unknown>;
+  const { providers: plist = [], routes: rlist = [], engines: elist = [], engineRoutes: erlist = [], ...rest } = doc as Record<string, unknown>;
   const extra = Object.keys(rest)[0];
-  if (extra !== undefined) throw new ConfigError(`${extra}: unknown top-level key (known: providers, routes)`);
+  if (extra !== undefined) throw new ConfigError(`${extra}: unknown top-level key (known: ${TOP_LEVEL_KEYS.join(", ")})`);
   if (!Array.isArray(plist)) throw new ConfigError("providers: expected a list");
   plist.forEach((p: unknown, i) => {
     const at = `providers[${i}]`;
@@ -81,9 +157,7 @@ function readConfigFile(text: string, env: Env, providers: Map<string, ProviderC
     const baseUrl = str(o["baseUrl"], `${at}.baseUrl`);
     if (!/^https?:\/\//.test(baseUrl)) throw new ConfigError(`${at}.baseUrl: expected an http(s) URL`);
     const keyEnv = o["apiKeyEnv"] === undefined ? undefined : str(o["apiKeyEnv"], `${at}.apiKeyEnv`);
-    for (const k of Object.keys(o)) {
-      if (!["name", "format", "baseUrl", "apiKeyEnv"].includes(k)) throw new ConfigError(`${at}.${k}: unknown key (known: name, format, baseUrl, apiKeyEnv)`);
-    }
+    onlyKeys(o, ["name", "format", "baseUrl", "apiKeyEnv"], at);
     providers.set(name, { name, format, baseUrl, apiKey: keyEnv === undefined ? undefined : nonEmpty(env[keyEnv]) });
   });
   if (!Array.isArray(rlist)) throw new ConfigError("routes: expected a list");
@@ -95,6 +169,41 @@ function readConfigFile(text: string, env: Env, providers: Map<string, ProviderC
     if (!providers.has(provider)) throw new ConfigError(`${at}.provider: unknown provider ${JSON.stringify(provider)}`);
     routes.push({ model, provider });
   });
+  if (!Array.isArray(elist)) throw new ConfigError("engines: expected a list");
+  elist.forEach((e: unknown, i) => {
+    const at = `engines[${i}]`;
+    const o = mapping(e, at);
+    onlyKeys(o, ["name", "targets", "failureMode"], at);
+    const name = str(o["name"], `${at}.name`);
+    if (engines.has(name)) throw new ConfigError(`${at}.name: pool ${JSON.stringify(name)} is declared twice`);
+    const targets = o["targets"];
+    if (!Array.isArray(targets) || targets.length === 0) throw new ConfigError(`${at}.targets: expected a non-empty list of host:port`);
+    const list = targets.map((t: unknown, j) => {
+      const target = str(t, `${at}.targets[${j}]`);
+      if (!/^(dns:\/\/\/)?[^\s/]+:\d+$/.test(target)) throw new ConfigError(`${at}.targets[${j}]: expected host:port or dns:///host:port`);
+      return target;
+    });
+    const mode = o["failureMode"] === undefined ? failureMode : str(o["failureMode"], `${at}.failureMode`);
+    if (mode !== "closed" && mode !== "open") throw new ConfigError(`${at}.failureMode: expected closed or open`);
+    engines.set(name, { name, targets: list, failureMode: mode });
+  });
+  if (!Array.isArray(erlist)) throw new ConfigError("engineRoutes: expected a list");
+  erlist.forEach((r: unknown, i) => {
+    const at = `engineRoutes[${i}]`;
+    const o = mapping(r, at);
+    onlyKeys(o, ["keyId", "model", "route", "engine"], at);
+    const engine = str(o["engine"], `${at}.engine`);
+    if (engine !== DEFAULT_ENGINE_POOL && !engines.has(engine)) throw new ConfigError(`${at}.engine: unknown engine pool ${JSON.stringify(engine)}`);
+    const rule: EngineRoute = { engine };
+    if (o["keyId"] !== undefined) rule.keyId = str(o["keyId"], `${at}.keyId`);
+    if (o["model"] !== undefined) rule.model = str(o["model"], `${at}.model`);
+    if (o["route"] !== undefined) rule.route = str(o["route"], `${at}.route`);
+    engineRoutes.push(rule);
+  });
+}
+
+function onlyKeys(o: Record<string, unknown>, known: string[], at: string): void {
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new ConfigError(`${at}.${k}: unknown key (known: ${known.join(", ")})`);
 }
 
 function mapping(v: unknown, at: string): Record<string, unknown> {

@@ -54,19 +54,20 @@ interface RouteLayer {
   name: string;
 }
 
-describe("route inventory: every route but /health and /ready is behind the auth middleware", () => {
+describe("route inventory: every route but /health, /ready and /metrics is behind the auth middleware", () => {
   const gateway = createGateway(readGatewayConfig({ GATEWAY_API_KEYS: GATEWAY_KEY, POLICY_ENGINE_URL: "127.0.0.1:1" }), captureLogger());
   afterAll(() => gateway.close());
   const layers = (gateway.app as unknown as { router: { stack: RouteLayer[] } }).router.stack;
-  const PUBLIC = new Set(["/health", "/ready"]);
-  /** Handlers that may run before auth: they only choose the error format of the answer. */
-  const BEFORE_AUTH = new Set(["useClientApi"]);
+  /** Hold no secrets: a status, and metrics labelled by route pattern, phase and reason (never keys or key ids). */
+  const PUBLIC = new Set(["/health", "/ready", "/metrics"]);
+  /** Handlers that may run before auth: they only choose the error format of the answer or open the call's span. */
+  const BEFORE_AUTH = new Set(["useClientApi", "traceCall"]);
   /** App-level middleware: each is known, and none answers a request with anything but an error. */
-  const APP_MIDDLEWARE = new Set(["assignCallId", "notFound", "errorBoundary"]);
+  const APP_MIDDLEWARE = new Set(["httpMetrics", "assignCallId", "notFound", "errorBoundary"]);
 
   it("finds the routes it guards", () => {
     const paths = layers.flatMap((l) => (l.route !== undefined ? [l.route.path] : []));
-    expect(paths).toEqual(expect.arrayContaining(["/health", "/ready", "/v1/chat/completions", "/v1/messages", "/v1/{*path}"]));
+    expect(paths).toEqual(expect.arrayContaining(["/health", "/ready", "/metrics", "/v1/chat/completions", "/v1/messages", "/v1/{*path}"]));
   });
 
   it("puts auth first on every method of every other route, before any body is read", () => {

@@ -14,3 +14,5 @@ export { escapeString, escapeJson } from "./sanitize";
 export { summarize, textOf } from "./summary";
 export type { CallPatch } from "./summary";
 export { MonitorError, InvalidQueryError, DatabaseStartError } from "./errors";
+export { createMonitorMetrics } from "./metrics";
+export type { MonitorMetrics, MonitorMetricsOptions } from "./metrics";

@@ -7,6 +7,7 @@ import { openDatabase, type DatabaseConfig, type MonitorDatabase } from "./db/da
 import { createAdminAuth } from "./http/auth";
 import { createMonitorApp } from "./http/app";
 import { createLiveHub, type LiveHub } from "./live";
+import { createMonitorMetrics, type MonitorMetrics } from "./metrics";
 import { createStore, type MonitorStore } from "./store";
 
 /** Options of {@link startMonitor}. */
@@ -40,6 +41,8 @@ export interface RunningMonitor {
   readonly database: MonitorDatabase;
   readonly hub: LiveHub;
   readonly consumer: ActivityConsumer;
+  /** What `GET /metrics` serves. */
+  readonly metrics: MonitorMetrics;
   /** Stops fetching, lets the batch being stored finish (and acks it), ends live streams, closes the database. */
   close(): Promise<void>;
 }
@@ -70,6 +73,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     logger,
     name: "luthien-monitor",
   });
+  const metrics = createMonitorMetrics({ consumer, liveClients: () => hub.clients() });
   const consuming = consumer.run(async (batch) => {
     const started = performance.now();
     const r = await store.ingest(batch);
@@ -77,6 +81,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     ingest.stored += r.inserted.length;
     ingest.duplicates += r.duplicates;
     ingest.deadLetters += r.deadLetters;
+    metrics.batchStored(performance.now() - started, { stored: r.inserted.length, duplicates: r.duplicates, deadLetters: r.deadLetters });
     if (r.deadLetters > 0) logger.warn("stored messages that are not activity events as dead letters", { count: r.deadLetters });
     logger.debug("stored batch", { messages: batch.length, stored: r.inserted.length, duplicates: r.duplicates, ms: Math.round(performance.now() - started) });
     // Only after the commit: a live viewer never sees an event the API cannot find.
@@ -89,6 +94,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     auth,
     logger,
     publicDir: PUBLIC_DIR,
+    metrics,
     readiness: async () => ({ database: await database.ping(1500), nats: consumer.connected() }),
     counters: () => {
       const c = consumer.counters();
@@ -125,6 +131,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     database,
     hub,
     consumer,
+    metrics,
     close: () => {
       closing ??= (async () => {
         await consumer.close();

@@ -77,9 +77,17 @@ export function addPolicyEngineService(server: grpc.Server, handlers: PolicyEngi
   server.addService(loadPolicy().luthien.policy.v1.PolicyEngine.service, handlers);
 }
 
-/** A client for `grpc.health.v1.Health`. */
-export function createHealthClient(address: string): HealthClient {
-  return new (loadHealth().grpc.health.v1.Health)(address, grpc.credentials.createInsecure());
+/** The name the engine's health is reported under (besides "" for the whole server). */
+export const POLICY_ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
+
+/**
+ * A client for `grpc.health.v1.Health`.
+ * @param options.channelOf share this client's channel (and its connection, keepalive and backoff), so health
+ *   describes the very connection calls use @default a channel of its own
+ */
+export function createHealthClient(address: string, options: { channelOf?: grpc.Client } = {}): HealthClient {
+  const channel = options.channelOf?.getChannel();
+  return new (loadHealth().grpc.health.v1.Health)(address, grpc.credentials.createInsecure(), channel === undefined ? {} : { channelOverride: channel });
 }
 
 export type ServingStatus = "SERVING" | "NOT_SERVING";
@@ -87,6 +95,8 @@ export type ServingStatus = "SERVING" | "NOT_SERVING";
 export interface HealthService {
   /** Sets the status of one service name ("" is the whole server) and tells every watcher. */
   setStatus(service: string, status: ServingStatus): void;
+  /** Ends every open Watch stream (they never end by themselves, and a graceful shutdown waits for open calls). */
+  endWatches(): void;
 }
 
 /**
@@ -95,7 +105,7 @@ export interface HealthService {
  */
 export function createHealthService(server: grpc.Server, services: readonly string[]): HealthService {
   const statuses = new Map<string, ServingStatus>([["", "SERVING"], ...services.map((s) => [s, "SERVING"] as const)]);
-  const watchers = new Set<{ service: string; write: (r: HealthCheckResponse) => void }>();
+  const watchers = new Set<{ service: string; write: (r: HealthCheckResponse) => void; end: () => void }>();
   const handlers: HealthHandlers = {
     Check(call, callback) {
       const status = statuses.get(call.request.service);
@@ -107,7 +117,7 @@ export function createHealthService(server: grpc.Server, services: readonly stri
     },
     Watch(call) {
       const service = call.request.service;
-      const watcher = { service, write: (r: HealthCheckResponse) => void call.write(r) };
+      const watcher = { service, write: (r: HealthCheckResponse) => void call.write(r), end: () => call.end() };
       watchers.add(watcher);
       call.write({ status: statuses.get(service) ?? "SERVICE_UNKNOWN" });
       call.on("cancelled", () => watchers.delete(watcher));
@@ -119,6 +129,10 @@ export function createHealthService(server: grpc.Server, services: readonly stri
     setStatus(service, status) {
       statuses.set(service, status);
       for (const w of watchers) if (w.service === service) w.write({ status });
+    },
+    endWatches() {
+      for (const w of watchers) w.end();
+      watchers.clear();
     },
   };
 }

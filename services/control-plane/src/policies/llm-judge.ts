@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { createToolCallGate, type AnyPolicy, type ToolCall, type ToolCallDecision } from "@luthien/policy-sdk";
+import { traceJudgeCall } from "../tracing";
 import { optionError, readChoice, readNumber, readOptionalString, readOptions, readString } from "./options";
 
 /** A judge's verdict on one tool call. */
@@ -144,7 +145,7 @@ export function createLlmJudgePolicy(options: unknown, path: string): AnyPolicy 
   const onError = readChoice(o, path, "onError", ["block", "pass"] as const, "block");
   const timeoutMs = readNumber(o, path, "timeoutMs", { min: 1, integer: true, fallback: 15_000 });
 
-  const ask = createAsk({ upstream, model, baseUrl, apiKeyEnv, timeoutMs });
+  const ask = traceJudgeCall(createAsk({ upstream, model, baseUrl, apiKeyEnv, timeoutMs }), { upstream, model, baseUrl });
   const system = instructions === undefined ? SYSTEM_PROMPT : `${SYSTEM_PROMPT}\n\nAdditional instructions:\n${instructions}`;
 
   return createToolCallGate({

@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "@luthien/runtime";
 import { InvalidQueryError } from "../errors";
 import type { LiveHub } from "../live";
+import type { MonitorMetrics } from "../metrics";
 import type { CallQuery, MonitorStore } from "../store";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
 
@@ -17,6 +18,8 @@ export interface MonitorAppOptions {
   readiness(): Promise<{ database: boolean; nats: boolean }>;
   /** Extra numbers for `GET /api/stats` (consumer counters and such). */
   counters(): Record<string, number>;
+  /** HTTP metrics and `GET /metrics`. @default neither */
+  metrics?: Pick<MonitorMetrics, "http" | "handler">;
 }
 
 const LOGIN_FAILURES_PER_MINUTE = 20;
@@ -44,14 +47,16 @@ function timeParam(req: Request, name: string): Date | undefined {
 }
 
 /**
- * The monitor's HTTP surface: the UI (static, public), `/health` and `/ready` (public), `/login` and `/logout`,
- * and `/api/*` behind the admin key.
+ * The monitor's HTTP surface: the UI (static, public), `/health`, `/ready` and `/metrics` (public), `/login` and
+ * `/logout`, and `/api/*` behind the admin key. `/metrics` is public like `/health`, so that a scraper needs no admin
+ * key: it carries counts and latencies labelled by route pattern and status, never event contents, ids or keys.
  */
 export function createMonitorApp(options: MonitorAppOptions): express.Express {
   const { store, hub, auth, logger } = options;
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  if (options.metrics !== undefined) app.use(options.metrics.http);
 
   app.use((_req, res, next) => {
     // The UI renders prompts and model output as text; the policy below stops injected markup from running even if
@@ -69,6 +74,8 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });
+
+  if (options.metrics !== undefined) app.get("/metrics", options.metrics.handler);
 
   app.get("/ready", async (_req, res) => {
     const r = await options.readiness();

@@ -12,6 +12,7 @@ export interface Start {
   'route'?: (string);
   'headers'?: ({[key: string]: string});
   'requestJson'?: (Buffer | Uint8Array | string);
+  'traceContext'?: ({[key: string]: string});
 }
 
 export interface Start__Output {
@@ -24,4 +25,5 @@ export interface Start__Output {
   'route': (string);
   'headers': ({[key: string]: string});
   'requestJson': (Buffer);
+  'traceContext': ({[key: string]: string});
 }

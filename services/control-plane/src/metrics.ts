@@ -1,0 +1,103 @@
+import { Counter, Gauge, Histogram, createMetrics, startMetricsServer, type MetricsServer, type Registry } from "@luthien/telemetry";
+
+/** A verdict's phase, named after the gateway message that asked for it. */
+export type EvaluationPhase = "request" | "response" | "chunk" | "finish";
+
+/** What the engine handlers report. Must be cheap: `evaluated` runs per chunk. */
+export interface EngineMetrics {
+  /** A gateway opened a `Process` stream. */
+  streamOpened(): void;
+  /** A call started (its `Start` was accepted and its chain chosen). */
+  callStarted(): void;
+  /** The chain took `ms` to handle one message of `phase`. */
+  evaluated(phase: EvaluationPhase, ms: number): void;
+  /** A call ended with an `EngineError`; `code` is its code (`policy_error`, `bad_message`, ...). */
+  failed(code: string): void;
+  /** Reads the streams and calls open now, at scrape time. Called once, by the handlers. */
+  observe(open: { streams(): number; calls(): number }): void;
+}
+
+/** The control plane's Prometheus metrics (prefix `luthien_control_plane_`). */
+export interface ControlPlaneMetrics {
+  readonly registry: Registry;
+  readonly engine: EngineMetrics;
+  /** A config change was applied (`policy.config.reloaded`) or refused (`policy.config.rejected`). */
+  configChanged(outcome: "reloaded" | "rejected"): void;
+}
+
+const PREFIX = "luthien_control_plane_";
+/** Chains without judges answer in microseconds; judges take seconds. */
+const EVALUATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * @param options.processMetrics register Node's process metrics @default true
+ */
+export function createControlPlaneMetrics(options: { processMetrics?: boolean } = {}): ControlPlaneMetrics {
+  const registry = createMetrics({ service: "control-plane", processMetrics: options.processMetrics ?? true });
+  const registers = [registry];
+  const streams = new Counter({ name: `${PREFIX}streams_total`, help: "Process streams opened by gateways", registers });
+  const calls = new Counter({ name: `${PREFIX}calls_total`, help: "Calls started", registers });
+  const evaluations = new Histogram({
+    name: `${PREFIX}policy_evaluation_duration_seconds`,
+    help: "Time the policy chain took to decide one message, by phase (request, response, chunk, finish)",
+    labelNames: ["phase"] as const,
+    buckets: EVALUATION_BUCKETS,
+    registers,
+  });
+  for (const phase of ["request", "response", "chunk", "finish"]) evaluations.zero({ phase });
+  const errors = new Counter({
+    name: `${PREFIX}policy_errors_total`,
+    help: "Calls the engine ended with an error (a policy threw, a bad message, an unsupported protocol), by code",
+    labelNames: ["code"] as const,
+    registers,
+  });
+  const config = new Counter({
+    name: `${PREFIX}config_changes_total`,
+    help: "Policy config changes: reloaded (applied) or rejected (invalid; the previous config stays)",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  config.inc({ outcome: "reloaded" }, 0);
+  config.inc({ outcome: "rejected" }, 0);
+
+  let open: { streams(): number; calls(): number } = { streams: () => 0, calls: () => 0 };
+  new Gauge({
+    name: `${PREFIX}streams_active`,
+    help: "Process streams open now",
+    registers,
+    collect() {
+      this.set(open.streams());
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}calls_active`,
+    help: "Calls in progress now",
+    registers,
+    collect() {
+      this.set(open.calls());
+    },
+  });
+
+  return {
+    registry,
+    engine: {
+      streamOpened: () => streams.inc(),
+      callStarted: () => calls.inc(),
+      evaluated: (phase, ms) => evaluations.observe({ phase }, ms / 1000),
+      failed: (code) => errors.inc({ code }),
+      observe(o) {
+        open = o;
+      },
+    },
+    configChanged: (outcome) => config.inc({ outcome }),
+  };
+}
+
+/**
+ * Serves `GET /metrics` and `GET /health` on their own port (the gRPC port speaks HTTP/2 only).
+ * @param options.port 0 picks a free port
+ * @param options.host @default "0.0.0.0"
+ */
+export function serveControlPlaneMetrics(metrics: ControlPlaneMetrics, options: { port: number; host?: string }): Promise<MetricsServer> {
+  return startMetricsServer({ registry: metrics.registry, port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) });
+}

@@ -1,0 +1,99 @@
+import type { PublisherCounters } from "@luthien/events";
+import { Counter, Gauge, Histogram, counterFrom, createHttpMetrics, createMetrics, createMetricsHandler, type Registry } from "@luthien/telemetry";
+import type { PolicyEngineMetrics } from "./policy-engine";
+
+/** Options of {@link createGatewayMetrics}. */
+export interface GatewayMetricsOptions {
+  /** The activity publisher whose outbox, retries and drops are reported at scrape time. @default none */
+  publisher?: { counters(): PublisherCounters };
+  /** Register Node's process metrics. Tests building many gateways in one process turn them off. @default true */
+  processMetrics?: boolean;
+}
+
+/**
+ * The gateway's Prometheus metrics (prefix `luthien_gateway_`). Labels carry only bounded, non-secret values:
+ * method, route pattern, status, verdict phase, bypass reason — never key ids, keys, models or paths.
+ */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Express middleware for `http_requests_total` / `http_request_duration_seconds`; mount before the routes. */
+  readonly http: ReturnType<typeof createHttpMetrics>;
+  /** The `GET /metrics` handler. */
+  readonly handler: ReturnType<typeof createMetricsHandler>;
+  /** What the engine client records; pass it as `PolicyEngineOptions.metrics`. */
+  readonly engine: PolicyEngineMetrics;
+  /** A call was served without policy (fail-open); `reason` is the engine failure's reason code. */
+  bypassed(reason: string): void;
+  /** An SSE stream to a client opened; call the returned function once when it closes. */
+  streamOpened(): () => void;
+}
+
+const PREFIX = "luthien_gateway_";
+/** Verdicts are sub-millisecond on a warm stream; judges and timeouts take seconds. */
+const VERDICT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createGatewayMetrics(options: GatewayMetricsOptions = {}): GatewayMetrics {
+  const registry = createMetrics({ service: "gateway", processMetrics: options.processMetrics ?? true });
+  const registers = [registry];
+  const verdicts = new Histogram({
+    name: `${PREFIX}engine_verdict_duration_seconds`,
+    help: "Time from asking the policy engine for a verdict until its answer, by phase (request, response, chunk, finish)",
+    labelNames: ["phase"] as const,
+    buckets: VERDICT_BUCKETS,
+    registers,
+  });
+  const timeouts = new Counter({ name: `${PREFIX}engine_verdict_timeouts_total`, help: "Verdicts the policy engine did not give in time", registers });
+  const unexpected = new Counter({
+    name: `${PREFIX}engine_unexpected_answers_total`,
+    help: "Engine answers that matched nothing pending (late, duplicate, unknown or out of order); never applied",
+    registers,
+  });
+  const bypasses = new Counter({
+    name: `${PREFIX}policy_bypasses_total`,
+    help: "Calls served without policy because the engine failed and POLICY_FAILURE_MODE is open, by reason",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  const streams = new Gauge({ name: `${PREFIX}active_streams`, help: "SSE streams to clients open now", registers });
+  for (const phase of ["request", "response", "chunk", "finish"]) verdicts.zero({ phase });
+
+  const publisher = options.publisher;
+  const read = (pick: (c: PublisherCounters) => number) => () => (publisher !== undefined ? pick(publisher.counters()) : 0);
+  new Gauge({
+    name: `${PREFIX}activity_outbox_events`,
+    help: "Activity events waiting in the publisher's outbox (in flight included)",
+    registers,
+    collect() {
+      this.set(read((c) => c.outbox)());
+    },
+  });
+  new Counter({ name: `${PREFIX}activity_published_total`, help: "Activity events acknowledged by JetStream", registers, collect: counterFrom(read((c) => c.published)) });
+  new Counter({ name: `${PREFIX}activity_publish_retries_total`, help: "Activity event publishes retried", registers, collect: counterFrom(read((c) => c.retried)) });
+  new Counter({
+    name: `${PREFIX}activity_dropped_total`,
+    help: "Activity events dropped (outbox full, or unpublished at shutdown)",
+    registers,
+    collect: counterFrom(read((c) => c.dropped)),
+  });
+
+  return {
+    registry,
+    http: createHttpMetrics({ registry, prefix: PREFIX }),
+    handler: createMetricsHandler(registry),
+    engine: {
+      verdict: (phase, ms) => verdicts.observe({ phase }, ms / 1000),
+      timeout: () => timeouts.inc(),
+      unexpected: () => unexpected.inc(),
+    },
+    bypassed: (reason) => bypasses.inc({ reason }),
+    streamOpened() {
+      streams.inc();
+      let open = true;
+      return () => {
+        if (!open) return;
+        open = false;
+        streams.dec();
+      };
+    },
+  };
+}

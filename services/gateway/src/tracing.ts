@@ -1,0 +1,236 @@
+import type { NextFunction, Request, Response } from "express";
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  extractTraceContext,
+  injectTraceContext,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from "@luthien/telemetry";
+import type { SseMessage } from "@luthien/wire";
+import type { ActivitySink } from "./activity";
+import type { ClientApi } from "./client-api";
+import type { RequestVerdict } from "./policy-engine";
+import type { ProviderConfig } from "./routing";
+import type { Upstream, UpstreamCallOptions } from "./upstream";
+
+/** The instrumentation scope of the gateway's spans. */
+const SCOPE = "luthien-gateway";
+
+/**
+ * One client call's spans. The server span covers the HTTP exchange; the engine's spans hang below it through
+ * {@link CallTrace.traceContext}, which rides in the engine's `Start` message. Attributes never carry credentials,
+ * prompts or completions: only ids, models, token counts, statuses and error types.
+ *
+ * Every method is cheap and safe when tracing is off (the spans record nothing, the trace context is empty).
+ */
+export interface CallTrace {
+  /** The context of the call's server span: the parent of every other gateway span of the call. */
+  readonly context: Context;
+  /** The W3C trace context of the server span (`traceparent`, `tracestate`), for the engine's `Start`. */
+  readonly traceContext: Record<string, string>;
+  /** The call was routed: request model, the provider's format (`gen_ai.provider.name`), the engine pool. */
+  routed(info: { model: string; provider: ProviderConfig; pool: string; stream: boolean }): void;
+  /** Runs `ask` (the request verdict, asked and awaited) in a `policy.request` span that records the verdict. */
+  requestVerdict(ask: () => Promise<RequestVerdict>): Promise<RequestVerdict>;
+  /** `upstream` with a client span (`chat <model>`) around each provider call, streams until their last event. */
+  upstream(upstream: Upstream): Upstream;
+  /** `sink` unchanged, except that the call's response model and token usage are read off its activity events. */
+  activity(sink: ActivitySink): ActivitySink;
+  /** The call failed with this error type (as the client sees it) and status; 5xx marks the server span an error. */
+  failed(type: string, status: number): void;
+}
+
+/**
+ * Middleware for a client-API route: opens the call's server span (`POST /v1/chat/completions`), continuing the
+ * client's `traceparent` when it sent one, runs the rest of the route in its context, and ends it when the response
+ * closes with the final status. Mount it after the call id is assigned and before authentication, so refused calls
+ * are traced too.
+ */
+export function traceCalls(api: ClientApi): (req: Request, res: Response, next: NextFunction) => void {
+  const tracer = trace.getTracer(SCOPE);
+  return function traceCall(req, res, next) {
+    const parent = extractTraceContext(req.headers);
+    const span = tracer.startSpan(
+      `${req.method} ${api.route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "http.request.method": req.method,
+          "http.route": api.route,
+          "gen_ai.operation.name": "chat",
+          "luthien.call_id": String(res.locals["callId"]),
+          "luthien.client_format": api.format,
+        },
+      },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    const callTrace = createCallTrace(span, ctx);
+    res.locals[TRACE_LOCAL] = callTrace;
+    res.once("close", () => {
+      span.setAttribute("http.response.status_code", res.statusCode);
+      if (!res.writableFinished) span.setAttribute("luthien.client_closed", true);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    context.with(ctx, next);
+  };
+}
+
+/** The call's trace opened by {@link traceCalls}; one that records nothing when the route has no such middleware. */
+export function callTrace(res: Response): CallTrace {
+  return (res.locals[TRACE_LOCAL] as CallTrace | undefined) ?? createCallTrace(trace.wrapSpanContext(INVALID_SPAN_CONTEXT), ROOT_CONTEXT);
+}
+
+const TRACE_LOCAL = "trace";
+const INVALID_SPAN_CONTEXT = { traceId: "00000000000000000000000000000000", spanId: "0000000000000000", traceFlags: 0 };
+
+function createCallTrace(span: Span, ctx: Context): CallTrace {
+  const tracer = trace.getTracer(SCOPE);
+  const traceContext = injectTraceContext(ctx);
+  let failed = false;
+  return {
+    context: ctx,
+    traceContext,
+    routed({ model, provider, pool, stream }) {
+      span.setAttributes({
+        "gen_ai.request.model": model,
+        "gen_ai.provider.name": provider.format,
+        "gen_ai.system": provider.format,
+        "luthien.provider": provider.name,
+        "luthien.engine.pool": pool,
+        "luthien.stream": stream,
+      });
+    },
+    async requestVerdict(ask) {
+      const verdictSpan = tracer.startSpan("policy.request", { kind: SpanKind.INTERNAL, attributes: { "luthien.policy.phase": "request" } }, ctx);
+      try {
+        const verdict = await ask();
+        verdictSpan.setAttribute("luthien.policy.action", verdict.action);
+        if (verdict.action === "continue") verdictSpan.setAttribute("luthien.policy.mode", verdict.mode);
+        return verdict;
+      } catch (err) {
+        markError(verdictSpan, err);
+        throw err;
+      } finally {
+        verdictSpan.end();
+      }
+    },
+    upstream: (upstream) => traceUpstream(upstream, ctx),
+    activity(sink) {
+      return {
+        publish(callId, type, data) {
+          if (type === "response.received") {
+            const model = (data["body"] as { model?: unknown } | null | undefined)?.model;
+            if (typeof model === "string") span.setAttribute("gen_ai.response.model", model);
+          } else if (type === "call.ended") {
+            const usage = data["usage"] as { inputTokens: number; outputTokens: number } | undefined;
+            if (usage !== undefined) span.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens });
+          }
+          sink.publish(callId, type, data);
+        },
+      };
+    },
+    failed(type, status) {
+      if (failed) return;
+      failed = true;
+      span.setAttribute("error.type", type);
+      // A denial or a client error is the call working as meant; only the gateway's own failures are errors.
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+    },
+  };
+}
+
+/** Client spans around a provider's calls, following the GenAI semantic conventions. */
+function traceUpstream(upstream: Upstream, parent: Context): Upstream {
+  const tracer = trace.getTracer(SCOPE);
+  const { provider } = upstream;
+  const start = (body: object, stream: boolean): Span => {
+    const model = (body as { model?: unknown }).model;
+    const attributes: Attributes = {
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": provider.format,
+      "gen_ai.system": provider.format,
+      "luthien.provider": provider.name,
+      "luthien.stream": stream,
+      ...serverAttributes(provider.baseUrl),
+    };
+    if (typeof model === "string") attributes["gen_ai.request.model"] = model;
+    return tracer.startSpan(typeof model === "string" ? `chat ${model}` : "chat", { kind: SpanKind.CLIENT, attributes }, parent);
+  };
+  return {
+    provider,
+    async complete(body: object, options: UpstreamCallOptions): Promise<object> {
+      const span = start(body, false);
+      try {
+        const answer = await upstream.complete(body, options);
+        const { model, usage } = answer as { model?: unknown; usage?: Record<string, unknown> | null };
+        if (typeof model === "string") span.setAttribute("gen_ai.response.model", model);
+        const tokens = tokensOf(usage);
+        if (tokens !== undefined) span.setAttributes(tokens);
+        return answer;
+      } catch (err) {
+        markError(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+    async stream(body: object, options: UpstreamCallOptions): Promise<AsyncIterable<SseMessage>> {
+      const span = start(body, true);
+      let events: AsyncIterable<SseMessage>;
+      try {
+        events = await upstream.stream(body, options);
+      } catch (err) {
+        markError(span, err);
+        span.end();
+        throw err;
+      }
+      return endWith(events, span);
+    },
+  };
+}
+
+/** `events`, ending `span` after the last one, on a failure, or when the reader stops early. */
+async function* endWith(events: AsyncIterable<SseMessage>, span: Span): AsyncGenerator<SseMessage> {
+  try {
+    yield* events;
+  } catch (err) {
+    markError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/** Token usage of a provider answer in either format, as GenAI attributes. */
+function tokensOf(usage: Record<string, unknown> | null | undefined): Attributes | undefined {
+  if (usage === undefined || usage === null) return undefined;
+  const input = usage["prompt_tokens"] ?? usage["input_tokens"];
+  const output = usage["completion_tokens"] ?? usage["output_tokens"];
+  if (typeof input !== "number" || typeof output !== "number") return undefined;
+  return { "gen_ai.usage.input_tokens": input, "gen_ai.usage.output_tokens": output };
+}
+
+/** Host and port of a provider's base URL; never its path, query or any user info. */
+function serverAttributes(baseUrl: string): Attributes {
+  if (!URL.canParse(baseUrl)) return {};
+  const url = new URL(baseUrl);
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  return { "server.address": url.hostname, "server.port": port };
+}
+
+/**
+ * Marks a span failed with the error's class name (`error.type`). The message stays out: provider and engine
+ * messages may quote the request.
+ */
+function markError(span: Span, err: unknown): void {
+  const type = err instanceof Error ? err.name : typeof err;
+  span.setAttribute("error.type", type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+}
