@@ -85,16 +85,29 @@ export function createHttpMetrics(options: HttpMetricsOptions): (req: IncomingMe
     buckets: options.buckets ?? HTTP_BUCKETS,
     registers: [options.registry],
   });
+  // Label sets are few (methods × route patterns × statuses): look each one's series up once, not per request.
+  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  const seriesOf = (method: string, route: string, status: string): { count: () => void; observe: (seconds: number) => void } => {
+    const key = `${method} ${route} ${status}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      const c = requests.labels(method, route, status);
+      const h = duration.labels(method, route, status);
+      s = { count: () => c.inc(), observe: (v) => h.observe(v) };
+      series.set(key, s);
+    }
+    return s;
+  };
   return function httpMetrics(req, res, next) {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     // `close` fires both after a normal finish and when the client goes away mid-response.
     res.once("close", () => {
       const r = req as RoutedRequest;
       const pattern = r.route?.path;
       const route = typeof pattern === "string" ? `${r.baseUrl ?? ""}${pattern}` : UNMATCHED_ROUTE;
-      const labels = { method: req.method ?? "UNKNOWN", route, status: String(res.statusCode) };
-      requests.inc(labels);
-      duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const s = seriesOf(req.method ?? "UNKNOWN", route, String(res.statusCode));
+      s.count();
+      s.observe((performance.now() - started) / 1000);
     });
     next();
   };

@@ -46,6 +46,13 @@ export function tracesUrl(env: NodeJS.ProcessEnv = process.env): string | undefi
  * When neither variable is set, nothing is registered: tracers hand out non-recording spans, injection writes
  * nothing, and nothing leaves the process. Call once per process, at startup.
  */
+let active = false;
+
+/** True once {@link startTracing} registered a tracer provider: hot paths skip span bookkeeping otherwise. */
+export function isTracingActive(): boolean {
+  return active;
+}
+
 export function startTracing(options: TracingOptions): Tracing {
   const env = options.env ?? process.env;
   const url = tracesUrl(env);
@@ -62,6 +69,7 @@ export function startTracing(options: TracingOptions): Tracing {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
+  active = true;
   const timeoutMs = options.shutdownTimeoutMs ?? 5000;
   let stopped: Promise<void> | undefined;
   return {

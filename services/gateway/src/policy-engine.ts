@@ -136,7 +136,14 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const health = createHealthClient(options.address, { channelOf: client });
   const transport =
     (options.transport ?? "multiplexed") === "multiplexed"
-      ? createMultiplexedTransport(client, { streams: options.streams ?? 4, largeBytes: LARGE_MESSAGE_BYTES, onStray: () => options.metrics?.unexpected() })
+      ? createMultiplexedTransport(client, {
+          streams: options.streams ?? 4,
+          largeBytes: LARGE_MESSAGE_BYTES,
+          onStray: (m) => {
+            options.metrics?.unexpected();
+            options.logger.debug("unexpected engine answer ignored", { callId: m.callId, replyTo: m.replyTo, kind: m.kind, late: true });
+          },
+        })
       : undefined;
   return {
     open: (callId) => openCall(callId, options, (sink, first) => transport?.attach(callId, sink, first) ?? openOwnStream(client, sink)),
@@ -182,6 +189,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
  * control is per stream, so a 20 MB request must not hold up the chunks of every other call sharing its stream.
  */
 const LARGE_MESSAGE_BYTES = 256 * 1024;
+
+/** What asks after `close()` fail with; one instance, since a closed call is routine (every call ends so). */
+const CALL_CLOSED = new PolicyUnavailableError("closed", "call closed");
 
 /** What a transport tells the call it carries. */
 interface CallSink {
@@ -257,7 +267,7 @@ interface SharedStream {
  */
 function createMultiplexedTransport(
   client: ReturnType<typeof createPolicyEngineClient>,
-  options: { streams: number; largeBytes: number; onStray(): void },
+  options: { streams: number; largeBytes: number; onStray(m: EngineMessage__Output): void },
 ): { attach(callId: string, sink: CallSink, first: GatewayMessage): CallLink; drain(): void } {
   let shared: SharedStream[] = [];
 
@@ -269,7 +279,7 @@ function createMultiplexedTransport(
     s.stream.on("data", (m: EngineMessage__Output) => {
       const sink = s.calls.get(m.callId);
       // Answers for a call already released (cancelled, failed, timed out) are expected now and then.
-      if (sink === undefined) options.onStray();
+      if (sink === undefined) options.onStray(m);
       else sink.data(m);
     });
     const breakAll = (err: Error): void => {
@@ -361,6 +371,14 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
 
   const onData = (m: EngineMessage__Output): void => {
     const head = waiting[0];
+    if (m.callId === callId && m.kind !== "keepalive" && m.kind !== "error" && waiting.some((w, i) => i > 0 && w.seq === m.replyTo)) {
+      // An answer that skipped the one due: applying it would decide events out of order, and waiting would only
+      // end at the deadline.
+      unexpected++;
+      metrics.unexpected();
+      fail(new PolicyUnavailableError("engine_error", `policy engine answered seq ${m.replyTo} before seq ${head?.seq ?? "?"}`));
+      return;
+    }
     if (m.callId !== callId || head === undefined || m.replyTo !== head.seq) {
       unexpected++;
       metrics.unexpected();
@@ -495,7 +513,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
       } else {
         link?.end();
       }
-      failure ??= new PolicyUnavailableError("closed", "call closed");
+      failure ??= CALL_CLOSED;
       for (const w of waiting.splice(0)) w.reject(failure);
     },
   };

@@ -5,6 +5,7 @@ import {
   SpanStatusCode,
   context,
   extractTraceContext,
+  isTracingActive,
   injectTraceContext,
   trace,
   type Attributes,
@@ -54,6 +55,7 @@ export interface CallTrace {
 export function traceCalls(api: ClientApi): (req: Request, res: Response, next: NextFunction) => void {
   const tracer = trace.getTracer(SCOPE);
   return function traceCall(req, res, next) {
+    if (!isTracingActive()) return next();
     const parent = extractTraceContext(req.headers);
     const span = tracer.startSpan(
       `${req.method} ${api.route}`,
@@ -84,11 +86,20 @@ export function traceCalls(api: ClientApi): (req: Request, res: Response, next: 
 
 /** The call's trace opened by {@link traceCalls}; one that records nothing when the route has no such middleware. */
 export function callTrace(res: Response): CallTrace {
-  return (res.locals[TRACE_LOCAL] as CallTrace | undefined) ?? createCallTrace(trace.wrapSpanContext(INVALID_SPAN_CONTEXT), ROOT_CONTEXT);
+  return (res.locals[TRACE_LOCAL] as CallTrace | undefined) ?? NO_TRACE;
 }
 
 const TRACE_LOCAL = "trace";
-const INVALID_SPAN_CONTEXT = { traceId: "00000000000000000000000000000000", spanId: "0000000000000000", traceFlags: 0 };
+/** Tracing is off (or the route is not traced): nothing to record, nothing to wrap. */
+const NO_TRACE: CallTrace = {
+  context: ROOT_CONTEXT,
+  traceContext: {},
+  routed: () => undefined,
+  requestVerdict: (ask) => ask(),
+  upstream: (upstream) => upstream,
+  activity: (sink) => sink,
+  failed: () => undefined,
+};
 
 function createCallTrace(span: Span, ctx: Context): CallTrace {
   const tracer = trace.getTracer(SCOPE);

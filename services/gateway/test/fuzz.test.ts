@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as zlib from "node:zlib";
 import fc from "fast-check";
-import { startStack, type Stack } from "@luthien/testkit";
+import { recordScenario, startStack, type Stack } from "@luthien/testkit";
 
 /**
  * Property-based fuzzing of both endpoints and some passthrough paths with malformed and hostile bodies and header
@@ -52,6 +52,9 @@ afterAll(async () => {
   process.stdout.write(
     `fuzz: ${total} requests; by category ${JSON.stringify(Object.fromEntries(tried))}; statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`,
   );
+  const fiveXx = [...statuses].filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
+  const hangs = statuses.get("hang") ?? 0;
+  recordScenario({ suite: "fuzz", scenario: "bad inputs", failMode: "closed", passed: fiveXx === 0 && hangs === 0 && total > 0, badInputs: Object.fromEntries(tried), fiveXx, note: `${hangs} hangs` });
 });
 
 function send(r: FuzzRequest): Promise<Outcome> {

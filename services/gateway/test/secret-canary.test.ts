@@ -1,4 +1,4 @@
-import { startStack, waitFor, type Stack } from "@luthien/testkit";
+import { recordScenario, startStack, waitFor, type Stack } from "@luthien/testkit";
 import { dribble, rawRequest } from "./raw-http";
 
 /**
@@ -163,6 +163,10 @@ describe("secret canaries over a whole run, error paths included", () => {
   it("no key canary in any answer, nor in the gateway's or the engine's output; no prompt canary in the output", () => {
     expect(seen.length).toBeGreaterThan(60);
     const outputs = { gateway: stack.gateway.output(), engine: stack.engine?.output() ?? "" };
+    const hits =
+      Object.values(KEYS).reduce((n, key) => n + seen.filter((s) => s.text.includes(key)).length + Object.values(outputs).filter((o) => o.includes(key)).length, 0) +
+      Object.values(outputs).filter((o) => o.includes(PROMPT_CANARY)).length;
+    recordScenario({ suite: "secret canary", scenario: "canaries over a whole run", failMode: "closed", passed: hits === 0, canaryHits: hits });
     // The run did log: a silent process would pass for the wrong reason.
     expect(outputs.gateway).toMatch(/call failed/);
     for (const [name, key] of Object.entries(KEYS)) {
