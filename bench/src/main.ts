@@ -25,6 +25,7 @@ import {
   throughputScenario,
   ttfbScenario,
   workersScenario,
+  transportScenario,
   type BenchContext,
   type PerEventResult,
   type Watched,
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
     ];
 
     // SKIP chain: a request-only policy, so the gateway streams straight through.
-    if (["latency", "ttfb", "throughput", "slow-streams", "memory", "workers"].some((s) => has(s as Scenario))) {
+    if (["latency", "ttfb", "throughput", "slow-streams", "memory", "workers", "transport"].some((s) => has(s as Scenario))) {
       await withStack({ policies: ["use: noop"] }, nats, opts, async (stack) => {
         if (has("memory")) {
           const portkeyPid = ctx.portkey?.process.pid;
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
         if (has("throughput")) await throughputScenario(ctx, stack);
         if (has("slow-streams")) await slowStreamsScenario(ctx, stack);
         if (has("workers")) await workersScenario(ctx, stack, serviceEnv(nats, opts));
+        if (has("transport")) await transportScenario(ctx, stack, serviceEnv(nats, opts));
       });
     }
 

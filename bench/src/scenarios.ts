@@ -316,3 +316,49 @@ export async function workersScenario(ctx: BenchContext, stack: Stack, env: Reco
     await two.stop();
   }
 }
+
+/**
+ * The engine transports side by side, each a gateway of its own on the stack's mock and engine: one stream per call
+ * (`POLICY_TRANSPORT=stream`) and a few shared long-lived streams (`multiplexed`, the default). Latency at one
+ * connection (interleaved, with the direct call as baseline) and requests/s at `connections` clients.
+ */
+export async function transportScenario(ctx: BenchContext, stack: Stack, env: Record<string, string>): Promise<void> {
+  const start = (transport: string): Promise<RunningService> =>
+    startService("gateway", {
+      env: {
+        OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`,
+        ANTHROPIC_UPSTREAM_URL: stack.mock.url,
+        POLICY_ENGINE_URL: stack.engine?.address ?? "127.0.0.1:1",
+        POLICY_TRANSPORT: transport,
+        ...env,
+      },
+    });
+  const [perCall, shared] = await Promise.all([start("stream"), start("multiplexed")]);
+  try {
+    const { calls, warmup, connections, loadMs, loadWarmupMs } = ctx.opts;
+    const targets = [createTarget("direct", stack.mock.url), createTarget("stream per call", perCall.url), createTarget("multiplexed", shared.url)];
+    const timings = await interleaved(targets, chatBody(false), calls, warmup);
+    const by = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
+    const loads = new Map<string, LoadResult>();
+    for (const t of targets.slice(1)) {
+      loads.set(t.name, await closedLoop({ target: t, body: chatBody(false), connections, durationMs: loadMs, warmupMs: loadWarmupMs }));
+    }
+    const direct = by.get("direct");
+    printTable(
+      `Engine transport, non-streaming, SKIP (noop): ${calls} sequential calls after ${warmup} warm-up, then ${connections} connections`,
+      ["transport", "p50 ms", "p99 ms", "added p50 ms", `requests/s at ${connections}`, `p99 ms at ${connections}`],
+      [...by].map(([name, s]) => {
+        const load = loads.get(name);
+        return [name, fmt(s.p50), fmt(s.p99), name === "direct" || direct === undefined ? "" : fmt(s.p50 - direct.p50), load === undefined ? "" : fmt(load.rps, 0), load === undefined ? "" : fmt(load.latency.p99)];
+      }),
+    );
+    // Baseline is stream-per-call, so the ratio reads as what multiplexing changes.
+    const a = by.get("stream per call");
+    const b = by.get("multiplexed");
+    figure(ctx, { scenario: "engine transport, stream per call → multiplexed", metric: "1 connection p50", unit: "ms", baseline: a?.p50, luthien: b?.p50 ?? NaN });
+    figure(ctx, { scenario: "engine transport, stream per call → multiplexed", metric: `throughput, ${connections} connections`, unit: "requests/s", baseline: loads.get("stream per call")?.rps, luthien: loads.get("multiplexed")?.rps ?? NaN });
+    ctx.report.raw["transport"] = { latency: Object.fromEntries(by), load: Object.fromEntries(loads) };
+  } finally {
+    await Promise.all([perCall.stop(), shared.stop()]);
+  }
+}

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import OpenAI from "openai";
-import { freePort, startService, waitFor, type RunningService } from "@luthien/testkit";
+import { freePort, startFakeEngine, startService, waitFor, type RunningService } from "@luthien/testkit";
 import { readRouting } from "../src/routing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "luthien-pools-"));
@@ -135,6 +135,25 @@ describe("GATEWAY_CONFIG engine pools", () => {
       expect(gateway.output()).toMatch(/policy engine health.*to=DOWN/);
     } finally {
       await Promise.all([gateway, mock, a, b, ...(a2 !== undefined ? [a2] : [])].map((s) => s.stop()));
+    }
+  });
+
+  it("sends no new calls to a replica that reports NOT_SERVING, and uses it again once it serves", async () => {
+    const [mock, real, fake] = await Promise.all([startService("mock-llm"), startEngine(tagged("replica R")), startFakeEngine()]);
+    const gateway = await startService("gateway", { env: { OPENAI_UPSTREAM_URL: `${mock.url}/v1`, POLICY_ENGINE_URL: `${real.address},${fake.address}` } });
+    const startsAtFake = (): number => fake.received.filter((r) => r.kind === "start").length;
+    try {
+      await waitFor(async () => (await text(client(gateway))) === "Hello from the Luthien mock model.", { what: "a call decided by the fake engine" });
+      fake.setServing(false);
+      await waitFor(() => gateway.output().includes("to=NOT_SERVING"), { what: "the gateway to see NOT_SERVING" });
+      const before = startsAtFake();
+      const answers = await Promise.all(Array.from({ length: 12 }, () => text(client(gateway))));
+      expect(answers).toEqual(Array(12).fill("Hello from the Luthien replica R."));
+      expect(startsAtFake()).toBe(before);
+      fake.setServing(true);
+      await waitFor(async () => (await text(client(gateway))) === "Hello from the Luthien mock model.", { what: "calls on the fake engine again" });
+    } finally {
+      await Promise.all([gateway.stop(), mock.stop(), real.stop(), fake.stop()]);
     }
   });
 
