@@ -131,10 +131,13 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     const activity = createCallActivity({ sink: traced.activity(options.activity), callId, format: api.format, chunkEvents: options.chunkEvents });
     const validate = api.createValidator();
     let violated = false;
+    // FULL streams pass the client API's stream stage, which enforces the same rules: checking again would parse
+    // every event a second time.
+    let checkWrites = true;
     const sse = createSseWriter(res, {
       onEvent: (m) => {
         activity.clientEvent(m);
-        if (violated) return;
+        if (violated || !checkWrites) return;
         try {
           validate(m);
         } catch (err) {
@@ -216,6 +219,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         return;
       }
       stats.mode = verdict.mode;
+      checkWrites = verdict.mode !== "FULL";
       const params = verdict.requestJson !== undefined ? rewritten(verdict.requestJson, stream) : body;
       if (verdict.requestJson !== undefined) activity.action("request_modified");
       // A policy may have switched the model (model-router): route the final request, not the original.
