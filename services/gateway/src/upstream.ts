@@ -20,6 +20,7 @@ import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/ch
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import type { UpstreamCredential } from "./auth";
 import { InvalidRequestError } from "./errors";
+import { createHttpFetch } from "./http-fetch";
 import type { ProviderConfig, ProviderFormat } from "./routing";
 
 export interface UpstreamCallOptions {
@@ -56,6 +57,7 @@ interface NativeProvider<Req, Res, Event> {
 
 /** SDK clients are made once per provider and reused: connection pools are what make calls cheap. */
 export function createUpstreams(options: { timeoutMs: number }): Upstreams {
+  const fetch = createHttpFetch();
   const openai = new Map<string, NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk>>();
   const anthropic = new Map<string, NativeProvider<MessageCreateParams, Message, RawMessageStreamEvent>>();
 
@@ -63,7 +65,7 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
     let native = openai.get(p.name);
     if (native === undefined) {
       // The OpenAI client insists on a key; an OpenAI-compatible server without auth ignores the placeholder.
-      const client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs });
+      const client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch });
       const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: openaiAuth(o.credential) });
       native = {
         // The body goes as the client sent it: adding even `stream: false` would change what the provider sees.
@@ -78,7 +80,7 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
     let native = anthropic.get(p.name);
     if (native === undefined) {
       // Credentials go per request (the server's key, or the caller's own in passthrough), never from the env.
-      const client = new Anthropic({ apiKey: null, authToken: null, baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs });
+      const client = new Anthropic({ apiKey: null, authToken: null, baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch });
       const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: { ...o.forwardHeaders, ...anthropicAuth(p, o.credential) } });
       native = {
         complete: (body, o) => client.messages.create(body as MessageCreateParamsNonStreaming, opts(o)),
