@@ -83,3 +83,18 @@ export function openFileLimit(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * CPU time (user + system) a process has used so far, in ms, from `/proc/<pid>/stat` (clock ticks of 10 ms: read it
+ * over many calls).
+ * @returns undefined when the process is gone or /proc is not there
+ */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}

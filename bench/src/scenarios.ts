@@ -3,7 +3,7 @@ import { startService, type RunningService, type Stack } from "@luthien/testkit"
 import { chatBody, closedLoop, createTarget, interleaved, post, type CallTiming, type LoadResult, type Target } from "./http-load";
 import type { BenchOptions } from "./options";
 import type { RunningPortkey } from "./portkey";
-import { descendants, openFileLimit, sampleRss, treeRssMb } from "./proc";
+import { cpuMs, descendants, openFileLimit, sampleRss, treeRssMb } from "./proc";
 import { fmt, printTable, type Figure, type Report } from "./report";
 import { slope, summarize, type Summary } from "./stats";
 
@@ -53,11 +53,19 @@ function latencyTable(title: string, by: Map<string, Summary>): void {
  */
 export async function latencyScenario(ctx: BenchContext, stack: Stack, chain: ChainLabel): Promise<Map<string, Summary>> {
   const { calls, warmup } = ctx.opts;
+  // CPU the gateway and the engine spend per call: only gateway calls reach them, whatever else the run does.
+  const pids = { gateway: stack.gateway.process.pid as number, engine: stack.engine?.process.pid as number };
+  const cpuBefore = { gateway: cpuMs(pids.gateway), engine: cpuMs(pids.engine) };
   const timings = await interleaved(targetsOf(ctx, stack, chain.startsWith("SKIP")), chatBody(false), calls, warmup);
+  const perCall = (who: "gateway" | "engine"): number => ((cpuMs(pids[who]) ?? NaN) - (cpuBefore[who] ?? NaN)) / (calls + warmup);
+  const cpu = { gateway: perCall("gateway"), engine: perCall("engine") };
   const by = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
   latencyTable(`Non-streaming, 1 connection, ${chain}: ${calls} sequential calls per target after ${warmup} warm-up (ms)`, by);
+  console.log(`CPU per call: gateway ${fmt(cpu.gateway)} ms, engine ${fmt(cpu.engine)} ms`);
+  figure(ctx, { scenario: `1 connection, ${chain}`, metric: "gateway CPU per call", unit: "ms", baseline: undefined, luthien: cpu.gateway });
+  figure(ctx, { scenario: `1 connection, ${chain}`, metric: "engine CPU per call", unit: "ms", baseline: undefined, luthien: cpu.engine });
   latencyFigures(ctx, `1 connection, ${chain}`, "latency", by);
-  ctx.report.raw[`latency ${chain}`] = Object.fromEntries(by);
+  ctx.report.raw[`latency ${chain}`] = { ...Object.fromEntries(by), cpuPerCallMs: cpu };
   return by;
 }
 
