@@ -8,7 +8,7 @@ import { createAuthMiddleware, createClientAuth, presentedCredential, type CallA
 import { createCallHandler } from "./call-handler";
 import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
 import type { GatewayConfig } from "./config";
-import { NotFoundError, toHttpError } from "./errors";
+import { NotFoundError, toHttpError, type HttpError } from "./errors";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics";
 import { createPassthroughHandler } from "./passthrough";
 import { createEnginePools, type EnginePools } from "./engine-pool";
@@ -64,6 +64,7 @@ export function createGateway(
   app.use(function assignCallId(req, res, next) {
     const callId = randomUUID();
     res.locals["callId"] = callId;
+    res.locals["receivedAt"] = Date.now();
     res.locals["api"] = apiOf(req);
     res.set("x-luthien-call-id", callId);
     next();
@@ -136,10 +137,40 @@ export function createGateway(
       res.end();
       return;
     }
-    res.status(http.status).set(http.headers).json((res.locals["api"] as ClientApi).errorBody(http));
+    const api = res.locals["api"] as ClientApi;
+    // A call refused before it started (401, 400, 413, ...) is still a call the monitor should show.
+    if (req.route?.path === api.route && res.locals["callStarted"] !== true) publishRefused(activity, req, res, api, http);
+    res.status(http.status).set(http.headers).json(api.errorBody(http));
   });
 
   return { app, engines, metrics, close: () => engines.close() };
+}
+
+/**
+ * `call.started` and `call.ended` for a call refused before the call handler began it: what is known of it (the
+ * model when the body was read, the key id when authenticated) and the error the client got, already redacted.
+ */
+function publishRefused(activity: ActivitySink, req: Request, res: Response, api: ClientApi, http: HttpError): void {
+  const callId = res.locals["callId"] as string;
+  const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
+  const auth = res.locals["auth"] as CallAuth | undefined;
+  activity.publish(callId, "call.started", {
+    model: typeof body["model"] === "string" ? body["model"].slice(0, 200) : "",
+    stream: body["stream"] === true,
+    route: api.route,
+    keyId: auth?.keyId ?? "",
+    format: api.format,
+    provider: "",
+  });
+  activity.publish(callId, "call.ended", {
+    status: http.status,
+    outcome: "error",
+    latencyMs: Date.now() - (res.locals["receivedAt"] as number),
+    chunksIn: 0,
+    chunksOut: 0,
+    policyActions: [],
+    error: { type: http.type, message: http.message },
+  });
 }
 
 /** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */

@@ -174,6 +174,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
 
     const { userId, sessionId } = api.identity(body, req);
     activity.started({ model, stream, route: api.route, keyId: auth.keyId, userId, sessionId, format: api.format, provider: provider.name });
+    res.locals["callStarted"] = true;
     activity.requestReceived(body);
     const deadline = options.maxCallMs > 0 ? setTimeout(() => stop("deadline"), options.maxCallMs) : undefined;
     try {

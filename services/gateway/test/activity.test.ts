@@ -105,6 +105,29 @@ describe("activity events from gateway and control plane reach the monitor", () 
     expect(JSON.stringify(detail.response.final)).toContain("HELLO TWO");
   });
 
+  it("shows calls refused before they started (400, 401) with the error the client got", async () => {
+    const guarded = await startService("gateway", {
+      env: { NATS_URL: nats.url, OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`, POLICY_ENGINE_URL: stack.engine?.address ?? "", GATEWAY_API_KEYS: "the-key", AUTH_MODE: "client_key" },
+    });
+    try {
+      const post = (url: string, body: unknown, key: string): Promise<Response> =>
+        fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      const bad = await post(guarded.url, { model: "gpt-4o-mini", messages: "not a list" }, "the-key");
+      const unauthorized = await post(guarded.url, { model: "gpt-4o-mini", messages: [] }, "wrong-key-value");
+      expect([bad.status, unauthorized.status]).toEqual([400, 401]);
+      // Auth runs before the body is read, so a 401 knows no model.
+      for (const [res, status, type, model] of [[bad, 400, "invalid_request_error", "gpt-4o-mini"], [unauthorized, 401, "authentication_error", ""]] as const) {
+        const events = await storedCall(res.headers.get("x-luthien-call-id") ?? "");
+        expect(events.map((e) => e.type)).toEqual(["call.started", "call.ended"]);
+        expect(events[0]?.data).toMatchObject({ model, route: "/v1/chat/completions", format: "openai" });
+        expect(events[1]?.data).toMatchObject({ status, outcome: "error", error: { type } });
+        expect(JSON.stringify(events)).not.toContain("wrong-key-value");
+      }
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it("serves every call while NATS is away, and stores every event once it is back", async () => {
     const openai = new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
     await nats.stop();
