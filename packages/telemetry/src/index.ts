@@ -6,7 +6,7 @@ export type { MetricsOptions, HttpMetricsOptions, MetricsServerOptions, MetricsS
 export { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 // OpenTelemetry tracing: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; W3C context in and out of plain maps.
-export { startTracing, isTracingActive, tracesUrl, injectTraceContext, extractTraceContext } from "./tracing";
+export { startTracing, isTracingActive, tracesUrl, injectTraceContext, extractTraceContext, serverAttributes, markSpanError } from "./tracing";
 export type { TracingOptions, Tracing } from "./tracing";
 export { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 export type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";

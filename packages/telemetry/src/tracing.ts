@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, context, propagation, trace, type Context, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -112,4 +112,22 @@ export function extractTraceContext(carrier: Readonly<Record<string, string | st
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v !== undefined && v.trim() !== "" ? v.trim() : undefined;
+}
+
+/** `server.address` and `server.port` of a base URL; never its path, query or user info. Nothing when unset or invalid. */
+export function serverAttributes(baseUrl: string | undefined): Attributes {
+  if (baseUrl === undefined || !URL.canParse(baseUrl)) return {};
+  const url = new URL(baseUrl);
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  return { "server.address": url.hostname, "server.port": port };
+}
+
+/**
+ * Marks a span failed with the error's class name (`error.type`). The message stays out: provider and engine
+ * messages may quote the request or a key's name.
+ */
+export function markSpanError(span: Span, err: unknown): void {
+  const type = err instanceof Error ? err.name : typeof err;
+  span.setAttribute("error.type", type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
 }

@@ -1,5 +1,5 @@
 import type { Start__Output } from "@luthien/protocol";
-import { SpanKind, SpanStatusCode, context, extractTraceContext, trace, type Attributes, type Span } from "@luthien/telemetry";
+import { SpanKind, context, extractTraceContext, markSpanError, serverAttributes, trace, type Attributes } from "@luthien/telemetry";
 import type { EvaluationPhase } from "./metrics";
 
 /** The instrumentation scope of the engine's spans. */
@@ -55,8 +55,8 @@ export function traceEngineCall(
       try {
         return await context.with(trace.setSpan(callContext, phaseSpan), run);
       } catch (err) {
-        markError(phaseSpan, err);
-        markError(span, err);
+        markSpanError(phaseSpan, err);
+        markSpanError(span, err);
         throw err;
       } finally {
         phaseSpan.end();
@@ -93,25 +93,10 @@ export function traceJudgeCall<A extends unknown[], R>(
       try {
         return await ask(...args);
       } catch (err) {
-        markError(span, err);
+        markSpanError(span, err);
         throw err;
       } finally {
         span.end();
       }
     });
-}
-
-/** Host and port of a base URL (never its path, query or user info); nothing for the SDK's default host. */
-function serverAttributes(baseUrl: string | undefined): Attributes {
-  if (baseUrl === undefined || !URL.canParse(baseUrl)) return {};
-  const url = new URL(baseUrl);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  return { "server.address": url.hostname, "server.port": port };
-}
-
-/** `error.type` is the error's class name; messages stay out, as they may quote the request or a key's name. */
-function markError(span: Span, err: unknown): void {
-  const type = err instanceof Error ? err.name : typeof err;
-  span.setAttribute("error.type", type);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
 }

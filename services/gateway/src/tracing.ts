@@ -11,6 +11,8 @@ import {
   type Attributes,
   type Context,
   type Span,
+  markSpanError,
+  serverAttributes,
 } from "@luthien/telemetry";
 import type { SseMessage } from "@luthien/wire";
 import type { ActivitySink } from "./activity";
@@ -126,7 +128,7 @@ function createCallTrace(span: Span, ctx: Context): CallTrace {
         if (verdict.action === "continue") verdictSpan.setAttribute("luthien.policy.mode", verdict.mode);
         return verdict;
       } catch (err) {
-        markError(verdictSpan, err);
+        markSpanError(verdictSpan, err);
         throw err;
       } finally {
         verdictSpan.end();
@@ -186,7 +188,7 @@ function traceUpstream(upstream: Upstream, parent: Context): Upstream {
         if (tokens !== undefined) span.setAttributes(tokens);
         return answer;
       } catch (err) {
-        markError(span, err);
+        markSpanError(span, err);
         throw err;
       } finally {
         span.end();
@@ -198,7 +200,7 @@ function traceUpstream(upstream: Upstream, parent: Context): Upstream {
       try {
         events = await upstream.stream(body, options);
       } catch (err) {
-        markError(span, err);
+        markSpanError(span, err);
         span.end();
         throw err;
       }
@@ -212,7 +214,7 @@ async function* endWith(events: AsyncIterable<SseMessage>, span: Span): AsyncGen
   try {
     yield* events;
   } catch (err) {
-    markError(span, err);
+    markSpanError(span, err);
     throw err;
   } finally {
     span.end();
@@ -226,22 +228,4 @@ function tokensOf(usage: Record<string, unknown> | null | undefined): Attributes
   const output = usage["completion_tokens"] ?? usage["output_tokens"];
   if (typeof input !== "number" || typeof output !== "number") return undefined;
   return { "gen_ai.usage.input_tokens": input, "gen_ai.usage.output_tokens": output };
-}
-
-/** Host and port of a provider's base URL; never its path, query or any user info. */
-function serverAttributes(baseUrl: string): Attributes {
-  if (!URL.canParse(baseUrl)) return {};
-  const url = new URL(baseUrl);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  return { "server.address": url.hostname, "server.port": port };
-}
-
-/**
- * Marks a span failed with the error's class name (`error.type`). The message stays out: provider and engine
- * messages may quote the request.
- */
-function markError(span: Span, err: unknown): void {
-  const type = err instanceof Error ? err.name : typeof err;
-  span.setAttribute("error.type", type);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
 }
