@@ -36,7 +36,8 @@ export type { ToolCall, ToolCallContext, ToolCallDecision, ToolCallGateOptions }
 export { requestText } from "./request-text";
 export type { RequestText } from "./request-text";
 export { withKeepalive } from "./keepalive";
-export { createGlobMatcher } from "./glob";
+// Re-exported: policies match tool and model names the way the gateway and the control plane do.
+export { createGlobMatcher } from "@luthien/runtime";
 export {
   runPolicy,
   openAIRequest,

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { ConfigError, envEnum } from "@luthien/runtime";
+import { ConfigError, createGlobMatcher, envEnum } from "@luthien/runtime";
 
 export type ProviderFormat = "openai" | "anthropic";
 
@@ -106,8 +106,8 @@ export function readRouting(env: Env = process.env): Routing {
     engines.set(DEFAULT_ENGINE_POOL, { name: DEFAULT_ENGINE_POOL, targets, failureMode });
   }
   routes.push({ model: "claude-*", provider: "anthropic" }, { model: "*", provider: "openai" });
-  const compiled = routes.map((r) => ({ route: r, re: globToRegExp(r.model) }));
-  const compiledEngineRoutes = engineRoutes.map((r) => ({ rule: r, model: r.model === undefined ? undefined : globToRegExp(r.model) }));
+  const compiled = routes.map((r) => ({ route: r, matches: createGlobMatcher(r.model) }));
+  const compiledEngineRoutes = engineRoutes.map((r) => ({ rule: r, model: r.model === undefined ? undefined : createGlobMatcher(r.model) }));
   const defaultPool = engines.get(DEFAULT_ENGINE_POOL) as EnginePoolConfig;
   return {
     providers,
@@ -115,14 +115,14 @@ export function readRouting(env: Env = process.env): Routing {
     engines,
     engineRoutes,
     resolve(model) {
-      const hit = compiled.find((c) => c.re.test(model));
+      const hit = compiled.find((c) => c.matches(model));
       return hit === undefined ? undefined : providers.get(hit.route.provider);
     },
     resolveEngine(call) {
       const hit = compiledEngineRoutes.find(
         ({ rule, model }) =>
           (rule.keyId === undefined || rule.keyId === call.keyId) &&
-          (model === undefined || model.test(call.model)) &&
+          (model === undefined || model(call.model)) &&
           (rule.route === undefined || rule.route === call.route),
       );
       return hit === undefined ? defaultPool : (engines.get(hit.rule.engine) as EnginePoolConfig);
@@ -218,9 +218,4 @@ function str(v: unknown, at: string): string {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v === "" ? undefined : v;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`);
 }
