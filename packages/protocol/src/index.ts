@@ -12,7 +12,6 @@
 export {
   PROTOCOL_VERSION,
   POLICY_ENGINE_SERVICE,
-  SUPPORTED_PROTOCOL_VERSIONS,
   LOADER_OPTIONS,
   createPolicyEngineClient,
   addPolicyEngineService,

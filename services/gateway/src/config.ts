@@ -65,6 +65,11 @@ export interface GatewayConfig {
    * included, and ends with a 504 `call_timeout` (an error event once streaming). 0 = no cap. @default 1800000 (30 min)
    */
   maxCallMs: number;
+  /**
+   * GATEWAY_SHUTDOWN_GRACE_MS: on SIGTERM the gateway stops accepting connections and lets calls in flight finish for
+   * this long, then cuts what is left. @default 60000
+   */
+  shutdownGraceMs: number;
   /** NATS_URL: where activity events go; "off" publishes none. @default "nats://127.0.0.1:4222" */
   natsUrl: string;
   /** ACTIVITY_CHUNKS=on also publishes an event per stream chunk. @default off */
@@ -99,6 +104,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     keepAliveTimeoutMs: envInt("GATEWAY_KEEPALIVE_TIMEOUT_MS", 5000, env),
     sseHeartbeatMs: envInt("SSE_HEARTBEAT_MS", 15000, env),
     maxCallMs: envInt("GATEWAY_MAX_CALL_MS", 30 * 60 * 1000, env),
+    shutdownGraceMs: envInt("GATEWAY_SHUTDOWN_GRACE_MS", 60000, env),
     natsUrl: envString("NATS_URL", "nats://127.0.0.1:4222", env),
     activityChunks: envEnum("ACTIVITY_CHUNKS", ["on", "off"] as const, "off", env) === "on",
   };

@@ -34,7 +34,15 @@ function main(config: GatewayConfig): void {
   });
   onShutdown(async (signal) => {
     logger.notice("shutting down", { signal });
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // No new connections; calls in flight finish, up to the grace period: then their connections are cut, which
+    // cancels their provider and engine calls like a client leaving would.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    const grace = setTimeout(() => {
+      logger.warn("shutdown grace period over; closing the connections still open", { grace_ms: config.shutdownGraceMs });
+      server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    await drained;
+    clearTimeout(grace);
     gateway.close();
     await publisher?.close();
     // Last: the spans of the calls that just drained go out with it.

@@ -11,8 +11,6 @@ export { grpc };
 
 /** The protocol version this build speaks; sent in every `Start`. */
 export const PROTOCOL_VERSION = 1;
-/** The versions an engine of this build accepts in `Start`. */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1];
 
 /**
  * Loader options. They must equal the flags of `pnpm gen:proto` (proto-loader-gen-types), or the generated types
