@@ -1,7 +1,16 @@
 /** Observability shared by Luthien services. */
 
 // Prometheus metrics: one registry per service, its HTTP endpoint, and HTTP request metrics.
-export { createMetrics, createMetricsHandler, createHttpMetrics, startMetricsServer, counterFrom, UNMATCHED_ROUTE } from "./metrics";
+export {
+  createMetrics,
+  createMetricsHandler,
+  createHttpMetrics,
+  startMetricsServer,
+  counterFrom,
+  shareMetricsWithPrimary,
+  createClusterMetricsHandler,
+  UNMATCHED_ROUTE,
+} from "./metrics";
 export type { MetricsOptions, HttpMetricsOptions, MetricsServerOptions, MetricsServer } from "./metrics";
 export { Counter, Gauge, Histogram, Registry } from "prom-client";
 

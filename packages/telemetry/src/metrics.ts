@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -30,20 +30,24 @@ export function createMetrics(options: MetricsOptions): Registry {
  */
 export function createMetricsHandler(registry: Registry): (req: IncomingMessage, res: ServerResponse) => void {
   return function metricsEndpoint(_req, res) {
-    registry.metrics().then(
-      (text) => {
-        res.statusCode = 200;
-        res.setHeader("Content-Type", registry.contentType);
-        res.setHeader("Cache-Control", "no-store");
-        res.end(text);
-      },
-      () => {
-        res.statusCode = 500;
-        res.setHeader("Content-Type", "text/plain; charset=utf-8");
-        res.end("metrics collection failed\n");
-      },
-    );
+    answerMetrics(res, () => registry.metrics(), registry.contentType);
   };
+}
+
+function answerMetrics(res: ServerResponse, collect: () => Promise<string>, contentType: string): void {
+  collect().then(
+    (text) => {
+      res.statusCode = 200;
+      res.setHeader("Content-Type", contentType);
+      res.setHeader("Cache-Control", "no-store");
+      res.end(text);
+    },
+    () => {
+      res.statusCode = 500;
+      res.setHeader("Content-Type", "text/plain; charset=utf-8");
+      res.end("metrics collection failed\n");
+    },
+  );
 }
 
 /** The request fields the HTTP middleware reads; Express's `Request` has them once a route matched. */
@@ -115,7 +119,8 @@ export function createHttpMetrics(options: HttpMetricsOptions): (req: IncomingMe
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
-  registry: Registry;
+  /** What `GET /metrics` answers: a registry, or a handler of its own (the cluster's sum, say). */
+  registry: Registry | ((req: IncomingMessage, res: ServerResponse) => void);
   /** 0 picks a free port. */
   port: number;
   /** @default "0.0.0.0" */
@@ -133,7 +138,7 @@ export interface MetricsServer {
  * `GET /health`; everything else is 404.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const metrics = createMetricsHandler(options.registry);
+  const metrics = options.registry instanceof Registry ? createMetricsHandler(options.registry) : options.registry;
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/metrics") return metrics(req, res);
@@ -171,5 +176,26 @@ export function counterFrom<T extends string>(read: () => number): (this: Counte
   return function collect(this: Counter<T>) {
     this.reset();
     this.inc(read());
+  };
+}
+
+/**
+ * In a `node:cluster` worker: answers the primary's requests for metrics with `registry` (see
+ * {@link createClusterMetricsHandler}). Call once per worker.
+ */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  // Constructing one installs the worker's listener for the primary's requests.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+}
+
+/**
+ * In a `node:cluster` primary: a `GET /metrics` handler answering with every worker's metrics, counters and
+ * histograms summed, so one scrape sees the whole gateway and not whichever worker took the connection.
+ */
+export function createClusterMetricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+  const aggregator = new AggregatorRegistry();
+  return function clusterMetrics(_req, res) {
+    answerMetrics(res, () => aggregator.clusterMetrics(), aggregator.contentType);
   };
 }

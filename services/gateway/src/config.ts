@@ -14,6 +14,11 @@ export interface GatewayConfig {
    */
   workers: number;
   /**
+   * GATEWAY_METRICS_PORT: with workers, the primary serves `GET /metrics` here with every worker's metrics summed
+   * (each worker's own `/metrics` on GATEWAY_PORT shows only that worker). 0 = a free port. @default unset (off)
+   */
+  metricsPort: number | undefined;
+  /**
    * Providers, model routes and policy-engine pools: OPENAI_UPSTREAM_URL, OPENAI_API_KEY, ANTHROPIC_UPSTREAM_URL,
    * ANTHROPIC_API_KEY, GATEWAY_CONFIG, POLICY_ENGINE_URL (pool `default`, comma-separated replicas, @default
    * "127.0.0.1:50051") and POLICY_FAILURE_MODE (closed fails calls the engine cannot decide; open serves them,
@@ -88,6 +93,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     host: envString("GATEWAY_HOST", "0.0.0.0", env),
     port: envInt("GATEWAY_PORT", 8000, env),
     workers: Math.max(1, envInt("GATEWAY_WORKERS", 1, env)),
+    metricsPort: env["GATEWAY_METRICS_PORT"] === undefined || env["GATEWAY_METRICS_PORT"] === "" ? undefined : envInt("GATEWAY_METRICS_PORT", 0, env),
     routing: readRouting(env),
     policyTimeoutMs: envInt("POLICY_TIMEOUT_MS", 5000, env),
     policyMaxWaitMs: envInt("POLICY_MAX_WAIT_MS", 30000, env),

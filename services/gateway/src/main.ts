@@ -2,7 +2,7 @@ import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
 import { createEventPublisher } from "@luthien/events";
-import { startTracing } from "@luthien/telemetry";
+import { shareMetricsWithPrimary, startTracing } from "@luthien/telemetry";
 import { configureServer, createGateway } from "./app";
 import { readGatewayConfig, type GatewayConfig } from "./config";
 import { createGatewayMetrics } from "./metrics";
@@ -17,6 +17,7 @@ function main(config: GatewayConfig): void {
   // Never blocks or fails a call: events wait in a bounded outbox while NATS is away.
   const publisher = config.natsUrl === "off" ? undefined : createEventPublisher({ url: config.natsUrl, source: "gateway", logger });
   const metrics = createGatewayMetrics(publisher !== undefined ? { publisher } : {});
+  if (cluster.isWorker) shareMetricsWithPrimary(metrics.registry);
   const gateway = createGateway(config, logger, publisher, metrics);
   const server = gateway.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
@@ -52,7 +53,7 @@ function main(config: GatewayConfig): void {
 
 try {
   const config = readGatewayConfig();
-  if (config.workers > 1 && cluster.isPrimary) superviseWorkers({ count: config.workers, logger });
+  if (config.workers > 1 && cluster.isPrimary) superviseWorkers({ count: config.workers, logger, ...(config.metricsPort !== undefined ? { metricsPort: config.metricsPort } : {}) });
   else main(config);
 } catch (err) {
   logger.error(err instanceof ConfigError ? "invalid configuration" : "failed to start", { error: (err as Error).message });

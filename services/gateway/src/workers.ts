@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "@luthien/runtime";
+import { createClusterMetricsHandler, startMetricsServer } from "@luthien/telemetry";
 
 export interface WorkerSupervisorOptions {
   /** Gateway processes to run; each serves the same port (the primary hands out connections in turn). */
@@ -7,6 +8,8 @@ export interface WorkerSupervisorOptions {
   logger: Logger;
   /** How long workers get to drain on SIGTERM before they are killed. @default 30000 */
   graceMs?: number;
+  /** Where the primary serves every worker's metrics, summed (0 = a free port). @default none */
+  metricsPort?: number;
 }
 
 /**
@@ -32,6 +35,12 @@ export function superviseWorkers(options: WorkerSupervisorOptions): void {
   };
   for (let i = 0; i < options.count; i++) fork();
   logger.notice("gateway workers started", { workers: options.count });
+  if (options.metricsPort !== undefined) {
+    startMetricsServer({ registry: createClusterMetricsHandler(), port: options.metricsPort }).then(
+      (server) => logger.notice("metrics endpoint ready", { metricsPort: server.port }),
+      (err: Error) => logger.error("metrics endpoint failed to start", { error: err.message }),
+    );
+  }
 
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) process.exit(1);

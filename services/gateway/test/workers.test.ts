@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { startStack, waitFor } from "@luthien/testkit";
+import { freePort, startStack, waitFor } from "@luthien/testkit";
 
 const children = (pid: number): number[] => {
   try {
@@ -18,11 +18,19 @@ const call = (url: string): Promise<number> =>
 
 describe("GATEWAY_WORKERS", () => {
   it("serves one port from several processes, replaces a worker that dies, and drains all on SIGTERM", async () => {
-    const stack = await startStack({ gatewayEnv: { GATEWAY_WORKERS: "2" } });
+    const metricsPort = await freePort();
+    const stack = await startStack({ gatewayEnv: { GATEWAY_WORKERS: "2", GATEWAY_METRICS_PORT: String(metricsPort) } });
     try {
       const pid = stack.gateway.process.pid as number;
       const workers = await waitFor(() => (children(pid).length === 2 ? children(pid) : undefined), { what: "two workers" });
       expect(await Promise.all(Array.from({ length: 20 }, () => call(stack.gateway.url)))).toEqual(Array(20).fill(200));
+
+      // The primary sums what every worker counted: all 20 calls, whichever worker served them.
+      const served = async (): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return Number(/^luthien_gateway_http_requests_total\{[^}]*route="\/v1\/chat\/completions"[^}]*status="200"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      await waitFor(async () => (await served()) === 20, { what: "20 calls in the summed metrics" });
 
       process.kill(workers[0] as number, "SIGKILL");
       await waitFor(() => children(pid).length === 2 && !children(pid).includes(workers[0] as number), { timeoutMs: 10000, what: "a replacement worker" });
