@@ -37,9 +37,10 @@ export interface CallActivity {
   ended(result: { status: number; outcome: CallOutcome; error?: { type: string; message: string } }): void;
 }
 
-export function createCallActivity(o: { sink: ActivitySink; callId: string; format: ProviderFormat; chunkEvents: boolean }): CallActivity {
+/** @param o.startedAt when the call began, for `latencyMs` and `ttftMs` @default now */
+export function createCallActivity(o: { sink: ActivitySink; callId: string; format: ProviderFormat; chunkEvents: boolean; startedAt?: number }): CallActivity {
   const { sink, callId, format } = o;
-  const startedAt = Date.now();
+  const startedAt = o.startedAt ?? Date.now();
   let firstEventAt: number | undefined;
   const counts = { chunksIn: 0, chunksOut: 0 };
   const actions: string[] = [];

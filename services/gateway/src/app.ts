@@ -3,7 +3,7 @@ import { STATUS_CODES, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
-import { NO_ACTIVITY, type ActivitySink } from "./activity";
+import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
 import { createAuthMiddleware, createClientAuth, presentedCredential, type CallAuth } from "./auth";
 import { createCallHandler } from "./call-handler";
 import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
@@ -78,11 +78,7 @@ export function createGateway(
   // Ready when every engine pool has a serving replica: a pool without one could only fail (or bypass) its calls.
   app.get("/ready", async (_req, res) => {
     const ok = await engines.ready();
-    // Counts only: /ready is public, replica addresses are the operator's business (they are in the logs).
-    const pools = Object.fromEntries(
-      Object.entries(engines.status()).map(([name, rs]) => [name, { serving: rs.filter((r) => r.health === "SERVING").length, replicas: rs.length }]),
-    );
-    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable", engines: pools });
+    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable", engines: engines.status() });
   });
 
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
@@ -150,11 +146,11 @@ export function createGateway(
  * `call.started` and `call.ended` for a call refused before the call handler began it: what is known of it (the
  * model when the body was read, the key id when authenticated) and the error the client got, already redacted.
  */
-function publishRefused(activity: ActivitySink, req: Request, res: Response, api: ClientApi, http: HttpError): void {
-  const callId = res.locals["callId"] as string;
+function publishRefused(sink: ActivitySink, req: Request, res: Response, api: ClientApi, http: HttpError): void {
   const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
   const auth = res.locals["auth"] as CallAuth | undefined;
-  activity.publish(callId, "call.started", {
+  const activity = createCallActivity({ sink, callId: res.locals["callId"] as string, format: api.format, chunkEvents: false, startedAt: res.locals["receivedAt"] as number });
+  activity.started({
     model: typeof body["model"] === "string" ? body["model"].slice(0, 200) : "",
     stream: body["stream"] === true,
     route: api.route,
@@ -162,15 +158,7 @@ function publishRefused(activity: ActivitySink, req: Request, res: Response, api
     format: api.format,
     provider: "",
   });
-  activity.publish(callId, "call.ended", {
-    status: http.status,
-    outcome: "error",
-    latencyMs: Date.now() - (res.locals["receivedAt"] as number),
-    chunksIn: 0,
-    chunksOut: 0,
-    policyActions: [],
-    error: { type: http.type, message: http.message },
-  });
+  activity.ended({ status: http.status, outcome: "error", error: { type: http.type, message: http.message } });
 }
 
 /** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */

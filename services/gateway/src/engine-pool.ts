@@ -15,17 +15,17 @@ export interface EnginePool {
   open(callId: string): PolicyCall;
 }
 
-export interface ReplicaStatus {
-  address: string;
-  health: EngineHealth | "UNKNOWN";
-  active: number;
+/** How many of a pool's replicas there are, and how many serve. No addresses: `/ready`, which shows it, is public. */
+export interface PoolStatus {
+  serving: number;
+  replicas: number;
 }
 
 export interface EnginePools {
   /** The pool that decides this call (GATEWAY_CONFIG `engineRoutes`, else `default`). */
   select(call: EngineSelector): EnginePool;
-  /** Every pool and its replicas, for `/ready`. */
-  status(): Record<string, ReplicaStatus[]>;
+  /** Every pool's replica counts, for `/ready`. */
+  status(): Record<string, PoolStatus>;
   /**
    * True when every pool has at least one SERVING replica. Replicas not heard from yet (just started or added) get
    * up to `waitMs` to report first.
@@ -37,11 +37,10 @@ export interface EnginePools {
 export interface EnginePoolsOptions extends Omit<PolicyEngineOptions, "address"> {
   routing: Routing;
   logger: Logger;
-  /** How often `dns:///` targets are resolved again. @default 5000 */
-  dnsRefreshMs?: number;
-  /** Makes a replica's client; tests and benchmarks use the default. @default createPolicyEngine */
-  connect?: (options: PolicyEngineOptions) => PolicyEngine;
 }
+
+/** How often `dns:///` targets are resolved again. */
+const DNS_REFRESH_MS = 5000;
 
 interface Replica {
   address: string;
@@ -61,13 +60,18 @@ interface Replica {
 export function createEnginePools(options: EnginePoolsOptions): EnginePools {
   const pools = new Map<string, ReturnType<typeof createPool>>();
   for (const config of options.routing.engines.values()) pools.set(config.name, createPool(config, options));
+  const status = (): Record<string, PoolStatus> =>
+    Object.fromEntries(
+      [...pools].map(([name, pool]) => {
+        const rs = pool.replicas();
+        return [name, { serving: rs.filter((r) => r.health === "SERVING").length, replicas: rs.length }];
+      }),
+    );
   return {
     select(call) {
       return pools.get(options.routing.resolveEngine(call).name) as EnginePool;
     },
-    status() {
-      return Object.fromEntries([...pools].map(([name, pool]) => [name, pool.replicas().map(({ address, health, active }) => ({ address, health, active }))]));
-    },
+    status,
     async ready(waitMs = 1000) {
       const all = [...pools.values()].flatMap((p) => p.replicas());
       const pending = all.filter((r) => r.health === "UNKNOWN").map((r) => r.reported);
@@ -76,7 +80,7 @@ export function createEnginePools(options: EnginePoolsOptions): EnginePools {
         await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
         clearTimeout(timer);
       }
-      return [...pools.values()].every((p) => p.replicas().some((r) => r.health === "SERVING"));
+      return Object.values(status()).every((p) => p.serving > 0);
     },
     close() {
       for (const p of pools.values()) p.close();
@@ -86,13 +90,12 @@ export function createEnginePools(options: EnginePoolsOptions): EnginePools {
 
 function createPool(config: EnginePoolConfig, options: EnginePoolsOptions): EnginePool & { replicas(): Replica[]; close(): void } {
   const { logger } = options;
-  const connect = options.connect ?? createPolicyEngine;
   const replicas = new Map<string, Replica>();
   let turn = 0;
 
   const add = (address: string): void => {
     if (replicas.has(address)) return;
-    const engine = connect({ ...options, address });
+    const engine = createPolicyEngine({ ...options, address });
     let reported = (): void => undefined;
     const replica: Replica = { address, engine, health: "UNKNOWN", active: 0, reported: new Promise((r) => (reported = r)), stopWatch: () => undefined };
     replica.stopWatch = engine.watchHealth((health) => {
@@ -123,15 +126,23 @@ function createPool(config: EnginePoolConfig, options: EnginePoolsOptions): Engi
     const resolve = async (): Promise<void> => {
       try {
         const found = new Set((await lookup(host, { all: true })).map((a) => (a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`)));
-        for (const a of found) if (!owned.has(a)) (owned.add(a), add(a));
-        for (const a of owned) if (!found.has(a)) (owned.delete(a), remove(a));
+        for (const a of found) {
+          if (owned.has(a)) continue;
+          owned.add(a);
+          add(a);
+        }
+        for (const a of owned) {
+          if (found.has(a)) continue;
+          owned.delete(a);
+          remove(a);
+        }
       } catch (err) {
         // Keep the replicas already known: a DNS hiccup is not a reason to stop deciding calls.
         logger.warn("policy engine DNS lookup failed", { pool: config.name, target, error: (err as Error).message });
       }
     };
     void resolve();
-    const t = setInterval(() => void resolve(), options.dnsRefreshMs ?? 5000);
+    const t = setInterval(() => void resolve(), DNS_REFRESH_MS);
     t.unref();
     timers.push(t);
   }
