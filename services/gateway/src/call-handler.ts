@@ -86,8 +86,8 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
   return async (req, res) => {
     const callId = res.locals["callId"] as string;
     const auth = res.locals["auth"] as CallAuth;
-    const startedAt = Date.now();
     const timing: CallTiming = { startedAt: performance.now(), providerMs: 0 };
+    const elapsedMs = (): number => Math.round(performance.now() - timing.startedAt);
     const ownSecret = auth.credential.kind === "server" ? [] : [auth.credential.value];
     const redact = (text: string): string => options.secrets.redact(text, ownSecret);
     // Aborted when the call must stop early: the client left, or the call ran past maxCallMs. Stops the engine
@@ -100,7 +100,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       if (stopped !== undefined) return;
       stopped = why;
       abort.abort();
-      logger.info("call cancelled", { callId, reason: why === "client" ? "client_closed" : "max_call_ms", after_ms: Date.now() - startedAt });
+      logger.info("call cancelled", { callId, reason: why === "client" ? "client_closed" : "max_call_ms", after_ms: elapsedMs() });
       if (why === "deadline") {
         graceTimer = setTimeout(() => {
           if (!res.writableEnded) res.destroy();
@@ -255,7 +255,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         outcome = "client_closed";
         traced.failed("client_closed", 499);
         status = 499;
-        logger.info("client disconnected", { callId, after_ms: Date.now() - startedAt });
+        logger.info("client disconnected", { callId, after_ms: elapsedMs() });
         return;
       }
       // Whatever the abort made fail (the provider request, the engine stream), the reason is the time cap.
@@ -291,7 +291,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
         stream,
         mode: stats.mode,
         status,
-        ms: Date.now() - startedAt,
+        ms: elapsedMs(),
         bypassed: stats.bypassed,
       });
     }

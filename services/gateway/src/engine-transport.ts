@@ -8,7 +8,7 @@ import { PolicyUnavailableError } from "./errors";
  * Start messages at least this big get a stream of their own even on the multiplexed transport: HTTP/2 flow
  * control is per stream, so a 20 MB request must not hold up the chunks of every other call sharing its stream.
  */
-export const LARGE_MESSAGE_BYTES = 256 * 1024;
+const LARGE_MESSAGE_BYTES = 256 * 1024;
 
 /** What a transport tells the call it carries. */
 export interface CallSink {
@@ -84,7 +84,7 @@ interface SharedStream {
  */
 export function createMultiplexedTransport(
   client: ReturnType<typeof createPolicyEngineClient>,
-  options: { streams: number; largeBytes: number; onStray(m: EngineMessage__Output): void },
+  options: { streams: number; onStray(m: EngineMessage__Output): void },
 ): { attach(callId: string, sink: CallSink, first: GatewayMessage): CallLink; drain(): void } {
   let shared: SharedStream[] = [];
 
@@ -125,7 +125,7 @@ export function createMultiplexedTransport(
 
   return {
     attach(callId, sink, first) {
-      if ((first.start?.requestJson?.length ?? 0) >= options.largeBytes) return openOwnStream(client, sink);
+      if ((first.start?.requestJson?.length ?? 0) >= LARGE_MESSAGE_BYTES) return openOwnStream(client, sink);
       const s = pick();
       s.calls.set(callId, sink);
       return {

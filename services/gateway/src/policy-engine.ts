@@ -10,7 +10,7 @@ import {
   type SseEvent__Output,
 } from "@luthien/protocol";
 import type { Logger } from "@luthien/runtime";
-import { createMultiplexedTransport, LARGE_MESSAGE_BYTES, openOwnStream, type CallLink, type CallSink } from "./engine-transport";
+import { createMultiplexedTransport, openOwnStream, type CallLink, type CallSink } from "./engine-transport";
 import { PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError } from "./errors";
 
 export interface PolicyEngineOptions {
@@ -123,9 +123,8 @@ const PHASES: Record<Expect, VerdictPhase> = { request: "request", response: "re
 interface Waiter {
   seq: string;
   expect: Expect;
-  askedAt: number;
   /** `performance.now()` when asked: verdicts take fractions of a millisecond. */
-  askedAtPrecise: number;
+  askedAt: number;
   resolve(m: EngineMessage__Output): void;
   reject(e: Error): void;
 }
@@ -138,7 +137,6 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     (options.transport ?? "multiplexed") === "multiplexed"
       ? createMultiplexedTransport(client, {
           streams: options.streams ?? 4,
-          largeBytes: LARGE_MESSAGE_BYTES,
           onStray: (m) => {
             options.metrics?.unexpected();
             options.logger.debug("unexpected engine answer ignored", { callId: m.callId, replyTo: m.replyTo, kind: m.kind, late: true });
@@ -220,11 +218,11 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     clearTimeout(timer);
     const head = waiting[0];
     if (head === undefined) return;
-    const now = Date.now();
+    const now = performance.now();
     const limit = fromKeepalive ? Math.min(now + options.timeoutMs, head.askedAt + options.maxWaitMs) : now + options.timeoutMs;
     timer = setTimeout(() => {
       metrics.timeout();
-      fail(new PolicyTimeoutError(`the policy engine did not answer within ${Date.now() - head.askedAt} ms`));
+      fail(new PolicyTimeoutError(`the policy engine did not answer within ${Math.round(performance.now() - head.askedAt)} ms`));
     }, Math.max(0, limit - now));
   };
 
@@ -260,7 +258,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
       return;
     }
     waiting.shift();
-    metrics.verdict(PHASES[head.expect], performance.now() - head.askedAtPrecise);
+    metrics.verdict(PHASES[head.expect], performance.now() - head.askedAt);
     head.resolve(m);
     arm();
   };
@@ -281,7 +279,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     const s = await write(message);
     const result = new Promise<EngineMessage__Output>((resolve, reject) => {
       if (failure !== undefined) return reject(failure);
-      waiting.push({ seq: s, expect, askedAt: Date.now(), askedAtPrecise: performance.now(), resolve, reject });
+      waiting.push({ seq: s, expect, askedAt: performance.now(), resolve, reject });
       if (waiting.length === 1) arm();
     });
     // Callers may learn of a failure from another verdict first; this one must not surface as unhandled.
