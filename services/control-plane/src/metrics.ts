@@ -44,7 +44,13 @@ export function createControlPlaneMetrics(options: { processMetrics?: boolean } 
     buckets: EVALUATION_BUCKETS,
     registers,
   });
-  for (const phase of ["request", "response", "chunk", "finish"]) evaluations.zero({ phase });
+  // Bound once: evaluations are recorded per stream chunk, where hashing the label set each time shows.
+  const evaluationsBy = Object.fromEntries(
+    (["request", "response", "chunk", "finish"] as const).map((phase) => {
+      evaluations.zero({ phase });
+      return [phase, evaluations.labels(phase)];
+    }),
+  ) as Record<EvaluationPhase, ReturnType<typeof evaluations.labels>>;
   const errors = new Counter({
     name: `${PREFIX}policy_errors_total`,
     help: "Calls the engine ended with an error (a policy threw, a bad message, an unsupported protocol), by code",
@@ -83,7 +89,7 @@ export function createControlPlaneMetrics(options: { processMetrics?: boolean } 
     engine: {
       streamOpened: () => streams.inc(),
       callStarted: () => calls.inc(),
-      evaluated: (phase, ms) => evaluations.observe({ phase }, ms / 1000),
+      evaluated: (phase, ms) => evaluationsBy[phase].observe(ms / 1000),
       failed: (code) => errors.inc({ code }),
       observe(o) {
         open = o;

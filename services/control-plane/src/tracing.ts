@@ -1,5 +1,5 @@
 import type { Start__Output } from "@luthien/protocol";
-import { SpanKind, context, extractTraceContext, markSpanError, serverAttributes, trace, type Attributes } from "@luthien/telemetry";
+import { SpanKind, context, extractTraceContext, isTracingActive, markSpanError, serverAttributes, trace, type Attributes } from "@luthien/telemetry";
 import type { EvaluationPhase } from "./metrics";
 
 /** The instrumentation scope of the engine's spans. */
@@ -21,10 +21,14 @@ export interface EngineCallTrace {
   end(): void;
 }
 
+/** Tracing is off: nothing to record, so no span or context bookkeeping per message. */
+const NO_TRACE: EngineCallTrace = { phase: (_phase, run) => run(), end: () => undefined };
+
 export function traceEngineCall(
   start: Start__Output,
   info: { callId: string; format: string; model: string; stream: boolean; policies: readonly string[]; mode: string },
 ): EngineCallTrace {
+  if (!isTracingActive()) return NO_TRACE;
   const tracer = trace.getTracer(SCOPE);
   const parent = extractTraceContext(start.traceContext ?? {});
   const span = tracer.startSpan(

@@ -1,6 +1,6 @@
 import type { PublisherCounters } from "@luthien/events";
 import { Counter, Gauge, Histogram, counterFrom, createHttpMetrics, createMetrics, createMetricsHandler, type Registry } from "@luthien/telemetry";
-import type { PolicyEngineMetrics } from "./policy-engine";
+import type { PolicyEngineMetrics, VerdictPhase } from "./policy-engine";
 
 /** Options of {@link createGatewayMetrics}. */
 export interface GatewayMetricsOptions {
@@ -55,7 +55,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     registers,
   });
   const streams = new Gauge({ name: `${PREFIX}active_streams`, help: "SSE streams to clients open now", registers });
-  for (const phase of ["request", "response", "chunk", "finish"]) verdicts.zero({ phase });
+  // Bound once: verdicts are recorded per stream chunk, where hashing the label set each time shows.
+  const verdictsBy = Object.fromEntries(
+    (["request", "response", "chunk", "finish"] as const).map((phase) => {
+      verdicts.zero({ phase });
+      return [phase, verdicts.labels(phase)];
+    }),
+  ) as Record<VerdictPhase, ReturnType<typeof verdicts.labels>>;
 
   const publisher = options.publisher;
   const read = (pick: (c: PublisherCounters) => number) => () => (publisher !== undefined ? pick(publisher.counters()) : 0);
@@ -81,7 +87,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     http: createHttpMetrics({ registry, prefix: PREFIX }),
     handler: createMetricsHandler(registry),
     engine: {
-      verdict: (phase, ms) => verdicts.observe({ phase }, ms / 1000),
+      verdict: (phase, ms) => verdictsBy[phase].observe(ms / 1000),
       timeout: () => timeouts.inc(),
       unexpected: () => unexpected.inc(),
     },
