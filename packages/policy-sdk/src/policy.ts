@@ -5,20 +5,35 @@ import type {
   ChatCompletionCreateParams,
   Message,
   MessageCreateParams,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesStreamEvent,
 } from "@luthien/wire";
 
 /** How much of the response a policy needs: every event (FULL), a look without holding it (OBSERVE), or none. */
 export type ResponseMode = "FULL" | "OBSERVE" | "SKIP";
 
-/** The client's API: OpenAI Chat Completions or Anthropic Messages. Policies always see the client's format. */
-export type ClientFormat = "openai" | "anthropic";
+/**
+ * The client's API: OpenAI Chat Completions (`openai`), Anthropic Messages (`anthropic`) or the OpenAI Responses API
+ * (`responses`). Policies always see the client's format.
+ */
+export type ClientFormat = "openai" | "anthropic" | "responses";
 
 /** The client's request, in its own format. */
-export type PolicyRequest = { format: "openai"; body: ChatCompletionCreateParams } | { format: "anthropic"; body: MessageCreateParams };
+export type PolicyRequest =
+  | { format: "openai"; body: ChatCompletionCreateParams }
+  | { format: "anthropic"; body: MessageCreateParams }
+  | { format: "responses"; body: ResponsesRequest };
 /** A whole (non-streaming) response, in the client's format. */
-export type PolicyResponse = { format: "openai"; body: ChatCompletion } | { format: "anthropic"; body: Message };
-/** One stream event, in the client's format: an OpenAI chunk, or an Anthropic event (with its `type`). */
-export type PolicyEvent = { format: "openai"; chunk: ChatCompletionChunk } | { format: "anthropic"; event: AnthropicStreamEvent };
+export type PolicyResponse = { format: "openai"; body: ChatCompletion } | { format: "anthropic"; body: Message } | { format: "responses"; body: ResponsesResponse };
+/**
+ * One stream event, in the client's format: an OpenAI chunk, an Anthropic event (with its `type`), or a Responses
+ * event (with its `type` and `sequence_number`; the gateway renumbers what reaches the client).
+ */
+export type PolicyEvent =
+  | { format: "openai"; chunk: ChatCompletionChunk }
+  | { format: "anthropic"; event: AnthropicStreamEvent }
+  | { format: "responses"; event: ResponsesStreamEvent };
 
 /** Refuse the call; the gateway renders the error in the client's format. */
 export interface DenyDecision {

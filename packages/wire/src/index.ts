@@ -69,4 +69,5 @@ export type { OpenAIToAnthropicStream, OpenAIToAnthropicStreamOptions } from "./
 export { finishReasonFromStopReason, stopReasonFromFinishReason, usageFromOpenAI, usageToOpenAI } from "./convert/mapping";
 export type { AnthropicTokenCounts, FinishReason } from "./convert/mapping";
 export { createOpenAIAccumulator, createAnthropicAccumulator } from "./accumulate";
+export type { ResponsesInputItem, ResponsesOutputItem, ResponsesRequest, ResponsesResponse, ResponsesStreamEvent } from "./openai-responses";
 export type { StreamAccumulator } from "./accumulate";

@@ -4,6 +4,7 @@ export const ClientFormat = {
   CLIENT_FORMAT_UNSPECIFIED: 'CLIENT_FORMAT_UNSPECIFIED',
   OPENAI_CHAT: 'OPENAI_CHAT',
   ANTHROPIC_MESSAGES: 'ANTHROPIC_MESSAGES',
+  OPENAI_RESPONSES: 'OPENAI_RESPONSES',
 } as const;
 
 export type ClientFormat =
@@ -13,5 +14,7 @@ export type ClientFormat =
   | 1
   | 'ANTHROPIC_MESSAGES'
   | 2
+  | 'OPENAI_RESPONSES'
+  | 3
 
 export type ClientFormat__Output = typeof ClientFormat[keyof typeof ClientFormat]
