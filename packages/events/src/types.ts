@@ -83,7 +83,7 @@ export function policyActionOf(type: string): string | undefined {
 }
 
 /** The client-facing wire format of a call. */
-export type ClientFormat = "openai" | "anthropic";
+export type ClientFormat = "openai" | "anthropic" | "responses";
 
 /** `call.started`: published once, first, by the gateway. */
 export interface CallStartedData {

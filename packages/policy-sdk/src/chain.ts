@@ -11,6 +11,7 @@ import {
   type RequestOutcome,
   type ResponseMode,
 } from "./policy";
+import { createLogprobsGuard } from "./logprobs";
 
 const MODE_STRENGTH: Record<ResponseMode, number> = { SKIP: 0, OBSERVE: 1, FULL: 2 };
 
@@ -30,7 +31,7 @@ export interface ChainHooks {
 
 /**
  * One call's run through a chain. Each policy sees the previous one's output; a deny or respond stops the request
- * side at that policy.
+ * side at that policy. Whatever the policies did, logprobs never spell text they changed (`policy.chain.logprobs_dropped`).
  */
 export interface ChainRun {
   onRequest(request: PolicyRequest): Promise<RequestOutcome>;
@@ -47,6 +48,7 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
     keepalive: () => hooks.keepalive(),
   }));
   const ctx = (i: number): PolicyContext<unknown> => contexts[i] as PolicyContext<unknown>;
+  const logprobs = createLogprobsGuard((where) => hooks.emit("chain", "logprobs_dropped", { where }));
 
   /** Runs `events` through the policies from `from` on. */
   const passOn = async (events: PolicyEvent[], from: number): Promise<PolicyEvent[]> => {
@@ -80,9 +82,9 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
         if (isDeny(outcome)) return outcome;
         current = outcome;
       }
-      return current;
+      return current === response ? current : logprobs.response(response, current);
     },
-    onEvent: (event) => passOn([event], 0),
+    onEvent: async (event) => logprobs.events(event, await passOn([event], 0)),
     async onStreamEnd() {
       // What one policy releases at the end still passes through the policies after it.
       const out: PolicyEvent[] = [];
@@ -90,7 +92,7 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
         if (p.onStreamEnd === undefined) continue;
         out.push(...(await passOn(await p.onStreamEnd(ctx(i)), i + 1)));
       }
-      return out;
+      return logprobs.events(undefined, out);
     },
   };
 }

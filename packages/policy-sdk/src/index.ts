@@ -46,6 +46,9 @@ export {
   anthropicRequest,
   anthropicResponse,
   anthropicStream,
+  responsesRequest,
+  responsesResponse,
+  responsesStream,
 } from "./test-kit";
 export type {
   PolicyRun,
@@ -53,6 +56,7 @@ export type {
   RecordedAnthropicReply,
   RecordedOpenAIReply,
   RecordedReply,
+  RecordedResponsesReply,
   RecordedToolCall,
   RunPolicyInput,
 } from "./test-kit";

@@ -1,4 +1,5 @@
 import type { ChatCompletionMessageParam, MessageParam } from "@luthien/wire";
+import { mapResponsesRequest, textRole } from "./internal/responses-request";
 import type { PolicyRequest } from "./policy";
 
 /** One piece of text in a request, and where it sits. */
@@ -14,14 +15,39 @@ export interface RequestText {
  * Every text carrier of a request, in order, for request-side checks: OpenAI system, developer, user, assistant,
  * tool (and legacy function) messages, as strings or text parts; Anthropic `system` (string or blocks), text blocks
  * of every turn, `tool_result` content (string, text parts, plain-text documents) and plain-text documents.
- * Not included: images, audio, files, thinking blocks, and tool-call arguments the assistant made earlier.
+ * Not included (OpenAI, Anthropic): images, audio, files, thinking blocks, and tool-call arguments the assistant made
+ * earlier.
+ *
+ * Responses: `instructions`, `prompt.variables`, `input` as a string or items — message text parts (input_text,
+ * output_text, refusal) of every role, tool outputs (`function_call_output`, `custom_tool_call_output`, shell,
+ * local shell, apply_patch, MCP and program outputs, code interpreter logs, file search results), and what the
+ * assistant called earlier (`function_call.arguments`, `custom_tool_call.input`, shell commands, patches, code,
+ * MCP arguments, search queries, reasoning summaries) — then tool descriptions (`tools[i].description`, role
+ * system). Text kept on the server (`previous_response_id`, `conversation`) is not in the request and not seen.
  */
 export function* requestText(request: PolicyRequest): Generator<RequestText> {
-  if (request.format === "openai") {
-    for (const [i, m] of request.body.messages.entries()) yield* openAIMessageText(m, `messages[${i}]`);
-    return;
+  switch (request.format) {
+    case "openai":
+      for (const [i, m] of request.body.messages.entries()) yield* openAIMessageText(m, `messages[${i}]`);
+      return;
+    case "anthropic":
+      yield* anthropicRequestText(request.body);
+      return;
+    case "responses": {
+      const found: RequestText[] = [];
+      mapResponsesRequest(request.body, ({ where, role, text }) => (found.push({ where, role, text }), text));
+      yield* found;
+      return;
+    }
+    default: {
+      const unknown: never = request;
+      throw new Error(`unknown request format ${JSON.stringify(unknown)}`);
+    }
   }
-  const { system, messages } = request.body;
+}
+
+function* anthropicRequestText(body: Extract<PolicyRequest, { format: "anthropic" }>["body"]): Generator<RequestText> {
+  const { system, messages } = body;
   if (typeof system === "string") yield { where: "system", role: "system", text: system };
   else if (system !== undefined) {
     for (const [i, b] of system.entries()) yield { where: `system[${i}]`, role: "system", text: b.text };
@@ -29,27 +55,8 @@ export function* requestText(request: PolicyRequest): Generator<RequestText> {
   for (const [i, m] of messages.entries()) yield* anthropicMessageText(m, `messages[${i}]`);
 }
 
-function openAIRole(role: ChatCompletionMessageParam["role"]): RequestText["role"] {
-  switch (role) {
-    case "system":
-    case "developer":
-      return "system";
-    case "user":
-      return "user";
-    case "assistant":
-      return "assistant";
-    case "tool":
-    case "function":
-      return "tool";
-    default: {
-      const unknown: never = role;
-      return unknown;
-    }
-  }
-}
-
 function* openAIMessageText(m: ChatCompletionMessageParam, at: string): Generator<RequestText> {
-  const role = openAIRole(m.role);
+  const role = textRole(m.role);
   const content: unknown = m.content;
   if (typeof content === "string") {
     yield { where: `${at}.content`, role, text: content };

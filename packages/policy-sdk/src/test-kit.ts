@@ -14,7 +14,12 @@ import {
   type Message,
   type MessageCreateParams,
   type MessageParam,
+  type ResponsesInputItem,
+  type ResponsesRequest,
+  type ResponsesResponse,
+  type ResponsesStreamEvent,
   type StopReason,
+  StreamProtocolError,
 } from "@luthien/wire";
 import {
   isDeny,
@@ -28,6 +33,8 @@ import {
   type RequestOutcome,
 } from "./policy";
 import { chainMode, startChainRun } from "./chain";
+import { responsesCallOf } from "./internal/responses-calls";
+import { outputTextOf, type OutputItem, type OutputMessage } from "./internal/responses-output";
 import type { ToolCall } from "./tool-call-gate";
 
 /** What to run a policy against: a request, and a whole response or a recorded stream in the same format. */
@@ -35,7 +42,7 @@ export interface RunPolicyInput {
   request: PolicyRequest;
   /** A non-streaming response. Ignored when the request is denied or answered by a policy. */
   response?: PolicyResponse;
-  /** A recorded stream (`openAIStream`, `anthropicStream`, or captured events). Ignored like `response`. */
+  /** A recorded stream (`openAIStream`, `anthropicStream`, `responsesStream`, or captured events). Ignored like `response`. */
   stream?: readonly PolicyEvent[];
   /** Call info the policies see. @default callId "test-call", format of the request, keyId/userId/sessionId "", the request's model */
   info?: Partial<CallInfo>;
@@ -61,7 +68,10 @@ export interface PolicyRun {
   events: PolicyEvent[];
   /**
    * A stream's events as the client gets them: OpenAI chunks checked by the gateway's stream guard; Anthropic
-   * events rebuilt by the gateway's stream builder (blocks renumbered, tool_use trailing, stop reason settled).
+   * events rebuilt by the gateway's stream builder (blocks renumbered, tool_use trailing, stop reason settled);
+   * Responses events renumbered (`sequence_number` 0, 1, ...) as the gateway does, and checked: items open and close
+   * in output order, every done event repeats exactly what its deltas said, and the final response's output is the
+   * items the stream delivered.
    */
   delivered: PolicyEvent[];
   /** Every `ctx.emit`, in order. */
@@ -69,13 +79,19 @@ export interface PolicyRun {
   /** How many times a policy called `ctx.keepalive()`. */
   keepalives: number;
   /**
-   * The client's assistant text, format-agnostic: OpenAI choice 0's content, or the Anthropic text blocks joined by
-   * a blank line ("" when there is no response, e.g. a denied request).
+   * The client's assistant text, format-agnostic: OpenAI choice 0's content, or the Anthropic text blocks or the
+   * Responses output_text parts joined by a blank line ("" when there is no response, e.g. a denied request).
    */
   text: string;
-  /** The client's tool calls, in order, inputs parsed from JSON (OpenAI choice 0; Anthropic tool_use blocks). */
+  /**
+   * The client's tool calls, in order, inputs parsed from JSON (OpenAI choice 0; Anthropic tool_use blocks;
+   * Responses call items as the tool-call gate sees them). For a Responses stream: the final response's.
+   */
   toolCalls: ToolCall[];
-  /** Why the response stopped: Anthropic `stop_reason`, OpenAI choice 0's `finish_reason` (null without one). */
+  /**
+   * Why the response stopped: Anthropic `stop_reason`, OpenAI choice 0's `finish_reason`, Responses `status`
+   * (null without one).
+   */
   stopReason: string | null;
 }
 
@@ -150,22 +166,38 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
 /** The format-agnostic view of a response: text, tool calls, stop reason. */
 function summarize(response: PolicyResponse | DenyDecision | undefined): Pick<PolicyRun, "text" | "toolCalls" | "stopReason"> {
   if (response === undefined || isDeny(response)) return { text: "", toolCalls: [], stopReason: null };
-  if (response.format === "openai") {
-    const choice = response.body.choices[0];
-    return {
-      text: choice?.message.content ?? "",
-      toolCalls: (choice?.message.tool_calls ?? []).map((t) =>
-        t.type === "function" ? { id: t.id, name: t.function.name, input: parseArguments(t.function.arguments) } : { id: t.id, name: t.custom.name, input: t.custom.input },
-      ),
-      stopReason: choice?.finish_reason ?? null,
-    };
+  switch (response.format) {
+    case "openai": {
+      const choice = response.body.choices[0];
+      return {
+        text: choice?.message.content ?? "",
+        toolCalls: (choice?.message.tool_calls ?? []).map((t) =>
+          t.type === "function" ? { id: t.id, name: t.function.name, input: parseArguments(t.function.arguments) } : { id: t.id, name: t.custom.name, input: t.custom.input },
+        ),
+        stopReason: choice?.finish_reason ?? null,
+      };
+    }
+    case "anthropic": {
+      const { content, stop_reason: stopReason } = response.body;
+      return {
+        text: content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n\n"),
+        toolCalls: content.flatMap((b) => (b.type === "tool_use" ? [{ id: b.id, name: b.name, input: b.input }] : [])),
+        stopReason,
+      };
+    }
+    case "responses": {
+      const { output, status } = response.body;
+      return {
+        text: output.flatMap((item) => (item.type === "message" ? item.content.flatMap((p) => (p.type === "output_text" ? [p.text] : [])) : [])).join("\n\n"),
+        toolCalls: output.flatMap((item) => responsesCallOf(item) ?? []),
+        stopReason: status ?? null,
+      };
+    }
+    default: {
+      const unknown: never = response;
+      throw new Error(`unknown response format ${JSON.stringify(unknown)}`);
+    }
   }
-  const { content, stop_reason: stopReason } = response.body;
-  return {
-    text: content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n\n"),
-    toolCalls: content.flatMap((b) => (b.type === "tool_use" ? [{ id: b.id, name: b.name, input: b.input }] : [])),
-    stopReason,
-  };
 }
 
 function parseArguments(text: string): unknown {
@@ -182,25 +214,41 @@ function isPolicyList(p: AnyPolicy | readonly AnyPolicy[]): p is readonly AnyPol
 
 /** The gateway's stream stage, then the client's accumulator. */
 function deliver(format: PolicyRequest["format"], events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
-  if (format === "openai") {
-    const guard = createOpenAIStreamGuard();
-    const acc = createOpenAIAccumulator();
-    const delivered: PolicyEvent[] = [];
-    for (const e of events) {
-      if (e.format !== "openai") throw new Error("an Anthropic event in an OpenAI stream");
-      guard.check(e.chunk);
-      acc.push(e.chunk);
-      delivered.push(e);
+  switch (format) {
+    case "openai":
+      return deliverOpenAI(events);
+    case "anthropic":
+      return deliverAnthropic(events);
+    case "responses":
+      return deliverResponses(events);
+    default: {
+      const unknown: never = format;
+      throw new Error(`unknown format ${String(unknown)}`);
     }
-    const body = acc.result();
-    return { delivered, response: body === undefined ? undefined : { format: "openai", body } };
   }
+}
+
+function deliverOpenAI(events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
+  const guard = createOpenAIStreamGuard();
+  const acc = createOpenAIAccumulator();
+  const delivered: PolicyEvent[] = [];
+  for (const e of events) {
+    if (e.format !== "openai") throw new Error(`a ${e.format} event in an OpenAI stream`);
+    guard.check(e.chunk);
+    acc.push(e.chunk);
+    delivered.push(e);
+  }
+  const body = acc.result();
+  return { delivered, response: body === undefined ? undefined : { format: "openai", body } };
+}
+
+function deliverAnthropic(events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
   const builder = createAnthropicStreamBuilder();
   const validator = createAnthropicStreamValidator();
   const acc = createAnthropicAccumulator();
   const out: AnthropicStreamEvent[] = [];
   for (const e of events) {
-    if (e.format !== "anthropic") throw new Error("an OpenAI chunk in an Anthropic stream");
+    if (e.format !== "anthropic") throw new Error(`a ${e.format} event in an Anthropic stream`);
     out.push(...builder.push(e.event));
   }
   if (out.length > 0 || events.length > 0) out.push(...builder.end());
@@ -210,6 +258,115 @@ function deliver(format: PolicyRequest["format"], events: readonly PolicyEvent[]
   }
   const body = acc.result();
   return { delivered: out.map((event) => ({ format: "anthropic", event })), response: body === undefined ? undefined : { format: "anthropic", body } };
+}
+
+/** JSON with sorted keys, to compare items whatever order their fields were spread in. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * Responses: renumbers as the gateway does and checks what a client relies on (openai-node's stream helper, the
+ * AI SDK, the Agents SDK each read a different part of it): items are added in output order and done before the
+ * response ends; deltas belong to an open item; each done event repeats what the deltas said; the final response's
+ * output is exactly the items delivered (when it delivered any). The response is the final one (`response.completed` and the like).
+ * @throws StreamProtocolError on the first broken rule
+ */
+function deliverResponses(events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
+  const fail = (why: string): never => {
+    throw new StreamProtocolError(`Responses stream: ${why}`);
+  };
+  const delivered: ResponsesStreamEvent[] = [];
+  const items: OutputItem[] = [];
+  const open = new Map<number, { itemId: string | undefined; texts: Map<number, string>; args: string | undefined }>();
+  let final: ResponsesResponse | undefined;
+  let ended = false;
+  for (const [i, e] of events.entries()) {
+    if (e.format !== "responses") throw new Error(`a ${e.format} event in a Responses stream`);
+    const event = { ...e.event, sequence_number: i } as ResponsesStreamEvent;
+    if (ended) fail(`${event.type} after the end of the response`);
+    if (i === 0 && event.type !== "response.created" && event.type !== "response.queued" && event.type !== "error") fail(`the first event is ${event.type}`);
+    delivered.push(event);
+    const itemOf = (outputIndex: number, itemId: string) => {
+      const o = open.get(outputIndex);
+      if (o === undefined) return fail(`${event.type} for output index ${outputIndex}, which is not open`);
+      if (o.itemId !== undefined && o.itemId !== itemId) fail(`${event.type} names item ${itemId}, output index ${outputIndex} holds ${o.itemId}`);
+      return o;
+    };
+    switch (event.type) {
+      case "response.output_item.added":
+        if (event.output_index !== items.length + open.size) fail(`item added at output index ${event.output_index}, expected ${items.length + open.size}`);
+        open.set(event.output_index, { itemId: "id" in event.item && typeof event.item.id === "string" ? event.item.id : undefined, texts: new Map(), args: undefined });
+        break;
+      case "response.output_text.delta": {
+        const o = itemOf(event.output_index, event.item_id);
+        o.texts.set(event.content_index, (o.texts.get(event.content_index) ?? "") + event.delta);
+        break;
+      }
+      case "response.output_text.done": {
+        // Without deltas, the done event is the text (and every later copy must say the same).
+        const o = itemOf(event.output_index, event.item_id);
+        const said = o.texts.get(event.content_index);
+        if (said === undefined) o.texts.set(event.content_index, event.text);
+        else if (said !== event.text) fail(`output_text.done of ${event.item_id} says ${JSON.stringify(event.text)}, its deltas ${JSON.stringify(said)}`);
+        break;
+      }
+      case "response.content_part.done": {
+        const o = itemOf(event.output_index, event.item_id);
+        if (event.part.type !== "output_text") break;
+        const said = o.texts.get(event.content_index);
+        if (said === undefined) o.texts.set(event.content_index, event.part.text);
+        else if (said !== event.part.text) fail(`content_part.done of ${event.item_id} says ${JSON.stringify(event.part.text)}, before ${JSON.stringify(said)}`);
+        break;
+      }
+      case "response.function_call_arguments.delta":
+      case "response.custom_tool_call_input.delta": {
+        const o = itemOf(event.output_index, event.item_id);
+        o.args = (o.args ?? "") + event.delta;
+        break;
+      }
+      case "response.function_call_arguments.done":
+      case "response.custom_tool_call_input.done": {
+        const o = itemOf(event.output_index, event.item_id);
+        const args = event.type === "response.function_call_arguments.done" ? event.arguments : event.input;
+        if ((o.args ?? "") !== args) fail(`${event.type} of ${event.item_id} differs from its deltas`);
+        break;
+      }
+      case "response.output_item.done": {
+        const o = open.get(event.output_index);
+        if (o === undefined) return fail(`item done at output index ${event.output_index}, which is not open`);
+        const { item } = event;
+        if ("id" in item && o.itemId !== undefined && item.id !== o.itemId) fail(`output_item.done names item ${String(item.id)}, expected ${o.itemId}`);
+        if (item.type === "message") {
+          item.content.forEach((p, j) => {
+            if (p.type === "output_text" && o.texts.has(j) && o.texts.get(j) !== p.text) fail(`output_item.done of ${item.id} has other text than its deltas`);
+          });
+        }
+        const args = item.type === "function_call" ? item.arguments : item.type === "custom_tool_call" ? item.input : undefined;
+        if (o.args !== undefined && args !== o.args) fail(`output_item.done of ${event.output_index} has other arguments than its deltas`);
+        open.delete(event.output_index);
+        items[event.output_index] = item;
+        break;
+      }
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed":
+        if (open.size > 0) fail(`${event.type} while output index ${[...open.keys()].join(", ")} is still open`);
+        final = event.response;
+        ended = true;
+        // A stream that streamed no item at all (only the final response) has nothing to disagree with.
+        if (items.length > 0 && canonical(final.output) !== canonical(items)) fail(`the final response's output is not what the stream delivered:\n${canonical(final.output)}\n${canonical(items)}`);
+        break;
+      case "error":
+        ended = true;
+        break;
+      default:
+        break;
+    }
+  }
+  return { delivered: delivered.map((event) => ({ format: "responses", event })), response: final === undefined ? undefined : { format: "responses", body: final } };
 }
 
 // --- Recorded traffic builders ---
@@ -241,6 +398,15 @@ export interface RecordedReply {
 export interface RecordedOpenAIReply extends RecordedReply {
   /** @default "tool_calls" with tool calls, else "stop" */
   finishReason?: ChatCompletion.Choice["finish_reason"];
+}
+
+export interface RecordedResponsesReply extends RecordedReply {
+  /** `incomplete` ends with `response.incomplete` (reason max_output_tokens). @default "completed" */
+  status?: "completed" | "incomplete";
+  /** Output items after the tool calls (a `local_shell_call`, a `reasoning` item, ...), streamed as added + done. */
+  items?: readonly OutputItem[];
+  /** Give the text logprobs (one per delta), as with `include: ["message.output_text.logprobs"]`. @default false */
+  logprobs?: boolean;
 }
 
 export interface RecordedAnthropicReply extends RecordedReply {
@@ -308,6 +474,114 @@ export function openAIStream(reply: RecordedOpenAIReply): PolicyEvent[] {
   events.push(chunk({}, reply.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop")));
   events.push({ format: "openai", chunk: { ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } } });
   return events;
+}
+
+/** A user turn (or input items) as a Responses request (`gpt-4o-mini` unless `extra` says otherwise). */
+export function responsesRequest(input: string | ResponsesInputItem[], extra: Partial<ResponsesRequest> = {}): PolicyRequest {
+  return { format: "responses", body: { model: "gpt-4o-mini", input, ...extra } as ResponsesRequest };
+}
+
+type TextLogprob = NonNullable<Extract<OutputMessage["content"][number], { type: "output_text" }>["logprobs"]>[number];
+const logprobOf = (token: string): TextLogprob => ({ token, bytes: [...Buffer.from(token)], logprob: -0.5, top_logprobs: [] });
+
+/** The reply's output items: its text as one message, its tool calls as function_call items, then `items`. */
+function responsesOutput(reply: RecordedResponsesReply): OutputItem[] {
+  const pieces = textPieces(reply);
+  const output: OutputItem[] = [];
+  if (pieces.length > 0) {
+    output.push({
+      type: "message",
+      id: "msg_test",
+      role: "assistant",
+      status: "completed",
+      content: [{ type: "output_text", text: pieces.join(""), annotations: [], logprobs: reply.logprobs === true ? pieces.map(logprobOf) : [] }],
+    });
+  }
+  (reply.toolCalls ?? []).forEach((c, i) =>
+    output.push({ type: "function_call", id: `fc_${i}`, call_id: c.id ?? `call_${i}`, name: c.name, arguments: argumentText(c), status: "completed" }),
+  );
+  output.push(...(reply.items ?? []));
+  return output;
+}
+
+function responsesBody(reply: RecordedResponsesReply, output: OutputItem[], status: NonNullable<ResponsesResponse["status"]>): ResponsesResponse {
+  return {
+    id: "resp_test",
+    object: "response",
+    created_at: 1,
+    model: reply.model ?? "gpt-4o-mini",
+    status,
+    output,
+    output_text: outputTextOf(output),
+    error: null,
+    incomplete_details: status === "incomplete" ? { reason: "max_output_tokens" } : null,
+    instructions: null,
+    metadata: null,
+    parallel_tool_calls: true,
+    temperature: null,
+    tool_choice: "auto",
+    tools: [],
+    top_p: null,
+    ...(status === "in_progress"
+      ? {}
+      : { usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 }, output_tokens: 10, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 20 } }),
+  };
+}
+
+/** The reply as a Responses `response` object. */
+export function responsesResponse(reply: RecordedResponsesReply): PolicyResponse {
+  return { format: "responses", body: responsesBody(reply, responsesOutput(reply), reply.status ?? "completed") };
+}
+
+/**
+ * The reply as Responses stream events, `sequence_number` from 0: response.created, response.in_progress; the text
+ * as a message item (output_item.added, content_part.added, one output_text.delta per piece, output_text.done,
+ * content_part.done, output_item.done); each tool call as a function_call item (added, arguments deltas, arguments
+ * done, item done); `items` as added + done; then response.completed (or response.incomplete) with the whole
+ * response.
+ */
+export function responsesStream(reply: RecordedResponsesReply): PolicyEvent[] {
+  const events: ResponsesStreamEvent[] = [];
+  let seq = 0;
+  const emit = (e: ResponsesStreamEvent): void => void events.push({ ...e, sequence_number: seq++ });
+  const output = responsesOutput(reply);
+  const status = reply.status ?? "completed";
+  const progress = responsesBody(reply, [], "in_progress");
+  emit({ type: "response.created", response: progress, sequence_number: 0 });
+  emit({ type: "response.in_progress", response: progress, sequence_number: 0 });
+  const pieces = textPieces(reply);
+  const calls = reply.toolCalls ?? [];
+  output.forEach((item, index) => {
+    const at = { output_index: index, sequence_number: 0 };
+    switch (item.type) {
+      case "message": {
+        const part = { item_id: item.id, content_index: 0, ...at };
+        const lp = reply.logprobs === true;
+        emit({ type: "response.output_item.added", ...at, item: { ...item, status: "in_progress", content: [] } });
+        emit({ type: "response.content_part.added", ...part, part: { type: "output_text", text: "", annotations: [], logprobs: [] } });
+        for (const delta of pieces) emit({ type: "response.output_text.delta", ...part, delta, logprobs: lp ? [{ token: delta, logprob: -0.5, top_logprobs: [] }] : [] });
+        const text = pieces.join("");
+        emit({ type: "response.output_text.done", ...part, text, logprobs: lp ? pieces.map((token) => ({ token, logprob: -0.5, top_logprobs: [] })) : [] });
+        emit({ type: "response.content_part.done", ...part, part: item.content[0] as Extract<OutputMessage["content"][number], { type: "output_text" }> });
+        break;
+      }
+      case "function_call": {
+        const call = calls[index - (pieces.length > 0 ? 1 : 0)];
+        const itemId = item.id ?? "";
+        emit({ type: "response.output_item.added", ...at, item: { ...item, arguments: "", status: "in_progress" } });
+        for (const delta of call?.argumentChunks ?? [item.arguments]) emit({ type: "response.function_call_arguments.delta", item_id: itemId, ...at, delta });
+        emit({ type: "response.function_call_arguments.done", item_id: itemId, ...at, name: item.name, arguments: item.arguments });
+        break;
+      }
+      default:
+        emit({ type: "response.output_item.added", ...at, item });
+        break;
+    }
+    emit({ type: "response.output_item.done", ...at, item });
+  });
+  const body = responsesBody(reply, output, status);
+  emit(status === "incomplete" ? { type: "response.incomplete", response: body, sequence_number: 0 } : { type: "response.completed", response: body, sequence_number: 0 });
+  return events.map((event) => ({ format: "responses", event }));
 }
 
 /** The reply as an Anthropic `Message`. */

@@ -1,4 +1,7 @@
-import type { AnthropicStreamEvent, ChatCompletionChunk, ChatCompletionMessageParam, MessageParam } from "@luthien/wire";
+import type { AnthropicStreamEvent, ChatCompletionChunk, ChatCompletionMessageParam, MessageParam, ResponsesResponse, ResponsesStreamEvent } from "@luthien/wire";
+import { responsesEventKind } from "./internal/responses-events";
+import { mapResponsesRequest } from "./internal/responses-request";
+import { mapMessageText, retext, withOutput, type OutputItem } from "./internal/responses-output";
 import type { Policy, PolicyContext, PolicyEvent, PolicyRequest, PolicyResponse } from "./policy";
 
 /**
@@ -27,7 +30,10 @@ export interface TextScope {
 
 export interface TextPolicyOptions {
   name: string;
-  /** Called once per text stream: per choice or text block of a response, per text of a request. */
+  /**
+   * Called once per text stream: per choice, text block or Responses `output_text` part of a response, per text of a
+   * request.
+   */
   createTransformer(scope: TextScope): TextStreamTransformer;
   /** Which side's text to transform. @default "response" */
   applyTo?: TextTarget;
@@ -39,9 +45,24 @@ export interface TextPolicyOptions {
   action?: string | null;
 }
 
+/** A Responses `output_text` part being streamed. */
+interface ResponsesPart {
+  t: TextStreamTransformer;
+  itemId: string;
+  outputIndex: number;
+  contentIndex: number;
+  /** The text in and out so far. */
+  textIn: string;
+  textOut: string;
+}
+
 interface TextState {
   /** Open text streams: OpenAI choice index, or Anthropic block index. */
   transformers: Map<number, TextStreamTransformer>;
+  /** Responses: open output_text parts by `item_id:content_index`. */
+  parts: Map<string, ResponsesPart>;
+  /** Responses: the text of every part that ended, by `item_id:content_index`, for the done events and the final response. */
+  finals: Map<string, string>;
   /** The last OpenAI chunk seen, the template for a chunk carrying text released at the end of the stream. */
   last: ChatCompletionChunk | undefined;
   /** All text in and out, to tell at the end whether anything changed. */
@@ -50,10 +71,18 @@ interface TextState {
 }
 
 /**
- * A policy that rewrites assistant text (and/or request text) through a text transformer, in both client formats,
- * streaming or not. Tool calls, thinking, roles and stop reasons pass untouched; held-back text is released before
- * the text's end (OpenAI: before the choice's finish_reason or a tool call; Anthropic: before the block's stop), so
- * a replacement split across deltas still matches.
+ * A policy that rewrites assistant text (and/or request text) through a text transformer, in every client format,
+ * streaming or not. Tool calls, thinking (reasoning), refusals, roles and stop reasons pass untouched; held-back text
+ * is released before the text's end (OpenAI: before the choice's finish_reason or a tool call; Anthropic: before the
+ * block's stop; Responses: before the part's `response.output_text.done`), so a replacement split across deltas
+ * still matches.
+ *
+ * Responses streams: one transformer per `output_text` part (item id, content index) over its deltas; the part's
+ * transformed text then replaces the original wherever the stream repeats it — `response.output_text.done`,
+ * `response.content_part.done`, `response.output_item.done` and the final response of `response.completed`,
+ * `response.incomplete` or `response.failed` — so clients that read deltas, done events or only the final response
+ * all see the same text. A part whose text changed loses its logprobs (they would spell the original tokens).
+ * Request side (Responses): instructions, prompt variables, the input string, message text parts and tool outputs.
  */
 export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> {
   const applyTo = options.applyTo ?? "response";
@@ -77,7 +106,7 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
   return {
     name: options.name,
     mode: onResponseSide ? "FULL" : "SKIP",
-    createState: () => ({ transformers: new Map(), last: undefined, textIn: "", textOut: "" }),
+    createState: () => ({ transformers: new Map(), parts: new Map(), finals: new Map(), last: undefined, textIn: "", textOut: "" }),
     onRequest(request, ctx) {
       if (applyTo === "response") return request;
       const next = transformRequest(request, runner(ctx, "request"));
@@ -92,11 +121,26 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
     },
     onEvent(event, ctx) {
       if (!onResponseSide) return [event];
-      return event.format === "openai" ? onOpenAIChunk(event.chunk, ctx, transformerFor) : onAnthropicEvent(event.event, ctx, transformerFor);
+      switch (event.format) {
+        case "openai":
+          return onOpenAIChunk(event.chunk, ctx, transformerFor);
+        case "anthropic":
+          return onAnthropicEvent(event.event, ctx, transformerFor);
+        case "responses":
+          return onResponsesEvent(event.event, ctx, (c) => options.createTransformer({ side: "response", ctx: c }), runner(ctx, "response")).map((e) => ({ format: "responses", event: e }));
+        default: {
+          const unknown: never = event;
+          throw new Error(`unknown event format ${JSON.stringify(unknown)}`);
+        }
+      }
     },
     onStreamEnd(ctx) {
       const { state } = ctx;
       const out: PolicyEvent[] = [];
+      // Responses parts still open (the stream ended without their done events): release what they hold.
+      for (const key of [...state.parts.keys()]) {
+        for (const e of closePart(state, key, 0)) out.push({ format: "responses", event: e });
+      }
       for (const [index, t] of state.transformers) {
         const rest = t.end();
         state.textOut += rest;
@@ -175,7 +219,151 @@ function onAnthropicEvent(event: AnthropicStreamEvent, ctx: PolicyContext<TextSt
   }
 }
 
+type MakeTransformer = (ctx: PolicyContext<TextState>) => TextStreamTransformer;
+
+const partKey = (itemId: string, contentIndex: number): string => `${itemId}:${contentIndex}`;
+
+/** Ends an open Responses part: its final text is recorded, and what it still held goes out as one more delta. */
+function closePart(state: TextState, key: string, sequenceNumber: number): ResponsesStreamEvent[] {
+  const p = state.parts.get(key);
+  if (p === undefined) return [];
+  state.parts.delete(key);
+  const rest = p.t.end();
+  p.textOut += rest;
+  state.textOut += rest;
+  state.finals.set(key, p.textOut);
+  if (rest === "") return [];
+  return [
+    {
+      type: "response.output_text.delta",
+      item_id: p.itemId,
+      output_index: p.outputIndex,
+      content_index: p.contentIndex,
+      delta: rest,
+      logprobs: [],
+      sequence_number: sequenceNumber,
+    },
+  ];
+}
+
+/** Maps the text of every output_text part of a response's messages; the same body when nothing changed. */
+function mapResponseText(body: ResponsesResponse, textFor: (itemId: string, contentIndex: number, text: string) => string): ResponsesResponse {
+  let changed = false;
+  const output = body.output.map((item): OutputItem => {
+    if (item.type !== "message") return item;
+    const next = mapMessageText(item, (part, j) => retext(part, textFor(item.id, j, part.text)));
+    if (next !== item) changed = true;
+    return next;
+  });
+  return changed ? withOutput(body, output) : body;
+}
+
+function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextState>, make: MakeTransformer, runWhole: (t: string) => string): ResponsesStreamEvent[] {
+  const { state } = ctx;
+  const seq = event.sequence_number;
+  const open = (itemId: string, outputIndex: number, contentIndex: number): ResponsesPart => {
+    const key = partKey(itemId, contentIndex);
+    let p = state.parts.get(key);
+    if (p === undefined) {
+      // More text for a part the stream already finished: which text would the client keep? Fail closed.
+      if (state.finals.has(key)) throw new Error(`text for output_text part ${key} after its done event`);
+      p = { t: make(ctx), itemId, outputIndex, contentIndex, textIn: "", textOut: "" };
+      state.parts.set(key, p);
+    }
+    return p;
+  };
+  const push = (p: ResponsesPart, text: string): string => {
+    const out = p.t.push(text);
+    p.textIn += text;
+    p.textOut += out;
+    state.textIn += text;
+    state.textOut += out;
+    return out;
+  };
+  /** The part's final text: what its deltas became, or (no deltas) `original` transformed whole, once. */
+  const finalFor = (key: string, original: string): string => {
+    const done = state.finals.get(key);
+    if (done !== undefined) return done;
+    const text = runWhole(original);
+    state.textIn += original;
+    state.textOut += text;
+    state.finals.set(key, text);
+    return text;
+  };
+  /** Closes the message's open parts and gives its parts their final text. */
+  const finishMessage = (item: OutputItem): { release: ResponsesStreamEvent[]; item: OutputItem } => {
+    if (item.type !== "message") return { release: [], item };
+    const release: ResponsesStreamEvent[] = [];
+    const next = mapMessageText(item, (part, j) => {
+      const key = partKey(item.id, j);
+      release.push(...closePart(state, key, seq));
+      return retext(part, finalFor(key, part.text));
+    });
+    return { release, item: next };
+  };
+
+  switch (event.type) {
+    case "response.output_text.delta": {
+      const delta = push(open(event.item_id, event.output_index, event.content_index), event.delta);
+      if (delta === "") return [];
+      return [delta === event.delta ? event : { ...event, delta, logprobs: [] }];
+    }
+    case "response.output_text.done": {
+      const key = partKey(event.item_id, event.content_index);
+      const release = closePart(state, key, seq);
+      const text = finalFor(key, event.text);
+      return [...release, text === event.text ? event : { ...event, text, logprobs: [] }];
+    }
+    case "response.content_part.added": {
+      if (event.part.type !== "output_text" || event.part.text === "") return [event];
+      const text = push(open(event.item_id, event.output_index, event.content_index), event.part.text);
+      return [{ ...event, part: retext(event.part, text) }];
+    }
+    case "response.content_part.done": {
+      if (event.part.type !== "output_text") return [event];
+      const key = partKey(event.item_id, event.content_index);
+      const release = closePart(state, key, seq);
+      return [...release, { ...event, part: retext(event.part, finalFor(key, event.part.text)) }];
+    }
+    case "response.output_item.added": {
+      const { item } = event;
+      if (item.type !== "message") return [event];
+      // Text already in the added item is the start of its parts.
+      const next = mapMessageText(item, (part, j) => (part.text === "" ? part : retext(part, push(open(item.id, event.output_index, j), part.text))));
+      return [next === item ? event : { ...event, item: next }];
+    }
+    case "response.output_item.done": {
+      const { release, item } = finishMessage(event.item);
+      return [...release, item === event.item ? event : { ...event, item }];
+    }
+    case "response.completed":
+    case "response.incomplete":
+    case "response.failed": {
+      const release: ResponsesStreamEvent[] = [];
+      for (const key of [...state.parts.keys()]) release.push(...closePart(state, key, seq));
+      const response = mapResponseText(event.response, (itemId, j, text) => finalFor(partKey(itemId, j), text));
+      return [...release, response === event.response ? event : { ...event, response }];
+    }
+    case "response.created":
+    case "response.in_progress":
+    case "response.queued": {
+      // Snapshots of a response in progress normally have no output; if one has text, it gets no raw text past us.
+      const response = mapResponseText(event.response, (_id, _j, text) => runWhole(text));
+      return [response === event.response ? event : { ...event, response }];
+    }
+    default:
+      // No assistant text here (refusals, reasoning and transcripts are left as they are, like OpenAI refusals and
+      // Anthropic thinking). A text carrier the SDK adds is classified `text` and must not pass unread.
+      if (responsesEventKind(event) === "text") throw new Error(`unhandled Responses text event ${event.type}`);
+      return [event];
+  }
+}
+
 function transformRequest(request: PolicyRequest, run: (t: string) => string): PolicyRequest {
+  if (request.format === "responses") {
+    const body = mapResponsesRequest(request.body, (c) => (c.editable ? run(c.text) : c.text));
+    return body === request.body ? request : { format: "responses", body };
+  }
   if (request.format === "openai") {
     let changed = false;
     const messages = request.body.messages.map((m) => {
@@ -212,6 +400,10 @@ function transformRequest(request: PolicyRequest, run: (t: string) => string): P
 }
 
 function transformResponse(response: PolicyResponse, run: (t: string) => string): PolicyResponse {
+  if (response.format === "responses") {
+    const body = mapResponseText(response.body, (_id, _j, text) => run(text));
+    return body === response.body ? response : { format: "responses", body };
+  }
   if (response.format === "openai") {
     const choices = response.body.choices.map((c) => {
       if (typeof c.message.content !== "string") return c;

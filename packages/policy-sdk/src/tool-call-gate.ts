@@ -6,14 +6,20 @@ import type {
   Message,
   RawContentBlockDeltaEvent,
   RawContentBlockStartEvent,
+  ResponsesResponse,
+  ResponsesStreamEvent,
   ToolUseBlock,
 } from "@luthien/wire";
+import { jsonText, parseJson } from "./internal/json";
+import { callIdentity, responsesCallOf, rewriteCallItem } from "./internal/responses-calls";
+import { isItemScoped } from "./internal/responses-events";
+import { textMessage, withOutput, type OutputItem } from "./internal/responses-output";
 import { withKeepalive } from "./keepalive";
 import type { Policy, PolicyContext, PolicyEvent, PolicyResponse } from "./policy";
 
-/** One complete tool call, in either format. */
+/** One complete tool call, in any format. */
 export interface ToolCall {
-  /** OpenAI `tool_calls[].id`, Anthropic `tool_use.id`. */
+  /** OpenAI `tool_calls[].id`, Anthropic `tool_use.id`, Responses `call_id` (an approval request's item id). */
   id: string;
   name: string;
   /** The arguments parsed from their JSON; the raw text when it is not valid JSON (so string checks still see it). */
@@ -86,12 +92,66 @@ interface GateState {
   held: HeldToolUse[];
   /** Anthropic: tool_use blocks released in this message. */
   kept: number;
+  responses: ResponsesGateState;
+}
+
+type ResponsesEvent = ResponsesStreamEvent;
+type ItemAdded = Extract<ResponsesEvent, { type: "response.output_item.added" }>;
+type ItemDone = Extract<ResponsesEvent, { type: "response.output_item.done" }>;
+/** The events that stream a call's arguments (function, custom tool, MCP). */
+type ArgumentEvent = Extract<
+  ResponsesEvent,
+  {
+    type:
+      | "response.function_call_arguments.delta"
+      | "response.function_call_arguments.done"
+      | "response.custom_tool_call_input.delta"
+      | "response.custom_tool_call_input.done"
+      | "response.mcp_call_arguments.delta"
+      | "response.mcp_call_arguments.done";
+  }
+>;
+
+/** A Responses call item held from its `output_item.added` to its `output_item.done`. */
+interface HeldResponsesCall {
+  outputIndex: number;
+  added: ItemAdded | undefined;
+  /** The item's other events, in order. */
+  events: ResponsesEvent[];
+  done: ItemDone | undefined;
+  /** The item id its events name (from the item, or the first event that names one). */
+  itemId: string | undefined;
+  /** The argument deltas joined, and the text of an arguments `.done` event. */
+  deltas: string | undefined;
+  argumentsDone: string | undefined;
+  call: ToolCall | undefined;
+  verdict: Promise<ToolCallDecision> | undefined;
+  /** Whether the verdict has settled (then releasing the call costs no wait). */
+  settled: boolean;
+}
+
+interface DecidedResponsesCall {
+  call: ToolCall;
+  decision: ToolCallDecision;
+}
+
+interface ResponsesGateState {
+  /** What waits for a held call before it, in stream order: events, and the held calls themselves. */
+  queue: ({ event: ResponsesEvent } | { held: HeldResponsesCall })[];
+  /** Calls between their added and done events, by output index. */
+  open: Map<number, HeldResponsesCall>;
+  /** Output indices of calls already done: later events for them are refused. */
+  closed: Set<number>;
+  /** The identity of every item added, by output index: its done item must be the same item. */
+  added: Map<number, string>;
+  /** Decided calls by identity, for the final response. */
+  decided: Map<string, DecidedResponsesCall>;
 }
 
 /**
  * A FULL-mode policy that holds every tool call until its JSON is complete, then lets `decide` allow it (released
  * unchanged), rewrite its input (released whole, with the new input), or block it (replaced by a text that says so).
- * Both formats, streaming or not.
+ * Every format, streaming or not.
  *
  * Streams. Anthropic: a `tool_use` block is held from its start to its stop and decided then; held calls are
  * released when the message ends (`message_delta`), after the text of every blocked call, so tool_use blocks stay
@@ -100,6 +160,17 @@ interface GateState {
  * remaining calls follow with indices renumbered 0..n-1 in order, then the finish. Whole responses get the same
  * decisions. When no call remains, `tool_use` becomes `end_turn` and `tool_calls` becomes `stop`; every other stop
  * or finish reason is kept.
+ *
+ * Responses. Every item kind a client executes is a call (function, custom tool, local shell, shell, apply_patch,
+ * computer, MCP approval requests, client-side tool search: see `responsesCallOf` for the names and inputs
+ * `decide` sees). From a call item's `response.output_item.added`, its events and everything after them are held
+ * until its `response.output_item.done`, then it is decided on the done item (its id, call id and name must match
+ * across added, argument and done events, and the streamed arguments must be the done item's, or the call fails).
+ * Allowed: its events go out unchanged. Blocked: a message item with the blocked text takes its place at the same
+ * output index (added, content part, text delta and done events). Rewritten: the item goes out with the new input in
+ * one arguments delta. The final response (`response.completed`, `.incomplete`, `.failed`) gets the same decisions,
+ * so clients that read only it run what the stream said; a call it has that the stream did not is decided then.
+ * `status` is kept. Whole responses: blocked items are replaced in place, rewrites applied.
  *
  * Events: `blocked {tool, id, reason}`, `rewritten {tool, id}`, and `allowed {tool, id}` with `emitAllowed`.
  */
@@ -401,22 +472,432 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     return { format: "anthropic", body: { ...body, content, stop_reason: stopReason } };
   };
 
+  // --- Responses ---
+
+  /** The output with every call decided (`known` decisions reused, the rest decided now) and applied in place. */
+  const gateOutput = async (ctx: PolicyContext<GateState>, output: OutputItem[], known: Map<string, DecidedResponsesCall> | undefined): Promise<OutputItem[]> => {
+    const found: { index: number; call: ToolCall; known: DecidedResponsesCall | undefined }[] = [];
+    for (const [index, item] of output.entries()) {
+      const call = responsesCallOf(item);
+      if (call === undefined) continue;
+      const k = known?.get(callIdentity(item));
+      // The final response must say what the stream said: a call it changed would run undecided.
+      if (k !== undefined && jsonText(k.call.input) !== jsonText(call.input)) {
+        throw new Error(`${name}: the final response's ${item.type} ${call.id} differs from the streamed one`);
+      }
+      found.push({ index, call, known: k });
+    }
+    if (found.length === 0) return output;
+    const fresh = found.filter((f) => f.known === undefined);
+    const decisions = await settle(ctx, fresh.map((f) => f.call), fresh.map((f) => decide(f.call, ctx)));
+    const byIndex = new Map<number, ToolCallDecision>();
+    fresh.forEach((f, i) => byIndex.set(f.index, decisions[i] as ToolCallDecision));
+    for (const f of found) if (f.known !== undefined) byIndex.set(f.index, f.known.decision);
+    return output.map((item, index) => {
+      const d = byIndex.get(index);
+      if (d === undefined) return item;
+      const call = responsesCallOf(item) as ToolCall;
+      switch (d.action) {
+        case "allow":
+          return item;
+        case "block":
+          return textMessage(blockedMessageId(item, call), textOf(call, d));
+        case "rewrite":
+          return rewriteCallItem(item, d.input);
+        default: {
+          const unknown: never = d;
+          throw new Error(`unknown decision ${JSON.stringify(unknown)}`);
+        }
+      }
+    });
+  };
+
+  const onResponsesResponse = async (body: ResponsesResponse, ctx: PolicyContext<GateState>): Promise<PolicyResponse> => {
+    const output = await gateOutput(ctx, body.output, undefined);
+    return { format: "responses", body: output === body.output ? body : withOutput(body, output) };
+  };
+
+  /** The events that go out for a decided call: its own, a message in its place, or the rewritten call. */
+  const releaseResponsesCall = (held: HeldResponsesCall, d: ToolCallDecision): ResponsesEvent[] => {
+    const call = held.call as ToolCall;
+    const item = (held.done?.item ?? held.added?.item) as OutputItem;
+    const seq = held.done?.sequence_number ?? held.added?.sequence_number ?? 0;
+    const own = (): ResponsesEvent[] => [...(held.added !== undefined ? [held.added] : []), ...held.events, ...(held.done !== undefined ? [held.done] : [])];
+    switch (d.action) {
+      case "allow":
+        return own();
+      case "block":
+        return blockedMessageEvents(blockedMessageId(item, call), held.outputIndex, textOf(call, d), seq);
+      case "rewrite": {
+        const rewritten = rewriteCallItem(item, d.input);
+        const itemId = held.itemId ?? ("id" in rewritten && typeof rewritten.id === "string" ? rewritten.id : "");
+        const base = { item_id: itemId, output_index: held.outputIndex, sequence_number: seq };
+        const out: ResponsesEvent[] = [];
+        const start = held.added !== undefined ? rewriteCallItem(held.added.item, d.input) : rewritten;
+        let args: ResponsesEvent[] = [];
+        if (rewritten.type === "function_call") {
+          args = [
+            { type: "response.function_call_arguments.delta", ...base, delta: rewritten.arguments },
+            { type: "response.function_call_arguments.done", ...base, name: rewritten.name, arguments: rewritten.arguments },
+          ];
+          out.push({ type: "response.output_item.added", output_index: held.outputIndex, sequence_number: seq, item: { ...rewritten, arguments: "", ...statusOf(start) } });
+        } else if (rewritten.type === "custom_tool_call") {
+          args = [
+            { type: "response.custom_tool_call_input.delta", ...base, delta: rewritten.input },
+            { type: "response.custom_tool_call_input.done", ...base, input: rewritten.input },
+          ];
+          out.push({ type: "response.output_item.added", output_index: held.outputIndex, sequence_number: seq, item: { ...rewritten, input: "" } });
+        } else {
+          out.push({ type: "response.output_item.added", output_index: held.outputIndex, sequence_number: seq, item: start });
+        }
+        out.push(...held.events.filter((e) => !isArgumentEvent(e)), ...args);
+        out.push({ type: "response.output_item.done", output_index: held.outputIndex, sequence_number: seq, item: rewritten });
+        return out;
+      }
+      default: {
+        const unknown: never = d;
+        throw new Error(`unknown decision ${JSON.stringify(unknown)}`);
+      }
+    }
+  };
+
+  /**
+   * Sends what no held call blocks any more, in order; the final response gets the calls' decisions. With `wait`,
+   * waits for the verdicts of complete calls (the response is ending); without, stops at the first one still
+   * being decided, so a slow judge holds the stream only from that call on while the next calls stream and are
+   * judged too.
+   */
+  const flushResponses = async (ctx: PolicyContext<GateState>, wait: boolean): Promise<PolicyEvent[]> => {
+    const rs = ctx.state.responses;
+    const out: ResponsesEvent[] = [];
+    for (let head = rs.queue[0]; head !== undefined; head = rs.queue[0]) {
+      if ("held" in head) {
+        const { held } = head;
+        if (held.verdict === undefined || (!wait && !held.settled)) break;
+        const [d] = await settle(ctx, [held.call as ToolCall], [held.verdict]);
+        const decision = d as ToolCallDecision;
+        const item = held.done?.item ?? held.added?.item;
+        if (item !== undefined) rs.decided.set(callIdentity(item), { call: held.call as ToolCall, decision });
+        out.push(...releaseResponsesCall(held, decision));
+      } else {
+        out.push(await finalResponsesEvent(ctx, head.event));
+      }
+      rs.queue.shift();
+    }
+    return out.map((event) => ({ format: "responses", event }));
+  };
+
+  const finalResponsesEvent = async (ctx: PolicyContext<GateState>, event: ResponsesEvent): Promise<ResponsesEvent> => {
+    switch (event.type) {
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed": {
+        const output = await gateOutput(ctx, event.response.output, ctx.state.responses.decided);
+        return output === event.response.output ? event : { ...event, response: withOutput(event.response, output) };
+      }
+      default:
+        return event;
+    }
+  };
+
+  /** Checks that an event of a held call names the call's item; the first event that names one sets it. */
+  const sameItem = (held: HeldResponsesCall, itemId: string, what: string): void => {
+    if (held.itemId === undefined) held.itemId = itemId;
+    else if (held.itemId !== itemId) {
+      throw new Error(`${name}: ${what} for item ${itemId} at output index ${held.outputIndex}, which holds item ${held.itemId}`);
+    }
+  };
+
+  const holdCall = (rs: ResponsesGateState, outputIndex: number, added: ItemAdded | undefined): HeldResponsesCall => {
+    if (rs.open.has(outputIndex) || rs.closed.has(outputIndex)) throw new Error(`${name}: a second call item at output index ${outputIndex}`);
+    const id = added !== undefined && "id" in added.item && typeof added.item.id === "string" ? added.item.id : undefined;
+    const held: HeldResponsesCall = {
+      outputIndex,
+      added,
+      events: [],
+      done: undefined,
+      itemId: id,
+      deltas: undefined,
+      argumentsDone: undefined,
+      call: undefined,
+      verdict: undefined,
+      settled: false,
+    };
+    rs.open.set(outputIndex, held);
+    rs.queue.push({ held });
+    return held;
+  };
+
+  /** The item's streamed arguments, checked against what its done item says (a call must not read two ways). */
+  const argumentsOf = (item: OutputItem): string | undefined => {
+    switch (item.type) {
+      case "function_call":
+      case "mcp_approval_request":
+        return item.arguments;
+      case "custom_tool_call":
+        return item.input;
+      default:
+        return undefined;
+    }
+  };
+
+  const completeCall = (ctx: PolicyContext<GateState>, held: HeldResponsesCall, item: OutputItem): Promise<unknown> => {
+    const label = `${item.type} at output index ${held.outputIndex}`;
+    if (held.added !== undefined && callIdentity(held.added.item) !== callIdentity(item)) {
+      throw new Error(`${name}: the ${label} changed identity between its added and done events`);
+    }
+    if ("id" in item && typeof item.id === "string") sameItem(held, item.id, "the done item");
+    const args = argumentsOf(item);
+    for (const streamed of [held.deltas, held.argumentsDone]) {
+      if (streamed !== undefined && streamed !== args) throw new Error(`${name}: the ${label} streamed other arguments than its done item has`);
+    }
+    const call = responsesCallOf(item);
+    if (call === undefined) throw new Error(`${name}: the ${label} is no longer a call`);
+    return startVerdict(ctx, held, call);
+  };
+
+  const startVerdict = (ctx: PolicyContext<GateState>, held: HeldResponsesCall, call: ToolCall): Promise<unknown> => {
+    held.call = call;
+    const verdict = decide(call, ctx);
+    held.verdict = verdict;
+    return verdict.then(
+      () => void (held.settled = true),
+      () => void (held.settled = true),
+    );
+  };
+
+  const onResponsesEvent = async (event: ResponsesEvent, ctx: PolicyContext<GateState>): Promise<PolicyEvent[]> => {
+    const rs = ctx.state.responses;
+    const pass = async (): Promise<PolicyEvent[]> => {
+      rs.queue.push({ event });
+      // The response's end (or an error) goes out only after every call before it is decided.
+      return flushResponses(ctx, isTerminal(event));
+    };
+    switch (event.type) {
+      case "response.output_item.added": {
+        rs.added.set(event.output_index, callIdentity(event.item));
+        if (responsesCallOf(event.item) === undefined) return pass();
+        holdCall(rs, event.output_index, event);
+        return [];
+      }
+      case "response.output_item.done": {
+        const added = rs.added.get(event.output_index);
+        // An item added as one thing (a message) and done as another (a call) would reach the client half ungated.
+        if (added !== undefined && added !== callIdentity(event.item)) {
+          throw new Error(`${name}: the ${event.item.type} at output index ${event.output_index} changed identity between its added and done events`);
+        }
+        let held = rs.open.get(event.output_index);
+        if (held === undefined) {
+          if (responsesCallOf(event.item) === undefined && !rs.closed.has(event.output_index)) return pass();
+          // A call that was never announced is decided all the same.
+          held = holdCall(rs, event.output_index, undefined);
+        }
+        rs.open.delete(event.output_index);
+        rs.closed.add(event.output_index);
+        held.done = event;
+        const settled = completeCall(ctx, held, event.item);
+        // A quick decision (a rule, not a judge) settles within a turn: release the call at once.
+        await Promise.race([settled, new Promise((resolve) => setImmediate(resolve))]);
+        return flushResponses(ctx, false);
+      }
+      case "response.function_call_arguments.delta":
+      case "response.custom_tool_call_input.delta":
+      case "response.mcp_call_arguments.delta":
+      case "response.function_call_arguments.done":
+      case "response.custom_tool_call_input.done":
+      case "response.mcp_call_arguments.done": {
+        const held = rs.open.get(event.output_index);
+        if (held === undefined) {
+          // MCP calls run on the provider's side and are not held; any other arguments need their call item.
+          if (event.type.startsWith("response.mcp_call_arguments.") && !rs.closed.has(event.output_index)) return pass();
+          throw new Error(`${name}: ${event.type} at output index ${event.output_index} outside an open call item`);
+        }
+        sameItem(held, event.item_id, event.type);
+        switch (event.type) {
+          case "response.function_call_arguments.delta":
+          case "response.custom_tool_call_input.delta":
+          case "response.mcp_call_arguments.delta":
+            held.deltas = (held.deltas ?? "") + event.delta;
+            break;
+          case "response.function_call_arguments.done": {
+            const item = held.added?.item;
+            if (item !== undefined && item.type === "function_call" && item.name !== event.name) {
+              throw new Error(`${name}: the function_call at output index ${held.outputIndex} is named ${item.name}, its arguments ${event.name}`);
+            }
+            held.argumentsDone = event.arguments;
+            break;
+          }
+          case "response.custom_tool_call_input.done":
+            held.argumentsDone = event.input;
+            break;
+          case "response.mcp_call_arguments.done":
+            held.argumentsDone = event.arguments;
+            break;
+          default: {
+            const unknown: never = event;
+            throw new Error(`unknown argument event ${JSON.stringify(unknown)}`);
+          }
+        }
+        held.events.push(event);
+        return [];
+      }
+      case "response.created":
+      case "response.in_progress":
+      case "response.queued":
+        // Snapshots of a response in progress have no output yet; a call in one would reach the client undecided.
+        if (event.response.output.some((item) => responsesCallOf(item) !== undefined)) {
+          throw new Error(`${name}: ${event.type} already carries a call item`);
+        }
+        return pass();
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed":
+      case "error":
+        return pass();
+      default: {
+        if (!isItemScoped(event)) return pass();
+        // Events of one item: a held call's stay with it; a finished call's must not come any more.
+        const held = rs.open.get(event.output_index);
+        if (held !== undefined) {
+          sameItem(held, event.item_id, event.type);
+          held.events.push(event);
+          return [];
+        }
+        if (rs.closed.has(event.output_index)) throw new Error(`${name}: ${event.type} for the call at output index ${event.output_index} after its done event`);
+        return pass();
+      }
+    }
+  };
+
+  /** The stream ended: calls still open are decided on what arrived, then everything held goes out. */
+  const endResponses = async (ctx: PolicyContext<GateState>): Promise<PolicyEvent[]> => {
+    const rs = ctx.state.responses;
+    for (const held of rs.open.values()) {
+      const item = held.added?.item as OutputItem;
+      const soFar = held.deltas === undefined ? item : withArguments(item, held.argumentsDone ?? held.deltas);
+      void startVerdict(ctx, held, responsesCallOf(soFar) as ToolCall);
+    }
+    rs.open.clear();
+    return flushResponses(ctx, true);
+  };
+
   return {
     name,
     mode: "FULL",
-    createState: () => ({ openai: new Map(), lastChunk: undefined, nextIndex: 0, direct: new Map(), open: new Map(), held: [], kept: 0 }),
-    onResponse: (response, ctx) => (response.format === "openai" ? onOpenAIResponse(response.body, ctx) : onAnthropicResponse(response.body, ctx)),
-    onEvent: (event, ctx) => (event.format === "openai" ? onOpenAIChunk(event.chunk, ctx) : onAnthropicEvent(event.event, ctx)),
+    createState: () => ({
+      openai: new Map(),
+      lastChunk: undefined,
+      nextIndex: 0,
+      direct: new Map(),
+      open: new Map(),
+      held: [],
+      kept: 0,
+      responses: { queue: [], open: new Map(), closed: new Set(), added: new Map(), decided: new Map() },
+    }),
+    onResponse(response, ctx) {
+      switch (response.format) {
+        case "openai":
+          return onOpenAIResponse(response.body, ctx);
+        case "anthropic":
+          return onAnthropicResponse(response.body, ctx);
+        case "responses":
+          return onResponsesResponse(response.body, ctx);
+        default: {
+          const unknown: never = response;
+          throw new Error(`unknown response format ${JSON.stringify(unknown)}`);
+        }
+      }
+    },
+    onEvent(event, ctx) {
+      switch (event.format) {
+        case "openai":
+          return onOpenAIChunk(event.chunk, ctx);
+        case "anthropic":
+          return onAnthropicEvent(event.event, ctx);
+        case "responses":
+          return onResponsesEvent(event.event, ctx);
+        default: {
+          const unknown: never = event;
+          throw new Error(`unknown event format ${JSON.stringify(unknown)}`);
+        }
+      }
+    },
     async onStreamEnd(ctx) {
-      // The stream ended without a finish (or message_delta): release what is still held, decided as usual.
-      if (ctx.format === "anthropic") return releaseAnthropic(ctx);
-      const template = ctx.state.lastChunk;
-      if (template === undefined) return [];
-      const out: PolicyEvent[] = [];
-      for (const index of ctx.state.openai.keys()) out.push(...(await releaseOpenAIChoice(ctx, index, template)).events);
-      return out;
+      // The stream ended without a finish (or message_delta, or a call's done): release what is still held, decided as usual.
+      switch (ctx.format) {
+        case "anthropic":
+          return releaseAnthropic(ctx);
+        case "responses":
+          return endResponses(ctx);
+        case "openai": {
+          const template = ctx.state.lastChunk;
+          if (template === undefined) return [];
+          const out: PolicyEvent[] = [];
+          for (const index of ctx.state.openai.keys()) out.push(...(await releaseOpenAIChoice(ctx, index, template)).events);
+          return out;
+        }
+        default: {
+          const unknown: never = ctx.format;
+          throw new Error(`unknown format ${String(unknown)}`);
+        }
+      }
     },
   };
+}
+
+/** The id of the message that replaces a blocked call item (derived, so the stream and the final response agree). */
+function blockedMessageId(item: OutputItem, call: ToolCall): string {
+  const id = "id" in item && typeof item.id === "string" ? item.id : call.id;
+  return `msg_blocked_${id}`;
+}
+
+/** The events of a message with one output_text part, streamed at `outputIndex` in place of a blocked call. */
+function blockedMessageEvents(id: string, outputIndex: number, text: string, seq: number): ResponsesStreamEvent[] {
+  const part = { item_id: id, output_index: outputIndex, content_index: 0, sequence_number: seq };
+  return [
+    { type: "response.output_item.added", output_index: outputIndex, sequence_number: seq, item: textMessage(id, text, "in_progress") },
+    { type: "response.content_part.added", ...part, part: { type: "output_text", text: "", annotations: [], logprobs: [] } },
+    { type: "response.output_text.delta", ...part, delta: text, logprobs: [] },
+    { type: "response.output_text.done", ...part, text, logprobs: [] },
+    { type: "response.content_part.done", ...part, part: { type: "output_text", text, annotations: [], logprobs: [] } },
+    { type: "response.output_item.done", output_index: outputIndex, sequence_number: seq, item: textMessage(id, text) },
+  ];
+}
+
+function isTerminal(e: ResponsesStreamEvent): boolean {
+  return e.type === "response.completed" || e.type === "response.incomplete" || e.type === "response.failed" || e.type === "error";
+}
+
+function isArgumentEvent(e: ResponsesStreamEvent): e is ArgumentEvent {
+  switch (e.type) {
+    case "response.function_call_arguments.delta":
+    case "response.function_call_arguments.done":
+    case "response.custom_tool_call_input.delta":
+    case "response.custom_tool_call_input.done":
+    case "response.mcp_call_arguments.delta":
+    case "response.mcp_call_arguments.done":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** A function call keeps its in-progress status in its added event. */
+function statusOf(item: OutputItem): { status?: "in_progress" | "completed" | "incomplete" } {
+  return item.type === "function_call" && item.status !== undefined ? { status: item.status } : {};
+}
+
+/** The call item with the arguments streamed so far (for a call whose done event never came). */
+function withArguments(item: OutputItem, args: string): OutputItem {
+  switch (item.type) {
+    case "function_call":
+    case "mcp_approval_request":
+      return { ...item, arguments: args };
+    case "custom_tool_call":
+      return { ...item, input: args };
+    default:
+      return item;
+  }
 }
 
 function absorb(choice: OpenAIChoiceState, delta: ToolCallDelta): void {
@@ -437,19 +918,6 @@ function toolUseCall(h: HeldToolUse): ToolCall {
   return { id: block.id, name: block.name, input: h.json === "" ? (block.input ?? {}) : parseJson(h.json) };
 }
 
-/** JSON text → value; "" → {}; text that is not JSON stays text. */
-function parseJson(text: string): unknown {
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
-function jsonText(value: unknown): string {
-  return JSON.stringify(value) ?? "{}";
-}
 
 /** A chunk with `template`'s id, model and timestamps (no usage) and these choices. */
 function chunkFrom(template: ChatCompletionChunk, choices: ChatCompletionChunk.Choice[]): ChatCompletionChunk {

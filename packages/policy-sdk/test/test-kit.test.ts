@@ -9,6 +9,8 @@ import {
   openAIResponse,
   openAIStream,
   respond,
+  responsesRequest,
+  responsesStream,
   runPolicy,
   type Policy,
 } from "@luthien/policy-sdk";
@@ -18,10 +20,11 @@ const replace = (from: string, to: string): Policy<unknown> =>
   createTextPolicy({ name: "replace", createTransformer: () => createStringReplacer({ replacements: [[from, to]] }) }) as Policy<unknown>;
 
 describe("runPolicy", () => {
-  it("runs a chain in order, each policy seeing the previous one's output, in both formats", async () => {
+  it("runs a chain in order, each policy seeing the previous one's output, in every format", async () => {
     for (const [request, stream] of [
       [openAIRequest("hi"), openAIStream({ chunks: ["hel", "lo world"] })],
       [anthropicRequest("hi"), anthropicStream({ chunks: ["hel", "lo world"] })],
+      [responsesRequest("hi"), responsesStream({ chunks: ["hel", "lo world"] })],
     ] as const) {
       expect((await runPolicy([upper, replace("HELLO", "HI")], { request, stream })).text).toBe("HI WORLD");
       expect((await runPolicy([replace("hello", "goodbye"), upper], { request, stream })).text).toBe("GOODBYE WORLD");
@@ -52,6 +55,20 @@ describe("runPolicy", () => {
     expect(seen).toBe(stream.length);
     const skipper: Policy = { name: "skipper", mode: "SKIP", onEvent: () => [] };
     expect((await runPolicy(skipper, { request: openAIRequest("x"), stream })).text).toBe("as is");
+  });
+
+  it("builds Responses traffic with sequence numbers from 0, and refuses items out of order", async () => {
+    const stream = responsesStream({ text: "hi", toolCalls: [{ name: "f", input: { a: 1 } }] });
+    const seqs = stream.map((e) => (e.format === "responses" ? e.event.sequence_number : -1));
+    expect(seqs).toEqual(stream.map((_e, i) => i));
+    const run = await runPolicy([], { request: responsesRequest("x"), stream });
+    expect(run).toMatchObject({ text: "hi", toolCalls: [{ id: "call_0", name: "f", input: { a: 1 } }], stopReason: "completed" });
+    const swapped: Policy = {
+      name: "swapper",
+      mode: "FULL",
+      onEvent: (e) => [e.format === "responses" && e.event.type === "response.output_item.added" ? { ...e, event: { ...e.event, output_index: e.event.output_index + 1 } } : e],
+    };
+    await expect(runPolicy(swapped, { request: responsesRequest("x"), stream })).rejects.toThrow(/item added at output index 1, expected 0/);
   });
 
   it("records activity and fails on a stream the gateway would refuse", async () => {

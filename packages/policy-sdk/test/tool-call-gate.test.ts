@@ -6,6 +6,8 @@ import {
   openAIRequest,
   openAIResponse,
   openAIStream,
+  responsesRequest,
+  responsesStream,
   runPolicy,
   type PolicyEvent,
   type PolicyResponse,
@@ -168,7 +170,10 @@ describe("createToolCallGate, Anthropic", () => {
 });
 
 describe("createToolCallGate with a slow decision", () => {
-  it("sends keepalives while deciding, and decides the calls of one message concurrently", async () => {
+  it.each([
+    ["Anthropic", () => ({ request: anthropicRequest("go"), stream: anthropicStream({ toolCalls: [bash("a"), bash("b")] }) })],
+    ["Responses", () => ({ request: responsesRequest("go"), stream: responsesStream({ toolCalls: [bash("a"), bash("b")] }) })],
+  ])("sends keepalives while deciding, and decides the calls of one message concurrently (%s)", async (_format, input) => {
     let running = 0;
     let most = 0;
     const slow = createToolCallGate({
@@ -182,10 +187,10 @@ describe("createToolCallGate with a slow decision", () => {
         return { action: "allow" };
       },
     });
-    const run = await runPolicy(slow, { request: anthropicRequest("go"), stream: anthropicStream({ toolCalls: [bash("a"), bash("b")] }) });
+    const run = await runPolicy(slow, input());
     expect(run.keepalives).toBeGreaterThan(0);
     expect(most).toBe(2);
-    expect(anthropic(run.response).content).toHaveLength(2);
+    expect(run.toolCalls).toHaveLength(2);
   });
 
   it("fails the call when decide throws", async () => {

@@ -19,6 +19,9 @@ export {
   createHealthService,
   checkHealth,
   grpc,
+  DEFAULT_MAX_BODY_BYTES,
+  policyMessageLimit,
+  messageLimitOptions,
 } from "./internal/load";
 export type {
   PolicyEngineClientOptions,

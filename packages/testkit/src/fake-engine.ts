@@ -2,6 +2,7 @@ import {
   addPolicyEngineService,
   createHealthService,
   grpc,
+  policyMessageLimit,
   type EngineMessage,
   type GatewayMessage__Output,
   type SseEvent,
@@ -22,11 +23,14 @@ const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
  * - `hold`: keeps the answer back and sends it right after the answer to the call's next message (out of order);
  *   with no next message it is never sent.
  * - `wrong-kind`: an answer of another kind (`finish` for a chunk, `emit` for anything else).
- * - `oversize`: an `emit` (or for a Start, a `continue` with a rewritten request) of `bytes` bytes (default 8 MiB,
- *   above grpc-js's 4 MiB receive limit).
+ * - `oversize`: an `emit` (or for a Start, a `continue` with a rewritten request) of `bytes` bytes (default one
+ *   byte above the policy-stream message limit for the default `MAX_BODY_BYTES`).
  * - `end`: ends the stream cleanly (status OK) without answering.
  * - `error`: ends the stream with a gRPC status.
  * - `destroy`: cuts every TCP connection to the engine (RST), as a crash would.
+ * - `malformed`: an answer of the right kind that says nothing usable: for a Start, a `continue` with a response
+ *   mode no gateway knows (`unknown-mode`) or an empty request verdict (`empty`); for a Response, an empty response
+ *   verdict; for a chunk or an End, the correct answer.
  */
 export type FakeEngineAction =
   | { do: "answer" }
@@ -39,7 +43,8 @@ export type FakeEngineAction =
   | { do: "oversize"; bytes?: number }
   | { do: "end" }
   | { do: "error"; code: grpc.status; details?: string }
-  | { do: "destroy" };
+  | { do: "destroy" }
+  | { do: "malformed"; how: "unknown-mode" | "empty" };
 
 /** What the behaviour function sees about one incoming message. */
 export interface FakeEngineContext {
@@ -106,7 +111,8 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
   const received: FakeEngineRecord[] = [];
   const approved = new Map<string, SseEvent[]>();
 
-  const server = new grpc.Server();
+  // Receives what a real engine receives; sends without a limit, so `oversize` really goes out.
+  const server = new grpc.Server({ "grpc.max_receive_message_length": policyMessageLimit() });
   addPolicyEngineService(server, {
     Process(call) {
       const starts = new Map<string, { start: Start__Output | undefined; text: string; chunks: number; held: EngineMessage[]; queue: Promise<void> }>();
@@ -165,12 +171,21 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
             send(m.kind === "chunk" ? { callId: m.callId, replyTo: m.seq, finish: { events: [] } } : { callId: m.callId, replyTo: m.seq, emit: { events: [] } });
             return;
           case "oversize": {
-            const big = Buffer.alloc(action.bytes ?? 8 * 1024 * 1024, 0x61);
+            const big = Buffer.alloc(action.bytes ?? policyMessageLimit() + 1, 0x61);
             send(
               m.kind === "start"
                 ? { callId: m.callId, replyTo: m.seq, request: { continue: { requestJson: big, mode: "FULL" } } }
                 : { callId: m.callId, replyTo: m.seq, emit: { events: [{ event: "", data: big }] } },
             );
+            return;
+          }
+          case "malformed": {
+            const base = { callId: m.callId, replyTo: m.seq };
+            if (m.kind === "start") {
+              // A mode number from a newer protocol: the generated types only know the names of today's.
+              send(action.how === "empty" ? { ...base, request: {} } : { ...base, request: { continue: { requestJson: Buffer.alloc(0), mode: 7 as unknown as "FULL" } } });
+            } else if (m.kind === "response") send({ ...base, response: {} });
+            else send(correct(m));
             return;
           }
           case "end":

@@ -1,6 +1,8 @@
+import { accumulateResponse } from "openai/lib/responses/ResponseAccumulator";
 import type { AnthropicStreamEvent, ContentBlock, Message } from "./anthropic";
 import { StreamProtocolError } from "./errors";
 import type { ChatCompletion, ChatCompletionChunk } from "./openai";
+import { RESPONSES_EVENT_TYPES, type ResponsesResponse, type ResponsesStreamEvent } from "./openai-responses";
 
 /** Builds the whole response a stream amounts to, for records and diffs. */
 export interface StreamAccumulator<E, R> {
@@ -71,7 +73,7 @@ export function createOpenAIAccumulator(): StreamAccumulator<ChatCompletionChunk
 /**
  * Anthropic events → a `Message`, the way the SDK's MessageStream builds it: blocks by index, text and thinking
  * deltas appended, signatures set, tool input JSON parsed at the block's stop (kept as the raw string if it is not
- * JSON), stop reason and usage from `message_delta`.
+ * JSON; the start's `input` when no JSON came), stop reason and usage from `message_delta`.
  */
 export function createAnthropicAccumulator(): StreamAccumulator<AnthropicStreamEvent, Message> {
   let message: Message | undefined;
@@ -126,7 +128,8 @@ export function createAnthropicAccumulator(): StreamAccumulator<AnthropicStreamE
           if (raw !== undefined) {
             partialJson.delete(event.index);
             try {
-              b["input"] = raw === "" ? {} : JSON.parse(raw);
+              // A block synthesized whole (by a policy, or from a whole message) may carry its input in the start.
+              b["input"] = raw === "" ? (b["input"] ?? {}) : JSON.parse(raw);
             } catch {
               b["input"] = raw;
             }
@@ -150,5 +153,26 @@ export function createAnthropicAccumulator(): StreamAccumulator<AnthropicStreamE
       }
     },
     result: () => message,
+  };
+}
+
+/**
+ * Responses events → the response they amount to: the terminal event's `response` once it came, else the
+ * `response.created` snapshot with the items, parts and texts streamed so far — the official SDK's own accumulator
+ * (`openai/lib/responses/ResponseAccumulator`), so records match what SDK clients see. Event types the SDK does not
+ * know (a `keepalive`) are skipped.
+ */
+export function createResponsesAccumulator(): StreamAccumulator<ResponsesStreamEvent, ResponsesResponse> {
+  let snapshot: ResponsesResponse | undefined;
+  return {
+    push(event) {
+      if (!RESPONSES_EVENT_TYPES.has(event.type)) return;
+      try {
+        snapshot = accumulateResponse(event, snapshot);
+      } catch (err) {
+        throw new StreamProtocolError(`${event.type}: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    result: () => snapshot,
   };
 }

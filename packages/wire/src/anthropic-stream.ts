@@ -59,7 +59,19 @@ export interface AnthropicStreamValidator {
   end(): void;
 }
 
-type Phase = "before_start" | "blocks" | "after_delta" | "stopped";
+/** Where an Anthropic stream is: before `message_start`, among blocks, after `message_delta`, after `message_stop`. */
+export type AnthropicStreamPhase = "before_start" | "blocks" | "after_delta" | "stopped";
+type Phase = AnthropicStreamPhase;
+
+/**
+ * Blocks and `message_delta` may come only before `message_delta`. Shared with the stream converters.
+ * @throws StreamProtocolError after `message_delta`
+ */
+export function requireBeforeMessageDelta(phase: AnthropicStreamPhase, type: string): void {
+  if (phase === "after_delta") {
+    throw new StreamProtocolError(type === "message_delta" ? "second message_delta" : `${type} after message_delta`);
+  }
+}
 
 /** A tool_use block held back until the message ends. */
 interface HeldToolUse {
@@ -104,12 +116,7 @@ export function createAnthropicStreamBuilder(): AnthropicStreamBuilder {
     phase = "after_delta";
   };
 
-  /** Blocks and message_delta may come only before message_delta. */
-  const requireBlocksPhase = (type: string): void => {
-    if (phase === "after_delta") {
-      throw new StreamProtocolError(type === "message_delta" ? "second message_delta" : `${type} after message_delta`);
-    }
-  };
+  const requireBlocksPhase = (type: string): void => requireBeforeMessageDelta(phase, type);
 
   return {
     push(event) {
@@ -277,8 +284,8 @@ export function createAnthropicStreamValidator(): AnthropicStreamValidator {
   };
 }
 
-/** Whether a delta of this kind may extend a block of this type. */
-function deltaFits(blockType: string, deltaType: RawContentBlockDelta["type"]): boolean {
+/** Whether a delta of this kind may extend a block of this type. Shared with the stream converters. */
+export function deltaFits(blockType: string, deltaType: RawContentBlockDelta["type"]): boolean {
   switch (deltaType) {
     case "text_delta":
     case "citations_delta":

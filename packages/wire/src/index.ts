@@ -1,7 +1,7 @@
 /**
- * Wire formats of the client APIs Luthien serves: SSE framing, OpenAI Chat Completions and Anthropic Messages types,
- * the rules a stream must keep before it reaches a client, and the converters used at the provider edge when a
- * client and its provider speak different formats. Depends on nothing of ours.
+ * Wire formats of the client APIs Luthien serves: SSE framing, OpenAI Chat Completions, OpenAI Responses and
+ * Anthropic Messages types, the rules a stream must keep before it reaches a client, and the converters used at the
+ * provider edge when a client and its provider speak different formats. Depends on nothing of ours.
  */
 export { encodeSseEvent, decodeSseEvents, SSE_DONE } from "./sse";
 export type { SseMessage } from "./sse";
@@ -66,8 +66,34 @@ export { createAnthropicToOpenAIStream } from "./convert/anthropic-to-openai-str
 export type { AnthropicToOpenAIStream, AnthropicToOpenAIStreamOptions } from "./convert/anthropic-to-openai-stream";
 export { createOpenAIToAnthropicStream } from "./convert/openai-to-anthropic-stream";
 export type { OpenAIToAnthropicStream, OpenAIToAnthropicStreamOptions } from "./convert/openai-to-anthropic-stream";
-export { finishReasonFromStopReason, stopReasonFromFinishReason, usageFromOpenAI, usageToOpenAI } from "./convert/mapping";
+export {
+  finishReasonFromStopReason,
+  responsesIdFor,
+  responsesItemIdFor,
+  stopReasonFromFinishReason,
+  usageFromOpenAI,
+  usageToOpenAI,
+  usageToResponses,
+} from "./convert/mapping";
 export type { AnthropicTokenCounts, FinishReason } from "./convert/mapping";
 export { createOpenAIAccumulator, createAnthropicAccumulator } from "./accumulate";
-export type { ResponsesInputItem, ResponsesOutputItem, ResponsesRequest, ResponsesResponse, ResponsesStreamEvent } from "./openai-responses";
+export { createResponsesAccumulator } from "./accumulate";
 export type { StreamAccumulator } from "./accumulate";
+
+export { RESPONSES_EVENT_TYPES, inProgressResponse, responseToEvents, terminalEventType } from "./openai-responses";
+export type {
+  ResponsesInputItem,
+  ResponsesOutputItem,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesStreamEvent,
+  ResponsesTerminalEventType,
+  UnnumberedResponsesStreamEvent,
+} from "./openai-responses";
+export { createResponsesStreamBuilder, createResponsesStreamValidator } from "./responses-stream";
+export type { ResponsesStreamBuilder, ResponsesStreamValidator } from "./responses-stream";
+export { REASONING_ENCRYPTED_CONTENT, responsesRequestToAnthropic } from "./convert/responses-request-to-anthropic";
+export { anthropicMessageToResponse } from "./convert/anthropic-to-responses";
+export type { AnthropicMessageToResponseOptions } from "./convert/anthropic-to-responses";
+export { createAnthropicToResponsesStream } from "./convert/anthropic-to-responses-stream";
+export type { AnthropicToResponsesStream, AnthropicToResponsesStreamOptions } from "./convert/anthropic-to-responses-stream";

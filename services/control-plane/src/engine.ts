@@ -243,7 +243,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
   };
 }
 
-const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic" };
+const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic", OPENAI_RESPONSES: "responses" };
 
 function openCall(start: Start__Output, callId: string, config: PolicyConfig, hooks: Parameters<typeof startChainRun>[2]): Call {
   if (start.protocolVersion < ENGINE_PROTOCOL_VERSIONS.min || start.protocolVersion > ENGINE_PROTOCOL_VERSIONS.max) {
@@ -286,11 +286,17 @@ function parseRequest(start: Start__Output, format: ClientFormat): PolicyRequest
 function toPolicyEvent(event: { event: string; data: Buffer } | null, format: ClientFormat): PolicyEvent {
   if (event === null) throw new EngineCallError("bad_message", "chunk without an event");
   const data = parseJson(event.data, "chunk_json");
-  return format === "openai"
-    ? { format, chunk: data as Extract<PolicyEvent, { format: "openai" }>["chunk"] }
-    : { format, event: data as Extract<PolicyEvent, { format: "anthropic" }>["event"] };
+  switch (format) {
+    case "openai":
+      return { format, chunk: data as Extract<PolicyEvent, { format: "openai" }>["chunk"] };
+    case "anthropic":
+      return { format, event: data as Extract<PolicyEvent, { format: "anthropic" }>["event"] };
+    case "responses":
+      return { format, event: data as Extract<PolicyEvent, { format: "responses" }>["event"] };
+  }
 }
 
+/** OpenAI chunks go as nameless SSE events; Anthropic and Responses events are named by their `type`. */
 function toSseEvent(event: PolicyEvent): SseEvent {
   return event.format === "openai" ? { event: "", data: json(event.chunk) } : { event: event.event.type, data: json(event.event) };
 }

@@ -1,4 +1,5 @@
 import { createEventPublisher } from "@luthien/events";
+import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, createLogger, envInt, envString, onShutdown } from "@luthien/runtime";
 import { startTracing } from "@luthien/telemetry";
 import { createConfigSource } from "./config-source";
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
     ...(publisher !== undefined ? { activity: publisher } : {}),
     host,
     port: envInt("CONTROL_PLANE_PORT", 50051),
+    // The same variable as the gateway's, so both sides' message limits derive from one number.
+    maxBodyBytes: envInt("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
   });
   logger.notice("listening", { port: plane.port });
   process.on("SIGHUP", () => source.reload("SIGHUP"));

@@ -1,4 +1,4 @@
-import { POLICY_ENGINE_SERVICE as ENGINE_SERVICE, addPolicyEngineService, createHealthService, grpc } from "@luthien/protocol";
+import { POLICY_ENGINE_SERVICE as ENGINE_SERVICE, addPolicyEngineService, createHealthService, grpc, messageLimitOptions } from "@luthien/protocol";
 import type { PolicyConfig } from "./config";
 import type { Logger } from "@luthien/runtime";
 import { createEngineHandlers, type PolicyActivitySink } from "./engine";
@@ -19,6 +19,8 @@ export interface ControlPlaneOptions {
   host?: string;
   /** 0 picks a free port. @default 50051 */
   port?: number;
+  /** The gateways' `MAX_BODY_BYTES`, which the policy-stream message limit derives from. @default 32 MiB */
+  maxBodyBytes?: number;
 }
 
 export interface ControlPlane {
@@ -37,6 +39,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     // Gateways keep pinging idle connections to notice a dead engine early; allow it.
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    ...messageLimitOptions(options.maxBodyBytes),
   });
   addPolicyEngineService(
     server,

@@ -1,13 +1,14 @@
 import {
   createAnthropicAccumulator,
   createOpenAIAccumulator,
+  createResponsesAccumulator,
   SSE_DONE,
   type AnthropicStreamEvent,
   type ChatCompletionChunk,
   type SseMessage,
   type StreamAccumulator,
 } from "@luthien/wire";
-import type { ProviderFormat } from "./routing";
+import type { ClientFormat } from "./client-api";
 
 /** Where activity events go: the NATS publisher of `@luthien/events`, which never blocks or throws. */
 export interface ActivitySink {
@@ -32,13 +33,14 @@ export interface CallActivity {
   /** One event written to the client. */
   clientEvent(message: SseMessage): void;
   action(name: string): void;
-  bypassed(reason: string, message: string): void;
+  /** Served without policy: the engine failed in a fail-open pool (also `policy.unavailable`), or an unchecked route. */
+  bypassed(reason: string, message: string, cause?: "engine" | "route"): void;
   usage(usage: { inputTokens: number; outputTokens: number } | undefined): void;
   ended(result: { status: number; outcome: CallOutcome; error?: { type: string; message: string } }): void;
 }
 
 /** @param o.startedAt when the call began, for `latencyMs` and `ttftMs` @default now */
-export function createCallActivity(o: { sink: ActivitySink; callId: string; format: ProviderFormat; chunkEvents: boolean; startedAt?: number }): CallActivity {
+export function createCallActivity(o: { sink: ActivitySink; callId: string; format: ClientFormat; chunkEvents: boolean; startedAt?: number }): CallActivity {
   const { sink, callId, format } = o;
   const startedAt = o.startedAt ?? Date.now();
   let firstEventAt: number | undefined;
@@ -72,11 +74,11 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
       if (o.chunkEvents) emit("chunk.sent", { event: m.event, data: m.data });
     },
     action: (name) => void actions.push(name),
-    bypassed(reason, message) {
+    bypassed(reason, message, cause = "engine") {
       if (bypassed !== undefined) return;
       bypassed = reason;
-      emit("policy.unavailable", { reason, message });
-      emit("policy.bypassed", { reason });
+      if (cause === "engine") emit("policy.unavailable", { reason, message });
+      emit("policy.bypassed", cause === "engine" ? { reason } : { reason, message });
     },
     usage(u) {
       usage = u;
@@ -105,10 +107,15 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
   };
 }
 
+const ACCUMULATORS: Record<ClientFormat, () => StreamAccumulator<never, unknown>> = {
+  openai: () => createOpenAIAccumulator() as StreamAccumulator<never, unknown>,
+  anthropic: () => createAnthropicAccumulator() as StreamAccumulator<never, unknown>,
+  responses: () => createResponsesAccumulator() as StreamAccumulator<never, unknown>,
+};
+
 /** A stream's events assembled into a whole response; a broken stream keeps what came before the break. */
-function createAccumulator(format: ProviderFormat): { push(m: SseMessage): void; result(): { body: unknown; error?: string } } {
-  const acc: StreamAccumulator<never, unknown> =
-    format === "openai" ? (createOpenAIAccumulator() as StreamAccumulator<never, unknown>) : (createAnthropicAccumulator() as StreamAccumulator<never, unknown>);
+function createAccumulator(format: ClientFormat): { push(m: SseMessage): void; result(): { body: unknown; error?: string } } {
+  const acc = ACCUMULATORS[format]();
   let error: string | undefined;
   return {
     push(m) {

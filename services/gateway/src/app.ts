@@ -6,7 +6,8 @@ import type { Logger } from "@luthien/runtime";
 import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
 import { createAuthMiddleware, createClientAuth, presentedCredential, type CallAuth } from "./auth";
 import { createCallHandler } from "./call-handler";
-import { anthropicApi, openaiApi, type ClientApi } from "./client-api";
+import { anthropicApi, CLIENT_APIS, openaiApi, type ClientApi } from "./client-api";
+import { COUNT_TOKENS_ROUTE, createCountTokensHandler } from "./count-tokens";
 import type { GatewayConfig } from "./config";
 import { NotFoundError, toHttpError, type HttpError } from "./errors";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics";
@@ -45,6 +46,7 @@ export function createGateway(
     streams: config.policyStreams,
     timeoutMs: config.policyTimeoutMs,
     maxWaitMs: config.policyMaxWaitMs,
+    maxBodyBytes: config.maxBodyBytes,
     logger,
     metrics: metrics.engine,
   });
@@ -84,7 +86,7 @@ export function createGateway(
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
   const requireAuth = createAuthMiddleware(auth);
   const json = express.json({ limit: config.maxBodyBytes, type: () => true });
-  for (const api of [openaiApi, anthropicApi]) {
+  for (const api of CLIENT_APIS) {
     app.post(
       api.route,
       function useClientApi(_req, res, next) {
@@ -111,12 +113,19 @@ export function createGateway(
       }),
     );
   }
-  app.all(
-    "/v1/{*path}",
+  const forwarding = { routing: config.routing, logger, timeoutMs: config.upstreamTimeoutMs, secrets, activity, metrics };
+  app.post(
+    COUNT_TOKENS_ROUTE,
+    function useClientApi(_req, res, next) {
+      res.locals["api"] = anthropicApi;
+      next();
+    },
     requireAuth,
-    express.raw({ limit: config.maxBodyBytes, type: () => true }),
-    createPassthroughHandler({ routing: config.routing, logger, timeoutMs: config.upstreamTimeoutMs, secrets }),
+    json,
+    createCountTokensHandler({ ...forwarding, engines }),
   );
+  // Everything else under /v1/: harmless, opted in unchecked, or refused (route-classes.ts).
+  app.all("/v1/{*path}", requireAuth, express.raw({ limit: config.maxBodyBytes, type: () => true }), createPassthroughHandler(forwarding));
 
   app.use(function notFound(req) {
     throw new NotFoundError(req.method, req.path);

@@ -206,7 +206,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       }
       if (verdict.action === "respond") {
         activity.action("responded");
-        const answer = JSON.parse(verdict.responseJson.toString("utf8")) as object;
+        const answer = engineJson(verdict.responseJson, "answered the request") as object;
         call.close("done");
         if (!stream) {
           activity.responses(null, answer);
@@ -272,7 +272,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
       logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message, cause: cause instanceof Error ? redact(cause.message) : undefined });
       if (sse.opened) {
         // After the status line only an error event can tell the client; no terminator follows a failure.
-        await sse.writeError(api.errorEvent(http)).catch(() => undefined);
+        await sse.writeError(api.errorEvent(http, sse.last)).catch(() => undefined);
         sse.end();
         return;
       }
@@ -300,9 +300,20 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
 
 /** A policy's rewritten request. Whether to stream is the client's choice, whatever the rewrite says. */
 function rewritten(json: Buffer, stream: boolean): object {
-  const parsed = JSON.parse(json.toString("utf8")) as Record<string, unknown>;
+  const parsed = engineJson(json, "rewrote the request") as Record<string, unknown>;
   if ((parsed["stream"] === true) !== stream) parsed["stream"] = stream;
   return parsed;
+}
+
+/** JSON the engine sent; anything else is the engine's failure, never the client's or the gateway's. */
+function engineJson(json: Buffer, what: string): unknown {
+  try {
+    const value = JSON.parse(json.toString("utf8")) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value;
+  } catch {
+    // reported below
+  }
+  throw new PolicyUnavailableError("engine_error", `policy engine ${what} with something that is not a JSON object`);
 }
 
 function pickHeaders(req: Request, names: readonly string[]): Record<string, string> {
@@ -347,7 +358,7 @@ async function answerJson(o: {
   }
   call.close("done");
   if (out !== original) o.activity.action("response_modified");
-  o.activity.responses(received, out === original ? received : JSON.parse(out.toString("utf8")));
+  o.activity.responses(received, out === original ? received : engineJson(out, "answered the response"));
   setOverhead(res, o.timing);
   res.status(200).type("application/json").send(out);
 }

@@ -7,17 +7,24 @@ import {
   createAnthropicStreamBuilder,
   createAnthropicStreamValidator,
   createOpenAIStreamGuard,
+  createResponsesStreamBuilder,
+  createResponsesStreamValidator,
   messageToEvents,
   openAIErrorBody,
+  responseToEvents,
   type AnthropicStreamEvent,
   type ChatCompletion,
   type ChatCompletionChunk,
   type Message,
+  type ResponsesResponse,
+  type ResponsesStreamEvent,
   type SseMessage,
 } from "@luthien/wire";
 import { InvalidRequestError, type HttpError } from "./errors";
-import type { ProviderFormat } from "./routing";
 import type { SseHeartbeat } from "./sse-writer";
+
+/** The wire format of a client API: OpenAI Chat Completions, Anthropic Messages, or the OpenAI Responses API. */
+export type ClientFormat = "openai" | "anthropic" | "responses";
 
 /**
  * Turns the events policies emitted into what may reach the client: checked (OpenAI) or rebuilt so it is valid by
@@ -31,8 +38,8 @@ export interface StreamStage {
 
 /** What differs between the client APIs the gateway serves; everything else is one pipeline. */
 export interface ClientApi {
-  readonly format: ProviderFormat;
-  readonly protocolFormat: "OPENAI_CHAT" | "ANTHROPIC_MESSAGES";
+  readonly format: ClientFormat;
+  readonly protocolFormat: "OPENAI_CHAT" | "ANTHROPIC_MESSAGES" | "OPENAI_RESPONSES";
   readonly route: string;
   /** Request headers policies may see. Credentials and cookies never leave the gateway. */
   readonly visibleHeaders: readonly string[];
@@ -46,8 +53,8 @@ export interface ClientApi {
   /** The caller's user and session ids, as the client's conventions carry them. */
   identity(body: Record<string, unknown>, req: Request): { userId: string; sessionId: string };
   errorBody(error: HttpError): object;
-  /** The event that reports a failure after the status line went out. */
-  errorEvent(error: HttpError): SseMessage;
+  /** The event that reports a failure after the status line went out; `last` is the last event the client got. */
+  errorEvent(error: HttpError, last: SseMessage | undefined): SseMessage;
   createStage(): StreamStage;
   /**
    * Checks every event that leaves for the client, whatever the mode (a SKIP stream is the provider's own).
@@ -209,3 +216,99 @@ export const anthropicApi: ClientApi = {
 function anthropicType(e: HttpError): string {
   return e.fromProvider === "anthropic" ? e.type : anthropicErrorType(e.status);
 }
+
+/**
+ * What the gateway cannot serve statelessly: each would put content the policies never saw into the model's
+ * context (a stored conversation, a stored prompt template, a stored item) or fetch the answer later, outside the
+ * response policies (background mode).
+ */
+const STATEFUL_RESPONSES_FIELDS: readonly { field: string; set(v: unknown): boolean; why: string }[] = [
+  { field: "previous_response_id", set: (v) => !absent(v), why: "it continues a conversation stored at the provider, which the policies cannot see; send the whole conversation in `input`" },
+  { field: "conversation", set: (v) => !absent(v), why: "it continues a conversation stored at the provider, which the policies cannot see; send the whole conversation in `input`" },
+  { field: "prompt", set: (v) => !absent(v), why: "a stored prompt template adds content the policies cannot see; send the instructions and input themselves" },
+  { field: "background", set: (v) => v === true, why: "a background response is fetched later, outside the response policies; call without `background`" },
+];
+
+function requireResponsesInput(input: unknown): void {
+  if (typeof input === "string" || absent(input)) return;
+  if (!Array.isArray(input)) throw new InvalidRequestError("`input` must be a string or an array of input items");
+  input.forEach((item: unknown, i) => {
+    if (!isObject(item)) throw new InvalidRequestError(`\`input[${i}]\` must be an object`);
+    const type = item["type"];
+    if (type !== undefined && typeof type !== "string") throw new InvalidRequestError(`\`input[${i}].type\` must be a string`);
+    if (type === "item_reference") {
+      throw new InvalidRequestError(`\`input[${i}]\` is an item_reference, which this gateway does not serve: the referenced item is stored at the provider, where the policies cannot see it; send the item itself`);
+    }
+    if (type === undefined || type === "message") {
+      if (typeof item["role"] !== "string") throw new InvalidRequestError(`\`input[${i}].role\` must be a string`);
+      requireContent(item["content"], `input[${i}].content`, false);
+    }
+  });
+}
+
+export const responsesApi: ClientApi = {
+  format: "responses",
+  protocolFormat: "OPENAI_RESPONSES",
+  route: "/v1/responses",
+  visibleHeaders: openaiApi.visibleHeaders,
+  validate(body) {
+    const b = requireObject(body);
+    if (typeof b["model"] !== "string" || b["model"] === "") throw new InvalidRequestError("`model` is required and must be a string");
+    if (!absent(b["stream"]) && typeof b["stream"] !== "boolean") throw new InvalidRequestError("`stream` must be a boolean");
+    requireDepth(b, MAX_JSON_DEPTH);
+    for (const { field, set, why } of STATEFUL_RESPONSES_FIELDS) {
+      if (set(b[field])) throw new InvalidRequestError(`\`${field}\` is not supported by this gateway: ${why}`);
+    }
+    requireResponsesInput(b["input"]);
+    if (!absent(b["instructions"]) && typeof b["instructions"] !== "string") throw new InvalidRequestError("`instructions` must be a string");
+    const tools = b["tools"];
+    if (!absent(tools) && (!Array.isArray(tools) || !tools.every(isObject))) throw new InvalidRequestError("`tools` must be an array of objects");
+    return { model: b["model"], stream: b["stream"] === true };
+  },
+  identity(body, req) {
+    const user = typeof body["user"] === "string" ? body["user"] : typeof body["safety_identifier"] === "string" ? body["safety_identifier"] : "";
+    return { userId: user, sessionId: header(req, "x-session-id") };
+  },
+  errorBody: openaiApi.errorBody,
+  // openai-node throws on any event whose data has `error`; the AI SDK and the Agents SDK read the `error` event's
+  // own fields. Both are here, numbered after the last event sent.
+  errorEvent(e, last) {
+    const event = {
+      type: "error",
+      code: e.code ?? e.type,
+      message: e.message,
+      param: null,
+      sequence_number: nextSequenceNumber(last),
+      error: { type: e.type, code: e.code, message: e.message, param: null },
+    };
+    return { event: "error", data: JSON.stringify(event) };
+  },
+  createStage() {
+    const builder = createResponsesStreamBuilder();
+    const toSse = (events: ResponsesStreamEvent[]): SseMessage[] => events.map((e) => ({ event: e.type, data: JSON.stringify(e) }));
+    return {
+      push: (m) => toSse(builder.push(JSON.parse(m.data) as ResponsesStreamEvent)),
+      end: () => toSse(builder.end()),
+    };
+  },
+  createValidator() {
+    const validator = createResponsesStreamValidator();
+    return (m) => validator.check(JSON.parse(m.data) as ResponsesStreamEvent);
+  },
+  responseToEvents: (body) => responseToEvents(body as ResponsesResponse).map((e) => ({ event: e.type, data: JSON.stringify(e) })),
+  terminator: [],
+  heartbeat: openaiApi.heartbeat,
+};
+
+function nextSequenceNumber(last: SseMessage | undefined): number {
+  if (last === undefined) return 0;
+  try {
+    const n = (JSON.parse(last.data) as { sequence_number?: unknown }).sequence_number;
+    return typeof n === "number" ? n + 1 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The client APIs whose calls the policies decide, by route. */
+export const CLIENT_APIS: readonly ClientApi[] = [openaiApi, anthropicApi, responsesApi];

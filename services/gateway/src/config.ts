@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, envEnum, envInt, envList, envString } from "@luthien/runtime";
 import type { AuthMode } from "./auth";
 import { readRouting, type Routing } from "./routing";
@@ -103,7 +104,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     apiKeys: envList("GATEWAY_API_KEYS", env),
     authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
-    maxBodyBytes: envInt("MAX_BODY_BYTES", 32 * 1024 * 1024, env),
+    maxBodyBytes: envInt("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, env),
     maxHeaderBytes: envInt("GATEWAY_MAX_HEADER_BYTES", 16 * 1024, env),
     headersTimeoutMs,
     requestTimeoutMs,

@@ -40,6 +40,20 @@ export class NotFoundError extends GatewayError {
 }
 
 /**
+ * A route outside the decided and harmless classes (see route-classes.ts) that no operator let through: its content
+ * would reach the provider without policy.
+ */
+export class RouteRefusedError extends GatewayError {
+  readonly status = 404;
+  readonly type = "not_found_error";
+  /** `message` names the route, why it is refused and how to allow it (route-classes.ts `refusal`). */
+  constructor(message: string) {
+    super(message);
+    this.name = "RouteRefusedError";
+  }
+}
+
+/**
  * The policy engine could not decide: unreachable, erroring, closing the stream early, speaking another protocol
  * version. The call fails closed. `reason` is a short token (also used for the bypass header in fail-open mode).
  */

@@ -50,7 +50,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   });
   const bypasses = new Counter({
     name: `${PREFIX}policy_bypasses_total`,
-    help: "Calls served without policy because the engine failed and POLICY_FAILURE_MODE is open, by reason",
+    help: "Calls served without policy, by reason: the engine failed in a pool that fails open, or the route is an operator's unchecked route (unchecked-route)",
     labelNames: ["reason"] as const,
     registers,
   });

@@ -27,6 +27,8 @@ export interface PolicyEngineOptions {
   transport?: "multiplexed" | "stream";
   /** Multiplexed streams per engine replica. @default 4 */
   streams?: number;
+  /** `MAX_BODY_BYTES`: the policy-stream message limit derives from it, as the engine's does. @default 32 MiB */
+  maxBodyBytes?: number;
   logger: Logger;
   /** Where verdict latencies, timeouts and unexpected answers are recorded. @default nowhere */
   metrics?: PolicyEngineMetrics;
@@ -63,7 +65,7 @@ export interface FinishVerdict {
 }
 
 export interface StartInfo {
-  format: "OPENAI_CHAT" | "ANTHROPIC_MESSAGES";
+  format: "OPENAI_CHAT" | "ANTHROPIC_MESSAGES" | "OPENAI_RESPONSES";
   stream: boolean;
   keyId: string;
   userId: string;
@@ -131,7 +133,7 @@ interface Waiter {
 
 /** The gateway's client of one engine address, with the transport `options.transport` names. */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
-  const client = createPolicyEngineClient({ address: options.address });
+  const client = createPolicyEngineClient({ address: options.address, ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}) });
   const health = createHealthClient(options.address, { channelOf: client });
   const transport =
     (options.transport ?? "multiplexed") === "multiplexed"
@@ -180,6 +182,24 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       client.close();
     },
   };
+}
+
+/**
+ * The response mode of a continue: unset means FULL (the protocol's default); a mode this gateway does not know is
+ * an engine error — reading it as anything weaker would check less than the engine asked for.
+ */
+function responseMode(mode: string | undefined): "FULL" | "OBSERVE" | "SKIP" {
+  switch (mode) {
+    case undefined:
+    case "RESPONSE_MODE_UNSPECIFIED":
+    case "FULL":
+      return "FULL";
+    case "OBSERVE":
+    case "SKIP":
+      return mode;
+    default:
+      throw new PolicyUnavailableError("engine_error", `policy engine asked for an unknown response mode ${JSON.stringify(mode)}`);
+  }
 }
 
 /** What asks after `close()` fail with; one instance, since a closed call is routine (every call ends so). */
@@ -264,27 +284,36 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
   };
   const sink: CallSink = { data: onData, fail: (err) => fail(err, true) };
 
-  const write = async (message: Omit<GatewayMessage, "callId" | "seq">): Promise<string> => {
+  const write = async (message: Omit<GatewayMessage, "callId" | "seq">, beforeWrite?: (seq: string) => void): Promise<string> => {
     if (failure !== undefined) throw failure;
     seq += 1;
     const s = String(seq);
     const full: GatewayMessage = { callId, seq: s, ...message };
+    beforeWrite?.(s);
     link ??= connect(sink, full);
-    await link.write(full);
+    try {
+      await link.write(full);
+    } catch (err) {
+      fail(err instanceof Error ? err : new PolicyUnavailableError("engine_error", String(err)));
+      throw failure ?? err;
+    }
     if (failure !== undefined) throw failure;
     return s;
   };
 
   const ask = async (expect: Expect, message: Omit<GatewayMessage, "callId" | "seq">): Promise<Pending<EngineMessage__Output>> => {
-    const s = await write(message);
-    const result = new Promise<EngineMessage__Output>((resolve, reject) => {
-      if (failure !== undefined) return reject(failure);
-      waiting.push({ seq: s, expect, askedAt: performance.now(), resolve, reject });
-      if (waiting.length === 1) arm();
+    let result: Promise<EngineMessage__Output> | undefined;
+    // The waiter is registered before the message is written: a write that waits for `drain` can see its answer
+    // arrive first, and an answer with no waiter would be dropped as unexpected.
+    await write(message, (s) => {
+      result = new Promise<EngineMessage__Output>((resolve, reject) => {
+        waiting.push({ seq: s, expect, askedAt: performance.now(), resolve, reject });
+        if (waiting.length === 1) arm();
+      });
+      // Callers may learn of a failure from another verdict first; this one must not surface as unhandled.
+      result.catch(() => undefined);
     });
-    // Callers may learn of a failure from another verdict first; this one must not surface as unhandled.
-    result.catch(() => undefined);
-    return { result };
+    return { result: result as Promise<EngineMessage__Output> };
   };
 
   const then = <A, B>(p: Pending<A>, f: (a: A) => B): Pending<B> => {
@@ -320,8 +349,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
         switch (v?.action) {
           case "continue": {
             const c = v.continue;
-            const mode = c?.mode === undefined || c.mode === "RESPONSE_MODE_UNSPECIFIED" ? "FULL" : c.mode;
-            return { action: "continue", requestJson: c !== null && c !== undefined && c.requestJson.length > 0 ? c.requestJson : undefined, mode };
+            return { action: "continue", requestJson: c !== null && c !== undefined && c.requestJson.length > 0 ? c.requestJson : undefined, mode: responseMode(c?.mode) };
           }
           case "respond":
             return { action: "respond", responseJson: v.respond?.responseJson ?? Buffer.alloc(0) };
@@ -337,7 +365,9 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
       return then(p, (m): ResponseVerdict => {
         const v = m.response;
         if (v?.action === "deny") return { action: "deny", error: toDenied(v.deny) };
-        const body = v?.respond?.responseJson;
+        // An empty verdict is no answer: sending the original would be less checking, never a default.
+        if (v?.action !== "respond") throw new PolicyUnavailableError("engine_error", "policy engine sent an empty response verdict");
+        const body = v.respond?.responseJson;
         return { action: "respond", responseJson: body !== undefined && body.length > 0 ? body : undefined };
       });
     },

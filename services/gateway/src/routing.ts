@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { ConfigError, createGlobMatcher, envEnum } from "@luthien/runtime";
+import { decidedRouteMatching } from "./route-classes";
 
 export type ProviderFormat = "openai" | "anthropic";
 
@@ -48,12 +49,24 @@ export interface EngineSelector {
 
 export const DEFAULT_ENGINE_POOL = "default";
 
+/**
+ * A route an operator let through to the provider without policy (GATEWAY_CONFIG `uncheckedRoutes`). Every call on
+ * it is marked like a fail-open bypass. A route the policies decide can never be one.
+ */
+export interface UncheckedRoute {
+  /** A glob over the normalised path, e.g. `/v1/embeddings` or `/v1/files*`. */
+  path: string;
+  /** Upper-case HTTP methods; none given = every method. */
+  methods: readonly string[];
+}
+
 export interface Routing {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
   readonly routes: readonly Route[];
   /** Engine pools by name; `default` always exists. */
   readonly engines: ReadonlyMap<string, EnginePoolConfig>;
   readonly engineRoutes: readonly EngineRoute[];
+  readonly uncheckedRoutes: readonly UncheckedRoute[];
   /** The provider for a model (first matching route), or undefined when none matches. */
   resolve(model: string): ProviderConfig | undefined;
   /** The engine pool for a call: the first matching engine route's, else `default`. */
@@ -92,10 +105,11 @@ export function readRouting(env: Env = process.env): Routing {
   const failureMode = envEnum("POLICY_FAILURE_MODE", ["closed", "open"] as const, "closed", env);
   const engines = new Map<string, EnginePoolConfig>();
   const engineRoutes: EngineRoute[] = [];
+  const uncheckedRoutes: UncheckedRoute[] = [];
   const file = nonEmpty(env["GATEWAY_CONFIG"]);
   if (file !== undefined) {
     try {
-      readConfigFile(readFileSync(file, "utf8"), { env, providers, routes, engines, engineRoutes, failureMode });
+      readConfigFile(readFileSync(file, "utf8"), { env, providers, routes, engines, engineRoutes, uncheckedRoutes, failureMode });
     } catch (err) {
       throw new ConfigError(`GATEWAY_CONFIG ${file}: ${(err as Error).message}`, { cause: err });
     }
@@ -114,6 +128,7 @@ export function readRouting(env: Env = process.env): Routing {
     routes,
     engines,
     engineRoutes,
+    uncheckedRoutes,
     resolve(model) {
       const hit = compiled.find((c) => c.matches(model));
       return hit === undefined ? undefined : providers.get(hit.route.provider);
@@ -136,15 +151,16 @@ interface ConfigTarget {
   routes: Route[];
   engines: Map<string, EnginePoolConfig>;
   engineRoutes: EngineRoute[];
+  uncheckedRoutes: UncheckedRoute[];
   failureMode: FailureMode;
 }
 
-const TOP_LEVEL_KEYS = ["providers", "routes", "engines", "engineRoutes"];
+const TOP_LEVEL_KEYS = ["providers", "routes", "engines", "engineRoutes", "uncheckedRoutes"];
 
-function readConfigFile(text: string, { env, providers, routes, engines, engineRoutes, failureMode }: ConfigTarget): void {
+function readConfigFile(text: string, { env, providers, routes, engines, engineRoutes, uncheckedRoutes, failureMode }: ConfigTarget): void {
   const doc = (parse(text) ?? {}) as unknown;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ConfigError("expected a mapping at the top level");
-  const { providers: plist = [], routes: rlist = [], engines: elist = [], engineRoutes: erlist = [], ...rest } = doc as Record<string, unknown>;
+  const { providers: plist = [], routes: rlist = [], engines: elist = [], engineRoutes: erlist = [], uncheckedRoutes: ulist = [], ...rest } = doc as Record<string, unknown>;
   const extra = Object.keys(rest)[0];
   if (extra !== undefined) throw new ConfigError(`${extra}: unknown top-level key (known: ${TOP_LEVEL_KEYS.join(", ")})`);
   if (!Array.isArray(plist)) throw new ConfigError("providers: expected a list");
@@ -199,6 +215,21 @@ function readConfigFile(text: string, { env, providers, routes, engines, engineR
     if (o["model"] !== undefined) rule.model = str(o["model"], `${at}.model`);
     if (o["route"] !== undefined) rule.route = str(o["route"], `${at}.route`);
     engineRoutes.push(rule);
+  });
+  if (!Array.isArray(ulist)) throw new ConfigError("uncheckedRoutes: expected a list");
+  ulist.forEach((r: unknown, i) => {
+    const at = `uncheckedRoutes[${i}]`;
+    const o = mapping(r, at);
+    onlyKeys(o, ["path", "methods"], at);
+    const path = str(o["path"], `${at}.path`);
+    if (!path.startsWith("/v1/")) throw new ConfigError(`${at}.path: expected a path under /v1/`);
+    const methods = o["methods"] === undefined ? [] : o["methods"];
+    if (!Array.isArray(methods)) throw new ConfigError(`${at}.methods: expected a list of HTTP methods`);
+    const list = methods.map((m: unknown, j) => str(m, `${at}.methods[${j}]`).toUpperCase());
+    const route: UncheckedRoute = { path, methods: list };
+    const decided = decidedRouteMatching(route);
+    if (decided !== undefined) throw new ConfigError(`${at}.path: ${JSON.stringify(path)} matches ${decided}, which the policies decide; it cannot be unchecked`);
+    uncheckedRoutes.push(route);
   });
 }
 

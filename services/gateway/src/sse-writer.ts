@@ -7,6 +7,8 @@ export interface SseWriter {
   /** Sends the status line and SSE headers (once). */
   open(headers?: Record<string, string>): void;
   readonly opened: boolean;
+  /** The last event `write` sent (the Responses API numbers its error event after it). */
+  readonly last: SseMessage | undefined;
   /** @throws ClientGoneError when the client disconnected */
   write(message: SseMessage): Promise<void>;
   /** Writes the event that reports a failure (not checked: it ends a broken stream on purpose). */
@@ -40,6 +42,7 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
   const { onEvent, heartbeat } = options;
   const heartbeatMs = options.heartbeatMs ?? 0;
   let opened = false;
+  let last: SseMessage | undefined;
   let lastWriteAt = Date.now();
   let heartbeatAllowed = heartbeat !== undefined && heartbeat.after === undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -93,6 +96,9 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
     get opened() {
       return opened;
     },
+    get last() {
+      return last;
+    },
     open(headers = {}) {
       if (opened) return;
       opened = true;
@@ -111,6 +117,7 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
     },
     async write(message) {
       onEvent?.(message);
+      last = message;
       if (heartbeat?.after !== undefined && message.event === heartbeat.after) heartbeatAllowed = true;
       await send(message);
     },

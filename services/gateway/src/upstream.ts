@@ -3,25 +3,32 @@ import OpenAI from "openai";
 import {
   ConversionError,
   anthropicMessageToOpenAI,
+  anthropicMessageToResponse,
   anthropicRequestToOpenAI,
   createAnthropicToOpenAIStream,
+  createAnthropicToResponsesStream,
   createOpenAIToAnthropicStream,
   openAICompletionToAnthropic,
   openAIRequestToAnthropic,
+  responsesRequestToAnthropic,
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionCreateParams,
   type Message,
   type MessageCreateParams,
   type RawMessageStreamEvent,
+  type ResponsesRequest,
+  type ResponsesResponse,
+  type ResponsesStreamEvent,
   type SseMessage,
 } from "@luthien/wire";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import type { UpstreamCredential } from "./auth";
+import type { ClientFormat } from "./client-api";
 import { InvalidRequestError } from "./errors";
 import { createHttpFetch } from "./http-fetch";
-import type { ProviderConfig, ProviderFormat } from "./routing";
+import type { ProviderConfig } from "./routing";
 
 export interface UpstreamCallOptions {
   signal: AbortSignal;
@@ -46,7 +53,7 @@ export interface Upstream {
 }
 
 export interface Upstreams {
-  for(provider: ProviderConfig, clientFormat: ProviderFormat): Upstream;
+  for(provider: ProviderConfig, clientFormat: ClientFormat): Upstream;
 }
 
 /** One provider in its own wire format, through its official SDK. */
@@ -58,21 +65,45 @@ interface NativeProvider<Req, Res, Event> {
 /** SDK clients are made once per provider and reused: connection pools are what make calls cheap. */
 export function createUpstreams(options: { timeoutMs: number }): Upstreams {
   const fetch = createHttpFetch();
+  const clients = new Map<string, OpenAI>();
   const openai = new Map<string, NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk>>();
+  const responses = new Map<string, NativeProvider<ResponsesRequest, ResponsesResponse, ResponsesStreamEvent>>();
   const anthropic = new Map<string, NativeProvider<MessageCreateParams, Message, RawMessageStreamEvent>>();
 
+  const openaiClient = (p: ProviderConfig): OpenAI => {
+    let client = clients.get(p.name);
+    if (client === undefined) {
+      // The OpenAI client insists on a key; an OpenAI-compatible server without auth ignores the placeholder.
+      client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch });
+      clients.set(p.name, client);
+    }
+    return client;
+  };
+  const openaiOptions = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: openaiAuth(o.credential) });
   const openaiFor = (p: ProviderConfig): NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk> => {
     let native = openai.get(p.name);
     if (native === undefined) {
-      // The OpenAI client insists on a key; an OpenAI-compatible server without auth ignores the placeholder.
-      const client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch });
-      const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: openaiAuth(o.credential) });
+      const client = openaiClient(p);
+      const opts = openaiOptions;
       native = {
         // The body goes as the client sent it: adding even `stream: false` would change what the provider sees.
         complete: (body, o) => client.chat.completions.create(body as ChatCompletionCreateParamsNonStreaming, opts(o)),
         stream: (body, o) => client.chat.completions.create({ ...body, stream: true }, opts(o)),
       };
       openai.set(p.name, native);
+    }
+    return native;
+  };
+  const responsesFor = (p: ProviderConfig): NativeProvider<ResponsesRequest, ResponsesResponse, ResponsesStreamEvent> => {
+    let native = responses.get(p.name);
+    if (native === undefined) {
+      const client = openaiClient(p);
+      native = {
+        // `post` rather than `responses.create`: the SDK adds an `output_text` convenience field the wire does not have.
+        complete: (body, o) => client.post<ResponsesResponse>("/responses", { body, ...openaiOptions(o) }),
+        stream: (body, o) => client.responses.create({ ...body, stream: true }, openaiOptions(o)),
+      };
+      responses.set(p.name, native);
     }
     return native;
   };
@@ -92,10 +123,37 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
   };
 
   const openaiSse = (c: ChatCompletionChunk): SseMessage => ({ data: JSON.stringify(c) });
-  const anthropicSse = (e: { type: string }): SseMessage => ({ event: e.type, data: JSON.stringify(e) });
+  /** Anthropic and Responses events are named by their type. */
+  const namedSse = (e: { type: string }): SseMessage => ({ event: e.type, data: JSON.stringify(e) });
+  const anthropicSse = namedSse;
 
   return {
     for(provider, clientFormat) {
+      if (clientFormat === "responses") {
+        if (provider.format === "openai") {
+          const native = responsesFor(provider);
+          return {
+            provider,
+            complete: (body, o) => native.complete(body as ResponsesRequest, o),
+            stream: async (body, o) => mapEvents(await native.stream(body as ResponsesRequest, o), (e) => [namedSse(e)], () => []),
+          };
+        }
+        // A Responses client on an Anthropic-format provider: stateless, translated both ways.
+        const native = anthropicFor(provider);
+        return {
+          provider,
+          async complete(body, o) {
+            const request = body as ResponsesRequest;
+            return anthropicMessageToResponse(await native.complete(translate(() => responsesRequestToAnthropic(request)), o), { request });
+          },
+          async stream(body, o) {
+            const request = body as ResponsesRequest;
+            const s = await native.stream(translate(() => responsesRequestToAnthropic(request)), o);
+            const conv = createAnthropicToResponsesStream({ request });
+            return mapEvents(s, (e) => conv.push(e).map(namedSse), () => conv.end().map(namedSse));
+          },
+        };
+      }
       if (provider.format === "openai" && clientFormat === "openai") {
         const native = openaiFor(provider);
         return {

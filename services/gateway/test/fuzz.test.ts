@@ -156,7 +156,7 @@ async function fuzz(category: string, arb: fc.Arbitrary<FuzzRequest>, numRuns: n
 
 // ----- building blocks -------------------------------------------------------------------------------------------
 
-const ENDPOINTS = ["/v1/chat/completions", "/v1/messages"] as const;
+const ENDPOINTS = ["/v1/chat/completions", "/v1/messages", "/v1/responses"] as const;
 const endpoint = fc.constantFrom(...ENDPOINTS);
 const models = fc.constantFrom("gpt-4o-mini", "claude-mock-sonnet", "claude-", "gpt-\u0000", "", "claude-\ud800", "x".repeat(300));
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -164,6 +164,7 @@ const authed = (extra: Record<string, string> = {}): Record<string, string> => (
 
 /** A request each endpoint accepts, to mutate. */
 function validBody(path: string, model: string, stream: boolean): Record<string, unknown> {
+  if (path === "/v1/responses") return { model, stream, input: [{ role: "user", content: "hi" }] };
   const base = { model, stream, messages: [{ role: "user", content: "hi" }] };
   return path === "/v1/messages" ? { ...base, max_tokens: 16 } : base;
 }
@@ -373,13 +374,27 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
         fc.boolean(),
         fc.option(fc.string({ unit: "grapheme-ascii", maxLength: 20 }).map((s) => `?${encodeURIComponent(s)}=1&a=%ZZ`), { nil: undefined }),
       )
-      .map(([segments, method, body, anthropic, query]) => ({
-        method,
-        path: `/v1/${segments.join("/")}${query ?? ""}`,
-        headers: authed(anthropic ? { "anthropic-version": "2023-06-01" } : {}),
-        ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body } : {}),
-      }));
+      .map(([segments, method, body, anthropic, query]) => {
+        const path = `/v1/${segments.join("/")}`;
+        // Only a request that named a decided endpoint as it is may reach it (through its policies).
+        const canonical = path.toLowerCase().replace(/\/$/, "");
+        if (method === "POST" && DECIDED.includes(canonical)) named.add(canonical);
+        return {
+          method,
+          path: path + (query ?? ""),
+          headers: authed(anthropic ? { "anthropic-version": "2023-06-01" } : {}),
+          ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body } : {}),
+        };
+      });
+    const DECIDED = ["/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/messages/count_tokens"];
+    const named = new Set<string>();
+    await stack.mockControl.reset();
     await fuzz("passthrough", request, 25);
+    // The property: no disguised path reached a decided endpoint at the provider unchecked.
+    const reached = (await stack.mockControl.requests()).map((r) => r.path.split("?")[0] ?? "");
+    for (const p of reached) {
+      expect(p.startsWith("/v1/models") || named.has(p.toLowerCase())).toBe(true);
+    }
   });
 
   it("raw bytes on the socket: broken request lines, header injection, lying lengths", async () => {

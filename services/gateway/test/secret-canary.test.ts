@@ -74,6 +74,13 @@ describe("secret canaries over a whole run, error paths included", () => {
     messages: [{ role: "user", content: [{ type: "text", text: PROMPT_CANARY }] }],
     ...extra,
   });
+  const responses = (stream: boolean, extra: Record<string, unknown> = {}) => ({
+    model: "gpt-4o-mini",
+    stream,
+    instructions: `the key is ${PROMPT_CANARY}`,
+    input: [{ role: "user", content: [{ type: "input_text", text: PROMPT_CANARY }] }],
+    ...extra,
+  });
   const as1 = { authorization: `Bearer ${KEYS.client1}` };
   const as2 = { "x-api-key": KEYS.client2, "anthropic-version": "2023-06-01" };
 
@@ -83,6 +90,8 @@ describe("secret canaries over a whole run, error paths included", () => {
       expect((await call(`openai→anthropic ${stream}`, "/v1/chat/completions", { body: openai(stream, { model: "claude-mock-haiku" }), headers: as1 })).status).toBe(200);
       expect((await call(`anthropic ${stream}`, "/v1/messages", { body: anthropic(stream), headers: as2 })).status).toBe(200);
       expect((await call(`anthropic→openai ${stream}`, "/v1/messages", { body: anthropic(stream, { model: "gpt-4o-mini" }), headers: as2 })).status).toBe(200);
+      expect((await call(`responses ${stream}`, "/v1/responses", { body: responses(stream), headers: as1 })).status).toBe(200);
+      expect((await call(`responses→anthropic ${stream}`, "/v1/responses", { body: responses(stream, { model: "claude-mock-haiku" }), headers: as1 })).status).toBe(200);
     }
     expect((await call("count_tokens", "/v1/messages/count_tokens", { body: anthropic(false), headers: as2 })).status).toBe(200);
     expect((await call("models", "/v1/models", { method: "GET", headers: as2 })).status).toBe(200);
@@ -117,6 +126,8 @@ describe("secret canaries over a whole run, error paths included", () => {
         expect((await call(`provider ${status}`, "/v1/chat/completions", { body: openai(stream), headers: as1 })).status).toBe(status);
         await stack.mockControl.script({ error: { status, type: `t_${KEYS.anthropic}`, message: `x-api-key ${KEYS.anthropic} refused` } });
         expect((await call(`provider ${status}`, "/v1/messages", { body: anthropic(stream), headers: as2 })).status).toBe(status);
+        await stack.mockControl.script({ error: { status, message: `key ${KEYS.openai} refused` } });
+        expect((await call(`provider ${status}`, "/v1/responses", { body: responses(stream), headers: as1 })).status).toBe(status);
         await stack.mockControl.script({ error: { status, message: `x-api-key ${KEYS.anthropic} refused` } });
         expect((await call(`provider ${status} cross`, "/v1/chat/completions", { body: openai(stream, { model: "claude-mock-haiku" }), headers: as1 })).status).toBe(status);
       }
@@ -124,9 +135,10 @@ describe("secret canaries over a whole run, error paths included", () => {
   });
 
   it("mid-stream failures and a client that leaves mid-stream", async () => {
-    await stack.mockControl.script({ chunks: ["a", "b", "c"], failAfter: 1 }, { chunks: ["a", "b", "c"], failAfter: 2 });
+    await stack.mockControl.script({ chunks: ["a", "b", "c"], failAfter: 1 }, { chunks: ["a", "b", "c"], failAfter: 2 }, { chunks: ["a", "b", "c"], failAfter: 1 });
     await call("fail mid-stream openai", "/v1/chat/completions", { body: openai(true), headers: as1 });
     await call("fail mid-stream anthropic", "/v1/messages", { body: anthropic(true), headers: as2 });
+    await call("fail mid-stream responses", "/v1/responses", { body: responses(true), headers: as1 });
     await stack.mockControl.reset();
     await stack.mockControl.script({ chunks: ["a", "b", "c"], hangAfter: 1 });
     const abort = new AbortController();

@@ -1,5 +1,6 @@
 import type { CallContext, EndpointFormat, JsonAnswer } from "./endpoint";
-import { sseEvent, type StreamFrame, type StreamPlan } from "./sse";
+import { hasTextPart } from "./script";
+import { scriptedFailure, sseEvent, type StreamFrame, type StreamPlan } from "./sse";
 
 /** Anthropic's error `type` for an HTTP status, as its API sends them. */
 function errorType(status: number): string {
@@ -23,18 +24,13 @@ function stopReason(call: CallContext): string {
   return call.script.finishReason ?? (call.script.toolCalls.length > 0 ? "tool_use" : "end_turn");
 }
 
-/** A text block goes out when there is text, or when it would otherwise be the only thing missing from the answer. */
-function hasTextBlock(call: CallContext): boolean {
-  return call.script.text !== "" || call.script.toolCalls.length === 0;
-}
-
 function json(call: CallContext): JsonAnswer {
   const { script } = call;
   const content: unknown[] = [];
   if (script.thinking !== undefined) {
     content.push({ type: "thinking", thinking: script.thinking.text, signature: script.thinking.signature });
   }
-  if (hasTextBlock(call)) content.push({ type: "text", text: script.text });
+  if (hasTextPart(script)) content.push({ type: "text", text: script.text });
   for (const [i, c] of script.toolCalls.entries()) {
     let input: unknown;
     try {
@@ -102,7 +98,7 @@ function stream(call: CallContext): StreamPlan {
       script.thinking.signature,
     );
   }
-  if (hasTextBlock(call)) {
+  if (hasTextPart(script)) {
     block({ type: "text", text: "" }, script.textChunks.map((text) => ({ type: "text_delta", text })));
   }
   for (const c of script.toolCalls) {
@@ -121,9 +117,9 @@ function stream(call: CallContext): StreamPlan {
 
   return {
     frames,
-    errorFrame: sseEvent("error", {
+    errorFrame: () => sseEvent("error", {
       type: "error",
-      error: { type: "api_error", message: `mock-llm: scripted failure after ${script.failAfter ?? 0} events` },
+      error: { type: "api_error", message: scriptedFailure(script) },
     }),
   };
 }

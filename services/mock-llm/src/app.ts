@@ -2,14 +2,16 @@ import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { createLogger, type Logger } from "@luthien/runtime";
 import { anthropicFormat } from "./anthropic";
+import { embeddingsFormat } from "./embeddings";
 import type { EndpointFormat } from "./endpoint";
-import { openaiFormat } from "./openai";
+import { completionsFormat, openaiFormat } from "./openai";
+import { responsesFormat } from "./responses";
 import { parseScript, parseScriptList, resolveScript, ScriptError, type MockScript } from "./script";
 import { pause, writeStream } from "./sse";
 
 /** One provider call as received, and how its response ended. */
 export interface RecordedRequest {
-  /** The call's number, also in the response ids (`chatcmpl-mock-<id>`, `msg_mock_<id>`). */
+  /** The call's number, also in the response ids (`chatcmpl-mock-<id>`, `resp_mock_<id>`, `msg_mock_<id>`). */
   id: number;
   path: string;
   method: string;
@@ -70,12 +72,26 @@ type JsonObject = Record<string, unknown>;
 
 const SCRIPT_HEADER = "x-mock-script";
 
+/** The scripted provider routes (all `POST`), each with the API format it answers in. */
+const FORMATS: ReadonlyMap<string, EndpointFormat> = new Map([
+  ["/v1/chat/completions", openaiFormat],
+  ["/v1/responses", responsesFormat],
+  ["/v1/completions", completionsFormat],
+  ["/v1/embeddings", embeddingsFormat],
+  ["/v1/messages", anthropicFormat],
+]);
+
 /**
  * Creates the mock provider. Routes:
- * - `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic), JSON or SSE (`"stream": true`);
- *   each call answers the `x-mock-script` header's script if present, else the next queued one, else the default.
+ * - Scripted, JSON or SSE (`"stream": true`): `POST /v1/chat/completions`, `/v1/responses`, `/v1/completions`
+ *   (OpenAI) and `POST /v1/messages` (Anthropic); `POST /v1/embeddings` (OpenAI, JSON only). Each call answers the
+ *   `x-mock-script` header's script if present, else the next queued one, else the default.
+ * - Unscripted: `POST /v1/messages/count_tokens` → `{input_tokens}` (≈ request bytes / 4); `GET /v1/models`, in
+ *   Anthropic's shape when the request has an `anthropic-version` header, else OpenAI's.
  * - `POST /_mock/scripts` `{scripts: MockScript[]}` → `{queued}`; `POST /_mock/reset`; `GET /_mock/requests`
  *   → `{requests: RecordedRequest[]}`; `GET /health` → `{status: "ok"}`. Anything else is a 404.
+ *
+ * Every provider route, scripted or not, is recorded.
  */
 export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
   const logger = options.logger ?? createLogger("mock-llm");
@@ -179,7 +195,7 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
       return;
     }
     const call = { callId, model, created: Math.floor(Date.now() / 1000), request, script: resolved };
-    if (!streaming) {
+    if (!streaming || format.stream === undefined) {
       const answer = format.json(call);
       send(answer.status, answer.body);
       return;
@@ -199,10 +215,9 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
   app.disable("x-powered-by");
   // Provider bodies are parsed by hand so that bad JSON is recorded and answered in the endpoint's own format.
   const rawBody = express.raw({ type: () => true, limit: bodyLimit });
-  app.post("/v1/chat/completions", rawBody, (req, res) => handleCall(openaiFormat, req, res));
-  app.post("/v1/messages", rawBody, (req, res) => handleCall(anthropicFormat, req, res));
+  for (const [path, format] of FORMATS) app.post(path, rawBody, (req, res) => handleCall(format, req, res));
 
-  // The Anthropic side routes Claude Code also calls, answered simply and recorded like the rest.
+  // The side routes clients also call (Claude Code counts tokens, SDKs list models), answered simply and recorded.
   const recordSimple = (req: Request): void => {
     const raw: unknown = req.body;
     let body: unknown = null;
@@ -219,11 +234,19 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
   });
   app.get("/v1/models", (req, res) => {
     recordSimple(req);
+    if (req.get("anthropic-version") !== undefined) {
+      res.json({
+        data: [{ type: "model", id: "claude-mock-1", display_name: "Mock Claude", created_at: "2026-01-01T00:00:00Z" }],
+        has_more: false,
+        first_id: "claude-mock-1",
+        last_id: "claude-mock-1",
+      });
+      return;
+    }
+    const created = Math.floor(Date.parse("2026-01-01T00:00:00Z") / 1000);
     res.json({
-      data: [{ type: "model", id: "claude-mock-1", display_name: "Mock Claude", created_at: "2026-01-01T00:00:00Z" }],
-      has_more: false,
-      first_id: "claude-mock-1",
-      last_id: "claude-mock-1",
+      object: "list",
+      data: ["gpt-mock-1", "text-embedding-mock-1"].map((id) => ({ id, object: "model", created, owned_by: "luthien-mock" })),
     });
   });
 
@@ -262,7 +285,7 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
     const status = statusOf(err);
     const message = status === 500 ? "mock-llm: internal error" : err instanceof Error ? err.message : String(err);
     if (status === 500) logger.error("unhandled", { path: req.path, error: err instanceof Error ? err.message : String(err) });
-    const format = req.path === "/v1/messages" ? anthropicFormat : req.path === "/v1/chat/completions" ? openaiFormat : undefined;
+    const format = FORMATS.get(req.path);
     res
       .status(status)
       .json(format?.errorBody(status, undefined, message) ?? { error: { message, type: status === 500 ? "api_error" : "invalid_request_error" } });

@@ -3,7 +3,7 @@ import type { StreamPlan } from "./sse";
 
 /** Everything an endpoint module needs to render one answer. */
 export interface CallContext {
-  /** The call's number: `chatcmpl-mock-<n>`, `msg_mock_<n>`, the record id. */
+  /** The call's number: `chatcmpl-mock-<n>`, `resp_mock_<n>`, `msg_mock_<n>`, the record id. */
   readonly callId: number;
   /** The request's `model`, or `mock-model` when it has none. */
   readonly model: string;
@@ -22,7 +22,7 @@ export interface JsonAnswer {
 /** One provider API's rendering of scripts and errors: the only place that knows its wire format. */
 export interface EndpointFormat {
   /** For logs. */
-  readonly name: "openai" | "anthropic";
+  readonly name: "openai" | "responses" | "completions" | "embeddings" | "anthropic";
   /** Prefix of default tool-call ids. */
   readonly toolIdPrefix: string;
   /** The response header that carries the request id. */
@@ -31,6 +31,6 @@ export interface EndpointFormat {
   errorBody(status: number, type: string | undefined, message: string): unknown;
   /** The non-streaming answer (or an error, when the script cannot be rendered in this format). */
   json(call: CallContext): JsonAnswer;
-  /** The streaming answer. */
-  stream(call: CallContext): StreamPlan;
+  /** The streaming answer; absent for an API that does not stream, which then answers `"stream": true` as JSON. */
+  stream?(call: CallContext): StreamPlan;
 }

@@ -1,5 +1,6 @@
 import type { CallContext, EndpointFormat, JsonAnswer } from "./endpoint";
-import { sseData, type StreamFrame, type StreamPlan } from "./sse";
+import { requestedTopLogprobs, textLogprobs, type TokenLogprob } from "./logprobs";
+import { scriptedFailure, sseData, type StreamFrame, type StreamPlan } from "./sse";
 
 /** OpenAI's error `type` for an HTTP status, as its API sends them. */
 function errorType(status: number): string {
@@ -11,6 +12,18 @@ function errorType(status: number): string {
   return "invalid_request_error";
 }
 
+/** An HTTP error body in OpenAI's format, shared by every OpenAI endpoint. */
+export function openaiErrorBody(status: number, type: string | undefined, message: string): unknown {
+  return { error: { message, type: type ?? errorType(status), param: null, code: null } };
+}
+
+/** What every OpenAI endpoint format shares: tool-call ids, request-id header, error bodies. */
+export const OPENAI_FORMAT_BASE: Pick<EndpointFormat, "toolIdPrefix" | "requestIdHeader" | "errorBody"> = {
+  toolIdPrefix: "call_mock_",
+  requestIdHeader: "x-request-id",
+  errorBody: openaiErrorBody,
+};
+
 function finishReason(call: CallContext): string {
   return call.script.finishReason ?? (call.script.toolCalls.length > 0 ? "tool_calls" : "stop");
 }
@@ -18,6 +31,17 @@ function finishReason(call: CallContext): string {
 function usage(call: CallContext): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
   const { inputTokens, outputTokens } = call.script;
   return { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
+}
+
+/** Chat Completions `choices[].logprobs`; `entries` undefined (not asked for) gives null. */
+function choiceLogprobs(entries: TokenLogprob[] | undefined): { content: TokenLogprob[]; refusal: null } | null {
+  return entries === undefined ? null : { content: entries, refusal: null };
+}
+
+/** Per text piece, its logprob entries when the request has `logprobs: true`, else undefined. */
+function pieceLogprobsOf(call: CallContext): TokenLogprob[][] | undefined {
+  if (call.request["logprobs"] !== true) return undefined;
+  return textLogprobs(call.script.textChunks, requestedTopLogprobs(call.request));
 }
 
 function json(call: CallContext): JsonAnswer {
@@ -36,6 +60,7 @@ function json(call: CallContext): JsonAnswer {
       function: { name: c.name, arguments: c.arguments },
     }));
   }
+  const logprobs = choiceLogprobs(pieceLogprobsOf(call)?.flat());
   return {
     status: 200,
     body: {
@@ -43,20 +68,42 @@ function json(call: CallContext): JsonAnswer {
       object: "chat.completion",
       created: call.created,
       model: call.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(call) }],
+      choices: [{ index: 0, message, logprobs, finish_reason: finishReason(call) }],
       usage: usage(call),
     },
   };
 }
 
+/**
+ * The frames every OpenAI SSE stream ends with: the finish chunk (the ending), the usage chunk (`base` with no
+ * choices) when the request's `stream_options.include_usage` asks for it, and `[DONE]`.
+ */
+function streamEnd(call: CallContext, base: Record<string, unknown>, finishChunk: string): StreamFrame[] {
+  const frames: StreamFrame[] = [{ text: finishChunk, ending: true }];
+  const options = call.request["stream_options"];
+  if (typeof options === "object" && options !== null && (options as Record<string, unknown>)["include_usage"] === true) {
+    frames.push({ text: sseData({ ...base, choices: [], usage: usage(call) }) });
+  }
+  frames.push({ text: "data: [DONE]\n\n" });
+  return frames;
+}
+
+/** OpenAI's mid-stream error: a bare `data: {error}` event, which the SDK raises as an APIError. */
+function errorFrame(call: CallContext): () => string {
+  return () => sseData({ error: { message: scriptedFailure(call.script), type: "server_error", param: null, code: null } });
+}
+
 function stream(call: CallContext): StreamPlan {
   const { script } = call;
   const base = { id: `chatcmpl-mock-${call.callId}`, object: "chat.completion.chunk", created: call.created, model: call.model };
-  const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
-    sseData({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null, logprobs: unknown = null): string =>
+    sseData({ ...base, choices: [{ index: 0, delta, logprobs, finish_reason: finish }] });
 
+  const logprobs = pieceLogprobsOf(call);
   const frames: StreamFrame[] = [{ text: chunk({ role: "assistant", content: "" }) }];
-  for (const piece of script.textChunks) frames.push({ text: chunk({ content: piece }), content: true });
+  script.textChunks.forEach((piece, i) => {
+    frames.push({ text: chunk({ content: piece }, null, choiceLogprobs(logprobs?.[i])), content: true });
+  });
   script.toolCalls.forEach((c, index) => {
     frames.push({
       text: chunk({ tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }] }),
@@ -65,27 +112,50 @@ function stream(call: CallContext): StreamPlan {
       frames.push({ text: chunk({ tool_calls: [{ index, function: { arguments: piece } }] }), content: true });
     }
   });
-  frames.push({ text: chunk({}, finishReason(call)), ending: true });
-  const options = call.request["stream_options"];
-  if (typeof options === "object" && options !== null && (options as Record<string, unknown>)["include_usage"] === true) {
-    frames.push({ text: sseData({ ...base, choices: [], usage: usage(call) }) });
-  }
-  frames.push({ text: "data: [DONE]\n\n" });
-
-  return {
-    frames,
-    errorFrame: sseData({
-      error: { message: `mock-llm: scripted failure after ${script.failAfter ?? 0} events`, type: "server_error", param: null, code: null },
-    }),
-  };
+  frames.push(...streamEnd(call, base, chunk({}, finishReason(call))));
+  return { frames, errorFrame: errorFrame(call) };
 }
 
 /** `POST /v1/chat/completions`: OpenAI Chat Completions, JSON and SSE. Thinking in a script is ignored. */
 export const openaiFormat: EndpointFormat = {
+  ...OPENAI_FORMAT_BASE,
   name: "openai",
-  toolIdPrefix: "call_mock_",
-  requestIdHeader: "x-request-id",
-  errorBody: (status, type, message) => ({ error: { message, type: type ?? errorType(status), param: null, code: null } }),
   json,
   stream,
+};
+
+function completionChoice(text: string, finish: string | null): Record<string, unknown> {
+  return { text, index: 0, logprobs: null, finish_reason: finish };
+}
+
+function completionFinish(call: CallContext): string {
+  return call.script.finishReason ?? "stop";
+}
+
+function completionBase(call: CallContext): Record<string, unknown> {
+  return { id: `cmpl-mock-${call.callId}`, object: "text_completion", created: call.created, model: call.model };
+}
+
+/**
+ * `POST /v1/completions`: legacy OpenAI Completions, JSON and SSE. The script's text is the completion; thinking
+ * and tool calls are ignored, and `logprobs` is always null.
+ */
+export const completionsFormat: EndpointFormat = {
+  ...OPENAI_FORMAT_BASE,
+  name: "completions",
+  json: (call) => ({
+    status: 200,
+    body: {
+      ...completionBase(call),
+      choices: [completionChoice(call.script.text, completionFinish(call))],
+      usage: usage(call),
+    },
+  }),
+  stream: (call) => {
+    const base = completionBase(call);
+    const chunk = (text: string, finish: string | null): string => sseData({ ...base, choices: [completionChoice(text, finish)] });
+    const frames: StreamFrame[] = call.script.textChunks.map((piece) => ({ text: chunk(piece, null), content: true }));
+    frames.push(...streamEnd(call, base, chunk("", completionFinish(call))));
+    return { frames, errorFrame: errorFrame(call) };
+  },
 };

@@ -1,6 +1,6 @@
 /** One tool call the mock model makes. */
 export interface MockToolCall {
-  /** @default `call_mock_<call>_<i>` (OpenAI) or `toolu_mock_<call>_<i>` (Anthropic) */
+  /** @default `call_mock_<call>_<i>` (OpenAI; the Responses `call_id`) or `toolu_mock_<call>_<i>` (Anthropic) */
   id?: string;
   name: string;
   /** The arguments as a JSON string. For a non-streaming Anthropic answer it must parse to a JSON object. */
@@ -9,7 +9,11 @@ export interface MockToolCall {
   argumentChunks?: string[];
 }
 
-/** An Anthropic thinking block, sent before the text. OpenAI answers ignore it. */
+/**
+ * An Anthropic thinking block, sent before the text; in the Responses API a reasoning item whose summary is the
+ * text (and whose `encrypted_content` is the signature, when `include` asks for it). Chat Completions and legacy
+ * Completions ignore it.
+ */
 export interface MockThinking {
   text: string;
   /** @default a fixed base64 string */
@@ -30,10 +34,14 @@ export interface MockScript {
   text?: string;
   /** Stream the text as exactly these deltas (text = chunks.join("")). @default one delta per word, spaces kept */
   chunks?: string[];
-  /** Tool calls, after the text, in this order. */
+  /** Tool calls, after the text, in this order (Responses: function_call items). Legacy Completions ignore them. */
   toolCalls?: MockToolCall[];
   thinking?: MockThinking;
-  /** Overrides OpenAI `finish_reason` / Anthropic `stop_reason`. @default stop|tool_calls, end_turn|tool_use */
+  /**
+   * Overrides OpenAI `finish_reason` / Anthropic `stop_reason`. In the Responses API `max_output_tokens` (or Chat's
+   * `length`, Anthropic's `max_tokens`) and `content_filter` make the response `incomplete` with that reason; any
+   * other value completes it. @default stop|tool_calls, end_turn|tool_use
+   */
   finishReason?: string;
   /** @default input ≈ request bytes / 4, output ≈ answer characters / 4 (at least 1 each) */
   usage?: { inputTokens?: number; outputTokens?: number };
@@ -250,6 +258,14 @@ export interface ResolvedScript {
   chunkDelayMs: number;
   pauseAfter: number | undefined;
   pauseMs: number;
+}
+
+/**
+ * Whether an answer carries a text part (an Anthropic text block, a Responses message item): when it has text, or
+ * when that part would otherwise be all that is missing from it. A tools-only answer has none.
+ */
+export function hasTextPart(script: ResolvedScript): boolean {
+  return script.text !== "" || script.toolCalls.length === 0;
 }
 
 /** What {@link resolveScript} needs to know about the call. */

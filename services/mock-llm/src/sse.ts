@@ -1,15 +1,21 @@
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Response } from "express";
+import type { ResolvedScript } from "./script";
 
 /** An unnamed SSE event (OpenAI's style). JSON.stringify never emits raw line breaks, so one `data:` line suffices. */
 export function sseData(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
-/** A named SSE event (Anthropic's style). */
+/** A named SSE event (Anthropic's and the Responses API's style). */
 export function sseEvent(name: string, payload: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+/** The message of the provider error a scripted `failAfter` sends mid-stream. */
+export function scriptedFailure(script: Pick<ResolvedScript, "failAfter">): string {
+  return `mock-llm: scripted failure after ${script.failAfter ?? 0} events`;
 }
 
 /** One SSE event of a planned stream, already framed. */
@@ -17,15 +23,18 @@ export interface StreamFrame {
   readonly text: string;
   /** A text, thinking or tool-argument delta: what `failAfter` and `hangAfter` count. */
   readonly content?: boolean;
-  /** The first event of the stream's ending (finish chunk, `message_delta`). */
+  /** The first event of the stream's ending (finish chunk, `message_delta`, `response.completed`). */
   readonly ending?: boolean;
 }
 
 /** A whole stream, rendered up front by an endpoint module; {@link writeStream} paces and interrupts it. */
 export interface StreamPlan {
   readonly frames: readonly StreamFrame[];
-  /** The provider's mid-stream error event, sent when `failAfter` triggers. */
-  readonly errorFrame: string;
+  /**
+   * The provider's mid-stream error event, sent when `failAfter` triggers.
+   * @param sent how many events went out before it (the Responses API numbers its events)
+   */
+  errorFrame(sent: number): string;
 }
 
 /** How {@link writeStream} paces and interrupts a plan. */
@@ -47,8 +56,8 @@ export interface StreamOptions {
  *
  * `failAfter`/`hangAfter` = N trigger right after the N-th content-bearing event; N = 0 triggers before the first
  * one, and an N past the last one triggers in place of the stream's ending. A failure writes `errorFrame` and
- * ends the response (so no `[DONE]`/`message_stop`); a hang writes nothing more and resolves once the client
- * leaves. If both trigger at once, the failure wins.
+ * ends the response (so no `[DONE]`/`message_stop`/`response.completed`); a hang writes nothing more and resolves
+ * once the client leaves. If both trigger at once, the failure wins.
  *
  * Resolves (never rejects) when the response is over, or as soon as the client has gone.
  */
@@ -74,7 +83,7 @@ export async function writeStream(res: Response, plan: StreamPlan, options: Stre
   };
   const interrupt = async (what: "fail" | "hang"): Promise<void> => {
     if (what === "fail") {
-      await emit(plan.errorFrame);
+      await emit(plan.errorFrame(sent));
       res.end();
       return;
     }

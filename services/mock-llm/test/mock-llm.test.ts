@@ -1,7 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startService, waitFor, type RunningService } from "@luthien/testkit";
-import type { MockScript, RecordedRequest } from "../src/index";
+import { mockClient, sseEvents } from "./support";
 
 let mock: RunningService;
 let openai: OpenAI;
@@ -17,40 +17,11 @@ afterAll(async () => {
   await mock.stop();
 });
 
+const { post, queue, recorded } = mockClient(() => mock.url);
+
 beforeEach(async () => {
   await post("/_mock/reset", {});
 });
-
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${mock.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-}
-
-async function queue(...scripts: MockScript[]): Promise<void> {
-  const res = await post("/_mock/scripts", { scripts });
-  expect(res.status).toBe(200);
-}
-
-async function recorded(): Promise<RecordedRequest[]> {
-  const res = await fetch(`${mock.url}/_mock/requests`);
-  return ((await res.json()) as { requests: RecordedRequest[] }).requests;
-}
-
-/** Splits a complete SSE body into its events; enough for the mock's own output (one data line per event). */
-function sseEvents(text: string): { event: string | undefined; data: string }[] {
-  return text
-    .split("\n\n")
-    .filter((block) => block !== "")
-    .map((block) => {
-      const lines = block.split("\n");
-      const event = lines.find((l) => l.startsWith("event: "))?.slice(7);
-      const data = lines.find((l) => l.startsWith("data: "))?.slice(6) ?? "";
-      return { event, data };
-    });
-}
 
 const userMessage = [{ role: "user" as const, content: "hi" }];
 

@@ -1,4 +1,5 @@
 import { DEFAULT_TEXT, parseScript, parseScriptList, resolveScript, ScriptError, splitWords } from "../src/script";
+import { pieceLogprobs } from "../src/logprobs";
 
 const resolveOptions = { callId: 7, toolIdPrefix: "call_mock_", requestBytes: 40 };
 
@@ -53,5 +54,17 @@ describe("mock-llm scripts", () => {
       delayMs: 0,
       usage: { inputTokens: 0 },
     });
+  });
+});
+
+describe("mock-llm logprobs", () => {
+  it("gives one entry per non-empty piece, fixed numbers, and at most 20 top_logprobs", () => {
+    expect(pieceLogprobs("", 0, 5)).toEqual([]);
+    const [entry] = pieceLogprobs("é", 1, 50);
+    expect(entry).toMatchObject({ token: "é", bytes: [0xc3, 0xa9] });
+    expect(entry?.top_logprobs).toHaveLength(20);
+    expect(new Set(entry?.top_logprobs.map((t) => t.token)).size).toBe(20);
+    expect(pieceLogprobs("é", 1, 50)).toEqual([entry]);
+    expect(pieceLogprobs("x", 0, -1)[0]?.top_logprobs).toEqual([]);
   });
 });

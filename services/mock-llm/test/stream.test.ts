@@ -1,10 +1,8 @@
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Logger } from "@luthien/runtime";
 import { waitFor } from "@luthien/testkit";
 import { createMockLlm } from "../src/index";
-
-const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, notice: () => undefined };
+import { silent } from "./support";
 
 describe("mock-llm streaming", () => {
   it("waits for drain instead of buffering a stream the client does not read", async () => {

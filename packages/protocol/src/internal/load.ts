@@ -42,9 +42,31 @@ function loadHealth(): HealthProto {
   return healthProto;
 }
 
+/** The gateway's default request body limit (`MAX_BODY_BYTES`), which the engine's default limit derives from. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The largest policy-stream message either side accepts, for a request body limit of `maxBodyBytes`: a request may
+ * come back rewritten (a policy can lengthen it, a JSON escape can double a character's bytes), and every message
+ * carries a small envelope. Gateway and engine derive their gRPC send and receive limits from the same
+ * `MAX_BODY_BYTES`, so a request the gateway accepted is never too big for the engine — grpc-js's default 4 MiB
+ * made a large request an "engine outage" (503 closed, unpoliced open).
+ */
+export function policyMessageLimit(maxBodyBytes: number = DEFAULT_MAX_BODY_BYTES): number {
+  return Math.min(2 * maxBodyBytes + 1024 * 1024, 2 ** 31 - 1);
+}
+
+/** The gRPC channel options of a policy-stream message limit (client and server alike). */
+export function messageLimitOptions(maxBodyBytes?: number): { "grpc.max_receive_message_length": number; "grpc.max_send_message_length": number } {
+  const limit = policyMessageLimit(maxBodyBytes);
+  return { "grpc.max_receive_message_length": limit, "grpc.max_send_message_length": limit };
+}
+
 export interface PolicyEngineClientOptions {
   /** `host:port` of the engine. */
   address: string;
+  /** The gateway's `MAX_BODY_BYTES`, which the message limit derives from ({@link policyMessageLimit}). @default 32 MiB */
+  maxBodyBytes?: number;
   /**
    * Interval of HTTP/2 keepalive pings: a frozen engine keeps its TCP connection open, and only pings (or the
    * per-verdict deadline) notice it.
@@ -67,6 +89,7 @@ export function createPolicyEngineClient(options: PolicyEngineClientOptions): Po
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_reconnect_backoff_ms": options.maxReconnectBackoffMs ?? 2_000,
     "grpc.initial_reconnect_backoff_ms": 100,
+    ...messageLimitOptions(options.maxBodyBytes),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { CompletionUsage } from "openai/resources/completions";
+import type { ResponseUsage } from "openai/resources/responses/responses";
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { MessageDeltaUsage, StopReason, Usage } from "../anthropic";
 import { ConversionError } from "../errors";
@@ -102,6 +103,46 @@ export function usageFromOpenAI(usage: CompletionUsage): AnthropicTokenCounts {
  */
 export function openAIIdFor(messageId: string): string {
   return `chatcmpl-${messageId}`;
+}
+
+/**
+ * Responses usage for Anthropic usage, by way of {@link usageToOpenAI}: `input_tokens` includes cache reads and cache
+ * writes, which also go to `input_tokens_details.cached_tokens` / `cache_write_tokens`; thinking tokens go to
+ * `output_tokens_details.reasoning_tokens` (0 when Anthropic does not report them; they are in `output_tokens` either
+ * way).
+ */
+export function usageToResponses(usage: Pick<MessageDeltaUsage, keyof AnthropicTokenCounts>): ResponseUsage {
+  const openAI = usageToOpenAI(usage);
+  return {
+    input_tokens: openAI.prompt_tokens,
+    input_tokens_details: {
+      cached_tokens: openAI.prompt_tokens_details?.cached_tokens ?? 0,
+      cache_write_tokens: openAI.prompt_tokens_details?.cache_write_tokens ?? 0,
+    },
+    output_tokens: openAI.completion_tokens,
+    output_tokens_details: { reasoning_tokens: openAI.completion_tokens_details?.reasoning_tokens ?? 0 },
+    total_tokens: openAI.total_tokens,
+  };
+}
+
+/**
+ * The Responses id for an Anthropic message: `resp_` + its id without the `msg_` prefix (`msg_01X` → `resp_01X`), the
+ * same for a streamed and a whole answer (see {@link openAIIdFor}).
+ */
+export function responsesIdFor(messageId: string): string {
+  return `resp_${messageIdBody(messageId)}`;
+}
+
+/**
+ * The id of the output item at `outputIndex` of the response for an Anthropic message: `<prefix>_` + the message id
+ * without `msg_` + `_<outputIndex>` (`msg_01X_0`, `rs_01X_1`). Function calls are named by their call instead.
+ */
+export function responsesItemIdFor(prefix: "msg" | "rs", messageId: string, outputIndex: number): string {
+  return `${prefix}_${messageIdBody(messageId)}_${outputIndex}`;
+}
+
+function messageIdBody(messageId: string): string {
+  return messageId.startsWith("msg_") ? messageId.slice("msg_".length) : messageId;
 }
 
 /** The Anthropic id for an OpenAI completion: `msg_` + its id (see {@link openAIIdFor}). */

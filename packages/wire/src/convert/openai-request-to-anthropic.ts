@@ -10,6 +10,7 @@ import type {
 import type {
   Base64ImageSource,
   ContentBlockParam,
+  DocumentBlockParam,
   ImageBlockParam,
   MessageCreateParamsNonStreaming,
   ThinkingConfigParam,
@@ -92,45 +93,86 @@ export function openAIRequestToAnthropic(req: ChatCompletionCreateParams): Anthr
       }
     }
   });
+  const stop = req.stop ?? [];
+  return buildAnthropicRequest({
+    model: req.model,
+    system,
+    turns,
+    tools: (req.tools ?? []).map((tool, i) => toolToAnthropic(tool, `tools[${i}]`)),
+    toolChoice: req.tool_choice,
+    parallelToolCalls: req.parallel_tool_calls ?? undefined,
+    reasoningEffort: req.reasoning_effort ?? undefined,
+    maxTokens: req.max_completion_tokens ?? req.max_tokens ?? undefined,
+    temperature: req.temperature ?? undefined,
+    topP: req.top_p ?? undefined,
+    userId: req.safety_identifier ?? req.user ?? undefined,
+    stopSequences: typeof stop === "string" ? [stop] : stop,
+    jsonSchema: req.response_format?.type === "json_schema" ? (req.response_format.json_schema.schema ?? {}) : undefined,
+    stream: req.stream === true,
+  });
+}
 
-  const tools = (req.tools ?? []).map((tool, i) => toolToAnthropic(tool, `tools[${i}]`));
-  const toolChoice = tools.length > 0 ? toolChoiceToAnthropic(req.tool_choice, req.parallel_tool_calls) : undefined;
+/**
+ * What an OpenAI-format request (Chat Completions or Responses) amounts to once its messages are Anthropic turns:
+ * the input of {@link buildAnthropicRequest}, which both converters share so that tools, tool choice, thinking and
+ * sampling follow one set of rules. Internal to the converters.
+ */
+export interface AnthropicRequestParts {
+  model: string;
+  system: TextBlockParam[];
+  turns: Turn[];
+  tools: Tool[];
+  /** In Chat Completions' shape; the Responses converter translates its own into it. */
+  toolChoice: ChatCompletionToolChoiceOption | undefined;
+  parallelToolCalls: boolean | undefined;
+  reasoningEffort: ReasoningEffort | undefined;
+  /** The client's output limit (thinking counts toward it), if it set one. */
+  maxTokens: number | undefined;
+  temperature: number | undefined;
+  topP: number | undefined;
+  userId: string | undefined;
+  stopSequences: string[];
+  /** A JSON schema the answer must follow (structured output). */
+  jsonSchema: Record<string, unknown> | undefined;
+  stream: boolean;
+}
+
+/** OpenAI's reasoning effort, as both its request formats carry it. */
+export type ReasoningEffort = NonNullable<ChatCompletionCreateParams["reasoning_effort"]>;
+
+/** Builds the Anthropic request from converted parts; see the table of {@link openAIRequestToAnthropic}. */
+export function buildAnthropicRequest(parts: AnthropicRequestParts): AnthropicRequest {
+  const { system, tools } = parts;
+  const toolChoice = tools.length > 0 ? toolChoiceToAnthropic(parts.toolChoice, parts.parallelToolCalls) : undefined;
   const forcesTool = toolChoice?.type === "any" || toolChoice?.type === "tool";
-  const clientMax = req.max_completion_tokens ?? req.max_tokens ?? undefined;
-  const { thinking, maxTokens } = thinkingFor(req.reasoning_effort ?? undefined, clientMax, forcesTool);
+  const { thinking, maxTokens } = thinkingFor(parts.reasoningEffort, parts.maxTokens, forcesTool);
 
   const out: MessageCreateParamsNonStreaming & AnthropicSamplingParams = {
-    model: req.model,
+    model: parts.model,
     max_tokens: maxTokens,
-    messages: turns.map((t): MessageParam => ({ role: t.role, content: t.content })),
+    messages: parts.turns.map((t): MessageParam => ({ role: t.role, content: t.content })),
   };
   if (system.length === 1 && system[0] !== undefined) out.system = system[0].text;
   else if (system.length > 1) out.system = system;
   if (tools.length > 0) out.tools = tools;
   if (toolChoice !== undefined) out.tool_choice = toolChoice;
-  if (req.stop !== undefined && req.stop !== null) {
-    const stops = typeof req.stop === "string" ? [req.stop] : req.stop;
-    if (stops.length > 0) out.stop_sequences = stops;
-  }
+  if (parts.stopSequences.length > 0) out.stop_sequences = parts.stopSequences;
   if (thinking !== undefined) out.thinking = thinking;
   const thinkingOn = thinking?.type === "enabled";
-  if (!thinkingOn && req.temperature !== undefined && req.temperature !== null) out.temperature = Math.min(req.temperature, 1);
-  if (!thinkingOn && req.top_p !== undefined && req.top_p !== null) out.top_p = req.top_p;
-  const userId = req.safety_identifier ?? req.user;
-  if (userId !== undefined && userId !== null) out.metadata = { user_id: userId };
-  if (req.response_format?.type === "json_schema") {
-    out.output_config = { format: { type: "json_schema", schema: req.response_format.json_schema.schema ?? {} } };
-  }
-  return req.stream === true ? { ...out, stream: true } : out;
+  if (!thinkingOn && parts.temperature !== undefined) out.temperature = Math.min(parts.temperature, 1);
+  if (!thinkingOn && parts.topP !== undefined) out.top_p = parts.topP;
+  if (parts.userId !== undefined) out.metadata = { user_id: parts.userId };
+  if (parts.jsonSchema !== undefined) out.output_config = { format: { type: "json_schema", schema: parts.jsonSchema } };
+  return parts.stream ? { ...out, stream: true } : out;
 }
 
 /** A message being built; consecutive messages of one role land in one turn. */
-interface Turn {
+export interface Turn {
   role: "user" | "assistant";
   content: ContentBlockParam[];
 }
 
-function addTurn(turns: Turn[], role: Turn["role"], blocks: ContentBlockParam[]): void {
+export function addTurn(turns: Turn[], role: Turn["role"], blocks: ContentBlockParam[]): void {
   if (blocks.length === 0) return;
   const last = turns.at(-1);
   if (last?.role === role) last.content.push(...blocks);
@@ -169,19 +211,9 @@ function userBlocks(content: string | ChatCompletionContentPart[], at: string): 
         break;
       case "input_audio":
         throw new ConversionError(`${where}: audio input cannot be converted`);
-      case "file": {
-        const pdf = /^data:application\/pdf;base64,(.*)$/s.exec(part.file.file_data ?? "");
-        if (pdf?.[1] === undefined) {
-          throw new ConversionError(`${where}: only a PDF given as file_data (a data: URL) can be converted`);
-        }
-        const title = part.file.filename;
-        blocks.push({
-          type: "document",
-          source: { type: "base64", media_type: "application/pdf", data: pdf[1] },
-          ...(title !== undefined ? { title } : {}),
-        });
+      case "file":
+        blocks.push(pdfDocumentBlock(part.file.file_data, part.file.filename, where));
         break;
-      }
       default: {
         const unknown: never = part;
         throw new ConversionError(`${where}: unknown part type ${(unknown as { type: string }).type}`);
@@ -191,7 +223,8 @@ function userBlocks(content: string | ChatCompletionContentPart[], at: string): 
   return blocks;
 }
 
-function imageBlock(url: string, where: string): ImageBlockParam {
+/** An image URL as an image block: a base64 data: URL of a type Anthropic takes, or an http(s) URL. */
+export function imageBlock(url: string, where: string): ImageBlockParam {
   const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
   if (data !== null) {
     const mediaType = data[1] ?? "";
@@ -203,6 +236,22 @@ function imageBlock(url: string, where: string): ImageBlockParam {
   }
   if (/^https?:\/\//i.test(url)) return { type: "image", source: { type: "url", url } };
   throw new ConversionError(`${where}: image_url must be a base64 data: URL or an http(s) URL`);
+}
+
+/**
+ * A PDF given as `file_data` (a base64 data: URL) as a document block, titled with its file name.
+ * @throws ConversionError for anything else (other file types, file ids, file URLs)
+ */
+export function pdfDocumentBlock(fileData: string | null | undefined, filename: string | null | undefined, where: string): DocumentBlockParam {
+  const pdf = /^data:application\/pdf;base64,(.*)$/s.exec(fileData ?? "");
+  if (pdf?.[1] === undefined) {
+    throw new ConversionError(`${where}: only a PDF given as file_data (a data: URL) can be converted`);
+  }
+  return {
+    type: "document",
+    source: { type: "base64", media_type: "application/pdf", data: pdf[1] },
+    ...(filename !== undefined && filename !== null ? { title: filename } : {}),
+  };
 }
 
 function assistantBlocks(message: ChatCompletionAssistantMessageParam, at: string): ContentBlockParam[] {
@@ -236,13 +285,29 @@ function toolResult(message: ChatCompletionToolMessageParam): ContentBlockParam 
 
 function toolToAnthropic(tool: ChatCompletionTool, at: string): Tool {
   if (tool.type !== "function") throw new ConversionError(`${at}: custom tools cannot be converted`);
-  const fn = tool.function;
+  return functionToolToAnthropic(tool.function, `${at}.function`);
+}
+
+/** The parts of an OpenAI function tool that an Anthropic tool carries, in either OpenAI format. */
+export interface FunctionToolFields {
+  name: string;
+  description?: string | null | undefined;
+  parameters?: Record<string, unknown> | null | undefined;
+  strict?: boolean | null | undefined;
+}
+
+/**
+ * An OpenAI function tool as an Anthropic tool: `input_schema` = `parameters` (default `{type: "object"}`), `strict`
+ * kept. `at` names the function in the request.
+ * @throws ConversionError when `parameters` describes something other than an object
+ */
+export function functionToolToAnthropic(fn: FunctionToolFields, at: string): Tool {
   const parameters = fn.parameters ?? {};
   if (parameters["type"] !== undefined && parameters["type"] !== "object") {
-    throw new ConversionError(`${at}.function.parameters must describe an object (Anthropic's input_schema is one)`);
+    throw new ConversionError(`${at}.parameters must describe an object (Anthropic's input_schema is one)`);
   }
   const result: Tool = { name: fn.name, input_schema: { ...parameters, type: "object" } };
-  if (fn.description !== undefined) result.description = fn.description;
+  if (fn.description !== undefined && fn.description !== null) result.description = fn.description;
   if (fn.strict === true) result.strict = true;
   return result;
 }
@@ -269,12 +334,12 @@ function toolChoiceToAnthropic(choice: ChatCompletionToolChoiceOption | undefine
 
 /** See the `reasoning_effort` row of {@link openAIRequestToAnthropic}. */
 function thinkingFor(
-  effort: ChatCompletionCreateParams["reasoning_effort"] | undefined,
+  effort: ReasoningEffort | undefined,
   clientMax: number | undefined,
   forcesTool: boolean,
 ): { thinking: ThinkingConfigParam | undefined; maxTokens: number } {
   const maxTokens = clientMax ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
-  if (effort === undefined || effort === null) return { thinking: undefined, maxTokens };
+  if (effort === undefined) return { thinking: undefined, maxTokens };
   if (effort === "none" || effort === "minimal") return { thinking: { type: "disabled" }, maxTokens };
   if (forcesTool) return { thinking: undefined, maxTokens };
   const budget = THINKING_BUDGET_BY_EFFORT[effort];

@@ -18,8 +18,11 @@ export const DEFAULT_SHELL_TOOLS: readonly string[] = [
   "local_shell",
 ];
 
-/** Input fields that hold the command; arrays (`["bash", "-lc", "..."]`) count too. */
-const COMMAND_FIELDS = ["command", "cmd", "script"];
+/**
+ * Input fields that hold the command; arrays (`["bash", "-lc", "..."]`) count too. `commands` is the Responses
+ * `shell_call` list of command lines (Codex); `command` also the `local_shell_call` argv.
+ */
+const COMMAND_FIELDS = ["command", "cmd", "script", "commands"];
 
 /** How deep `bash -c "..."` / `eval "..."` / `ssh host "..."` nest before the checker stops looking. */
 const MAX_NESTING = 4;
@@ -140,7 +143,8 @@ function commandTexts(input: unknown): string[] {
  *
  * Options: `tools` (globs of tool names to check, default {@link DEFAULT_SHELL_TOOLS}); `patterns` (extra regular
  * expressions over the command text, each a string or `{pattern, flags}`). Input fields read: `command`, `cmd`,
- * `script` (strings or string arrays), or the whole input when it is a string.
+ * `script`, `commands` (strings or string arrays), or the whole input when it is a string. Responses clients: the
+ * gate names `local_shell_call` items `local_shell` and `shell_call` items `shell`, both on the default list.
  * Events: `blocked {tool, id, reason}`.
  */
 export function createDangerousCommandsPolicy(options: unknown, path: string): AnyPolicy {

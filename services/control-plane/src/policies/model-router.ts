@@ -22,11 +22,24 @@ export function createModelRouterPolicy(options: unknown, path: string): Policy 
     name: "model-router",
     mode: "SKIP",
     onRequest(request, ctx): PolicyRequest {
+      // A Responses request may leave the model to a stored prompt; there is nothing to route then.
       const from = request.body.model;
+      if (typeof from !== "string") return request;
       const to = routes.find((r) => r.matches(from))?.model;
       if (to === undefined || to === from) return request;
       ctx.emit("routed", { from, to });
-      return request.format === "openai" ? { format: "openai", body: { ...request.body, model: to } } : { format: "anthropic", body: { ...request.body, model: to } };
+      switch (request.format) {
+        case "openai":
+          return { format: "openai", body: { ...request.body, model: to } };
+        case "anthropic":
+          return { format: "anthropic", body: { ...request.body, model: to } };
+        case "responses":
+          return { format: "responses", body: { ...request.body, model: to } };
+        default: {
+          const unknown: never = request;
+          throw new Error(`unknown request format ${JSON.stringify(unknown)}`);
+        }
+      }
     },
   };
 }

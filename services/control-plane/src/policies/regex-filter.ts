@@ -23,6 +23,8 @@ const DEFAULT_NOTICE = "⛔ BLOCKED by regex-filter: the response matched a bloc
  *
  * - block, request side: a request with a match in any text carrier (system, user, assistant, tool results) is
  *   refused with 400 `policy_violation` before the provider is called. Event `blocked {side: "request", pattern, where}`.
+ *   Responses requests: `instructions`, `input` (a string or items) and prompt variables, and also what is only
+ *   read there: earlier calls' arguments, commands and patches, reasoning summaries, tool descriptions.
  * - block, response side: the text from the first match on is replaced by the notice (text before it has already
  *   streamed). Event `blocked {side: "response", pattern}`.
  * - redact: every match is replaced, on the chosen sides. Event `redacted {side, count}` per text that changed.

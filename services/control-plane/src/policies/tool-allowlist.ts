@@ -6,6 +6,8 @@ import { readOptions, readStringList } from "./options";
  * fixed when no call remains).
  *
  * Options: `allow` (required; tool names or globs, `*` any run, `?` one character: `["Read", "Grep", "mcp__docs__*"]`).
+ * Responses clients: function and custom tools go by their names; the built-in kinds are `local_shell`, `shell`,
+ * `apply_patch`, `computer`, `tool_search`, and MCP approval requests `mcp__<server label>__<tool>`.
  * Events: `blocked {tool, id, reason}`.
  */
 export function createToolAllowlistPolicy(options: unknown, path: string): AnyPolicy {

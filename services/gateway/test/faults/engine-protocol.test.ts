@@ -24,7 +24,7 @@ const TIMEOUT_MS = 2000;
 const MID = 3;
 const SUITE = "control-plane faults: policy stream";
 
-type Phase = "req" | "mid";
+type Phase = "req" | "mid" | "resp";
 type Mode = "closed" | "open";
 
 interface Scenario {
@@ -52,7 +52,7 @@ beforeAll(async () => {
       const [key, phase] = tag.split("/");
       const s = scenarios.get((key ?? "").replace(/\+/g, " "));
       if (s === undefined) return undefined;
-      const hit = phase === "req" ? kind === "start" : kind === "chunk" && chunkIndex === MID;
+      const hit = phase === "req" ? kind === "start" : phase === "resp" ? kind === "response" : kind === "chunk" && chunkIndex === MID;
       return hit ? s.action : undefined;
     },
   });
@@ -209,7 +209,33 @@ describe("CP-07: answers that do not fit are never applied", () => {
   });
 });
 
-describe("CP-08: an engine reply above the gateway's 4 MiB receive limit", () => {
+describe("CP-09: answers of the right kind that say nothing usable", () => {
+  const cases: [string, FakeEngineAction, "req" | "resp"][] = [
+    ["unknown response mode", { do: "malformed", how: "unknown-mode" }, "req"],
+    ["empty request verdict", { do: "malformed", how: "empty" }, "req"],
+    ["empty response verdict", { do: "malformed", how: "empty" }, "resp"],
+  ];
+  it.each(cases)("%s fails the call closed (or bypasses it, marked, in an open pool), never less checking", async (name, action, phase) => {
+    const id = `CP-09 ${name}`;
+    scenarios.set(id, { id, action, errorType: "policy_unavailable", reason: "engine_error" });
+    for (const mode of ["closed", "open"] as const) {
+      await runScenario({ suite: SUITE, scenario: id, failMode: mode }, async (rec) => {
+        const runs = await Promise.all(
+          (["openai", "anthropic"] as const).flatMap((format) => [false, true].map((stream) => call(gateways[mode].url, { format, stream, tag: tagOf(id, phase, mode, `${format}${stream}`) }))),
+        );
+        // A response verdict exists only for non-streaming calls; streams get theirs per event and stay correct.
+        const hit = runs.filter((r) => phase === "req" || !r.stream);
+        rec.bypasses = hit.filter(bypassed).length;
+        for (const r of hit) {
+          if (mode === "closed") expect([r.format, r.stream, failedClosed(r)]).toEqual([r.format, r.stream, true]);
+          else expect([r.format, r.stream, succeeded(r), r.bypassed]).toEqual([r.format, r.stream, true, "engine_error"]);
+        }
+      });
+    }
+  });
+});
+
+describe("CP-08: an engine reply above the policy-stream message limit", () => {
   it("fails closed with a 5xx or an error event, never a pass-through", () =>
     runFaulty({ id: "CP-08 oversize reply", action: { do: "oversize" }, errorType: "policy_unavailable", reason: "unavailable" }));
 });
