@@ -78,6 +78,21 @@ const openBypasses = sum(results.filter((r) => r.failMode === "open"), (r) => r.
 out(`Bypasses in fail-closed: ${closedBypasses} (must be 0); in fail-open, marked: ${openBypasses}`);
 if (closedBypasses !== 0) failures.push(`${closedBypasses} bypasses in fail-closed`);
 
+// Bypass classes: real built-in policies against generated variants, on a healthy engine (both fail modes).
+const classes = results.filter((r) => r.variants !== undefined);
+if (classes.length > 0) {
+  out("Policy bypasses by class (real built-in policies, healthy engine; must be 0 in both modes)");
+  const byClass = new Map();
+  for (const r of classes) byClass.set(r.scenario, { ...(byClass.get(r.scenario) ?? {}), [r.failMode]: r });
+  for (const [name, modes] of byClass) {
+    const cell = (r) => (r === undefined ? "-" : `${r.bypasses ?? 0}/${r.variants}`);
+    out(`  ${name.padEnd(34)} closed ${cell(modes.closed).padStart(9)}   open ${cell(modes.open).padStart(9)}`);
+  }
+  const openClassBypasses = sum(classes.filter((r) => r.failMode === "open"), (r) => r.bypasses);
+  if (openClassBypasses !== 0) failures.push(`${openClassBypasses} bypasses of a healthy engine in fail-open`);
+} else failures.push("the bypass suite did not run");
+out("");
+
 // I2: events.
 const withEvents = results.filter((r) => r.eventsExpected !== undefined);
 const expected = sum(withEvents, (r) => r.eventsExpected);

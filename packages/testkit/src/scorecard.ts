@@ -15,6 +15,8 @@ export interface ScenarioResult {
   passed: boolean;
   /** Calls served without a verdict: a bypass header, or bytes the engine never approved reaching the client. */
   bypasses?: number;
+  /** Bypass classes: how many generated variants the scenario tried (its `bypasses` count among them). */
+  variants?: number;
   /** Activity events the calls made should have published, and how many the monitor stored. */
   eventsExpected?: number;
   eventsStored?: number;

@@ -42,6 +42,9 @@ export interface PolicyConfig {
  * rules:                         # first match wins; unset fields match anything
  *   - { keyId: key_0123456789ab, model: "claude-*", route: /v1/messages, chain: strict }
  * ```
+ * `route` is the client endpoint the call came in on (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`,
+ * `/v1/messages/count_tokens`), not the provider endpoint a translated call goes to: match the model to pick by
+ * provider.
  * @param baseDir where relative `use:` paths and package names are resolved from @default process.cwd()
  * @throws ConfigError naming the bad field, e.g. `policies[1].with.replacements[0]: ...`
  */

@@ -35,7 +35,10 @@ export interface EngineRoute {
   keyId?: string;
   /** A model glob. */
   model?: string;
-  /** `/v1/chat/completions` or `/v1/messages`. */
+  /**
+   * The client endpoint the call came in on (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`,
+   * `/v1/messages/count_tokens`), never the provider endpoint a translated call goes to.
+   */
   route?: string;
   engine: string;
 }
