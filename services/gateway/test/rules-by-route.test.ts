@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
-const send = async (path: string, body: object): Promise<number> => {
+const send = async ([path, body]: readonly [string, object]): Promise<number> => {
   const res = await postRaw(`${stack.gateway.url}${path}`, body, { headers: { "anthropic-version": "2023-06-01" } });
   await res.text();
   return res.status;
@@ -38,14 +38,14 @@ const send = async (path: string, body: object): Promise<number> => {
 describe("chain rules", () => {
   it.each(Object.keys(ENDPOINTS) as (keyof typeof ENDPOINTS)[])("a model rule applies to a Claude model on %s, whatever the provider format", async (api) => {
     await stack.mockControl.reset();
-    expect(await send(...ENDPOINTS[api]("claude-mock-sonnet", "say FORBIDDEN-1"))).toBe(400);
+    expect(await send(ENDPOINTS[api]("claude-mock-sonnet", "say FORBIDDEN-1"))).toBe(400);
     expect(JSON.stringify(await stack.mockControl.requests())).not.toContain("FORBIDDEN-1");
   });
 
   it("a route rule matches the client endpoint, not the provider's", async () => {
     // A GPT model on the Responses API matches `route: /v1/responses`, on the other two it gets the default chain.
-    expect(await send(...ENDPOINTS.responses("gpt-4o-mini", "say FORBIDDEN-2"))).toBe(400);
-    expect(await send(...ENDPOINTS.chat("gpt-4o-mini", "say FORBIDDEN-2"))).toBe(200);
-    expect(await send(...ENDPOINTS.messages("gpt-4o-mini", "say FORBIDDEN-2"))).toBe(200);
+    expect(await send(ENDPOINTS.responses("gpt-4o-mini", "say FORBIDDEN-2"))).toBe(400);
+    expect(await send(ENDPOINTS.chat("gpt-4o-mini", "say FORBIDDEN-2"))).toBe(200);
+    expect(await send(ENDPOINTS.messages("gpt-4o-mini", "say FORBIDDEN-2"))).toBe(200);
   });
 });
