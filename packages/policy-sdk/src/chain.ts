@@ -11,6 +11,7 @@ import {
   type RequestOutcome,
   type ResponseMode,
 } from "./policy";
+import { derivedEvent, derivedResponse } from "./derived-fields";
 import { createLogprobsGuard } from "./logprobs";
 
 const MODE_STRENGTH: Record<ResponseMode, number> = { SKIP: 0, OBSERVE: 1, FULL: 2 };
@@ -31,7 +32,8 @@ export interface ChainHooks {
 
 /**
  * One call's run through a chain. Each policy sees the previous one's output; a deny or respond stops the request
- * side at that policy. Whatever the policies did, logprobs never spell text they changed (`policy.chain.logprobs_dropped`).
+ * side at that policy. Whatever the policies did, logprobs never spell text they changed (`policy.chain.logprobs_dropped`),
+ * and derived fields (Responses `output_text`) say what the items they derive from say.
  */
 export interface ChainRun {
   onRequest(request: PolicyRequest): Promise<RequestOutcome>;
@@ -82,9 +84,9 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
         if (isDeny(outcome)) return outcome;
         current = outcome;
       }
-      return current === response ? current : logprobs.response(response, current);
+      return derivedResponse(current === response ? current : logprobs.response(response, current));
     },
-    onEvent: async (event) => logprobs.events(event, await passOn([event], 0)),
+    onEvent: async (event) => logprobs.events(event, await passOn([event], 0)).map(derivedEvent),
     async onStreamEnd() {
       // What one policy releases at the end still passes through the policies after it.
       const out: PolicyEvent[] = [];
@@ -92,7 +94,7 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
         if (p.onStreamEnd === undefined) continue;
         out.push(...(await passOn(await p.onStreamEnd(ctx(i)), i + 1)));
       }
-      return logprobs.events(undefined, out);
+      return logprobs.events(undefined, out).map(derivedEvent);
     },
   };
 }

@@ -80,7 +80,7 @@ export { createOpenAIAccumulator, createAnthropicAccumulator } from "./accumulat
 export { createResponsesAccumulator } from "./accumulate";
 export type { StreamAccumulator } from "./accumulate";
 
-export { RESPONSES_EVENT_TYPES, inProgressResponse, responseToEvents, terminalEventType } from "./openai-responses";
+export { RESPONSES_EVENT_TYPES, inProgressResponse, outputTextOf, responseToEvents, terminalEventType } from "./openai-responses";
 export type {
   ResponsesInputItem,
   ResponsesOutputItem,

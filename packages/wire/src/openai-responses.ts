@@ -115,6 +115,19 @@ export function terminalEventType(status: Response["status"]): ResponsesTerminal
 }
 
 /**
+ * The `output_text` convenience value, as the official SDK computes it: every `output_text` part of every message
+ * item, joined. Derived data: wherever a response carries it, it must say what the items say.
+ */
+export function outputTextOf(output: readonly ResponseOutputItem[]): string {
+  const texts: string[] = [];
+  for (const item of output) {
+    if (item.type !== "message") continue;
+    for (const part of item.content) if (part.type === "output_text") texts.push(part.text);
+  }
+  return texts.join("");
+}
+
+/**
  * The response as `response.created` and `response.in_progress` carry it: status `in_progress`, no output, no usage,
  * no error or incomplete details yet.
  */

@@ -6,7 +6,7 @@ import type {
 } from "openai/resources/responses/responses";
 import type { ThinkingBlock } from "@anthropic-ai/sdk/resources/messages";
 import type { Message, StopReason, ToolUseBlock } from "../anthropic";
-import type { ResponsesOutputItem, ResponsesRequest, ResponsesResponse } from "../openai-responses";
+import { outputTextOf, type ResponsesOutputItem, type ResponsesRequest, type ResponsesResponse } from "../openai-responses";
 import { responsesIdFor, responsesItemIdFor, usageToResponses } from "./mapping";
 import { REASONING_ENCRYPTED_CONTENT } from "./responses-request-to-anthropic";
 
@@ -86,7 +86,7 @@ export function anthropicMessageToResponse(message: Message, options: AnthropicM
     instructions: request.instructions ?? null,
     model: request.model ?? message.model,
     output,
-    output_text: output.flatMap((item) => (item.type === "message" ? item.content : [])).map((p) => (p.type === "output_text" ? p.text : "")).join(""),
+    output_text: outputTextOf(output),
     parallel_tool_calls: request.parallel_tool_calls ?? true,
     temperature: request.temperature ?? null,
     top_p: request.top_p ?? null,
