@@ -110,7 +110,9 @@ process.on("SIGTERM", () => stopAll(0));
       "",
       `Luthien is up: http://localhost:${env.GATEWAY_PORT}/v1  (provider: ${upstream}; policies: ${env.POLICY_CONFIG})`,
       `  monitor: http://localhost:${env.MONITOR_PORT}/  (${env.DATABASE_URL !== undefined ? "PostgreSQL" : "embedded PGlite under .luthien/"}; ${nats})`,
+      // With gateway keys configured a call needs one of them; without, the server's provider key is used.
       `  curl http://localhost:${env.GATEWAY_PORT}/v1/chat/completions -H 'content-type: application/json' \\`,
+      ...(env.GATEWAY_API_KEYS !== undefined && env.GATEWAY_API_KEYS !== "" ? ["    -H 'authorization: Bearer <one of GATEWAY_API_KEYS>' \\"] : []),
       `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'`,
       "",
     ].join("\n"),

@@ -48,9 +48,9 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
     if (v !== undefined && !k.startsWith("JEST") && k !== "NODE_OPTIONS") env[k] = v;
   }
   // Tests publish activity only to a NATS they started themselves (NATS_URL in `env`), never the machine's own.
-  // The control plane's metrics port too, so that engines started side by side do not collide on the default.
-  const extraPorts: Record<string, string> = name === "control-plane" ? { CONTROL_PLANE_METRICS_PORT: "0" } : {};
-  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, extraPorts, options.env ?? {});
+  // Nothing else is overridden: services run with the operator's defaults (the control plane's metrics port
+  // included, which a second engine on the host must survive), so the tests see what operators see.
+  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, options.env ?? {});
   const child = spawn(process.execPath, [path.join(REPO_ROOT, "services", name, "dist", "main.js")], {
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -13,13 +13,22 @@ async function converse(chunks: string[], waitMs = 300): Promise<{ answers: Engi
   const stream = client.Process();
   const answers: EngineMessage__Output[] = [];
   let status: grpc.status | undefined;
+  let ended: () => void = () => undefined;
+  // A stream the engine ends (or the client refuses) needs no more waiting.
+  const endedEarly = new Promise<void>((resolve) => (ended = resolve));
   stream.on("data", (m: EngineMessage__Output) => answers.push(m));
-  stream.on("status", (s: grpc.StatusObject) => (status ??= s.code));
-  stream.on("error", (e: grpc.ServiceError) => (status ??= e.code));
+  stream.on("status", (s: grpc.StatusObject) => {
+    status ??= s.code;
+    ended();
+  });
+  stream.on("error", (e: grpc.ServiceError) => {
+    status ??= e.code;
+    ended();
+  });
   stream.write({ callId: "c1", seq: 1, start: { protocolVersion: 1, requestJson: Buffer.from('{"tag":"x"}') } });
   chunks.forEach((c, i) => stream.write({ callId: "c1", seq: i + 2, chunk: { event: { event: "", data: Buffer.from(c) } } }));
   stream.write({ callId: "c1", seq: chunks.length + 2, end: {} });
-  await new Promise((r) => setTimeout(r, waitMs));
+  await Promise.race([new Promise((r) => setTimeout(r, waitMs)), endedEarly]);
   stream.cancel();
   client.close();
   return { answers, status };
@@ -53,9 +62,10 @@ describe("fake engine", () => {
     ]);
   });
 
-  it("sends a reply above the 4 MiB receive limit, which the client refuses", async () => {
+  it("sends a reply above the policy-stream message limit, which the client refuses", async () => {
     script({ 0: { do: "oversize" } });
-    const { status } = await converse(["a"]);
+    // The reply is over 64 MiB: give it time to cross a busy machine.
+    const { status } = await converse(["a"], 30_000);
     expect(status).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 

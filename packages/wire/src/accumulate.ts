@@ -39,7 +39,8 @@ export function createOpenAIAccumulator(): StreamAccumulator<ChatCompletionChunk
         for (const t of c.delta.tool_calls ?? []) {
           const call = choice.tools.get(t.index) ?? { id: "", name: "", arguments: "" };
           if (t.id !== undefined) call.id = t.id;
-          if (t.function?.name !== undefined) call.name += t.function.name;
+          // As openai-node does (the tool-call gate refuses a name sent twice): the last non-empty name counts.
+          if (t.function?.name !== undefined && t.function.name !== "") call.name = t.function.name;
           if (t.function?.arguments !== undefined) call.arguments += t.function.arguments;
           choice.tools.set(t.index, call);
         }

@@ -82,6 +82,8 @@ interface Call {
   current: string;
   /** The call's spans; ended with the call. */
   trace: EngineCallTrace;
+  /** Every distinct `<policy>.<action>` its policies emitted, reported in the stream's Finish. */
+  actions: Set<string>;
 }
 
 /**
@@ -109,9 +111,24 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
       open.add(calls);
       stream.once("close", () => open.delete(calls));
 
+      // One waiter per stream, however many writes are blocked: a listener per blocked write would pile up past
+      // Node's limit of 10 under load (MaxListenersExceededWarning) with hundreds of calls on one stream.
+      let drained: Promise<void> | undefined;
+      const writable = (): Promise<void> =>
+        (drained ??= new Promise<void>((resolve) => {
+          const done = (): void => {
+            stream.off("drain", done);
+            stream.off("close", done);
+            drained = undefined;
+            resolve();
+          };
+          stream.on("drain", done);
+          // A stream that closes never drains: its blocked writers give up rather than wait for ever.
+          stream.on("close", done);
+        }));
       const send = async (message: EngineMessage): Promise<void> => {
         if (closed) return;
-        if (!stream.write(message)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+        if (!stream.write(message)) await writable();
       };
       const fail = async (callId: string, replyTo: string, err: unknown): Promise<void> => {
         calls.delete(callId);
@@ -161,7 +178,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
           case "end": {
             calls.delete(callId);
             const events = await call.run.onStreamEnd();
-            if (call.mode === "FULL") return reply({ finish: { events: events.map(toSseEvent) } });
+            if (call.mode === "FULL") return reply({ finish: { events: events.map(toSseEvent), policyActions: [...call.actions] } });
             return;
           }
           case "upstreamError":
@@ -180,9 +197,11 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
       stream.on("data", (msg: GatewayMessage__Output) => {
         let call = calls.get(msg.callId);
         if (msg.kind === "start" && call === undefined) {
+          const actions = new Set<string>();
           try {
-            call = openCall(msg.start as Start__Output, msg.callId, options.config(), {
+            call = openCall(msg.start as Start__Output, msg.callId, options.config(), actions, {
               emit: (policy, action, data) => {
+                actions.add(`${policy}.${action}`);
                 logger.debug("policy event", { callId: msg.callId, type: `policy.${policy}.${action}` });
                 options.activity.publish(msg.callId, `policy.${policy}.${action}`, data ?? {});
               },
@@ -245,7 +264,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
 
 const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic", OPENAI_RESPONSES: "responses" };
 
-function openCall(start: Start__Output, callId: string, config: PolicyConfig, hooks: Parameters<typeof startChainRun>[2]): Call {
+function openCall(start: Start__Output, callId: string, config: PolicyConfig, actions: Set<string>, hooks: Parameters<typeof startChainRun>[2]): Call {
   if (start.protocolVersion < ENGINE_PROTOCOL_VERSIONS.min || start.protocolVersion > ENGINE_PROTOCOL_VERSIONS.max) {
     throw new EngineCallError(
       "unsupported_protocol_version",
@@ -267,7 +286,7 @@ function openCall(start: Start__Output, callId: string, config: PolicyConfig, ho
   const chain = config.select({ keyId: info.keyId, model: info.model, route: start.route }).policies;
   const mode = chainMode(chain);
   const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode });
-  return { format, run: startChainRun(chain, info, hooks), mode, queue: Promise.resolve(), current: "0", trace };
+  return { format, run: startChainRun(chain, info, hooks), mode, queue: Promise.resolve(), current: "0", trace, actions };
 }
 
 function parseJson(bytes: Buffer | undefined, what: string): unknown {

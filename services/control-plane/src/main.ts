@@ -3,7 +3,7 @@ import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, createLogger, envInt, envString, onShutdown } from "@luthien/runtime";
 import { startTracing } from "@luthien/telemetry";
 import { createConfigSource } from "./config-source";
-import { createControlPlaneMetrics, serveControlPlaneMetrics } from "./metrics";
+import { DEFAULT_METRICS_PORT, createControlPlaneMetrics, startControlPlaneMetrics } from "./metrics";
 import { startControlPlane } from "./server";
 
 const logger = createLogger("control-plane");
@@ -34,9 +34,18 @@ async function main(): Promise<void> {
   });
   const host = envString("CONTROL_PLANE_HOST", "0.0.0.0");
   // Before the gRPC server, and logged without the word the testkit and operators look for ("listening ... port="):
-  // that line must stay the gRPC port's.
-  const metricsServer = await serveControlPlaneMetrics(metrics, { host, port: envInt("CONTROL_PLANE_METRICS_PORT", 9464) });
-  logger.notice("metrics endpoint ready", { metricsPort: metricsServer.port });
+  // that line must stay the gRPC port's. Never fatal: an engine without metrics still decides calls.
+  const configured = (process.env["CONTROL_PLANE_METRICS_PORT"] ?? "") !== "";
+  const metricsStart = await startControlPlaneMetrics(metrics, { host, port: envInt("CONTROL_PLANE_METRICS_PORT", DEFAULT_METRICS_PORT), configured });
+  const metricsServer = metricsStart.server;
+  if (metricsServer === undefined) {
+    logger.error("metrics endpoint unavailable; serving without metrics", { wanted: metricsStart.wanted, error: metricsStart.error });
+  } else {
+    if (metricsStart.wanted !== undefined) {
+      logger.warn("default metrics port taken (another engine on this host?); set CONTROL_PLANE_METRICS_PORT to choose one", { wanted: metricsStart.wanted, error: metricsStart.error });
+    }
+    logger.notice("metrics endpoint ready", { metricsPort: metricsServer.port });
+  }
   const plane = await startControlPlane({
     config: source.current,
     logger,
@@ -53,7 +62,7 @@ async function main(): Promise<void> {
     logger.notice("shutting down", { signal });
     source.close();
     await plane.stop(envInt("CONTROL_PLANE_SHUTDOWN_GRACE_MS", 10_000));
-    await metricsServer.close();
+    await metricsServer?.close();
     await publisher?.close();
     // Last: the spans of the calls that just drained go out with it.
     await tracing.shutdown();

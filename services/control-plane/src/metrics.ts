@@ -99,6 +99,9 @@ export function createControlPlaneMetrics(options: { processMetrics?: boolean } 
   };
 }
 
+/** The control plane's metrics port when `CONTROL_PLANE_METRICS_PORT` is unset (Prometheus' exporter convention). */
+export const DEFAULT_METRICS_PORT = 9464;
+
 /**
  * Serves `GET /metrics` and `GET /health` on their own port (the gRPC port speaks HTTP/2 only).
  * @param options.port 0 picks a free port
@@ -106,4 +109,39 @@ export function createControlPlaneMetrics(options: { processMetrics?: boolean } 
  */
 export function serveControlPlaneMetrics(metrics: ControlPlaneMetrics, options: { port: number; host?: string }): Promise<MetricsServer> {
   return startMetricsServer({ registry: metrics.registry, port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) });
+}
+
+/** What {@link startControlPlaneMetrics} got: a server, and why it is not on the port asked for (or not at all). */
+export interface MetricsStart {
+  /** undefined when no port could be bound: the engine serves without metrics. */
+  server: MetricsServer | undefined;
+  /** The port asked for, when the server is elsewhere or absent. */
+  wanted?: number;
+  /** Why the port asked for could not be bound (`EADDRINUSE`, `EACCES`, ...). */
+  error?: string;
+}
+
+/**
+ * Starts the metrics endpoint without ever failing: metrics must not take the policy engine down. A port given
+ * explicitly (`configured`) that cannot be bound leaves the engine without metrics; the default port, when taken
+ * (a second engine on the same host), gives way to a free port.
+ * @param options.port the port from `CONTROL_PLANE_METRICS_PORT`, or {@link DEFAULT_METRICS_PORT}
+ * @param options.configured whether the operator set the port (then no other port is tried)
+ */
+export async function startControlPlaneMetrics(
+  metrics: ControlPlaneMetrics,
+  options: { port: number; configured: boolean; host?: string },
+): Promise<MetricsStart> {
+  const listen = (port: number): Promise<MetricsServer> => serveControlPlaneMetrics(metrics, { port, ...(options.host !== undefined ? { host: options.host } : {}) });
+  try {
+    return { server: await listen(options.port) };
+  } catch (err) {
+    const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    if (options.configured || options.port === 0) return { server: undefined, wanted: options.port, error };
+    try {
+      return { server: await listen(0), wanted: options.port, error };
+    } catch (again) {
+      return { server: undefined, wanted: 0, error: (again as NodeJS.ErrnoException).code ?? (again as Error).message };
+    }
+  }
 }

@@ -33,6 +33,8 @@ export interface CallActivity {
   /** One event written to the client. */
   clientEvent(message: SseMessage): void;
   action(name: string): void;
+  /** The `<policy>.<action>`s the engine reported for the call (a FULL stream's Finish); duplicates are dropped. */
+  policyActions(names: readonly string[]): void;
   /** Served without policy: the engine failed in a fail-open pool (also `policy.unavailable`), or an unchecked route. */
   bypassed(reason: string, message: string, cause?: "engine" | "route"): void;
   usage(usage: { inputTokens: number; outputTokens: number } | undefined): void;
@@ -74,6 +76,9 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
       if (o.chunkEvents) emit("chunk.sent", { event: m.event, data: m.data });
     },
     action: (name) => void actions.push(name),
+    policyActions(names) {
+      for (const name of names) if (!actions.includes(name)) actions.push(name);
+    },
     bypassed(reason, message, cause = "engine") {
       if (bypassed !== undefined) return;
       bypassed = reason;

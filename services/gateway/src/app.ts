@@ -4,7 +4,8 @@ import type { Duplex } from "node:stream";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
 import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
-import { createAuthMiddleware, createClientAuth, presentedCredential, type CallAuth } from "./auth";
+import { createAuthMiddleware, createClientAuth, jsonBodiesOnly, presentedCredential, type CallAuth } from "./auth";
+import { createBatchHandlers } from "./batches";
 import { createCallHandler } from "./call-handler";
 import { anthropicApi, CLIENT_APIS, openaiApi, type ClientApi } from "./client-api";
 import { COUNT_TOKENS_ROUTE, createCountTokensHandler } from "./count-tokens";
@@ -13,6 +14,7 @@ import { NotFoundError, toHttpError, type HttpError } from "./errors";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics";
 import { createPassthroughHandler } from "./passthrough";
 import { createEnginePools, type EnginePools } from "./engine-pool";
+import { BATCH_ROUTES } from "./route-classes";
 import { createSecretRedactor, type SecretRedactor } from "./secrets";
 import { traceCalls } from "./tracing";
 import { createUpstreams } from "./upstream";
@@ -50,7 +52,7 @@ export function createGateway(
     logger,
     metrics: metrics.engine,
   });
-  const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
+  const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs, logger });
   const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode });
   const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
   if (!auth.enforced) logger.warn("GATEWAY_API_KEYS is empty: calls without a credential use the server's provider keys");
@@ -84,8 +86,9 @@ export function createGateway(
   });
 
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
-  const requireAuth = createAuthMiddleware(auth);
-  const json = express.json({ limit: config.maxBodyBytes, type: () => true });
+  const requireAuth = createAuthMiddleware(auth, { allowedOrigins: config.allowedOrigins });
+  // JSON only (415 otherwise): a browser sends text/plain and form bodies cross-origin without asking first.
+  const json = jsonBodiesOnly(express.json({ limit: config.maxBodyBytes, type: () => true }));
   for (const api of CLIENT_APIS) {
     app.post(
       api.route,
@@ -124,6 +127,14 @@ export function createGateway(
     json,
     createCountTokensHandler({ ...forwarding, engines }),
   );
+  // Anthropic Message Batches through the policies, only when GATEWAY_CONFIG turns them on; otherwise they reach the
+  // passthrough below and are refused (route-classes.ts).
+  if (config.routing.batches.enabled) {
+    const batches = createBatchHandlers({ ...forwarding, engines, window: config.policyWindow, maxLineBytes: config.maxBodyBytes });
+    for (const route of BATCH_ROUTES) {
+      app[route.method](route.path, requireAuth, ...(route.kind === "create" ? [json].flat() : []), batches[route.kind]);
+    }
+  }
   // Everything else under /v1/: harmless, opted in unchecked, or refused (route-classes.ts).
   app.all("/v1/{*path}", requireAuth, express.raw({ limit: config.maxBodyBytes, type: () => true }), createPassthroughHandler(forwarding));
 

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import { AuthenticationError } from "./errors";
+import { AuthenticationError, GatewayError, InvalidRequestError } from "./errors";
 
 /**
  * - `client_key`: callers must present a gateway key; the provider gets the server's own key.
@@ -76,12 +76,69 @@ export function createClientAuth(options: { keys: readonly string[]; mode: AuthM
 /** Every middleware {@link createAuthMiddleware} made; the route-inventory test checks each route has one. */
 const authMiddlewares = new WeakSet<object>();
 
+/** A request a browser sent from a web page whose origin is not in `GATEWAY_ALLOWED_ORIGINS`. */
+export class OriginNotAllowedError extends GatewayError {
+  readonly status = 403;
+  readonly type = "permission_error";
+  constructor(origin: string | undefined) {
+    super(
+      origin !== undefined
+        ? `requests from web pages are refused unless their origin is listed in GATEWAY_ALLOWED_ORIGINS; ${JSON.stringify(origin.slice(0, 200))} is not`
+        : "requests from web pages are refused unless their origin is listed in GATEWAY_ALLOWED_ORIGINS",
+    );
+    this.name = "OriginNotAllowedError";
+  }
+}
+
+/** Response headers a page of an allowed origin may read. */
+const EXPOSED_HEADERS = "x-luthien-call-id, x-luthien-policy-bypassed, x-luthien-overhead-ms, retry-after, x-should-retry";
+
 /**
- * The middleware that guards every route but `/health` and `/ready`: it refuses the call (AuthenticationError → 401)
- * before the body is read, or records who is calling in `res.locals.auth`.
+ * The browser's side of a call, which only browsers send: `Origin` (every cross-origin request, and every POST from
+ * a page), or `Sec-Fetch-Site` naming another site. SDKs, curl and coding agents send neither. A page must not use
+ * the gateway as its caller's proxy — with no gateway keys, its `text/plain` POST would be served with the server's
+ * provider keys (CSRF) — so such a request is refused, whatever credential it carries, unless its origin is allowed;
+ * an allowed one gets CORS headers and its preflights are answered. `Origin` is checked even when it equals the
+ * gateway's own host: the gateway serves no pages, and a DNS-rebound page looks same-origin.
+ * @returns true when the request was answered here (a preflight of an allowed origin)
+ * @throws OriginNotAllowedError
  */
-export function createAuthMiddleware(auth: ClientAuth): (req: Request, res: Response, next: NextFunction) => void {
+function checkBrowserOrigin(req: Request, res: Response, allowed: ReadonlySet<string>): boolean {
+  const origin = req.headers.origin;
+  const site = req.headers["sec-fetch-site"];
+  if (origin === undefined && site !== "cross-site" && site !== "same-site") return false;
+  if (origin === undefined || !allowed.has(origin.toLowerCase())) throw new OriginNotAllowedError(origin);
+  res.vary("Origin");
+  res.set("access-control-allow-origin", origin);
+  const method = req.headers["access-control-request-method"];
+  if (req.method !== "OPTIONS" || method === undefined) {
+    res.set("access-control-expose-headers", EXPOSED_HEADERS);
+    return false;
+  }
+  const asked = req.headers["access-control-request-headers"];
+  res.set("access-control-allow-methods", "GET, POST");
+  // The page may send the headers it asked for (auth, anthropic-version, SDK headers): its origin is trusted.
+  if (asked !== undefined && /^[\w\-, ]*$/.test(asked)) res.set("access-control-allow-headers", asked);
+  res.set("access-control-max-age", "600");
+  res.status(204).end();
+  return true;
+}
+
+/** Options of {@link createAuthMiddleware}. */
+export interface AuthMiddlewareOptions {
+  /** GATEWAY_ALLOWED_ORIGINS: origins whose pages may call from a browser. @default none */
+  allowedOrigins?: readonly string[];
+}
+
+/**
+ * The middleware that guards every route but `/health` and `/ready`: it refuses the call before the body is read —
+ * a browser request from an origin not allowed (OriginNotAllowedError → 403), then a caller it cannot authenticate
+ * (AuthenticationError → 401) — or records who is calling in `res.locals.auth`.
+ */
+export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOptions = {}): (req: Request, res: Response, next: NextFunction) => void {
+  const allowed = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
   const requireAuth = (req: Request, res: Response, next: NextFunction): void => {
+    if (checkBrowserOrigin(req, res, allowed)) return;
     const who = auth.authenticate(req);
     if (who === undefined) throw new AuthenticationError();
     res.locals["auth"] = who;
@@ -94,4 +151,21 @@ export function createAuthMiddleware(auth: ClientAuth): (req: Request, res: Resp
 /** True for a handler made by {@link createAuthMiddleware}. */
 export function isAuthMiddleware(handler: unknown): boolean {
   return typeof handler === "function" && authMiddlewares.has(handler);
+}
+
+/**
+ * Decided routes read JSON only: `application/json` or a `+json` type (any charset the body parser knows), else 415
+ * in the client's format, before `parse` reads a byte. Accepting any type let a web page's `text/plain` or form POST
+ * — which a browser sends without a preflight — through as a call; an SDK always sends `application/json`.
+ * @throws InvalidRequestError (415)
+ */
+export function jsonBodiesOnly(parse: (req: Request, res: Response, next: NextFunction) => void): (req: Request, res: Response, next: NextFunction) => void {
+  return function parseJsonBody(req, res, next) {
+    const type = req.headers["content-type"];
+    const media = type?.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+    if (media !== "application/json" && !/^[\w.+-]+\/[\w.+-]+\+json$/.test(media)) {
+      throw new InvalidRequestError(`the request body must be JSON, sent with Content-Type: application/json (got ${type === undefined ? "none" : JSON.stringify(type.slice(0, 100))})`, 415);
+    }
+    parse(req, res, next);
+  };
 }

@@ -431,6 +431,8 @@ async function pipeFull(o: PipeOptions): Promise<void> {
         o.bypass(err);
       }
       if (finish !== undefined) {
+        // What the policies did to the stream (blocked a tool call, redacted, ...): the gateway cannot see it itself.
+        o.activity.policyActions(finish.policyActions);
         for (const e of finish.events) await emit(fromEngine(e));
         if (finish.error !== undefined) throw finish.error;
       }

@@ -43,6 +43,11 @@ export interface GatewayConfig {
   apiKeys: string[];
   /** AUTH_MODE @default "both" */
   authMode: AuthMode;
+  /**
+   * GATEWAY_ALLOWED_ORIGINS: web origins (`scheme://host[:port]`) whose pages may call the gateway from a browser;
+   * any other request carrying `Origin`, or `Sec-Fetch-Site: cross-site`/`same-site`, gets 403. @default none
+   */
+  allowedOrigins: string[];
   /** UPSTREAM_TIMEOUT_MS @default 600000 */
   upstreamTimeoutMs: number;
   /** MAX_BODY_BYTES: larger request bodies get 413 (Anthropic's own limit). @default 33554432 (32 MiB) */
@@ -82,6 +87,26 @@ export interface GatewayConfig {
   activityChunks: boolean;
 }
 
+/**
+ * One entry of GATEWAY_ALLOWED_ORIGINS, as browsers send it in `Origin`: scheme, host and a port other than the
+ * scheme's default, in lower case, without a path.
+ */
+function readOrigin(entry: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(entry);
+  } catch {
+    // reported below
+  }
+  const bare = url !== undefined && url.pathname === "/" && url.search === "" && url.hash === "" && url.username === "" && url.password === "";
+  const origin = url !== undefined && bare && (url.protocol === "http:" || url.protocol === "https:") ? url.origin : undefined;
+  // No wildcards: `https://*.example.com` would parse, and match nothing a browser sends.
+  if (origin === undefined || entry.includes("*")) {
+    throw new ConfigError(`GATEWAY_ALLOWED_ORIGINS entries must be origins such as https://app.example.com or http://localhost:3000, got ${JSON.stringify(entry)}`);
+  }
+  return origin;
+}
+
 /** @throws ConfigError naming the bad variable or field */
 export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const headersTimeoutMs = envInt("GATEWAY_HEADERS_TIMEOUT_MS", 15000, env);
@@ -103,6 +128,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     policyWindow: Math.max(1, envInt("POLICY_WINDOW", 32, env)),
     apiKeys: envList("GATEWAY_API_KEYS", env),
     authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),
+    allowedOrigins: envList("GATEWAY_ALLOWED_ORIGINS", env).map(readOrigin),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
     maxBodyBytes: envInt("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, env),
     maxHeaderBytes: envInt("GATEWAY_MAX_HEADER_BYTES", 16 * 1024, env),

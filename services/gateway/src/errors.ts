@@ -70,6 +70,20 @@ export class PolicyUnavailableError extends GatewayError {
   }
 }
 
+/**
+ * A policy threw while deciding the call (the engine answered `policy_error`). Unlike an outage this is never served
+ * without policy, not even in a pool that fails open: a client or provider could craft the input that makes a policy
+ * throw. The call fails closed.
+ */
+export class PolicyFailedError extends GatewayError {
+  readonly status = 502;
+  readonly type = "policy_failed";
+  constructor(message: string) {
+    super(message);
+    this.name = "PolicyFailedError";
+  }
+}
+
 /** The engine did not answer a verdict within `POLICY_TIMEOUT_MS` (plus keepalive extensions). */
 export class PolicyTimeoutError extends GatewayError {
   readonly status = 504;

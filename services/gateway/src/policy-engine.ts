@@ -11,7 +11,7 @@ import {
 } from "@luthien/protocol";
 import type { Logger } from "@luthien/runtime";
 import { createMultiplexedTransport, openOwnStream, type CallLink, type CallSink } from "./engine-transport";
-import { PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError } from "./errors";
+import { PolicyDeniedError, PolicyFailedError, PolicyTimeoutError, PolicyUnavailableError } from "./errors";
 
 export interface PolicyEngineOptions {
   /** `host:port` of the engine. */
@@ -62,6 +62,8 @@ export type ResponseVerdict = { action: "respond"; responseJson: Buffer | undefi
 export interface FinishVerdict {
   events: SseEvent__Output[];
   error: PolicyDeniedError | undefined;
+  /** Every distinct `<policy>.<action>` the call's policies emitted (empty from an engine that does not report them). */
+  policyActions: string[];
 }
 
 export interface StartInfo {
@@ -202,6 +204,9 @@ function responseMode(mode: string | undefined): "FULL" | "OBSERVE" | "SKIP" {
   }
 }
 
+/** The EngineError code of a call whose policy threw (the engine's own failures have other codes). */
+const POLICY_ERROR = "policy_error";
+
 /** What asks after `close()` fail with; one instance, since a closed call is routine (every call ends so). */
 const CALL_CLOSED = new PolicyUnavailableError("closed", "call closed");
 
@@ -268,6 +273,12 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     }
     if (m.kind === "error") {
       const e = m.error;
+      // A policy that threw decided nothing, and the input that made it throw may have been chosen to: that is never
+      // an outage a fail-open pool may serve through.
+      if (e?.code === POLICY_ERROR) {
+        fail(new PolicyFailedError(`a policy could not decide this call: ${e.message}`));
+        return;
+      }
       const reason = e?.code === "unsupported_protocol_version" ? "protocol_mismatch" : "engine_error";
       fail(new PolicyUnavailableError(reason, `policy engine refused the call: ${e?.message ?? "unknown error"}`));
       return;
@@ -379,7 +390,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
       const p = await ask("finish", { end: {} });
       return then(p, (m): FinishVerdict => {
         const f = m.finish;
-        return { events: f?.events ?? [], error: f?.error !== null && f?.error !== undefined ? toDenied(f.error) : undefined };
+        return { events: f?.events ?? [], error: f?.error !== null && f?.error !== undefined ? toDenied(f.error) : undefined, policyActions: f?.policyActions ?? [] };
       });
     },
     observe(message) {

@@ -3,7 +3,8 @@ import type { UncheckedRoute } from "./routing";
 
 /**
  * Every route under `/v1/` is in one of three classes, listed here and nowhere else:
- * - **decided**: the policies decide its calls (the three client formats; `count_tokens` runs the request phase);
+ * - **decided**: the policies decide its calls (the three client formats; `count_tokens` runs the request phase;
+ *   Anthropic Message Batches when GATEWAY_CONFIG `batches.enabled` is set, see {@link BATCH_ROUTES});
  * - **harmless**: passed to the provider as it is, because it carries no prompt and no completion (model lists);
  * - **refused**: everything else, with an error in the client's format that names the route and how to allow it.
  * An operator may let a refused route through unchecked (`uncheckedRoutes` in GATEWAY_CONFIG); every such call is
@@ -25,6 +26,38 @@ export const DECIDED_ROUTES: readonly DecidedRoute[] = [
   { method: "POST", path: "/v1/responses", what: "OpenAI Responses API: request, response and every stream event" },
   { method: "POST", path: "/v1/messages/count_tokens", what: "Anthropic token counting: the request phase (a deny is an error, nothing reaches the provider)" },
 ];
+
+/** What a Message Batches route does; batches.ts has one handler per kind. */
+export type BatchRouteKind = "create" | "list" | "retrieve" | "results" | "cancel" | "delete";
+
+export interface BatchRoute {
+  method: "get" | "post" | "delete";
+  /** An Express path; `:batchId` is one path segment. */
+  path: string;
+  kind: BatchRouteKind;
+  /** What the policies see of it. */
+  what: string;
+}
+
+/**
+ * Anthropic Message Batches (batches.ts): decided when GATEWAY_CONFIG `batches.enabled` is set, refused otherwise
+ * (an operator may still let them through unchecked while batches are off).
+ */
+export const BATCH_ROUTES: readonly BatchRoute[] = [
+  { method: "post", path: "/v1/messages/batches", kind: "create", what: "each request's params pass the request phase; any deny refuses the whole batch" },
+  { method: "get", path: "/v1/messages/batches", kind: "list", what: "passed through; every results_url points at the gateway" },
+  { method: "get", path: "/v1/messages/batches/:batchId", kind: "retrieve", what: "passed through; results_url points at the gateway" },
+  { method: "get", path: "/v1/messages/batches/:batchId/results", kind: "results", what: "each succeeded message passes the response phase; a deny makes its line errored" },
+  { method: "post", path: "/v1/messages/batches/:batchId/cancel", kind: "cancel", what: "passed through (carries no prompt)" },
+  { method: "delete", path: "/v1/messages/batches/:batchId", kind: "delete", what: "passed through (carries no prompt)" },
+];
+
+/** Why a request on a batch path reached the passthrough: batches are off, or it came in another spelling or method. */
+const BATCH_REFUSAL =
+  "Message Batches pass the policies only when GATEWAY_CONFIG sets `batches: { enabled: true }`, and then only as " +
+  BATCH_ROUTES.map((r) => `${r.method.toUpperCase()} ${r.path.replace(":batchId", "{id}")}`).join(", ");
+
+const isBatchPath = (lower: string): boolean => lower === "/v1/messages/batches" || lower.startsWith("/v1/messages/batches/");
 
 /** Routes that carry no prompt or completion, passed through with the caller's auth. */
 export const HARMLESS_ROUTES: readonly { method: "GET"; path: string }[] = [
@@ -67,7 +100,12 @@ const matcher = (glob: string): ((path: string) => boolean) => {
   const m = createGlobMatcher(glob.toLowerCase());
   return (path) => m(path.toLowerCase());
 };
-const harmless = HARMLESS_ROUTES.map((r) => ({ method: r.method, matches: matcher(r.path) }));
+/** A harmless route's `*` is one path segment: `/v1/models/*` is a model, not everything below it. */
+const segmentMatcher = (glob: string): ((path: string) => boolean) => {
+  const re = new RegExp(`^${glob.toLowerCase().split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]+")}$`);
+  return (path) => re.test(path.toLowerCase());
+};
+const harmless = HARMLESS_ROUTES.map((r) => ({ method: r.method, matches: segmentMatcher(r.path) }));
 
 /**
  * The class of a request that no decided route's handler took, by its normalised path. One that normalises onto a
@@ -83,7 +121,18 @@ export function classifyPassthrough(method: string, path: string | undefined, un
   if (harmless.some((r) => r.method === method && r.matches(path))) return { kind: "harmless" };
   const opted = unchecked.find((r) => (r.methods.length === 0 || r.methods.includes(method)) && matcher(r.path)(path));
   if (opted !== undefined) return { kind: "unchecked", route: opted };
+  if (isBatchPath(lower)) return { kind: "refused", reason: BATCH_REFUSAL };
   return { kind: "refused", reason: "its content would reach the provider without any policy" };
+}
+
+/**
+ * The batch route an unchecked route's glob would cover, if any: a configuration error while batches are enabled,
+ * since the policies decide them then.
+ */
+export function batchRouteMatching(route: UncheckedRoute): string | undefined {
+  const m = matcher(route.path);
+  const hit = BATCH_ROUTES.find((r) => m(r.path.replace(":batchId", "msgbatch_0")) && (route.methods.length === 0 || route.methods.includes(r.method.toUpperCase())));
+  return hit === undefined ? undefined : `${hit.method.toUpperCase()} ${hit.path.replace(":batchId", "{id}")}`;
 }
 
 /** The decided route an unchecked route's glob would cover, if any (a configuration error). */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { ConfigError, createGlobMatcher, envEnum } from "@luthien/runtime";
-import { decidedRouteMatching } from "./route-classes";
+import { batchRouteMatching, decidedRouteMatching } from "./route-classes";
 
 export type ProviderFormat = "openai" | "anthropic";
 
@@ -63,6 +63,22 @@ export interface UncheckedRoute {
   methods: readonly string[];
 }
 
+/**
+ * GATEWAY_CONFIG `batches`: Anthropic Message Batches through the policies (batches.ts). Off by default, and then
+ * refused like every route whose content no policy would see.
+ */
+export interface BatchesConfig {
+  /** @default false */
+  readonly enabled: boolean;
+  /** The Anthropic-format provider every batch goes to; each request's model must route to it. @default "anthropic" */
+  readonly provider: string;
+  /**
+   * The gateway's address as clients reach it (`https://luthien.example.com`, a path prefix allowed), for the
+   * `results_url` of batches. Unset: an absolute URL only for a loopback Host, else the path alone (see batches.ts).
+   */
+  readonly publicBaseUrl: string | undefined;
+}
+
 export interface Routing {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
   readonly routes: readonly Route[];
@@ -70,6 +86,7 @@ export interface Routing {
   readonly engines: ReadonlyMap<string, EnginePoolConfig>;
   readonly engineRoutes: readonly EngineRoute[];
   readonly uncheckedRoutes: readonly UncheckedRoute[];
+  readonly batches: BatchesConfig;
   /** The provider for a model (first matching route), or undefined when none matches. */
   resolve(model: string): ProviderConfig | undefined;
   /** The engine pool for a call: the first matching engine route's, else `default`. */
@@ -97,6 +114,10 @@ type Env = Record<string, string | undefined>;
  * engineRoutes:
  *   - { keyId: key_0123456789ab, engine: strict }
  * ```
+ * Anthropic Message Batches are refused unless the file turns them on (see {@link BatchesConfig}):
+ * ```yaml
+ * batches: { enabled: true, provider: anthropic, publicBaseUrl: "https://luthien.example.com" }
+ * ```
  * @throws ConfigError naming the bad field
  */
 export function readRouting(env: Env = process.env): Routing {
@@ -109,10 +130,11 @@ export function readRouting(env: Env = process.env): Routing {
   const engines = new Map<string, EnginePoolConfig>();
   const engineRoutes: EngineRoute[] = [];
   const uncheckedRoutes: UncheckedRoute[] = [];
+  const batches: BatchesConfig[] = [];
   const file = nonEmpty(env["GATEWAY_CONFIG"]);
   if (file !== undefined) {
     try {
-      readConfigFile(readFileSync(file, "utf8"), { env, providers, routes, engines, engineRoutes, uncheckedRoutes, failureMode });
+      readConfigFile(readFileSync(file, "utf8"), { env, providers, routes, engines, engineRoutes, uncheckedRoutes, batches, failureMode });
     } catch (err) {
       throw new ConfigError(`GATEWAY_CONFIG ${file}: ${(err as Error).message}`, { cause: err });
     }
@@ -132,6 +154,7 @@ export function readRouting(env: Env = process.env): Routing {
     engines,
     engineRoutes,
     uncheckedRoutes,
+    batches: batches[0] ?? { enabled: false, provider: "anthropic", publicBaseUrl: undefined },
     resolve(model) {
       const hit = compiled.find((c) => c.matches(model));
       return hit === undefined ? undefined : providers.get(hit.route.provider);
@@ -155,15 +178,17 @@ interface ConfigTarget {
   engines: Map<string, EnginePoolConfig>;
   engineRoutes: EngineRoute[];
   uncheckedRoutes: UncheckedRoute[];
+  /** Receives the `batches` setting, when the file has one. */
+  batches: BatchesConfig[];
   failureMode: FailureMode;
 }
 
-const TOP_LEVEL_KEYS = ["providers", "routes", "engines", "engineRoutes", "uncheckedRoutes"];
+const TOP_LEVEL_KEYS = ["providers", "routes", "engines", "engineRoutes", "uncheckedRoutes", "batches"];
 
-function readConfigFile(text: string, { env, providers, routes, engines, engineRoutes, uncheckedRoutes, failureMode }: ConfigTarget): void {
+function readConfigFile(text: string, { env, providers, routes, engines, engineRoutes, uncheckedRoutes, batches, failureMode }: ConfigTarget): void {
   const doc = (parse(text) ?? {}) as unknown;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ConfigError("expected a mapping at the top level");
-  const { providers: plist = [], routes: rlist = [], engines: elist = [], engineRoutes: erlist = [], uncheckedRoutes: ulist = [], ...rest } = doc as Record<string, unknown>;
+  const { providers: plist = [], routes: rlist = [], engines: elist = [], engineRoutes: erlist = [], uncheckedRoutes: ulist = [], batches: b, ...rest } = doc as Record<string, unknown>;
   const extra = Object.keys(rest)[0];
   if (extra !== undefined) throw new ConfigError(`${extra}: unknown top-level key (known: ${TOP_LEVEL_KEYS.join(", ")})`);
   if (!Array.isArray(plist)) throw new ConfigError("providers: expected a list");
@@ -234,6 +259,40 @@ function readConfigFile(text: string, { env, providers, routes, engines, engineR
     if (decided !== undefined) throw new ConfigError(`${at}.path: ${JSON.stringify(path)} matches ${decided}, which the policies decide; it cannot be unchecked`);
     uncheckedRoutes.push(route);
   });
+  if (b !== undefined) batches.push(readBatches(b, providers, uncheckedRoutes));
+}
+
+/** `batches`: checked against the providers and unchecked routes read before it, wherever it stands in the file. */
+function readBatches(value: unknown, providers: ReadonlyMap<string, ProviderConfig>, unchecked: readonly UncheckedRoute[]): BatchesConfig {
+  const o = mapping(value, "batches");
+  onlyKeys(o, ["enabled", "provider", "publicBaseUrl"], "batches");
+  const enabled = o["enabled"] ?? false;
+  if (typeof enabled !== "boolean") throw new ConfigError("batches.enabled: expected true or false");
+  const provider = o["provider"] === undefined ? "anthropic" : str(o["provider"], "batches.provider");
+  const p = providers.get(provider);
+  if (p === undefined) throw new ConfigError(`batches.provider: unknown provider ${JSON.stringify(provider)}`);
+  if (p.format !== "anthropic") throw new ConfigError(`batches.provider: ${JSON.stringify(provider)} speaks the ${p.format} format; Message Batches need an anthropic-format provider`);
+  let publicBaseUrl: string | undefined;
+  if (o["publicBaseUrl"] !== undefined) {
+    const raw = str(o["publicBaseUrl"], "batches.publicBaseUrl");
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError("batches.publicBaseUrl: expected an absolute http(s) URL");
+    }
+    if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+      throw new ConfigError("batches.publicBaseUrl: expected an http(s) URL without credentials, query or fragment");
+    }
+    publicBaseUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+  }
+  if (enabled) {
+    for (const [i, route] of unchecked.entries()) {
+      const hit = batchRouteMatching(route);
+      if (hit !== undefined) throw new ConfigError(`uncheckedRoutes[${i}].path: ${JSON.stringify(route.path)} matches ${hit}, which the policies decide when batches are enabled; it cannot be unchecked`);
+    }
+  }
+  return { enabled, provider, publicBaseUrl };
 }
 
 function onlyKeys(o: Record<string, unknown>, known: string[], at: string): void {

@@ -24,6 +24,7 @@ import {
 } from "@luthien/wire";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
+import type { Logger } from "@luthien/runtime";
 import type { UpstreamCredential } from "./auth";
 import type { ClientFormat } from "./client-api";
 import { InvalidRequestError } from "./errors";
@@ -62,9 +63,62 @@ interface NativeProvider<Req, Res, Event> {
   stream(body: Req, options: UpstreamCallOptions): Promise<AsyncIterable<Event>>;
 }
 
+/** Options of {@link createUpstreams}. */
+export interface UpstreamsOptions {
+  /** Provider request timeout (UPSTREAM_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Where the provider SDKs' own warnings go, labelled. @default nowhere */
+  logger?: Logger;
+}
+
+/** The `logger` option both SDKs take: a message, then details (dropped here: they may carry request contents). */
+interface SdkLogger {
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+}
+
+function sdkLogger(sdk: "openai" | "anthropic", logger: Logger | undefined): SdkLogger {
+  return {
+    error: (message) => logger?.error("provider sdk error", { sdk, message }),
+    warn: (message) => logger?.warn("provider sdk warning", { sdk, message }),
+    // Below warn the SDKs describe requests (headers, bodies): never logged, whatever ANTHROPIC_LOG/OPENAI_LOG say.
+    info: () => undefined,
+    debug: () => undefined,
+  };
+}
+
+/**
+ * Runs a synchronous SDK call with its `console.warn` output going to the gateway's logger instead, once per model
+ * and warning. The Anthropic SDK warns that a model is deprecated (or that `thinking.type=enabled` is) with
+ * `console.warn` inside `messages.create`, past its `logger` option: an unlabelled stderr line on every call of such
+ * a model — every Claude Code turn. The warnings name models from the SDK's own lists, so the set stays small.
+ */
+function createSdkWarnings(logger: Logger | undefined): <T>(model: unknown, call: () => T) => T {
+  const seen = new Set<string>();
+  return (model, call) => {
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => {
+      const warning = args.map(String).join(" ");
+      const key = `${String(model)}\n${warning}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      logger?.warn("provider sdk warning", { sdk: "anthropic", model: typeof model === "string" ? model.slice(0, 200) : undefined, warning });
+    };
+    // `create` warns before its first await, so the swap covers exactly this call and nothing else runs meanwhile.
+    try {
+      return call();
+    } finally {
+      console.warn = original;
+    }
+  };
+}
+
 /** SDK clients are made once per provider and reused: connection pools are what make calls cheap. */
-export function createUpstreams(options: { timeoutMs: number }): Upstreams {
+export function createUpstreams(options: UpstreamsOptions): Upstreams {
   const fetch = createHttpFetch();
+  const sdkWarnings = createSdkWarnings(options.logger);
   const clients = new Map<string, OpenAI>();
   const openai = new Map<string, NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk>>();
   const responses = new Map<string, NativeProvider<ResponsesRequest, ResponsesResponse, ResponsesStreamEvent>>();
@@ -74,7 +128,7 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
     let client = clients.get(p.name);
     if (client === undefined) {
       // The OpenAI client insists on a key; an OpenAI-compatible server without auth ignores the placeholder.
-      client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch });
+      client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch, logger: sdkLogger("openai", options.logger), logLevel: "warn" });
       clients.set(p.name, client);
     }
     return client;
@@ -111,11 +165,20 @@ export function createUpstreams(options: { timeoutMs: number }): Upstreams {
     let native = anthropic.get(p.name);
     if (native === undefined) {
       // Credentials go per request (the server's key, or the caller's own in passthrough), never from the env.
-      const client = new Anthropic({ apiKey: null, authToken: null, baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch });
+      const client = new Anthropic({
+        apiKey: null,
+        authToken: null,
+        baseURL: p.baseUrl,
+        maxRetries: 0,
+        timeout: options.timeoutMs,
+        fetch,
+        logger: sdkLogger("anthropic", options.logger),
+        logLevel: "warn",
+      });
       const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: { ...o.forwardHeaders, ...anthropicAuth(p, o.credential) } });
       native = {
-        complete: (body, o) => client.messages.create(body as MessageCreateParamsNonStreaming, opts(o)),
-        stream: (body, o) => client.messages.create({ ...body, stream: true }, opts(o)),
+        complete: (body, o) => sdkWarnings(body.model, () => client.messages.create(body as MessageCreateParamsNonStreaming, opts(o))),
+        stream: (body, o) => sdkWarnings(body.model, () => client.messages.create({ ...body, stream: true }, opts(o))),
       };
       anthropic.set(p.name, native);
     }
@@ -228,7 +291,7 @@ function openaiAuth(credential: UpstreamCredential): Record<string, string> | un
 }
 
 /** Anthropic auth: API keys travel as `x-api-key`, OAuth tokens as `Authorization: Bearer`, as they came. */
-function anthropicAuth(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string | null> {
+export function anthropicAuth(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string | null> {
   switch (credential.kind) {
     case "server":
       return provider.apiKey !== undefined ? { "x-api-key": provider.apiKey, authorization: null } : { authorization: null };

@@ -48,6 +48,9 @@ describe("route classes", () => {
   it("keeps model lists harmless and everything else refused unless opted in", () => {
     expect(classifyPassthrough("GET", "/v1/models", []).kind).toBe("harmless");
     expect(classifyPassthrough("GET", "/v1/models/gpt-4o", []).kind).toBe("harmless");
+    // One segment: what lies below a model is not a model list.
+    expect(classifyPassthrough("GET", "/v1/models/gpt-4o/anything", []).kind).toBe("refused");
+    expect(classifyPassthrough("GET", "/v1/models/", []).kind).toBe("refused");
     expect(classifyPassthrough("POST", "/v1/models", []).kind).toBe("refused");
     for (const path of ["/v1/completions", "/v1/embeddings", "/v1/messages/batches", "/v1/assistants", "/v1/threads/runs", "/v1/responses/resp_1", "/v1/responses/resp_1/input_items", "/v1/files", "/v1/batches"]) {
       expect(classifyPassthrough("POST", path, []).kind).toBe("refused");

@@ -385,9 +385,9 @@ describe("CORS is closed by default", () => {
     expect(res.status).not.toBe(204);
   });
 
-  it("an authenticated call from another origin gets no Access-Control-Allow-Origin either", async () => {
+  it("an authenticated call from another origin is refused (403), with no Access-Control-Allow-Origin either", async () => {
     const res = await postRaw(`${stack.gateway.url}/v1/messages`, anthropicBody(), { headers: { origin: "https://evil.example", "x-api-key": GATEWAY_KEY } });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(403);
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
     expect(res.headers.get("access-control-allow-credentials")).toBeNull();
   });

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { createLogger, type Logger } from "@luthien/runtime";
 import { anthropicFormat } from "./anthropic";
+import { createBatchRoutes } from "./batches";
 import { embeddingsFormat } from "./embeddings";
 import type { EndpointFormat } from "./endpoint";
 import { completionsFormat, openaiFormat } from "./openai";
@@ -41,6 +42,8 @@ export interface MockLlmOptions {
   maxRecords?: number;
   /** Largest accepted request body. @default "50mb" */
   bodyLimit?: string;
+  /** Message batches kept for retrieval (the oldest go first). @default 100 */
+  maxBatches?: number;
 }
 
 /** A started server. */
@@ -88,6 +91,9 @@ const FORMATS: ReadonlyMap<string, EndpointFormat> = new Map([
  *   `x-mock-script` header's script if present, else the next queued one, else the default.
  * - Unscripted: `POST /v1/messages/count_tokens` → `{input_tokens}` (≈ request bytes / 4); `GET /v1/models`, in
  *   Anthropic's shape when the request has an `anthropic-version` header, else OpenAI's.
+ * - Anthropic Message Batches (see {@link createBatchRoutes}): `POST /v1/messages/batches` answers each request with
+ *   the next script as `/v1/messages` would, and the batch has ended at once; `GET /v1/messages/batches[/{id}]`,
+ *   `GET …/{id}/results` (JSONL), `POST …/{id}/cancel`, `DELETE …/{id}`.
  * - `POST /_mock/scripts` `{scripts: MockScript[]}` → `{queued}`; `POST /_mock/reset`; `GET /_mock/requests`
  *   → `{requests: RecordedRequest[]}`; `GET /health` → `{status: "ok"}`. Anything else is a 404.
  *
@@ -104,6 +110,20 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
   const record = (entry: RecordedRequest): void => {
     records.push(entry);
     if (records.length > maxRecords) records.splice(0, records.length - maxRecords);
+  };
+  /** The `x-mock-script` header's script if present, else the next queued one, else the default. */
+  const takeScript = (header: string | undefined): { script: MockScript; source: "header" | "queue" | "default" } => {
+    if (header !== undefined) {
+      let value: unknown;
+      try {
+        value = JSON.parse(header);
+      } catch (err) {
+        throw new ScriptError(`${SCRIPT_HEADER} is not valid JSON`, { cause: err });
+      }
+      return { script: parseScript(value, SCRIPT_HEADER), source: "header" };
+    }
+    const queued = queue.shift();
+    return { script: queued ?? options.defaultScript ?? {}, source: queued === undefined ? "default" : "queue" };
   };
 
   const handleCall = async (format: EndpointFormat, req: Request, res: Response): Promise<void> => {
@@ -170,19 +190,13 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
     }
 
     let script: MockScript;
-    const header = req.get(SCRIPT_HEADER);
     try {
-      if (header !== undefined) {
-        scriptSource = "header";
-        script = parseScript(JSON.parse(header) as unknown, SCRIPT_HEADER);
-      } else {
-        const queued = queue.shift();
-        scriptSource = queued === undefined ? "default" : "queue";
-        script = queued ?? options.defaultScript ?? {};
-      }
+      const taken = takeScript(req.get(SCRIPT_HEADER));
+      script = taken.script;
+      scriptSource = taken.source;
     } catch (err) {
-      const message = err instanceof ScriptError ? err.message : `${SCRIPT_HEADER} is not valid JSON`;
-      send(400, format.errorBody(400, "invalid_request_error", `mock-llm: ${message}`));
+      if (!(err instanceof ScriptError)) throw err;
+      send(400, format.errorBody(400, "invalid_request_error", `mock-llm: ${err.message}`));
       return;
     }
 
@@ -226,12 +240,26 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
     } catch {
       body = null;
     }
-    record({ id: nextCallId++, path: req.path, method: req.method, headers: headersOf(req), body, receivedAt: Date.now(), finished: true, clientClosed: false, status: 200 });
+    recordAnswered(req, body, 200);
   };
+  const recordAnswered = (req: Request, body: unknown, status: number): void =>
+    record({ id: nextCallId++, path: req.path, method: req.method, headers: headersOf(req), body, receivedAt: Date.now(), finished: true, clientClosed: false, status });
   app.post("/v1/messages/count_tokens", rawBody, (req, res) => {
     recordSimple(req);
     res.json({ input_tokens: Math.max(1, Math.ceil((Buffer.isBuffer(req.body) ? req.body.length : 0) / 4)) });
   });
+  const batches = createBatchRoutes({
+    nextCallId: () => nextCallId++,
+    takeScript: (req) => takeScript(req.get(SCRIPT_HEADER)).script,
+    record: recordAnswered,
+    maxBatches: options.maxBatches ?? 100,
+  });
+  app.post("/v1/messages/batches", rawBody, batches.create);
+  app.get("/v1/messages/batches", batches.list);
+  app.get("/v1/messages/batches/:batchId", batches.retrieve);
+  app.get("/v1/messages/batches/:batchId/results", batches.results);
+  app.post("/v1/messages/batches/:batchId/cancel", batches.cancel);
+  app.delete("/v1/messages/batches/:batchId", batches.remove);
   app.get("/v1/models", (req, res) => {
     recordSimple(req);
     if (req.get("anthropic-version") !== undefined) {
@@ -268,6 +296,7 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
   app.post("/_mock/reset", (_req, res) => {
     queue = [];
     records = [];
+    batches.reset();
     res.json({ status: "ok" });
   });
   app.get("/_mock/requests", (_req, res) => {
@@ -300,6 +329,7 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
     reset: () => {
       queue = [];
       records = [];
+      batches.reset();
     },
     listen: (port, host = "127.0.0.1") =>
       new Promise((resolve, reject) => {

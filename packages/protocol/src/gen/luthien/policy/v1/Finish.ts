@@ -6,9 +6,11 @@ import type { Deny as _luthien_policy_v1_Deny, Deny__Output as _luthien_policy_v
 export interface Finish {
   'events'?: (_luthien_policy_v1_SseEvent)[];
   'error'?: (_luthien_policy_v1_Deny | null);
+  'policyActions'?: (string)[];
 }
 
 export interface Finish__Output {
   'events': (_luthien_policy_v1_SseEvent__Output)[];
   'error': (_luthien_policy_v1_Deny__Output | null);
+  'policyActions': (string)[];
 }
