@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `pnpm faults`: runs the fault and robustness suites (control-plane faults, events accounting, the flapping-engine
- * soak, fuzzing, secret canaries, engine failures, security, HTTP hardening) with scenario recording on, then prints
- * the scorecard. Exits non-zero when a test failed or an invariant broke:
+ * soak, fuzzing, secret canaries, engine failures, security, HTTP hardening, PostgreSQL restarts under the monitor)
+ * with scenario recording on, then prints the scorecard. Exits non-zero when a test failed or an invariant broke:
  * - no bypass in fail-closed runs (I1: a policy is never silently bypassed);
  * - events stored = events expected (I2: no activity event is silently lost);
  * - no 5xx among the bad inputs, no secret-canary hit, every recorded scenario passed.
@@ -23,6 +23,7 @@ const SUITES = [
   "services/gateway/test/engine-failures.test.ts",
   "services/gateway/test/security.test.ts",
   "services/gateway/test/http-hardening.test.ts",
+  "services/monitor/test/postgres-restart.test.ts",
 ];
 
 const args = process.argv.slice(2);

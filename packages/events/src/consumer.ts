@@ -2,14 +2,29 @@ import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstre
 import { nanos } from "@nats-io/transport-node";
 import { createManagedConnection } from "./internal/connection";
 import { ensureActivityStream, sleep, type ActivityStreamLimits } from "./internal/nats";
+import { InvalidConsumerNameError } from "./errors";
 import { describeError, silentLogger, type EventsLogger } from "./logger";
 import { ACTIVITY_STREAM, ACTIVITY_SUBJECTS } from "./subjects";
+
+/** Longest durable name accepted (JetStream's own limit is higher; names end up in file names on the server). */
+export const MAX_CONSUMER_NAME_LENGTH = 128;
+
+/**
+ * Whether `name` can be a durable consumer's name: 1 to {@link MAX_CONSUMER_NAME_LENGTH} printable characters with
+ * no whitespace, `.`, `*`, `>`, `/` or `\` (JetStream puts the name into API subjects and file names).
+ */
+export function isValidConsumerName(name: string): boolean {
+  return name.length >= 1 && name.length <= MAX_CONSUMER_NAME_LENGTH && !/[\s.*>/\\\p{Cc}]/u.test(name);
+}
 
 /** Options of {@link createActivityConsumer}. */
 export interface ActivityConsumerOptions {
   /** NATS server URL, or a comma list of them. */
   url: string;
-  /** The durable consumer's name; instances sharing it share the work (each message goes to one of them). */
+  /**
+   * The durable consumer's name; instances sharing it share the work (each message goes to one of them), and a
+   * new name starts at the beginning of the stream. See {@link isValidConsumerName}.
+   */
   durable: string;
   /** Which activity subjects to receive. @default "luthien.activity.>" */
   filterSubject?: string;
@@ -59,6 +74,12 @@ export interface ConsumerCounters {
 
 /** A durable pull consumer on `LUTHIEN_ACTIVITY` with explicit acks. See {@link createActivityConsumer}. */
 export interface ActivityConsumer {
+  /** The stream it reads: `LUTHIEN_ACTIVITY`. */
+  readonly stream: string;
+  /** The durable consumer's name. */
+  readonly durable: string;
+  /** The subjects it receives. */
+  readonly filterSubject: string;
   /**
    * Receives messages and hands them to `handler` in batches, in stream order, one batch at a time; acks each
    * batch once the handler resolved. Batches grow while the handler is busy (up to `batch`), so a slow database
@@ -85,8 +106,10 @@ export interface ActivityConsumer {
  * Creates the consumer and starts connecting in the background (it never waits for NATS). `run()` creates the
  * stream and the durable consumer when missing (explicit ack, deliver all, `max_deliver` unlimited), and
  * recreates them if they vanish (e.g. a NATS server that lost its store).
+ * @throws InvalidConsumerNameError when `durable` is not a valid name (checked before anything connects)
  */
 export function createActivityConsumer(options: ActivityConsumerOptions): ActivityConsumer {
+  if (!isValidConsumerName(options.durable)) throw new InvalidConsumerNameError(options.durable);
   const logger = options.logger ?? silentLogger;
   const batchSize = Math.max(1, options.batch ?? 500);
   const filterSubject = options.filterSubject ?? ACTIVITY_SUBJECTS;
@@ -232,6 +255,9 @@ export function createActivityConsumer(options: ActivityConsumerOptions): Activi
   };
 
   return {
+    stream: ACTIVITY_STREAM,
+    durable: options.durable,
+    filterSubject,
     run(handler) {
       if (running !== undefined) throw new Error("ActivityConsumer.run() was already called");
       const reader = read().catch((err: unknown) => logger.error("activity consumer reader failed", { error: describeError(err) }));

@@ -44,3 +44,19 @@ export class ClosedError extends EventsError {
     this.name = "ClosedError";
   }
 }
+
+/**
+ * Thrown by {@link createActivityConsumer} when the durable name is not one JetStream accepts (empty, longer than
+ * 128 characters, or with whitespace, `.`, `*`, `>`, `/`, a backslash or a control character).
+ */
+export class InvalidConsumerNameError extends EventsError {
+  readonly durable: string;
+  constructor(durable: string) {
+    super(
+      "invalid_consumer_name",
+      `not a valid JetStream durable name: ${durable === "" ? "(empty)" : durable} (use 1 to 128 characters, none of them whitespace, a dot, *, >, / or a backslash)`,
+    );
+    this.name = "InvalidConsumerNameError";
+    this.durable = durable;
+  }
+}

@@ -1,9 +1,10 @@
 /**
  * Activity events: the envelope and its validation, subject names, and the only code that talks to NATS — a
- * JetStream publisher with a bounded outbox, a durable pull consumer, a live subscription. Nothing of ours is
- * imported here, so every service and tool can depend on it.
+ * JetStream publisher with a bounded outbox, a durable pull consumer, a live subscription — plus the secret
+ * detectors that decide what an event may not carry at rest. Nothing of ours is imported here, so every service
+ * and tool can depend on it.
  */
-export { EventsError, InvalidEventError, FlushTimeoutError, ClosedError } from "./errors";
+export { EventsError, InvalidEventError, FlushTimeoutError, ClosedError, InvalidConsumerNameError } from "./errors";
 export { uuidv7, isUuid } from "./uuid";
 export {
   ACTIVITY_SUBJECT_PREFIX,
@@ -38,7 +39,9 @@ export type { EventsLogger } from "./logger";
 export type { ActivityStreamLimits } from "./internal/nats";
 export { createEventPublisher } from "./publisher";
 export type { EventPublisher, EventPublisherOptions, PublisherCounters } from "./publisher";
-export { createActivityConsumer } from "./consumer";
+export { createActivityConsumer, isValidConsumerName, MAX_CONSUMER_NAME_LENGTH } from "./consumer";
 export type { ActivityConsumer, ActivityConsumerOptions, ActivityMessage, ActivityBatchHandler, ConsumerCounters } from "./consumer";
 export { subscribeActivity, publishActivityBytes } from "./subscription";
+export { SECRET_DETECTORS, redactSecrets, redactSecretsInJson, defaultSecretMarker } from "./secrets";
+export type { SecretDetector, SecretRule, SecretRedaction } from "./secrets";
 export type { ActivityDelivery, ActivitySubscription, ActivitySubscriptionOptions, PublishBytesOptions } from "./subscription";

@@ -1,6 +1,8 @@
 import { startNats, waitFor, type RunningNats } from "@luthien/testkit";
 import {
   createActivityConsumer,
+  InvalidConsumerNameError,
+  isValidConsumerName,
   createEventPublisher,
   parseActivityEvent,
   publishActivityBytes,
@@ -19,6 +21,21 @@ afterAll(async () => {
 });
 
 describe("ActivityConsumer", () => {
+  it("refuses a durable name JetStream would not take, before connecting, and says which stream and durable it reads", () => {
+    for (const bad of ["", "a.b", "a b", "a*", "a>", "a/b", "a\\b", "x".repeat(129), "tab\tname"]) {
+      expect(isValidConsumerName(bad)).toBe(false);
+      expect(() => createActivityConsumer({ url: nats.url, durable: bad })).toThrow(InvalidConsumerNameError);
+    }
+    for (const good of ["luthien-monitor", "luthien_monitor_2", "Checkout-B", "x".repeat(128)]) expect(isValidConsumerName(good)).toBe(true);
+    const c = createActivityConsumer({ url: nats.url, durable: "named-consumer", filterSubject: "luthien.activity.policy.>" });
+    expect({ stream: c.stream, durable: c.durable, filterSubject: c.filterSubject }).toEqual({
+      stream: "LUTHIEN_ACTIVITY",
+      durable: "named-consumer",
+      filterSubject: "luthien.activity.policy.>",
+    });
+    return c.close();
+  });
+
   it("retries a batch the handler refused, acks it once stored, and resumes after a NATS restart", async () => {
     const publisher = createEventPublisher({ url: nats.url, source: "gateway" });
     const consumer = createActivityConsumer({ url: nats.url, durable: "consumer-test", batch: 50 });

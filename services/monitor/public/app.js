@@ -68,6 +68,8 @@
   const views = { login: $("view-login"), home: $("view-home"), call: $("view-call") };
   let authed = false;
   let loopbackMode = false;
+  // How this monitor stores originals now (MONITOR_STORE_ORIGINALS); each call says how its own were stored.
+  let storeOriginals = "redacted";
 
   function show(name) {
     for (const [k, v] of Object.entries(views)) v.hidden = k !== name;
@@ -93,9 +95,11 @@
       authed = true;
       // Without ADMIN_API_KEY the monitor trusts loopback clients; there is no session to end.
       loopbackMode = session.mode === "loopback";
+      storeOriginals = session.storeOriginals || storeOriginals;
       if (location.hash === "#login-failed") history.replaceState(null, "", "#/");
       startFeed();
       loadCalls(true);
+      loadConfigEvents();
       route();
     } catch (err) {
       if (!(err instanceof Unauthorized)) throw err;
@@ -191,6 +195,10 @@
       case "policy.bypassed":
       case "policy.unavailable":
         return [d.reason, d.message].filter(Boolean).join(": ");
+      case "policy.config.reloaded":
+        return [d.file, d.trigger, Array.isArray(d.chains) ? "chains " + d.chains.join(", ") : null].filter(Boolean).join(" · ");
+      case "policy.config.rejected":
+        return [d.file, d.trigger, d.error].filter(Boolean).join(" · ");
       default:
         if (d.truncated) return `(${d.bytes} bytes)`;
         if (ev.type.startsWith("policy.")) {
@@ -206,10 +214,18 @@
     li.append(el("time", "at", clock(ev.time)));
     li.append(el("span", "src src-" + ev.source, ev.source === "control-plane" ? "engine" : "gateway"));
     li.append(el("span", "type", ev.type));
-    const a = el("a", "call-link", shortId(ev.callId));
-    a.href = "#/calls/" + encodeURIComponent(ev.callId);
-    a.title = ev.callId;
-    li.append(a);
+    if (isConfigEvent(ev)) {
+      // A config change belongs to no call: it links to the configuration list, not to a call page.
+      const a = el("a", "call-link", "configuration");
+      a.href = "#/";
+      a.addEventListener("click", () => $("config-card").scrollIntoView());
+      li.append(a);
+    } else {
+      const a = el("a", "call-link", shortId(ev.callId));
+      a.href = "#/calls/" + encodeURIComponent(ev.callId);
+      a.title = ev.callId;
+      li.append(a);
+    }
     li.append(el("span", "summary", summaryOf(ev)));
     const feed = $("feed");
     feed.prepend(li);
@@ -267,10 +283,15 @@
       nextCursor = page.nextCursor;
       renderCalls();
     } catch (err) {
-      if (err instanceof Unauthorized) return boot();
-      $("calls-empty").textContent = "Could not load calls: " + err.message;
-      $("calls-empty").hidden = false;
+      loadFailed(err, "calls-empty", "calls");
     }
+  }
+
+  /** A list could not be loaded: back to the login when the session is gone, else the reason in its empty line. */
+  function loadFailed(err, emptyId, what) {
+    if (err instanceof Unauthorized) return boot();
+    $(emptyId).textContent = `Could not load ${what}: ${err.message}`;
+    $(emptyId).hidden = false;
   }
 
   /** Refreshes the newest page (live updates) without dropping pages loaded with "Load more". */
@@ -344,9 +365,43 @@
   $("calls-more").addEventListener("click", () => loadCalls(false));
 
   onEvent((ev) => {
+    if (isConfigEvent(ev)) return loadConfigSoon();
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshSoon();
     if (currentCall && ev.callId === currentCall) reloadCallSoon();
   });
+
+  // ---------------------------------------------------------------- policy configuration changes
+
+  function isConfigEvent(ev) {
+    return ev.type.startsWith("policy.config.");
+  }
+
+  async function loadConfigEvents() {
+    try {
+      const { configEvents } = await api("/api/config-events?limit=20");
+      $("config-list").replaceChildren(
+        ...configEvents.map((e) => {
+          const li = el("li", "config-row " + (e.type === "policy.config.rejected" ? "rejected" : "reloaded"));
+          li.append(el("time", "at nowrap", fmtTime(e.time)));
+          li.append(el("span", "type", e.type === "policy.config.rejected" ? "rejected" : e.type === "policy.config.reloaded" ? "reloaded" : e.type));
+          li.append(el("span", "summary", summaryOf(e)));
+          return li;
+        }),
+      );
+      $("config-empty").hidden = configEvents.length !== 0;
+    } catch (err) {
+      loadFailed(err, "config-empty", "configuration changes");
+    }
+  }
+
+  let configTimer = null;
+  function loadConfigSoon() {
+    if (configTimer) return;
+    configTimer = setTimeout(() => {
+      configTimer = null;
+      loadConfigEvents();
+    }, 300);
+  }
 
   // ---------------------------------------------------------------- call page
 
@@ -431,6 +486,7 @@
       actions.append(el("span", "muted", "No policy intervened in this call."));
     }
 
+    renderOriginalsNote(d.originals || {});
     $("request-diff").replaceChildren(diffView(d.request.original, d.request.final, "original request", "final request"));
     $("response-diff").replaceChildren(diffView(d.response.original, d.response.final, "original response", "final response"));
 
@@ -453,7 +509,44 @@
     );
   }
 
+  /** Says on the call page how the originals shown were stored (MONITOR_STORE_ORIGINALS when they arrived). */
+  function renderOriginalsNote(originals) {
+    const note = $("originals-note");
+    const modes = [originals.request, originals.response].filter((m) => m !== null && m !== undefined);
+    const mode = modes.includes("full") ? "full" : modes.includes("none") ? "none" : modes.includes("redacted") ? "redacted" : null;
+    const texts = {
+      redacted:
+        "Originals are stored with secrets redacted (MONITOR_STORE_ORIGINALS=redacted): a key, token or private key the secret-redaction detectors recognise shows as [MONITOR-REDACTED:<kind>]. Finals are stored as they went on the wire.",
+      full: "Originals are stored in full, secrets included (MONITOR_STORE_ORIGINALS=full).",
+      none: "Original bodies are not stored (MONITOR_STORE_ORIGINALS=none): only the final versions are shown.",
+    };
+    if (mode === null) {
+      note.textContent = `Originals of this call are not stored (yet). This monitor stores them: ${storeOriginals} (MONITOR_STORE_ORIGINALS).`;
+      note.className = "originals-note";
+    } else {
+      note.textContent = texts[mode];
+      note.className = "originals-note " + mode;
+    }
+    note.hidden = false;
+  }
+
   // ---------------------------------------------------------------- line diff
+
+  const MONITOR_MARKER = /\[MONITOR-REDACTED:[a-z_]+\]/g;
+  /**
+   * Whether the line `original` (with secrets the monitor hid) may be the unchanged line `final`: equal, except
+   * that where a marker stands `final` has a key-like token (the secret itself, sent on as it came).
+   */
+  function sameButHidden(original, final) {
+    if (original === null || final === null || !MONITOR_MARKER.test(original)) return false;
+    MONITOR_MARKER.lastIndex = 0;
+    const pattern = original
+      .split(MONITOR_MARKER)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      // A hidden key or token is one run of these characters; a policy's own "[REDACTED:<kind>]" is not.
+      .join("[A-Za-z0-9_.\\-]+");
+    return new RegExp("^" + pattern + "$", "s").test(final);
+  }
 
   /**
    * JSON laid out one value per line, like JSON.stringify(v, null, 2), except that a string with line breaks spans
@@ -561,9 +654,13 @@
     const b = final === null || final === undefined ? [] : prettyLines(final);
     const ops = diffLines(a, b);
     const changed = ops.filter((o) => o[0] !== "=").length;
-    const note = el("p", changed ? "diff-note changed" : "diff-note same");
+    // A changed line whose only difference is a secret the monitor hid in the stored original is no policy's doing.
+    const rows = sideBySide(ops).filter((r) => r.kind === "changed");
+    const onlyHidden = changed > 0 && rows.every((r) => sameButHidden(r.left, r.right));
+    const note = el("p", changed && !onlyHidden ? "diff-note changed" : "diff-note same");
     if (original === null || original === undefined) note.textContent = `Only the ${rightLabel} was recorded.`;
     else if (final === null || final === undefined) note.textContent = `Only the ${leftLabel} was recorded.`;
+    else if (onlyHidden) note.textContent = "Unchanged by policy: the original differs only where the monitor hid secrets when storing it.";
     else note.textContent = changed ? `Changed by policy: ${changed} line${changed === 1 ? "" : "s"} differ.` : "Unchanged: the final version is identical to the original.";
     wrap.append(note);
 

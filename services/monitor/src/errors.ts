@@ -23,3 +23,14 @@ export class DatabaseStartError extends MonitorError {
     this.name = "DatabaseStartError";
   }
 }
+
+/**
+ * The database is unreachable, or the connection to it was lost mid-statement (a restart ends every session with
+ * 57P01 admin_shutdown). Nothing was stored: the batch is retried, and the API answers 503 meanwhile.
+ */
+export class DatabaseUnavailableError extends MonitorError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("database_unavailable", message, options);
+    this.name = "DatabaseUnavailableError";
+  }
+}

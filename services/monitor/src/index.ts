@@ -3,16 +3,19 @@
  * the query API, the live SSE feed and the web UI. `main.ts` runs it as a service (`MONITOR_PORT`, default 8001);
  * tests and tools can also start one in-process.
  */
-export { startMonitor, PUBLIC_DIR } from "./monitor";
+export { startMonitor, PUBLIC_DIR, DEFAULT_CONSUMER } from "./monitor";
 export type { MonitorOptions, RunningMonitor } from "./monitor";
-export { openDatabase, MIGRATIONS_FOLDER } from "./db/database";
-export type { DatabaseConfig, MonitorDatabase, MonitorDb } from "./db/database";
-export { calls, events, deadLetters } from "./db/schema";
+export { openDatabase, isTransientDatabaseError, MIGRATIONS_FOLDER } from "./db/database";
+export type { DatabaseConfig, MonitorDatabase, MonitorDb, OpenDatabaseOptions } from "./db/database";
+export { calls, events, deadLetters, configEvents } from "./db/schema";
 export { createStore, MAX_PAGE_SIZE } from "./store";
-export type { MonitorStore, CallQuery, CallSummary, CallDetail, IngestResult } from "./store";
+export type { MonitorStore, CallQuery, CallSummary, CallDetail, ConfigEventRow, IngestResult, StoreOptions } from "./store";
+export { storeOriginal, monitorSecretMarker, STORE_ORIGINALS_MODES } from "./originals";
+export type { StoreOriginals } from "./originals";
 export { escapeString, escapeJson } from "./sanitize";
+export { resolveDataDir, checkoutRoot, DEFAULT_DATA_DIR } from "./data-dir";
 export { summarize, textOf } from "./summary";
 export type { CallPatch } from "./summary";
-export { MonitorError, InvalidQueryError, DatabaseStartError } from "./errors";
+export { MonitorError, InvalidQueryError, DatabaseStartError, DatabaseUnavailableError } from "./errors";
 export { createMonitorMetrics } from "./metrics";
 export type { MonitorMetrics, MonitorMetricsOptions } from "./metrics";

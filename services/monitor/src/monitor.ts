@@ -1,13 +1,14 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { createActivityConsumer, type ActivityConsumer } from "@luthien/events";
+import { createActivityConsumer, InvalidConsumerNameError, isValidConsumerName, type ActivityConsumer } from "@luthien/events";
 import { createLogger, type Logger } from "@luthien/runtime";
 import { openDatabase, type DatabaseConfig, type MonitorDatabase } from "./db/database";
 import { createAdminAuth } from "./http/auth";
 import { createMonitorApp } from "./http/app";
 import { createLiveHub, type LiveHub } from "./live";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics";
+import type { StoreOriginals } from "./originals";
 import { createStore, type MonitorStore } from "./store";
 
 /** Options of {@link startMonitor}. */
@@ -23,7 +24,10 @@ export interface MonitorOptions {
   adminApiKey?: string;
   /** @default createLogger("monitor") */
   logger?: Logger;
-  /** The JetStream durable consumer; monitors sharing it share the work. @default "luthien-monitor" */
+  /**
+   * The JetStream durable consumer (`MONITOR_CONSUMER`). Monitors sharing it share the work, each storing part of
+   * the events; a monitor with a database of its own needs a name of its own. @default {@link DEFAULT_CONSUMER}
+   */
   durable?: string;
   /** Most events stored per transaction. @default 500 */
   batch?: number;
@@ -31,6 +35,8 @@ export interface MonitorOptions {
   ackWaitMs?: number;
   /** SSE heartbeat interval. @default 15000 */
   heartbeatMs?: number;
+  /** How originals (`request.received`, `response.received`, `chunk.received`) are stored. @default "redacted" */
+  storeOriginals?: StoreOriginals;
 }
 
 /** A running monitor. */
@@ -47,32 +53,44 @@ export interface RunningMonitor {
   close(): Promise<void>;
 }
 
+/** The durable consumer's name unless `MONITOR_CONSUMER` says otherwise. */
+export const DEFAULT_CONSUMER = "luthien-monitor";
+
 /** Where the UI's static files are: `services/monitor/public`. */
 export const PUBLIC_DIR = path.resolve(__dirname, "..", "public");
 
 /**
  * Opens (and migrates) the database, starts the JetStream consumer and the HTTP server. NATS may be down: the
  * consumer connects when it comes up and `/ready` says so meanwhile.
+ * @throws InvalidConsumerNameError when `durable` is not a valid JetStream name (before anything is opened)
  * @throws DatabaseStartError when the database cannot be opened or migrated
  */
 export async function startMonitor(options: MonitorOptions): Promise<RunningMonitor> {
   const logger = options.logger ?? createLogger("monitor");
-  const database = await openDatabase(options.database);
-  const store = createStore(database);
+  const durable = options.durable ?? DEFAULT_CONSUMER;
+  if (!isValidConsumerName(durable)) throw new InvalidConsumerNameError(durable);
+  const database = await openDatabase(options.database, { logger });
+  const storeOriginals = options.storeOriginals ?? "redacted";
+  const store = createStore(database, { storeOriginals });
   const hub = createLiveHub({ heartbeatMs: options.heartbeatMs ?? 15_000 });
   const auth = createAdminAuth(options.adminApiKey);
   if (auth.mode === "loopback") {
-    logger.warn("ADMIN_API_KEY is not set: the monitor API and UI data answer loopback clients only");
+    logger.warn("ADMIN_API_KEY is not set: the monitor API and UI data answer loopback clients only, and only under a loopback host name (localhost, 127.0.0.1, [::1])");
   }
+  if (storeOriginals === "full") logger.warn("MONITOR_STORE_ORIGINALS=full: original requests and responses are stored with any secrets they carry");
+  else logger.info("storing originals", { storeOriginals });
   const ingest = { batches: 0, stored: 0, duplicates: 0, deadLetters: 0 };
   const consumer = createActivityConsumer({
     url: options.natsUrl ?? "nats://127.0.0.1:4222",
-    durable: options.durable ?? "luthien-monitor",
+    durable,
     batch: options.batch ?? 500,
     ackWaitMs: options.ackWaitMs ?? 30_000,
     logger,
     name: "luthien-monitor",
   });
+  // Which share of the activity this monitor gets: every event of the stream, or — when another monitor uses the
+  // same durable — part of them. Printed whatever LOG_LEVEL says, like the listening line.
+  logger.notice("consuming activity", { stream: consumer.stream, consumer: consumer.durable, subjects: consumer.filterSubject });
   const metrics = createMonitorMetrics({ consumer, liveClients: () => hub.clients() });
   const consuming = consumer.run(async (batch) => {
     const started = performance.now();
@@ -94,6 +112,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     auth,
     logger,
     publicDir: PUBLIC_DIR,
+    storeOriginals,
     metrics,
     readiness: async () => ({ database: await database.ping(1500), nats: consumer.connected() }),
     counters: () => {

@@ -1,15 +1,19 @@
 import { createHash } from "node:crypto";
 import { parseActivityEvent, type ActivityEvent, type ActivityMessage } from "@luthien/events";
 import { and, arrayContains, asc, count, desc, eq, gte, ilike, inArray, lt, sql, type SQL } from "drizzle-orm";
-import type { MonitorDatabase, MonitorDb } from "./db/database";
-import { calls, deadLetters, events } from "./db/schema";
-import { InvalidQueryError } from "./errors";
+import { isTransientDatabaseError, rootCauseMessage, type MonitorDatabase, type MonitorDb } from "./db/database";
+import { calls, configEvents, deadLetters, events } from "./db/schema";
+import { DatabaseUnavailableError, InvalidQueryError } from "./errors";
+import { storeOriginal, type StoreOriginals } from "./originals";
 import { escapeJson, escapeString, mayNeedEscaping } from "./sanitize";
 import { MAX_SEARCH_TEXT, summarize, type CallPatch } from "./summary";
 
 /** What storing one batch did. */
 export interface IngestResult {
-  /** Events stored now, in stream order (redeliveries of stored events are not among them). */
+  /**
+   * Events stored now, in stream order, as stored (originals redacted per `storeOriginals`; config changes
+   * included); redeliveries of stored events are not among them.
+   */
   inserted: ActivityEvent[];
   /** Valid events that were already stored. */
   duplicates: number;
@@ -52,33 +56,58 @@ export interface CallDetail {
   request: { original: unknown; final: unknown };
   /** `data.body` of `response.received` (original) and `response.sent` (final). */
   response: { original: unknown; final: unknown };
+  /**
+   * How the originals shown were stored (`MONITOR_STORE_ORIGINALS` when they arrived): `redacted`, `full` or
+   * `none`; null when not stored (yet), or stored by a monitor older than the setting (in full).
+   */
+  originals: { request: StoreOriginals | null; response: StoreOriginals | null };
+}
+
+/** A policy configuration change (`policy.config.reloaded` / `policy.config.rejected`). */
+export type ConfigEventRow = typeof configEvents.$inferSelect;
+
+/** Options of {@link createStore}. */
+export interface StoreOptions {
+  /** How originals are stored; see {@link StoreOriginals}. @default "redacted" */
+  storeOriginals?: StoreOriginals;
 }
 
 /** Reads and writes the monitor's tables. Every query is parameterised (drizzle). */
 export interface MonitorStore {
   /**
    * Stores a batch in one transaction: events (`ON CONFLICT (id) DO NOTHING`), the calls they touch, and dead
-   * letters for messages that are not valid events. When the transaction fails while the database answers, the
-   * batch is stored message by message and a message the database still refuses becomes a dead letter.
-   * @throws the driver's error when the database does not answer (the caller retries the batch)
+   * letters for messages that are not valid events. When the database refuses the transaction while it answers,
+   * the batch is stored message by message and a message the database still refuses becomes a dead letter.
+   * @throws DatabaseUnavailableError when the database does not answer or the connection was lost (the caller
+   *   retries the batch; nothing of it is acked until it is committed)
    */
   ingest(messages: readonly ActivityMessage[]): Promise<IngestResult>;
   listCalls(query: CallQuery): Promise<{ calls: CallSummary[]; nextCursor: string | null }>;
   /** undefined when no event of the call is stored. */
   getCall(callId: string, maxEvents?: number): Promise<CallDetail | undefined>;
-  stats(): Promise<{ events: number; calls: number; deadLetters: number }>;
+  /** Policy configuration changes, newest first; at most {@link MAX_PAGE_SIZE}. */
+  listConfigEvents(limit: number): Promise<ConfigEventRow[]>;
+  stats(): Promise<{ events: number; calls: number; deadLetters: number; configEvents: number }>;
   listDeadLetters(limit: number): Promise<{ id: number; subject: string; streamSeq: number | null; error: string; receivedAt: Date; raw: string }[]>;
 }
 
 interface Decoded {
-  good: { event: ActivityEvent; streamSeq: number }[];
+  /** Call events. */
+  good: { event: ActivityEvent; streamSeq: number; storedAs: StoreOriginals | undefined }[];
+  /** Policy configuration changes: no call's. */
+  config: { event: ActivityEvent; streamSeq: number }[];
   bad: { subject: string; streamSeq: number; error: string; raw: Uint8Array }[];
+  /** Every valid event, in stream order. */
+  order: ActivityEvent[];
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function decode(messages: readonly ActivityMessage[]): Decoded {
-  const out: Decoded = { good: [], bad: [] };
+/** Config changes are published under a pseudo call id; they are kept apart from calls. */
+const isConfigEvent = (type: string): boolean => type.startsWith("policy.config.");
+
+function decode(messages: readonly ActivityMessage[], mode: StoreOriginals): Decoded {
+  const out: Decoded = { good: [], config: [], bad: [], order: [] };
   const seen = new Set<string>();
   for (const m of messages) {
     try {
@@ -93,7 +122,14 @@ function decode(messages: readonly ActivityMessage[]): Decoded {
       // The same event twice in one batch (a retry racing its original) is stored once.
       if (seen.has(event.id)) continue;
       seen.add(event.id);
-      out.good.push({ event, streamSeq: m.streamSeq });
+      if (isConfigEvent(event.type)) {
+        out.config.push({ event, streamSeq: m.streamSeq });
+      } else {
+        const stored = storeOriginal(event, mode);
+        event = stored.event;
+        out.good.push({ event, streamSeq: m.streamSeq, storedAs: stored.storedAs });
+      }
+      out.order.push(event);
     } catch (err) {
       out.bad.push({ subject: m.subject, streamSeq: m.streamSeq, error: err instanceof Error ? err.message : String(err), raw: m.data });
     }
@@ -113,6 +149,17 @@ const EVENT_COLUMNS: [string, string][] = [
   ["seq", "integer"],
   ["type", "text"],
   ["source", "text"],
+  ["time", "timestamptz"],
+  ["data", "jsonb"],
+  ["stream_seq", "bigint"],
+  ["stored_as", "text"],
+];
+
+const CONFIG_EVENT_COLUMNS: [string, string][] = [
+  ["id", "uuid"],
+  ["type", "text"],
+  ["source", "text"],
+  ["seq", "integer"],
   ["time", "timestamptz"],
   ["data", "jsonb"],
   ["stream_seq", "bigint"],
@@ -162,6 +209,8 @@ const namesOf = (cols: [string, ...string[]][]): SQL => sql.raw(cols.map(([n]) =
 
 const INSERT_EVENTS_HEAD = sql`insert into events (${namesOf(EVENT_COLUMNS)}) select ${namesOf(EVENT_COLUMNS)} from jsonb_to_recordset(`;
 const INSERT_EVENTS_TAIL = sql`::jsonb) as x(${recordsetOf(EVENT_COLUMNS)}) on conflict (id) do nothing returning id`;
+const INSERT_CONFIG_HEAD = sql`insert into config_events (${namesOf(CONFIG_EVENT_COLUMNS)}) select ${namesOf(CONFIG_EVENT_COLUMNS)} from jsonb_to_recordset(`;
+const INSERT_CONFIG_TAIL = sql`::jsonb) as x(${recordsetOf(CONFIG_EVENT_COLUMNS)}) on conflict (id) do nothing returning id`;
 
 const UPSERT_CALLS_HEAD = sql`insert into calls (${namesOf(CALL_COLUMNS)}) select ${sql.raw(
   CALL_COLUMNS.map(([n]) => (n === "policy_actions" ? "coalesce(policy_actions, '{}')" : n === "event_count" ? "coalesce(event_count, 0)" : n === "search_text" ? "coalesce(search_text, '')" : n)).join(", "),
@@ -214,10 +263,16 @@ function patchToRecord(p: CallPatch): Record<string, unknown> {
 }
 
 async function write(tx: Tx, batch: Decoded): Promise<IngestResult> {
-  let inserted: ActivityEvent[] = [];
+  const fresh = new Set<string>();
+  if (batch.config.length > 0) {
+    const records = JSON.stringify(
+      batch.config.map(({ event: e, streamSeq }) => ({ id: e.id, type: e.type, source: e.source, seq: e.seq, time: e.time, data: e.data, stream_seq: streamSeq })),
+    );
+    for (const r of rowsOf<{ id: string }>(await tx.execute(sql`${INSERT_CONFIG_HEAD}${records}${INSERT_CONFIG_TAIL}`))) fresh.add(r.id);
+  }
   if (batch.good.length > 0) {
     const records = JSON.stringify(
-      batch.good.map(({ event: e, streamSeq }) => ({
+      batch.good.map(({ event: e, streamSeq, storedAs }) => ({
         id: e.id,
         call_id: e.callId,
         seq: e.seq,
@@ -226,13 +281,14 @@ async function write(tx: Tx, batch: Decoded): Promise<IngestResult> {
         time: e.time,
         data: e.data,
         stream_seq: streamSeq,
+        stored_as: storedAs,
       })),
     );
     const ids = rowsOf<{ id: string }>(await tx.execute(sql`${INSERT_EVENTS_HEAD}${records}${INSERT_EVENTS_TAIL}`));
-    const fresh = new Set(ids.map((r) => r.id));
-    inserted = batch.good.map((g) => g.event).filter((e) => fresh.has(e.id));
+    for (const r of ids) fresh.add(r.id);
     const byCall = new Map<string, ActivityEvent[]>();
-    for (const e of inserted) {
+    for (const { event: e } of batch.good) {
+      if (!fresh.has(e.id)) continue;
       const list = byCall.get(e.callId);
       if (list === undefined) byCall.set(e.callId, [e]);
       else list.push(e);
@@ -256,7 +312,8 @@ async function write(tx: Tx, batch: Decoded): Promise<IngestResult> {
       )
       .onConflictDoNothing({ target: deadLetters.key });
   }
-  return { inserted, duplicates: batch.good.length - inserted.length, deadLetters: batch.bad.length };
+  const inserted = batch.order.filter((e) => fresh.has(e.id));
+  return { inserted, duplicates: batch.order.length - inserted.length, deadLetters: batch.bad.length };
 }
 
 function encodeCursor(startedAt: Date, callId: string): string {
@@ -281,8 +338,9 @@ function likeLiteral(s: string): string {
 }
 
 /** Creates the store over an open database. */
-export function createStore(database: MonitorDatabase): MonitorStore {
+export function createStore(database: MonitorDatabase, options: StoreOptions = {}): MonitorStore {
   const db = database.db;
+  const mode = options.storeOriginals ?? "redacted";
   // Every column but search_text, which is large and only for filtering.
   const summaryColumns = {
     callId: calls.callId,
@@ -319,23 +377,30 @@ export function createStore(database: MonitorDatabase): MonitorStore {
 
   return {
     async ingest(messages) {
-      const batch = decode(messages);
+      const batch = decode(messages, mode);
+      // A connection lost mid-batch (a restart, a network error) is no verdict on the data: the whole batch is
+      // retried later. Only a refusal while the database answers is looked into message by message.
+      const refusal = async (err: unknown): Promise<void> => {
+        if (isTransientDatabaseError(err) || !(await database.ping())) {
+          throw new DatabaseUnavailableError(`database unavailable: ${rootCauseMessage(err)}`, { cause: err });
+        }
+      };
       try {
         return await db.transaction((tx) => write(tx, batch));
       } catch (err) {
-        if (!(await database.ping())) throw err;
+        await refusal(err);
       }
       // The database answers, so the batch holds something it refuses: find it one message at a time.
       const result: IngestResult = { inserted: [], duplicates: 0, deadLetters: 0 };
       for (const m of messages) {
-        const one = decode([m]);
+        const one = decode([m], mode);
         let r: IngestResult;
         try {
           r = await db.transaction((tx) => write(tx, one));
         } catch (err) {
-          if (!(await database.ping())) throw err;
+          await refusal(err);
           const reason = `refused by the database: ${err instanceof Error ? err.message : String(err)}`;
-          r = await db.transaction((tx) => write(tx, { good: [], bad: [{ subject: m.subject, streamSeq: m.streamSeq, error: reason, raw: m.data }] }));
+          r = await db.transaction((tx) => write(tx, { good: [], config: [], order: [], bad: [{ subject: m.subject, streamSeq: m.streamSeq, error: reason, raw: m.data }] }));
         }
         result.inserted.push(...r.inserted);
         result.duplicates += r.duplicates;
@@ -383,28 +448,41 @@ export function createStore(database: MonitorDatabase): MonitorStore {
       const refs = [call?.requestReceivedId, call?.requestSentId, call?.responseReceivedId, call?.responseSentId].filter(
         (x): x is string => x !== null && x !== undefined,
       );
-      const bodies = new Map<string, unknown>();
+      const bodies = new Map<string, { body: unknown; storedAs: StoreOriginals | null }>();
       if (refs.length > 0) {
-        const rows = await db.select({ id: events.id, data: events.data }).from(events).where(inArray(events.id, refs));
-        for (const r of rows) bodies.set(r.id, (r.data as Record<string, unknown> | null)?.["body"] ?? null);
+        const rows = await db.select({ id: events.id, data: events.data, storedAs: events.storedAs }).from(events).where(inArray(events.id, refs));
+        for (const r of rows) {
+          bodies.set(r.id, { body: (r.data as Record<string, unknown> | null)?.["body"] ?? null, storedAs: (r.storedAs as StoreOriginals | null) ?? null });
+        }
       }
-      const body = (id: string | null | undefined): unknown => (id !== null && id !== undefined ? (bodies.get(id) ?? null) : null);
+      const body = (id: string | null | undefined): unknown => (id !== null && id !== undefined ? (bodies.get(id)?.body ?? null) : null);
+      const storedAs = (id: string | null | undefined): StoreOriginals | null => (id !== null && id !== undefined ? (bodies.get(id)?.storedAs ?? null) : null);
       return {
         call: call ?? null,
         events: evs.slice(0, maxEvents),
         eventsTruncated: evs.length > maxEvents,
         request: { original: body(call?.requestReceivedId), final: body(call?.requestSentId) },
         response: { original: body(call?.responseReceivedId), final: body(call?.responseSentId) },
+        originals: { request: storedAs(call?.requestReceivedId), response: storedAs(call?.responseReceivedId) },
       };
     },
 
+    async listConfigEvents(limit) {
+      return db
+        .select()
+        .from(configEvents)
+        .orderBy(desc(configEvents.time), desc(configEvents.id))
+        .limit(Math.min(Math.max(limit, 1), MAX_PAGE_SIZE));
+    },
+
     async stats() {
-      const [[e], [c], [d]] = await Promise.all([
+      const [[e], [c], [d], [k]] = await Promise.all([
         db.select({ n: count() }).from(events),
         db.select({ n: count() }).from(calls),
         db.select({ n: count() }).from(deadLetters),
+        db.select({ n: count() }).from(configEvents),
       ]);
-      return { events: e?.n ?? 0, calls: c?.n ?? 0, deadLetters: d?.n ?? 0 };
+      return { events: e?.n ?? 0, calls: c?.n ?? 0, deadLetters: d?.n ?? 0, configEvents: k?.n ?? 0 };
     },
 
     async listDeadLetters(limit) {

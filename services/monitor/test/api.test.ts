@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { networkInterfaces } from "node:os";
 import { createTestDatabase, startNats, startService, waitFor, type RunningNats, type RunningService, type TestDatabase } from "@luthien/testkit";
 import { ADMIN_KEY, AUTH, createPublishers, getJson, publishCall } from "./helpers";
@@ -193,21 +194,83 @@ describe("monitor API", () => {
     }
   });
 
-  it("without ADMIN_API_KEY answers loopback clients only, and says why to others", async () => {
-    const open = await startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: db.url, ADMIN_API_KEY: "" } });
+  it("ends the session at logout: the same cookie is refused afterwards, other sessions stay", async () => {
+    const login = async (): Promise<string> => {
+      const res = await fetch(`${monitor.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: ADMIN_KEY }) });
+      expect(res.status).toBe(204);
+      return (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+    };
+    const [mine, other] = [await login(), await login()];
+    expect(mine).not.toBe(other);
+    const calls = (cookie: string): Promise<number> => fetch(`${monitor.url}/api/calls?limit=1`, { headers: { cookie } }).then((r) => r.status);
+    expect(await calls(mine)).toBe(200);
+    const out = await fetch(`${monitor.url}/logout`, { method: "POST", headers: { cookie: mine } });
+    expect(out.status).toBe(204);
+    expect(out.headers.get("set-cookie")).toMatch(/luthien_monitor_session=;/);
+    // Someone who kept the cookie (a copied header, a browser that ignored the clearing) gets nothing with it.
+    expect(await calls(mine)).toBe(401);
+    expect((await fetch(`${monitor.url}/api/activity/stream`, { headers: { cookie: mine } })).status).toBe(401);
+    expect(await calls(other)).toBe(200);
+  });
+
+  it("without ADMIN_API_KEY answers loopback clients under a loopback host name only (DNS rebinding), and says why to others", async () => {
+    const open = await startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: db.url, ADMIN_API_KEY: "", MONITOR_CONSUMER: "api-loopback" } });
     try {
       expect(open.output()).toMatch(/warn ADMIN_API_KEY is not set/);
       expect((await fetch(`${open.url}/api/calls?limit=1`)).status).toBe(200);
+      // A page on evil.example whose name now resolves to 127.0.0.1 connects from loopback, with its own Host.
+      for (const host of [`localhost:${open.port}`, "localhost", `127.0.0.1:${open.port}`, `[::1]:${open.port}`, `LOCALHOST:${open.port}`]) {
+        expect({ host, status: (await raw(open.port, "/api/calls?limit=1", { host })).status }).toEqual({ host, status: 200 });
+      }
+      for (const host of [`evil.example:${open.port}`, "evil.example", `localhost.evil.example:${open.port}`, `127.0.0.1.nip.io:${open.port}`, `[::1].evil:${open.port}`, `localhost:${open.port}@evil.example`, ""]) {
+        const res = await raw(open.port, "/api/calls?limit=1", { host });
+        expect({ host, status: res.status }).toEqual({ host, status: 421 });
+        expect(res.body).toMatch(/ADMIN_API_KEY is not set/);
+        expect(res.body).not.toContain("callId");
+      }
+      expect((await raw(open.port, "/api/activity/stream", { host: `evil.example:${open.port}` })).status).toBe(421);
+      expect((await raw(open.port, "/api/session", { host: `evil.example:${open.port}` })).status).toBe(421);
+      // A foreign page asking the real name (a cross-site fetch): refused by its Origin.
+      expect((await raw(open.port, "/api/calls", { host: `localhost:${open.port}`, origin: "https://evil.example" })).status).toBe(403);
+      expect((await raw(open.port, "/api/calls", { host: `localhost:${open.port}`, origin: `http://localhost:${open.port}` })).status).toBe(200);
+      // The public endpoints answer whatever the name.
+      expect((await raw(open.port, "/health", { host: "evil.example" })).status).toBe(200);
       const external = Object.values(networkInterfaces())
         .flat()
         .find((a) => a !== undefined && a.family === "IPv4" && !a.internal);
       if (external !== undefined) {
-        const res = await fetch(`http://${external.address}:${open.port}/api/calls`);
+        // From another machine, a loopback Host is no pass.
+        const res = await raw(open.port, "/api/calls", { host: `localhost:${open.port}` }, external.address);
         expect(res.status).toBe(401);
-        expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/ADMIN_API_KEY is not set/);
+        expect(res.body).toMatch(/ADMIN_API_KEY is not set/);
+        expect((await raw(open.port, "/api/calls", {}, external.address)).status).toBe(421);
       }
     } finally {
       await open.stop();
     }
   });
+
+  it("with ADMIN_API_KEY set answers under any host name (the key, not the name, authorises)", async () => {
+    expect((await raw(monitor.port, "/api/calls?limit=1", { host: "monitor.example.com", ...AUTH })).status).toBe(200);
+    expect((await raw(monitor.port, "/api/calls?limit=1", { host: "monitor.example.com" })).status).toBe(401);
+  });
 });
+
+/** A request with exactly these headers (fetch would not send a Host of our choosing). */
+function raw(port: number, path: string, headers: Record<string, string>, address = "127.0.0.1"): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port, path, method: "GET", headers, setHost: headers["host"] === undefined }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        body += d;
+        // An SSE stream never ends by itself: the status and first bytes are enough.
+        if (res.headers["content-type"]?.startsWith("text/event-stream") === true) res.destroy();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("close", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

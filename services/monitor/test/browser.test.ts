@@ -87,6 +87,33 @@ describe("monitor UI in Chromium", () => {
     expect(dialogs).toEqual([]);
   }, 60_000);
 
+  it("says how originals are stored, hides a secret in the original, and lists config changes apart from calls", async () => {
+    const key = "sk-ant-api03-" + "Qw3Er4Ty5Ui6Op7As8Df9Gh0Jk1Lz2Xc3Vb4Nm";
+    publishCall(pubs, { callId: "browser-secret-1", prompt: `use ${key} please`, answer: "ok" });
+    pubs.engine.publish("control-plane-config", "policy.config.rejected", { file: "/etc/luthien/policies.yaml", trigger: "SIGHUP", error: "policies[0].use: unknown policy nope" });
+    await pubs.flush();
+
+    await page.goto(`${monitor.url}/#/`);
+    // The config change: in its own section, and no row in the calls table.
+    await page.locator("#config-list .config-row.rejected", { hasText: "unknown policy nope" }).waitFor({ timeout: 15_000 });
+    await page.locator('tr[data-call-id="browser-secret-1"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('tr[data-call-id="control-plane-config"]').count()).toBe(0);
+
+    await page.goto(`${monitor.url}/#/calls/browser-secret-1`);
+    const note = page.locator("#originals-note");
+    await note.waitFor({ state: "visible", timeout: 10_000 });
+    expect(await note.textContent()).toMatch(/stored with secrets redacted \(MONITOR_STORE_ORIGINALS=redacted\)/);
+    const requestDiff = page.locator("#request-diff");
+    await requestDiff.locator("td.del", { hasText: "[MONITOR-REDACTED:anthropic_key]" }).waitFor({ timeout: 10_000 });
+    // No policy changed the request (the key went upstream as it came): the diff does not blame one.
+    expect(await requestDiff.locator(".diff-note").textContent()).toMatch(/Unchanged by policy: the original differs only where the monitor hid secrets/);
+    // The original's event in the timeline has it hidden too; the final shows what went upstream: the key.
+    const received = await page.locator("#call-events .tl-row", { hasText: "request.received" }).textContent();
+    expect(received).toContain("[MONITOR-REDACTED:anthropic_key]");
+    expect(received).not.toContain(key.slice(14));
+    expect(await requestDiff.locator("td.ins, td.code").allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining(key)]));
+  }, 60_000);
+
   it("shows a banner while NATS is away", async () => {
     await page.goto(`${monitor.url}/#/`);
     await nats.stop();

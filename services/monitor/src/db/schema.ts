@@ -33,6 +33,12 @@ export const events = pgTable(
     /** The JetStream stream sequence it arrived with (for tracing; not unique across stream re-creations). */
     streamSeq: bigint("stream_seq", { mode: "number" }),
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /**
+     * How an original's body was stored (`request.received`, `response.received`, `chunk.received`), by
+     * `MONITOR_STORE_ORIGINALS` at the time: `redacted` (detected secrets replaced), `full`, or `none` (body
+     * dropped). Null for every other type, and for originals stored before the setting existed (in full).
+     */
+    storedAs: text("stored_as"),
   },
   (t) => [
     index("events_call_id_seq_idx").on(t.callId, t.seq),
@@ -104,3 +110,23 @@ export const deadLetters = pgTable("dead_letters", {
   raw: bytea("raw").notNull(),
   receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 });
+
+/**
+ * Policy configuration changes (`policy.config.reloaded`, `policy.config.rejected`). They belong to no client call,
+ * so they are kept here instead of in `events`, and never make a `calls` row.
+ */
+export const configEvents = pgTable(
+  "config_events",
+  {
+    id: uuid("id").primaryKey(),
+    type: text("type").notNull(),
+    source: text("source").notNull(),
+    seq: integer("seq").notNull(),
+    time: timestamp("time", { withTimezone: true, mode: "date" }).notNull(),
+    /** `{ file, trigger, chains }` (reloaded) or `{ file, trigger, error }` (rejected). */
+    data: jsonb("data").notNull(),
+    streamSeq: bigint("stream_seq", { mode: "number" }),
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("config_events_time_idx").on(t.time.desc(), t.id.desc())],
+);

@@ -1,8 +1,10 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
-import { InvalidQueryError } from "../errors";
+import { isTransientDatabaseError, rootCauseMessage } from "../db/database";
+import { DatabaseUnavailableError, InvalidQueryError } from "../errors";
 import type { LiveHub } from "../live";
 import type { MonitorMetrics } from "../metrics";
+import type { StoreOriginals } from "../originals";
 import type { CallQuery, MonitorStore } from "../store";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
 
@@ -20,6 +22,8 @@ export interface MonitorAppOptions {
   counters(): Record<string, number>;
   /** HTTP metrics and `GET /metrics`. @default neither */
   metrics?: Pick<MonitorMetrics, "http" | "handler">;
+  /** How originals are stored now (`GET /api/session` tells the UI). @default "redacted" */
+  storeOriginals?: StoreOriginals;
 }
 
 const LOGIN_FAILURES_PER_MINUTE = 20;
@@ -116,6 +120,8 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   });
 
   app.post("/logout", (req, res) => {
+    // The session ends here, not only in this browser: the same cookie sent again is refused.
+    auth.endSession(req);
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: "strict", secure: req.secure, path: "/" });
     res.status(204).end();
   });
@@ -124,7 +130,7 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   api.use((req, res, next) => auth.require(req, res, next));
 
   api.get("/session", (_req, res) => {
-    res.json({ authenticated: true, mode: auth.mode });
+    res.json({ authenticated: true, mode: auth.mode, storeOriginals: options.storeOriginals ?? "redacted" });
   });
 
   api.get("/calls", async (req, res) => {
@@ -167,6 +173,10 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     res.json({ ...(await store.stats()), ...options.counters(), liveClients: hub.clients(), liveClientsDropped: hub.dropped() });
   });
 
+  api.get("/config-events", async (req, res) => {
+    res.json({ configEvents: await store.listConfigEvents(intParam(req, "limit") ?? 50) });
+  });
+
   api.get("/dead-letters", async (req, res) => {
     res.json({ deadLetters: await store.listDeadLetters(intParam(req, "limit") ?? 50) });
   });
@@ -178,9 +188,23 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   app.use("/api", api);
   app.use(express.static(options.publicDir, { index: "index.html", maxAge: 0 }));
 
+  let lastUnavailableLog = 0;
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof InvalidQueryError) {
       res.status(400).json({ error: { type: "invalid_request", message: err.message } });
+      return;
+    }
+    if (err instanceof DatabaseUnavailableError || isTransientDatabaseError(err)) {
+      // The database is restarting or away (/ready says so too): a short answer, and a log line every 10 s at most
+      // rather than one per request with the whole statement in it.
+      const now = Date.now();
+      if (now - lastUnavailableLog > 10_000) {
+        lastUnavailableLog = now;
+        logger.warn("API requests fail: the database is unavailable", { error: rootCauseMessage(err) });
+      }
+      if (!res.headersSent) {
+        res.status(503).set("Retry-After", "2").json({ error: { type: "database_unavailable", message: "the database is unavailable; try again shortly" } });
+      }
       return;
     }
     logger.error("request failed", { error: err instanceof Error ? err.message : String(err) });
