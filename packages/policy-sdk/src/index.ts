@@ -2,7 +2,8 @@
  * What a policy author imports. A policy is a stateless singleton that sees each call's request, response and
  * stream events in the client's own format; per-call state lives on `ctx.state`. Helpers carry the hard parts:
  * text transformers with cross-chunk hold-back (`createTextPolicy`, `createStringReplacer`, `createRegexReplacer`),
- * a tool-call gate (`createToolCallGate`), `requestText` for request-side checks, and a test kit (`runPolicy`).
+ * a tool-call gate (`createToolCallGate`), `requestText` / `responseText` (every text carrier of a request, a
+ * response or a stream event, from one walker per format), and a test kit (`runPolicy`).
  *
  * ### Usage
  * ```ts
@@ -33,8 +34,8 @@ export { createRegexReplacer, DEFAULT_MAX_MATCH_LENGTH } from "./regex-replacer"
 export type { RegexReplacerOptions, RegexRule } from "./regex-replacer";
 export { createToolCallGate } from "./tool-call-gate";
 export type { ToolCall, ToolCallContext, ToolCallDecision, ToolCallGateOptions } from "./tool-call-gate";
-export { requestText } from "./request-text";
-export type { RequestText } from "./request-text";
+export { requestText, responseText } from "./request-text";
+export type { RequestText, ResponseText } from "./request-text";
 export { withKeepalive } from "./keepalive";
 // Re-exported: policies match tool and model names the way the gateway and the control plane do.
 export { createGlobMatcher } from "@luthien/runtime";
@@ -49,6 +50,9 @@ export {
   responsesRequest,
   responsesResponse,
   responsesStream,
+  seededRandom,
+  pickOne,
+  randomPieces,
 } from "./test-kit";
 export type {
   PolicyRun,

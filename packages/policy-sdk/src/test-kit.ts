@@ -200,7 +200,9 @@ function summarize(response: PolicyResponse | DenyDecision | undefined): Pick<Po
   }
 }
 
+/** Arguments as a client reads them for display: blank is `{}` (as the SDKs read it), text that is not JSON stays text. */
 function parseArguments(text: string): unknown {
+  if (text.trim() === "") return {};
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -367,6 +369,42 @@ function deliverResponses(events: readonly PolicyEvent[]): { delivered: PolicyEv
     }
   }
   return { delivered: delivered.map((event) => ({ format: "responses", event })), response: final === undefined ? undefined : { format: "responses", body: final } };
+}
+
+// --- Generated variants ---
+
+/**
+ * A seeded random source (mulberry32), numbers in [0, 1): tests that generate variants try the same ones on every
+ * run, so a failure reproduces from its seed.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One of `list`, picked by `random`. */
+export function pickOne<T>(random: () => number, list: readonly T[]): T {
+  return list[Math.floor(random() * list.length)] as T;
+}
+
+/** `text` cut at up to `cuts` random places: the non-empty pieces, in order (joined, the text). @default cuts 4 */
+export function randomPieces(random: () => number, text: string, cuts = 4): string[] {
+  if (text.length < 2) return text === "" ? [] : [text];
+  const at = [...new Set(Array.from({ length: 1 + Math.floor(random() * cuts) }, () => 1 + Math.floor(random() * (text.length - 1))))].sort((a, b) => a - b);
+  const out: string[] = [];
+  let from = 0;
+  for (const c of at) {
+    out.push(text.slice(from, c));
+    from = c;
+  }
+  out.push(text.slice(from));
+  return out.filter((p) => p !== "");
 }
 
 // --- Recorded traffic builders ---

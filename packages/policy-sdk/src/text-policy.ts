@@ -1,7 +1,10 @@
-import type { AnthropicStreamEvent, ChatCompletionChunk, ChatCompletionMessageParam, MessageParam, ResponsesResponse, ResponsesStreamEvent } from "@luthien/wire";
+import type { AnthropicStreamEvent, ChatCompletionChunk, ResponsesResponse, ResponsesStreamEvent } from "@luthien/wire";
+import { mapAnthropicMessage, mapAnthropicRequest, mapCitation, mapContentBlock } from "./internal/anthropic-text";
+import { startWalk, type VisitCarrier } from "./internal/carriers";
+import { DELTA_TEXT_FIELDS, deltaText, mapLooseParts, mapOpenAICompletion, mapOpenAIRequest, withDeltaText } from "./internal/openai-text";
 import { responsesEventKind } from "./internal/responses-events";
 import { mapResponsesRequest } from "./internal/responses-request";
-import { mapMessageText, retext, withOutput, type OutputItem } from "./internal/responses-output";
+import { mapMessageText, partText, retext, withOutput, type OutputItem } from "./internal/responses-output";
 import type { Policy, PolicyContext, PolicyEvent, PolicyRequest, PolicyResponse } from "./policy";
 
 /**
@@ -31,8 +34,8 @@ export interface TextScope {
 export interface TextPolicyOptions {
   name: string;
   /**
-   * Called once per text stream: per choice, text block or Responses `output_text` part of a response, per text of a
-   * request.
+   * Called once per text stream: per choice and field (content, refusal, reasoning, transcript), text block,
+   * Responses `output_text` part, per text of a request or of a whole response.
    */
   createTransformer(scope: TextScope): TextStreamTransformer;
   /** Which side's text to transform. @default "response" */
@@ -43,10 +46,24 @@ export interface TextPolicyOptions {
    * @default "modified"
    */
   action?: string | null;
+  /**
+   * What the policy does with signed text in responses — Anthropic thinking, whose signature covers its text (a
+   * modified block makes the API refuse the next turn, which breaks a Claude Code session). It is never rewritten:
+   * - `leave`: not transformed at all (cosmetic policies: case, wording);
+   * - `fail`: the transformer reads it, streamed with the usual hold-back so that nothing it would change is sent;
+   *   if it would change anything, the call fails (the engine turns the throw into a failed call). For policies
+   *   whose change means "this must not reach the client" (secrets, blocked patterns). Dropping the block instead
+   *   is no way out: a turn with tool_use must keep its thinking, and a `redacted_thinking` block cannot be forged
+   *   (its data is the provider's encryption).
+   * Thinking in a request's history is only read (it came from the provider, and must go back unchanged).
+   * @default "leave"
+   */
+  signed?: "leave" | "fail";
 }
 
-/** A Responses `output_text` part being streamed. */
+/** A Responses `output_text` or `refusal` part being streamed. */
 interface ResponsesPart {
+  kind: "output_text" | "refusal";
   t: TextStreamTransformer;
   itemId: string;
   outputIndex: number;
@@ -56,9 +73,20 @@ interface ResponsesPart {
   textOut: string;
 }
 
+/** One open text stream: an OpenAI choice's field, an Anthropic text or thinking block. */
+interface TextStream {
+  t: TextStreamTransformer;
+  /** Signed text (Anthropic thinking): what goes out must be exactly what came in, or the call fails. */
+  signed: boolean;
+  textIn: string;
+  textOut: string;
+}
+
 interface TextState {
-  /** Open text streams: OpenAI choice index, or Anthropic block index. */
-  transformers: Map<number, TextStreamTransformer>;
+  /** Open text streams: OpenAI `<choice>:<field>`, Anthropic `<block index>`. */
+  streams: Map<string, TextStream>;
+  /** OpenAI logprobs token lists, by `<choice>:<list>`: read through a transformer to tell whether they spell text it changes. */
+  logprobs: Map<string, { t: TextStreamTransformer; textIn: string; textOut: string }>;
   /** Responses: open output_text parts by `item_id:content_index`. */
   parts: Map<string, ResponsesPart>;
   /** Responses: the text of every part that ended, by `item_id:content_index`, for the done events and the final response. */
@@ -71,23 +99,51 @@ interface TextState {
 }
 
 /**
- * A policy that rewrites assistant text (and/or request text) through a text transformer, in every client format,
- * streaming or not. Tool calls, thinking (reasoning), refusals, roles and stop reasons pass untouched; held-back text
- * is released before the text's end (OpenAI: before the choice's finish_reason or a tool call; Anthropic: before the
- * block's stop; Responses: before the part's `response.output_text.done`), so a replacement split across deltas
- * still matches.
+ * What the stream handlers need of the policy: open, feed and close text streams, and read whole texts.
+ * `where` names the text in errors.
+ */
+interface Streams {
+  push(ctx: PolicyContext<TextState>, key: string, text: string, where: string): string;
+  /** Releases what the stream holds; the stream stays open (a transformer that stopped stays stopped). */
+  flush(ctx: PolicyContext<TextState>, key: string, where: string): string;
+  /** Releases what the stream holds and closes it. */
+  close(ctx: PolicyContext<TextState>, key: string, where: string): string;
+  /** Opens a signed stream (thinking) when the policy reads signed text; false when it leaves it alone. */
+  openSigned(ctx: PolicyContext<TextState>, key: string): boolean;
+  /** Whether a logprobs list's tokens would change (then the list is dropped). */
+  logprobsChange(ctx: PolicyContext<TextState>, key: string, tokens: string, ending: boolean): boolean;
+  /** A visitor for whole texts (requests, whole responses, blocks that arrive whole). */
+  whole(ctx: PolicyContext<TextState>, side: "request" | "response"): VisitCarrier;
+}
+
+/**
+ * A policy that rewrites text in every client format, streaming or not, through a text transformer — every text
+ * carrier the format has, from the SDK walkers (`responseText` lists them): OpenAI content, refusals, provider
+ * reasoning (`reasoning_content`, `reasoning`), audio transcripts, annotation titles; Anthropic text blocks,
+ * citations, server tool results the user reads (search titles, fetched documents, code execution output); Responses
+ * `output_text` and `refusal` parts. What a call does (tool-call arguments, inputs), names and URLs pass untouched, and so does
+ * Anthropic thinking unless `signed` is `fail` (see there). Logprobs that spell text the transformer would change
+ * are dropped (OpenAI `logprobs: null`). Held-back text is released before its text ends (OpenAI: before the
+ * choice's finish_reason or a tool call; Anthropic: before the block's stop; Responses: before the part's
+ * `response.output_text.done`), so a replacement split across deltas still matches.
  *
  * Responses streams: one transformer per `output_text` part (item id, content index) over its deltas; the part's
  * transformed text then replaces the original wherever the stream repeats it — `response.output_text.done`,
  * `response.content_part.done`, `response.output_item.done` and the final response of `response.completed`,
  * `response.incomplete` or `response.failed` — so clients that read deltas, done events or only the final response
  * all see the same text. A part whose text changed loses its logprobs (they would spell the original tokens).
- * Request side (Responses): instructions, prompt variables, the input string, message text parts and tool outputs.
+ * `refusal` parts are written the same way (`response.refusal.delta` / `.done`, their content part and item
+ * events, the final response); Responses reasoning and audio transcripts are read, not written.
+ *
+ * Requests: every written carrier `requestText` yields (message text, tool results, documents, prediction...);
+ * what is only read there (earlier calls, thinking, definitions) stays as it is — a request-side check that must
+ * see those uses `requestText`.
  */
 export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> {
   const applyTo = options.applyTo ?? "response";
   const onResponseSide = applyTo !== "request";
   const action = options.action === undefined ? "modified" : options.action;
+  const readSigned = options.signed === "fail";
   const changed = (ctx: PolicyContext<TextState>, side: "request" | "response"): void => {
     if (action !== null) ctx.emit(`${side}_${action}`);
   };
@@ -95,27 +151,98 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
     const t = options.createTransformer({ side, ctx });
     return t.push(text) + t.end();
   };
-  const transformerFor = (ctx: PolicyContext<TextState>, index: number): TextStreamTransformer => {
-    let t = ctx.state.transformers.get(index);
-    if (t === undefined) {
-      t = options.createTransformer({ side: "response", ctx });
-      ctx.state.transformers.set(index, t);
-    }
-    return t;
+  // Logprobs are a shadow of text the policy already reports on: their transformers report nothing.
+  const quiet = (ctx: PolicyContext<TextState>): TextScope["ctx"] => ({ ...ctx, emit: () => undefined });
+  const signedChange = (where: string): never => {
+    throw new Error(`${options.name}: the signed thinking at ${where} would change; a signed block cannot be rewritten, so the call fails`);
+  };
+  const streams: Streams = {
+    push(ctx, key, text, where) {
+      let s = ctx.state.streams.get(key);
+      if (s === undefined) {
+        s = { t: options.createTransformer({ side: "response", ctx }), signed: false, textIn: "", textOut: "" };
+        ctx.state.streams.set(key, s);
+      }
+      const out = s.t.push(text);
+      s.textIn += text;
+      s.textOut += out;
+      if (s.signed) {
+        // Held back is fine (the text goes out later, unchanged); anything else would alter a signed block.
+        if (!s.textIn.startsWith(s.textOut)) signedChange(where);
+      } else {
+        ctx.state.textIn += text;
+        ctx.state.textOut += out;
+      }
+      return out;
+    },
+    flush(ctx, key, where) {
+      const s = ctx.state.streams.get(key);
+      if (s === undefined) return "";
+      const rest = s.t.end();
+      s.textOut += rest;
+      if (s.signed) {
+        if (s.textOut !== s.textIn) signedChange(where);
+      } else ctx.state.textOut += rest;
+      return rest;
+    },
+    close(ctx, key, where) {
+      const rest = streams.flush(ctx, key, where);
+      ctx.state.streams.delete(key);
+      return rest;
+    },
+    openSigned(ctx, key) {
+      if (!readSigned) return false;
+      ctx.state.streams.set(key, { t: options.createTransformer({ side: "response", ctx }), signed: true, textIn: "", textOut: "" });
+      return true;
+    },
+    logprobsChange(ctx, key, tokens, ending) {
+      let l = ctx.state.logprobs.get(key);
+      if (l === undefined) {
+        l = { t: options.createTransformer({ side: "response", ctx: quiet(ctx) }), textIn: "", textOut: "" };
+        ctx.state.logprobs.set(key, l);
+      }
+      l.textIn += tokens;
+      l.textOut += l.t.push(tokens) + (ending ? l.t.end() : "");
+      // Dropped while anything the tokens spelled so far is held back (a possible start of a match) or changed:
+      // once changed, the rest of the list goes too.
+      return l.textOut !== l.textIn;
+    },
+    whole(ctx, side) {
+      const run = runner(ctx, side);
+      return (c) => {
+        switch (c.access) {
+          case "write":
+            return run(c.text);
+          case "read":
+            return c.text;
+          case "signed":
+            if (side === "response" && readSigned && run(c.text) !== c.text) signedChange(c.where);
+            return c.text;
+          case "logprobs": {
+            const t = options.createTransformer({ side, ctx: quiet(ctx) });
+            return t.push(c.text) + t.end();
+          }
+          default: {
+            const unknown: never = c.access;
+            throw new Error(`unknown carrier access ${String(unknown)}`);
+          }
+        }
+      };
+    },
   };
   return {
     name: options.name,
     mode: onResponseSide ? "FULL" : "SKIP",
-    createState: () => ({ transformers: new Map(), parts: new Map(), finals: new Map(), last: undefined, textIn: "", textOut: "" }),
+    createState: () => ({ streams: new Map(), logprobs: new Map(), parts: new Map(), finals: new Map(), last: undefined, textIn: "", textOut: "" }),
     onRequest(request, ctx) {
       if (applyTo === "response") return request;
-      const next = transformRequest(request, runner(ctx, "request"));
+      const next = transformRequest(request, streams.whole(ctx, "request"));
       if (next !== request) changed(ctx, "request");
       return next;
     },
     onResponse(response, ctx) {
       if (!onResponseSide) return response;
-      const next = transformResponse(response, runner(ctx, "response"));
+      const next = transformResponse(response, streams.whole(ctx, "response"), runner(ctx, "response"));
       if (next !== response) changed(ctx, "response");
       return next;
     },
@@ -123,9 +250,9 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
       if (!onResponseSide) return [event];
       switch (event.format) {
         case "openai":
-          return onOpenAIChunk(event.chunk, ctx, transformerFor);
+          return onOpenAIChunk(event.chunk, ctx, streams);
         case "anthropic":
-          return onAnthropicEvent(event.event, ctx, transformerFor);
+          return onAnthropicEvent(event.event, ctx, streams);
         case "responses":
           return onResponsesEvent(event.event, ctx, (c) => options.createTransformer({ side: "response", ctx: c }), runner(ctx, "response")).map((e) => ({ format: "responses", event: e }));
         default: {
@@ -141,81 +268,180 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
       for (const key of [...state.parts.keys()]) {
         for (const e of closePart(state, key, 0)) out.push({ format: "responses", event: e });
       }
-      for (const [index, t] of state.transformers) {
-        const rest = t.end();
-        state.textOut += rest;
-        if (rest === "") continue;
-        if (ctx.format === "anthropic") {
-          out.push({ format: "anthropic", event: { type: "content_block_delta", index, delta: { type: "text_delta", text: rest } } });
-        } else if (state.last !== undefined) {
-          const { id, created, model, object } = state.last;
-          out.push({ format: "openai", chunk: { id, created, model, object, choices: [{ index, delta: { content: rest }, finish_reason: null, logprobs: null }] } });
+      if (ctx.format === "anthropic") out.push(...releaseAnthropic(ctx, streams, [...state.streams.keys()]));
+      else if (ctx.format === "openai" && state.last !== undefined) {
+        const { id, created, model, object } = state.last;
+        const byChoice = new Map<number, ChatCompletionChunk.Choice.Delta>();
+        for (const key of [...state.streams.keys()]) {
+          const [choice, field] = splitKey(key);
+          const rest = streams.close(ctx, key, `choices[${choice}].delta.${field}`);
+          if (rest === "") continue;
+          byChoice.set(choice, withDeltaText(byChoice.get(choice) ?? {}, field, rest));
         }
+        for (const [index, delta] of byChoice) out.push({ format: "openai", chunk: { id, created, model, object, choices: [{ index, delta, finish_reason: null, logprobs: null }] } });
       }
-      state.transformers.clear();
+      state.streams.clear();
+      state.logprobs.clear();
       if (state.textOut !== state.textIn) changed(ctx, "response");
       return out;
     },
   };
 }
 
-type TransformerFor = (ctx: PolicyContext<TextState>, index: number) => TextStreamTransformer;
+type DeltaField = (typeof DELTA_TEXT_FIELDS)[number];
+const splitKey = (key: string): [number, DeltaField] => {
+  const at = key.indexOf(":");
+  return [Number(key.slice(0, at)), key.slice(at + 1) as DeltaField];
+};
 
-function onOpenAIChunk(chunk: ChatCompletionChunk, ctx: PolicyContext<TextState>, transformerFor: TransformerFor): PolicyEvent[] {
+/** Delta fields that are only text (a delta of nothing else, all emptied by hold-back, need not be sent). */
+const PLAIN_TEXT_FIELDS: ReadonlySet<string> = new Set(["content", "refusal", "reasoning_content", "reasoning"]);
+
+function onOpenAIChunk(chunk: ChatCompletionChunk, ctx: PolicyContext<TextState>, streams: Streams): PolicyEvent[] {
   const { state } = ctx;
   state.last = chunk;
   let dropped = false;
   const choices = chunk.choices.map((choice) => {
-    const t = transformerFor(ctx, choice.index);
-    const original = choice.delta.content;
-    let content = typeof original === "string" ? t.push(original) : "";
-    const ending = choice.finish_reason !== null && choice.finish_reason !== undefined;
-    // Text must not trail a tool call or follow the finish: release what is held first.
-    if (ending || choice.delta.tool_calls !== undefined) content += t.end();
-    state.textIn += original ?? "";
-    state.textOut += content;
-    if (content === (original ?? "")) return choice;
-    if (content === "" && Object.keys(choice.delta).every((k) => k === "content") && !ending) dropped = true;
-    return { ...choice, delta: { ...choice.delta, content } };
+    const ending = (choice.finish_reason !== null && choice.finish_reason !== undefined) || choice.delta.tool_calls !== undefined || choice.delta.function_call !== undefined;
+    let delta = choice.delta;
+    let hadText = false;
+    // Content as a list of parts (some providers stream it so): each part's text is the next piece of the content
+    // stream, and what the stream still holds at the end goes out as one more text part.
+    const parts: unknown = choice.delta.content;
+    if (Array.isArray(parts)) {
+      const key = `${choice.index}:content`;
+      const where = `choices[${choice.index}].delta.content`;
+      const walked = mapLooseParts(parts, where, "assistant", (text, at) => streams.push(ctx, key, text, at));
+      const rest = ending ? streams.flush(ctx, key, where) : "";
+      delta = { ...delta, content: [...walked, ...(rest !== "" ? [{ type: "text", text: rest }] : [])] as unknown as string };
+    }
+    for (const field of DELTA_TEXT_FIELDS) {
+      if (field === "content" && Array.isArray(parts)) continue;
+      const key = `${choice.index}:${field}`;
+      const where = `choices[${choice.index}].delta.${field}`;
+      const original = deltaText(choice.delta, field);
+      let text = original === undefined ? undefined : streams.push(ctx, key, original, where);
+      if (original !== undefined && original !== "") hadText = true;
+      // Text must not trail a tool call or follow the finish: release what is held first.
+      if (ending) {
+        const rest = streams.flush(ctx, key, where);
+        if (rest !== "") text = (text ?? "") + rest;
+      }
+      if (text !== undefined && text !== original) delta = withDeltaText(delta, field, text);
+    }
+    // Logprobs spell content and refusal tokens: where those changed here, the chain's guard drops them (and says
+    // so); where they did not, the tokens are read for what they spell, and dropped when the transformer would
+    // change or hold it.
+    let logprobs = choice.logprobs;
+    const lp = choice.logprobs;
+    if (lp !== undefined && lp !== null) {
+      const textChanged = deltaText(delta, "content") !== deltaText(choice.delta, "content") || deltaText(delta, "refusal") !== deltaText(choice.delta, "refusal");
+      for (const list of ["content", "refusal"] as const) {
+        const tokens = lp[list];
+        if (tokens === undefined || tokens === null || tokens.length === 0) continue;
+        if (streams.logprobsChange(ctx, `${choice.index}:${list}`, tokens.map((t) => t.token).join(""), ending) && !textChanged) logprobs = null;
+      }
+    }
+    if (delta === choice.delta && logprobs === choice.logprobs) return choice;
+    const keys = Object.keys(delta);
+    if (hadText && !ending && keys.every((k) => PLAIN_TEXT_FIELDS.has(k) && (delta as Record<string, unknown>)[k] === "")) dropped = true;
+    return { ...choice, delta, ...(logprobs !== choice.logprobs ? { logprobs } : {}) };
   });
   if (dropped && chunk.choices.length === 1 && chunk.usage === undefined) return [];
   return [{ format: "openai", chunk: { ...chunk, choices } }];
 }
 
-function onAnthropicEvent(event: AnthropicStreamEvent, ctx: PolicyContext<TextState>, transformerFor: TransformerFor): PolicyEvent[] {
-  const { state } = ctx;
+/** Closes the given Anthropic streams: what they hold goes out as one more delta of their kind. */
+function releaseAnthropic(ctx: PolicyContext<TextState>, streams: Streams, keys: string[]): PolicyEvent[] {
+  const out: PolicyEvent[] = [];
+  for (const key of keys) {
+    const s = ctx.state.streams.get(key);
+    if (s === undefined) continue;
+    const index = Number(key);
+    const rest = streams.close(ctx, key, `content[${index}]`);
+    if (rest === "") continue;
+    const delta = s.signed ? ({ type: "thinking_delta", thinking: rest } as const) : ({ type: "text_delta", text: rest } as const);
+    out.push({ format: "anthropic", event: { type: "content_block_delta", index, delta } });
+  }
+  return out;
+}
+
+function onAnthropicEvent(event: AnthropicStreamEvent, ctx: PolicyContext<TextState>, streams: Streams): PolicyEvent[] {
   const wrap = (e: AnthropicStreamEvent): PolicyEvent => ({ format: "anthropic", event: e });
+  const key = "index" in event ? String(event.index) : "";
+  const where = "index" in event ? `content[${event.index}]` : "";
   switch (event.type) {
+    case "message_start": {
+      // A message that starts with content (providers send none) gets no raw text past us.
+      if ((event.message.content ?? []).length === 0) return [wrap(event)];
+      const message = mapAnthropicMessage(event.message, streams.whole(ctx, "response"));
+      return [wrap(message === event.message ? event : { ...event, message })];
+    }
     case "content_block_start": {
-      if (event.content_block.type !== "text") return [wrap(event)];
-      const t = transformerFor(ctx, event.index);
-      const original = event.content_block.text;
-      if (original === "") return [wrap(event)];
-      const text = t.push(original);
-      state.textIn += original;
-      state.textOut += text;
-      return [wrap({ ...event, content_block: { ...event.content_block, text } })];
+      const b = event.content_block;
+      switch (b.type) {
+        case "text": {
+          const text = streams.push(ctx, key, b.text, `${where}.text`);
+          if (!Array.isArray(b.citations) || b.citations.length === 0) return [wrap(text === b.text ? event : { ...event, content_block: { ...b, text } })];
+          const { walk } = startWalk(streams.whole(ctx, "response"));
+          const citations = b.citations.map((c, k) => mapCitation(c, `${where}.citations[${k}]`, walk));
+          return [wrap({ ...event, content_block: { ...b, text, citations } })];
+        }
+        case "thinking": {
+          if (!streams.openSigned(ctx, key)) return [wrap(event)];
+          return [wrap({ ...event, content_block: { ...b, thinking: streams.push(ctx, key, b.thinking, `${where}.thinking`) } })];
+        }
+        default: {
+          // Blocks that arrive whole (server tool results): their text is transformed whole.
+          const { walk, changed } = startWalk(streams.whole(ctx, "response"));
+          const next = mapContentBlock(b, "content_block", walk);
+          return [wrap(changed() ? { ...event, content_block: next } : event)];
+        }
+      }
     }
     case "content_block_delta": {
-      if (event.delta.type !== "text_delta") return [wrap(event)];
-      const original = event.delta.text;
-      const text = transformerFor(ctx, event.index).push(original);
-      state.textIn += original;
-      state.textOut += text;
-      if (text === "") return [];
-      return [wrap({ ...event, delta: { ...event.delta, text } })];
+      const d = event.delta;
+      switch (d.type) {
+        case "text_delta": {
+          const text = streams.push(ctx, key, d.text, `${where}.text`);
+          if (text === "") return [];
+          return [wrap(text === d.text ? event : { ...event, delta: { ...d, text } })];
+        }
+        case "thinking_delta": {
+          if (!ctx.state.streams.has(key)) return [wrap(event)];
+          const thinking = streams.push(ctx, key, d.thinking, `${where}.thinking`);
+          if (thinking === "") return [];
+          return [wrap({ ...event, delta: { ...d, thinking } })];
+        }
+        case "signature_delta":
+          // The thinking is complete: what it still holds goes out before its signature.
+          return [...releaseAnthropic(ctx, streams, [key]), wrap(event)];
+        case "citations_delta": {
+          const { walk, changed } = startWalk(streams.whole(ctx, "response"));
+          const citation = mapCitation(d.citation, `${where}.citation`, walk);
+          return [wrap(changed() ? { ...event, delta: { ...d, citation } } : event)];
+        }
+        case "input_json_delta":
+          return [wrap(event)];
+        default: {
+          // A delta kind the SDK's types do not know carries nothing this policy writes: it passes.
+          const unknown: never = d;
+          return [wrap({ ...event, delta: unknown })];
+        }
+      }
     }
-    case "content_block_stop": {
-      const t = state.transformers.get(event.index);
-      if (t === undefined) return [wrap(event)];
-      state.transformers.delete(event.index);
-      const rest = t.end();
-      state.textOut += rest;
-      if (rest === "") return [wrap(event)];
-      return [wrap({ type: "content_block_delta", index: event.index, delta: { type: "text_delta", text: rest } }), wrap(event)];
-    }
-    default:
+    case "content_block_stop":
+      return [...releaseAnthropic(ctx, streams, [key]), wrap(event)];
+    case "message_delta":
+      // Blocks still open (a stream that never stopped them) release their text before the message ends.
+      return [...releaseAnthropic(ctx, streams, [...ctx.state.streams.keys()]), wrap(event)];
+    case "message_stop":
+    case "ping":
       return [wrap(event)];
+    default: {
+      const unknown: never = event;
+      return [wrap(unknown)];
+    }
   }
 }
 
@@ -233,17 +459,8 @@ function closePart(state: TextState, key: string, sequenceNumber: number): Respo
   state.textOut += rest;
   state.finals.set(key, p.textOut);
   if (rest === "") return [];
-  return [
-    {
-      type: "response.output_text.delta",
-      item_id: p.itemId,
-      output_index: p.outputIndex,
-      content_index: p.contentIndex,
-      delta: rest,
-      logprobs: [],
-      sequence_number: sequenceNumber,
-    },
-  ];
+  const at = { item_id: p.itemId, output_index: p.outputIndex, content_index: p.contentIndex, delta: rest, sequence_number: sequenceNumber };
+  return [p.kind === "refusal" ? { type: "response.refusal.delta", ...at } : { type: "response.output_text.delta", ...at, logprobs: [] }];
 }
 
 /** Maps the text of every output_text part of a response's messages; the same body when nothing changed. */
@@ -251,7 +468,7 @@ function mapResponseText(body: ResponsesResponse, textFor: (itemId: string, cont
   let changed = false;
   const output = body.output.map((item): OutputItem => {
     if (item.type !== "message") return item;
-    const next = mapMessageText(item, (part, j) => retext(part, textFor(item.id, j, part.text)));
+    const next = mapMessageText(item, (part, j) => retext(part, textFor(item.id, j, partText(part))));
     if (next !== item) changed = true;
     return next;
   });
@@ -261,15 +478,17 @@ function mapResponseText(body: ResponsesResponse, textFor: (itemId: string, cont
 function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextState>, make: MakeTransformer, runWhole: (t: string) => string): ResponsesStreamEvent[] {
   const { state } = ctx;
   const seq = event.sequence_number;
-  const open = (itemId: string, outputIndex: number, contentIndex: number): ResponsesPart => {
+  const open = (itemId: string, outputIndex: number, contentIndex: number, kind: ResponsesPart["kind"] = "output_text"): ResponsesPart => {
     const key = partKey(itemId, contentIndex);
     let p = state.parts.get(key);
     if (p === undefined) {
       // More text for a part the stream already finished: which text would the client keep? Fail closed.
-      if (state.finals.has(key)) throw new Error(`text for output_text part ${key} after its done event`);
-      p = { t: make(ctx), itemId, outputIndex, contentIndex, textIn: "", textOut: "" };
+      if (state.finals.has(key)) throw new Error(`text for ${kind} part ${key} after its done event`);
+      p = { kind, t: make(ctx), itemId, outputIndex, contentIndex, textIn: "", textOut: "" };
       state.parts.set(key, p);
     }
+    // One content index is one part: text of the other kind there would be read two ways.
+    if (p.kind !== kind) throw new Error(`${kind} text for the ${p.kind} part ${key}`);
     return p;
   };
   const push = (p: ResponsesPart, text: string): string => {
@@ -297,7 +516,7 @@ function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextSt
     const next = mapMessageText(item, (part, j) => {
       const key = partKey(item.id, j);
       release.push(...closePart(state, key, seq));
-      return retext(part, finalFor(key, part.text));
+      return retext(part, finalFor(key, partText(part)));
     });
     return { release, item: next };
   };
@@ -314,22 +533,35 @@ function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextSt
       const text = finalFor(key, event.text);
       return [...release, text === event.text ? event : { ...event, text, logprobs: [] }];
     }
-    case "response.content_part.added": {
-      if (event.part.type !== "output_text" || event.part.text === "") return [event];
-      const text = push(open(event.item_id, event.output_index, event.content_index), event.part.text);
-      return [{ ...event, part: retext(event.part, text) }];
+    case "response.refusal.delta": {
+      const delta = push(open(event.item_id, event.output_index, event.content_index, "refusal"), event.delta);
+      if (delta === "") return [];
+      return [delta === event.delta ? event : { ...event, delta }];
     }
-    case "response.content_part.done": {
-      if (event.part.type !== "output_text") return [event];
+    case "response.refusal.done": {
       const key = partKey(event.item_id, event.content_index);
       const release = closePart(state, key, seq);
-      return [...release, { ...event, part: retext(event.part, finalFor(key, event.part.text)) }];
+      const refusal = finalFor(key, event.refusal);
+      return [...release, refusal === event.refusal ? event : { ...event, refusal }];
+    }
+    case "response.content_part.added": {
+      const { part } = event;
+      if ((part.type !== "output_text" && part.type !== "refusal") || partText(part) === "") return [event];
+      const text = push(open(event.item_id, event.output_index, event.content_index, part.type), partText(part));
+      return [{ ...event, part: retext(part, text) }];
+    }
+    case "response.content_part.done": {
+      const { part } = event;
+      if (part.type !== "output_text" && part.type !== "refusal") return [event];
+      const key = partKey(event.item_id, event.content_index);
+      const release = closePart(state, key, seq);
+      return [...release, { ...event, part: retext(part, finalFor(key, partText(part))) }];
     }
     case "response.output_item.added": {
       const { item } = event;
       if (item.type !== "message") return [event];
       // Text already in the added item is the start of its parts.
-      const next = mapMessageText(item, (part, j) => (part.text === "" ? part : retext(part, push(open(item.id, event.output_index, j), part.text))));
+      const next = mapMessageText(item, (part, j) => (partText(part) === "" ? part : retext(part, push(open(item.id, event.output_index, j, part.type), partText(part)))));
       return [next === item ? event : { ...event, item: next }];
     }
     case "response.output_item.done": {
@@ -352,127 +584,53 @@ function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextSt
       return [response === event.response ? event : { ...event, response }];
     }
     default:
-      // No assistant text here (refusals, reasoning and transcripts are left as they are, like OpenAI refusals and
-      // Anthropic thinking). A text carrier the SDK adds is classified `text` and must not pass unread.
+      // No text a policy writes here (reasoning and transcripts are read, see `responseText`). A text carrier the
+      // SDK adds is classified `text` and must not pass unread.
       if (responsesEventKind(event) === "text") throw new Error(`unhandled Responses text event ${event.type}`);
       return [event];
   }
 }
 
-function transformRequest(request: PolicyRequest, run: (t: string) => string): PolicyRequest {
-  if (request.format === "responses") {
-    const body = mapResponsesRequest(request.body, (c) => (c.editable ? run(c.text) : c.text));
-    return body === request.body ? request : { format: "responses", body };
-  }
-  if (request.format === "openai") {
-    let changed = false;
-    const messages = request.body.messages.map((m) => {
-      const next = transformOpenAIMessage(m, run);
-      if (next !== m) changed = true;
-      return next;
-    });
-    return changed ? { format: "openai", body: { ...request.body, messages } } : request;
-  }
-  const body = request.body;
-  let changed = false;
-  let system = body.system;
-  if (typeof system === "string") {
-    const next = run(system);
-    if (next !== system) {
-      changed = true;
-      system = next;
+function transformRequest(request: PolicyRequest, visit: VisitCarrier): PolicyRequest {
+  // Signed text in a request (thinking in the history) came from the provider and goes back unchanged.
+  const written: VisitCarrier = (c) => (c.access === "write" ? visit(c) : c.text);
+  switch (request.format) {
+    case "openai": {
+      const body = mapOpenAIRequest(request.body, written);
+      return body === request.body ? request : { format: "openai", body };
     }
-  } else if (system !== undefined) {
-    system = system.map((b) => {
-      const text = run(b.text);
-      if (text === b.text) return b;
-      changed = true;
-      return { ...b, text };
-    });
-  }
-  const messages = body.messages.map((m) => {
-    const next = transformAnthropicMessage(m, run);
-    if (next !== m) changed = true;
-    return next;
-  });
-  if (!changed) return request;
-  return { format: "anthropic", body: { ...body, messages, ...(system !== undefined ? { system } : {}) } };
-}
-
-function transformResponse(response: PolicyResponse, run: (t: string) => string): PolicyResponse {
-  if (response.format === "responses") {
-    const body = mapResponseText(response.body, (_id, _j, text) => run(text));
-    return body === response.body ? response : { format: "responses", body };
-  }
-  if (response.format === "openai") {
-    const choices = response.body.choices.map((c) => {
-      if (typeof c.message.content !== "string") return c;
-      const content = run(c.message.content);
-      return content === c.message.content ? c : { ...c, message: { ...c.message, content } };
-    });
-    if (choices.every((c, i) => c === response.body.choices[i])) return response;
-    return { format: "openai", body: { ...response.body, choices } };
-  }
-  let changed = false;
-  const content = response.body.content.map((b) => {
-    if (b.type !== "text") return b;
-    const text = run(b.text);
-    if (text === b.text) return b;
-    changed = true;
-    return { ...b, text };
-  });
-  return changed ? { format: "anthropic", body: { ...response.body, content } } : response;
-}
-
-function transformOpenAIMessage(m: ChatCompletionMessageParam, run: (t: string) => string): ChatCompletionMessageParam {
-  if (typeof m.content === "string") {
-    const content = run(m.content);
-    return content === m.content ? m : ({ ...m, content } as ChatCompletionMessageParam);
-  }
-  if (!Array.isArray(m.content)) return m;
-  const parts = mapTextParts(m.content as Array<{ type: string; text?: string }>, run);
-  return parts === m.content ? m : ({ ...m, content: parts } as ChatCompletionMessageParam);
-}
-
-function transformAnthropicMessage(m: MessageParam, run: (t: string) => string): MessageParam {
-  if (typeof m.content === "string") {
-    const content = run(m.content);
-    return content === m.content ? m : { ...m, content };
-  }
-  let changed = false;
-  const blocks = m.content.map((b) => {
-    if (b.type === "text") {
-      const text = run(b.text);
-      if (text === b.text) return b;
-      changed = true;
-      return { ...b, text };
+    case "anthropic": {
+      const body = mapAnthropicRequest(request.body, written);
+      return body === request.body ? request : { format: "anthropic", body };
     }
-    if (b.type === "tool_result" && b.content !== undefined) {
-      if (typeof b.content === "string") {
-        const content = run(b.content);
-        if (content === b.content) return b;
-        changed = true;
-        return { ...b, content };
-      }
-      const parts = mapTextParts(b.content as Array<{ type: string; text?: string }>, run);
-      if (parts === b.content) return b;
-      changed = true;
-      return { ...b, content: parts } as typeof b;
+    case "responses": {
+      const body = mapResponsesRequest(request.body, written);
+      return body === request.body ? request : { format: "responses", body };
     }
-    return b;
-  });
-  return changed ? ({ ...m, content: blocks } as MessageParam) : m;
+    default: {
+      const unknown: never = request;
+      throw new Error(`unknown request format ${JSON.stringify(unknown)}`);
+    }
+  }
 }
 
-/** Maps the `text` of every `{type: "text"}` part; returns the same array when nothing changed. */
-function mapTextParts<T extends { type: string; text?: string }>(parts: T[], run: (t: string) => string): T[] {
-  let changed = false;
-  const out = parts.map((p) => {
-    if (p.type !== "text" || typeof p.text !== "string") return p;
-    const text = run(p.text);
-    if (text === p.text) return p;
-    changed = true;
-    return { ...p, text };
-  });
-  return changed ? out : parts;
+function transformResponse(response: PolicyResponse, visit: VisitCarrier, run: (t: string) => string): PolicyResponse {
+  switch (response.format) {
+    case "responses": {
+      const body = mapResponseText(response.body, (_id, _j, text) => run(text));
+      return body === response.body ? response : { format: "responses", body };
+    }
+    case "openai": {
+      const body = mapOpenAICompletion(response.body, visit);
+      return body === response.body ? response : { format: "openai", body };
+    }
+    case "anthropic": {
+      const body = mapAnthropicMessage(response.body, visit);
+      return body === response.body ? response : { format: "anthropic", body };
+    }
+    default: {
+      const unknown: never = response;
+      throw new Error(`unknown response format ${JSON.stringify(unknown)}`);
+    }
+  }
 }

@@ -10,7 +10,7 @@ import type {
   ResponsesStreamEvent,
   ToolUseBlock,
 } from "@luthien/wire";
-import { jsonText, parseJson } from "./internal/json";
+import { jsonCall, jsonText, objectCall, refusalOf } from "./internal/json";
 import { callIdentity, responsesCallOf, rewriteCallItem } from "./internal/responses-calls";
 import { isItemScoped } from "./internal/responses-events";
 import { textMessage, withOutput, type OutputItem } from "./internal/responses-output";
@@ -19,10 +19,16 @@ import type { Policy, PolicyContext, PolicyEvent, PolicyResponse } from "./polic
 
 /** One complete tool call, in any format. */
 export interface ToolCall {
-  /** OpenAI `tool_calls[].id`, Anthropic `tool_use.id`, Responses `call_id` (an approval request's item id). */
+  /**
+   * OpenAI `tool_calls[].id` (`"function_call"` for a legacy `function_call`, which has none), Anthropic
+   * `tool_use.id`, Responses `call_id` (an approval request's item id).
+   */
   id: string;
   name: string;
-  /** The arguments parsed from their JSON; the raw text when it is not valid JSON (so string checks still see it). */
+  /**
+   * The arguments as an object parsed from their JSON (custom tools: their input text). Arguments that are not one
+   * complete JSON object every client reads the same way never reach `decide`: the gate blocks the call.
+   */
   input: unknown;
 }
 
@@ -65,10 +71,25 @@ interface HeldOpenAICall {
   deltas: ToolCallDelta[];
 }
 
+type FunctionCallDelta = NonNullable<ChatCompletionChunk.Choice.Delta["function_call"]>;
+
+/** A legacy `function_call` being streamed. */
+interface HeldFunctionCall {
+  name: string;
+  arguments: string;
+  deltas: FunctionCallDelta[];
+}
+
 interface OpenAIChoiceState {
+  index: number;
   calls: Map<number, HeldOpenAICall>;
+  fn: HeldFunctionCall | undefined;
+  /** Tool-call ids seen, by the index that has them. */
+  ids: Map<string, number>;
   /** Whether this choice sent text, so the text of a blocked call starts on a new paragraph. */
   sawText: boolean;
+  /** Whether its finish_reason came (a tool call after it is refused). */
+  finished: boolean;
 }
 
 interface HeldToolUse {
@@ -92,6 +113,10 @@ interface GateState {
   held: HeldToolUse[];
   /** Anthropic: tool_use blocks released in this message. */
   kept: number;
+  /** Anthropic: input indices of tool_use blocks that stopped (a later delta for one is refused). */
+  closedTools: Set<number>;
+  /** Anthropic: tool_use ids seen. */
+  toolIds: Set<string>;
   responses: ResponsesGateState;
 }
 
@@ -158,14 +183,27 @@ interface ResponsesGateState {
  * trailing; blocks are renumbered in output order. OpenAI: a choice's tool-call deltas are held until its
  * `finish_reason` (or the end of the stream); then the text of blocked calls goes out as one content delta, the
  * remaining calls follow with indices renumbered 0..n-1 in order, then the finish. Whole responses get the same
- * decisions. When no call remains, `tool_use` becomes `end_turn` and `tool_calls` becomes `stop`; every other stop
- * or finish reason is kept.
+ * decisions. The legacy OpenAI `function_call` (message field, `delta.function_call`, finish `function_call`) is a
+ * call like the others. When no call remains, `tool_use` becomes `end_turn` and `tool_calls` / `function_call`
+ * become `stop`; every other stop or finish reason is kept.
+ *
+ * The gate decides the call a client runs, or none. Arguments are decided only when every client reads them the
+ * same way (one complete JSON object: see `parseToolArguments`); anything else — truncated, trailing text, not an
+ * object, duplicate or `__proto__` keys — is blocked without asking `decide` (event reason "... refused: ...").
+ * A call whose identity clients could read differently fails the whole call (a throw, which the engine turns into a
+ * failed call): OpenAI — a name in more than one delta of an index, a first delta without a name (arguments before
+ * the name), an id that changes, an id on two indices, a non-function `type`, a call after its choice's finish,
+ * `function_call` and `tool_calls` in one choice, two calls with one id; Anthropic — a `tool_use` in
+ * `message_start`, input both in a `tool_use` start and in `input_json_delta` events, another delta kind in a
+ * tool_use block, a start, delta or stop for a tool_use index that is still open or already stopped, two blocks with
+ * one id.
  *
  * Responses. Every item kind a client executes is a call (function, custom tool, local shell, shell, apply_patch,
  * computer, MCP approval requests, client-side tool search: see `responsesCallOf` for the names and inputs
  * `decide` sees). From a call item's `response.output_item.added`, its events and everything after them are held
  * until its `response.output_item.done`, then it is decided on the done item (its id, call id and name must match
- * across added, argument and done events, and the streamed arguments must be the done item's, or the call fails).
+ * across added, argument and done events, and the streamed arguments — the added item's, then the deltas, as
+ * openai-node joins them — must be the done item's, or the call fails).
  * Allowed: its events go out unchanged. Blocked: a message item with the blocked text takes its place at the same
  * output index (added, content part, text delta and done events). Rewritten: the item goes out with the new input in
  * one arguments delta. The final response (`response.completed`, `.incomplete`, `.failed`) gets the same decisions,
@@ -180,7 +218,10 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
   const blockedText = options.blockedText ?? ((call, reason) => `⛔ BLOCKED by ${name}: the ${call.name} tool call was not run. Reason: ${reason}`);
 
   const decide = (call: ToolCall, ctx: ToolCallContext): Promise<ToolCallDecision> => {
-    const verdict = Promise.resolve().then(() => options.decide(call, ctx));
+    // Arguments clients could read another way (truncated, not an object, ...) are never decided: blocked.
+    const refusal = refusalOf(call);
+    const verdict =
+      refusal !== undefined ? Promise.resolve<ToolCallDecision>({ action: "block", reason: `the ${call.name} call was refused: ${refusal}` }) : Promise.resolve().then(() => options.decide(call, ctx));
     // Decisions may settle before anyone awaits them; their failure is reported where they are awaited.
     verdict.catch(() => undefined);
     return verdict;
@@ -213,12 +254,78 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
 
   // --- OpenAI ---
 
+  /**
+   * Fails the call: the stream names a tool call in a way two clients could read as different calls, so deciding
+   * one reading would let a client run another.
+   */
+  // Typed explicitly, so that a call narrows like a throw.
+  const ambiguous: (why: string) => never = (why) => {
+    throw new Error(`${name}: ${why}; clients could read the tool call differently, so the call fails`);
+  };
+
+  /**
+   * Takes one tool-call delta into its call. Clients disagree about everything but a plain call: openai-node's
+   * ChatCompletionStream keeps the last non-empty name and id of an index and joins the arguments; the AI SDK's
+   * StreamingToolCallTracker keeps the first name and id, starts a new call when a delta names a tool again after
+   * complete arguments, and drops a first delta without a name. So the gate takes only what both read as one call:
+   * the first delta of an index names the tool (and carries the id, when there is one); later deltas carry only
+   * arguments (an empty name or id, or the same id again, is tolerated); an id belongs to one index; the index is
+   * a non-negative integer; `type`, when present, is `function`; arguments are strings. Anything else throws.
+   */
+  const absorb = (choice: OpenAIChoiceState, delta: ToolCallDelta): void => {
+    const { index } = delta;
+    if (!Number.isSafeInteger(index) || index < 0) ambiguous(`a tool-call delta has index ${JSON.stringify(index)}`);
+    if (choice.fn !== undefined) ambiguous(`choice ${choice.index} has both a function_call and tool_calls`);
+    if (delta.type !== undefined && delta.type !== null && delta.type !== "function") ambiguous(`tool call ${index} has type ${JSON.stringify(delta.type)}`);
+    const args = argumentText(delta.function?.arguments, `tool call ${index}`);
+    const id = nonEmpty(delta.id);
+    let call = choice.calls.get(index);
+    if (call === undefined) {
+      const first = delta.function?.name;
+      if (typeof first !== "string" || first.trim() === "") return ambiguous(`tool call ${index} starts without a name`);
+      if (id !== undefined) {
+        const other = choice.ids.get(id);
+        if (other !== undefined) ambiguous(`tool calls ${other} and ${index} have the same id ${JSON.stringify(id)}`);
+        choice.ids.set(id, index);
+      }
+      call = { index, id: id ?? "", name: first, arguments: "", deltas: [] };
+      choice.calls.set(index, call);
+    } else {
+      if (nonEmpty(delta.function?.name) !== undefined) ambiguous(`tool call ${index} is named again in a later delta`);
+      if (id !== undefined && id !== call.id) ambiguous(`tool call ${index} changes its id from ${JSON.stringify(call.id)} to ${JSON.stringify(id)}`);
+    }
+    call.arguments += args;
+    call.deltas.push(delta);
+  };
+
+  /** The legacy `delta.function_call`, held like a tool call and under the same rules (openai-node joins it the same way). */
+  const absorbFunctionCall = (choice: OpenAIChoiceState, delta: FunctionCallDelta): void => {
+    if (choice.calls.size > 0) ambiguous(`choice ${choice.index} has both tool_calls and a function_call`);
+    const args = argumentText(delta.arguments, "the function_call");
+    if (choice.fn === undefined) {
+      const first = delta.name;
+      if (typeof first !== "string" || first.trim() === "") return ambiguous("the function_call starts without a name");
+      choice.fn = { name: first, arguments: "", deltas: [] };
+    } else if (nonEmpty(delta.name) !== undefined) ambiguous("the function_call is named again in a later delta");
+    choice.fn.arguments += args;
+    choice.fn.deltas.push(delta);
+  };
+
+  const argumentText = (args: unknown, what: string): string => {
+    if (args === undefined || args === null) return "";
+    if (typeof args !== "string") return ambiguous(`${what} has arguments that are not a string`);
+    return args;
+  };
+
   const releaseOpenAIChoice = async (ctx: PolicyContext<GateState>, choiceIndex: number, template: ChatCompletionChunk): Promise<{ events: PolicyEvent[]; kept: number }> => {
     const choice = ctx.state.openai.get(choiceIndex);
-    if (choice === undefined || choice.calls.size === 0) return { events: [], kept: 0 };
+    if (choice === undefined || (choice.calls.size === 0 && choice.fn === undefined)) return { events: [], kept: 0 };
     const held = [...choice.calls.values()].sort((a, b) => a.index - b.index);
+    const fn = choice.fn;
     choice.calls.clear();
-    const calls = held.map((h) => ({ id: h.id, name: h.name, input: parseJson(h.arguments) }));
+    choice.fn = undefined;
+    const fnCall = fn === undefined ? [] : [jsonCall(FUNCTION_CALL_ID, fn.name, fn.arguments)];
+    const calls = [...fnCall, ...held.map((h) => jsonCall(h.id, h.name, h.arguments))];
     const decisions = await settle(ctx, calls, calls.map((c) => decide(c, ctx)));
     const make = (delta: ChatCompletionChunk.Choice.Delta): PolicyEvent => ({
       format: "openai",
@@ -228,11 +335,19 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     const tools: PolicyEvent[] = [];
     let kept = 0;
     decisions.forEach((d, i) => {
-      const h = held[i] as HeldOpenAICall;
+      const call = calls[i] as ToolCall;
+      if (d.action === "block") {
+        texts.push(textOf(call, d));
+        return;
+      }
+      if (fn !== undefined && i === 0) {
+        if (d.action === "allow") for (const delta of fn.deltas) tools.push(make({ function_call: delta }));
+        else tools.push(make({ function_call: { name: fn.name, arguments: jsonText(d.input) } }));
+        kept++;
+        return;
+      }
+      const h = held[i - fnCall.length] as HeldOpenAICall;
       switch (d.action) {
-        case "block":
-          texts.push(textOf(calls[i] as ToolCall, d));
-          return;
         case "allow":
           for (const delta of h.deltas) tools.push(make({ tool_calls: [{ ...delta, index: kept }] }));
           kept++;
@@ -264,17 +379,24 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     const choices = chunk.choices.map((choice) => {
       let cs = state.openai.get(choice.index);
       if (cs === undefined) {
-        cs = { calls: new Map(), sawText: false };
+        cs = { index: choice.index, calls: new Map(), fn: undefined, ids: new Map(), sawText: false, finished: false };
         state.openai.set(choice.index, cs);
       }
-      const { tool_calls: toolCalls, ...rest } = choice.delta;
+      const { tool_calls: toolCalls, function_call: functionCall, ...rest } = choice.delta;
+      const calls = (toolCalls !== undefined && toolCalls !== null) || (functionCall !== undefined && functionCall !== null);
+      // openai-node would add a late call to the finished message; the gate decided without it.
+      if (cs.finished && calls) ambiguous(`choice ${choice.index} sends a tool call after its finish_reason`);
       if (typeof rest.content === "string" && rest.content !== "") cs.sawText = true;
-      if (choice.finish_reason !== null && choice.finish_reason !== undefined && (cs.calls.size > 0 || (toolCalls ?? []).length > 0)) {
-        ending.push(choice.index);
+      const finishing = choice.finish_reason !== null && choice.finish_reason !== undefined;
+      if (finishing && (cs.calls.size > 0 || cs.fn !== undefined || calls)) ending.push(choice.index);
+      if (!calls) {
+        if (finishing) cs.finished = true;
+        return choice;
       }
-      if (toolCalls === undefined || toolCalls === null) return choice;
       heldSome = true;
-      for (const tc of toolCalls) absorb(cs, tc);
+      for (const tc of toolCalls ?? []) absorb(cs, tc);
+      if (functionCall !== undefined && functionCall !== null) absorbFunctionCall(cs, functionCall);
+      if (finishing) cs.finished = true;
       return { ...choice, delta: rest };
     });
     if (!heldSome && ending.length === 0) return [{ format: "openai", chunk }];
@@ -292,33 +414,46 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       const { events, kept } = await releaseOpenAIChoice(ctx, index, chunk);
       out.push(...events);
       const original = chunk.choices.find((c) => c.index === index) as ChatCompletionChunk.Choice;
-      const finish = original.finish_reason === "tool_calls" && kept === 0 ? "stop" : original.finish_reason;
-      finishes.push({ index, delta: {}, finish_reason: finish, logprobs: original.logprobs ?? null });
+      finishes.push({ index, delta: {}, finish_reason: finishAfter(original.finish_reason, kept), logprobs: original.logprobs ?? null });
     }
     out.push({ format: "openai", chunk: { ...chunkFrom(chunk, finishes), ...(usage !== undefined && usage !== null ? { usage } : {}) } });
     return out;
   };
 
   const onOpenAIResponse = async (body: ChatCompletion, ctx: PolicyContext<GateState>): Promise<PolicyResponse> => {
-    const found: { choice: number; call: ToolCall }[] = [];
-    for (const [c, choice] of body.choices.entries()) {
-      for (const tc of choice.message.tool_calls ?? []) {
-        found.push({
-          choice: c,
-          call: tc.type === "function" ? { id: tc.id, name: tc.function.name, input: parseJson(tc.function.arguments) } : { id: tc.id, name: tc.custom.name, input: tc.custom.input },
-        });
+    /** Per choice: its legacy function_call (decided first), then its tool calls. */
+    const perChoice = body.choices.map((choice) => {
+      const m = choice.message;
+      const fc = m.function_call;
+      const toolCalls = m.tool_calls ?? [];
+      if (fc !== undefined && fc !== null && toolCalls.length > 0) ambiguous(`choice ${choice.index} has both tool_calls and a function_call`);
+      const ids = new Set<string>();
+      for (const tc of toolCalls) {
+        if (ids.has(tc.id)) ambiguous(`choice ${choice.index} has two tool calls with the id ${JSON.stringify(tc.id)}`);
+        ids.add(tc.id);
       }
-    }
-    if (found.length === 0) return { format: "openai", body };
-    const calls = found.map((f) => f.call);
+      return {
+        fn: fc !== undefined && fc !== null ? jsonCall(FUNCTION_CALL_ID, fc.name, fc.arguments) : undefined,
+        tools: toolCalls.map((tc) => (tc.type === "function" ? jsonCall(tc.id, tc.function.name, tc.function.arguments) : { id: tc.id, name: tc.custom.name, input: tc.custom.input })),
+      };
+    });
+    const calls = perChoice.flatMap((p) => [...(p.fn !== undefined ? [p.fn] : []), ...p.tools]);
+    if (calls.length === 0) return { format: "openai", body };
     const decisions = await settle(ctx, calls, calls.map((c) => decide(c, ctx)));
     let n = 0;
-    const choices = body.choices.map((choice) => {
-      const { tool_calls: toolCalls, ...message } = choice.message;
-      if (toolCalls === undefined || toolCalls.length === 0) return choice;
-      const kept: typeof toolCalls = [];
+    const choices = body.choices.map((choice, c) => {
+      const { tool_calls: toolCalls, function_call: functionCall, ...message } = choice.message;
+      const p = perChoice[c] as (typeof perChoice)[number];
+      if (p.fn === undefined && p.tools.length === 0) return choice;
       const texts: string[] = [];
-      for (const tc of toolCalls) {
+      let fnKept: ChatCompletion.Choice["message"]["function_call"];
+      if (p.fn !== undefined && functionCall !== undefined && functionCall !== null) {
+        const d = decisions[n++] as ToolCallDecision;
+        if (d.action === "block") texts.push(textOf(p.fn, d));
+        else fnKept = d.action === "allow" ? functionCall : { name: functionCall.name, arguments: jsonText(d.input) };
+      }
+      const kept: NonNullable<typeof toolCalls> = [];
+      for (const tc of toolCalls ?? []) {
         const d = decisions[n] as ToolCallDecision;
         const call = calls[n] as ToolCall;
         n++;
@@ -341,8 +476,8 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       const content = texts.length === 0 ? message.content : [message.content ?? "", ...texts].filter((t) => t !== "").join("\n\n");
       return {
         ...choice,
-        finish_reason: choice.finish_reason === "tool_calls" && kept.length === 0 ? ("stop" as const) : choice.finish_reason,
-        message: { ...message, content, ...(kept.length > 0 ? { tool_calls: kept } : {}) },
+        finish_reason: finishAfter(choice.finish_reason, kept.length + (fnKept !== undefined ? 1 : 0)),
+        message: { ...message, content, ...(kept.length > 0 ? { tool_calls: kept } : {}), ...(fnKept !== undefined ? { function_call: fnKept } : {}) },
       };
     });
     return { format: "openai", body: { ...body, choices } };
@@ -390,13 +525,21 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     const pass = (e: AnthropicStreamEvent): PolicyEvent[] => [{ format: "anthropic", event: e }];
     switch (event.type) {
       case "message_start":
+        // The SDK's MessageStream starts from this message: a tool_use in it would never pass the hold.
+        if ((event.message.content ?? []).some((b) => b.type === "tool_use")) ambiguous("message_start already carries a tool_use block");
+        return pass(event);
       case "ping":
         return pass(event);
       case "content_block_start": {
-        // A start may reuse an index: it begins a new block.
-        state.open.delete(event.index);
+        // A start may reuse an index: it begins a new block (as the gateway's stream builder reads it) — but not
+        // while a tool_use block holds that index, whose later events would then belong to two blocks.
+        if (state.open.has(event.index)) ambiguous(`block ${event.index} starts again while its tool_use block is open`);
         state.direct.delete(event.index);
+        state.closedTools.delete(event.index);
         if (event.content_block.type === "tool_use") {
+          const { id } = event.content_block;
+          if (state.toolIds.has(id)) ambiguous(`two tool_use blocks have the id ${JSON.stringify(id)}`);
+          state.toolIds.add(id);
           const h: HeldToolUse = { start: event as HeldToolUse["start"], deltas: [], json: "", verdict: undefined };
           state.open.set(event.index, h);
           state.held.push(h);
@@ -409,10 +552,15 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       case "content_block_delta": {
         const h = state.open.get(event.index);
         if (h !== undefined) {
+          // The SDK drops other deltas of a tool_use block, and reads `input` from the deltas alone once one
+          // comes (its start's input is then lost): a call must not say its input two ways.
+          if (event.delta.type !== "input_json_delta") ambiguous(`a ${event.delta.type} in tool_use block ${event.index}`);
+          if (!isEmptyInput(h.start.content_block.input)) ambiguous(`tool_use block ${event.index} has input both in its start and in input_json_delta events`);
           h.deltas.push(event);
-          if (event.delta.type === "input_json_delta") h.json += event.delta.partial_json;
+          h.json += event.delta.partial_json;
           return [];
         }
+        if (state.closedTools.has(event.index)) ambiguous(`a delta for tool_use block ${event.index} after its stop`);
         const index = state.direct.get(event.index);
         return pass(index === undefined ? event : { ...event, index });
       }
@@ -421,9 +569,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
         if (h !== undefined) {
           // Complete: start deciding now, so judges of several calls overlap with the rest of the stream.
           state.open.delete(event.index);
+          state.closedTools.add(event.index);
           h.verdict = decide(toolUseCall(h), ctx);
           return [];
         }
+        if (state.closedTools.has(event.index)) ambiguous(`a second stop for tool_use block ${event.index}`);
         const index = state.direct.get(event.index);
         return pass(index === undefined ? event : { ...event, index });
       }
@@ -444,7 +594,12 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
   const onAnthropicResponse = async (body: Message, ctx: PolicyContext<GateState>): Promise<PolicyResponse> => {
     const uses = body.content.filter((b): b is ToolUseBlock => b.type === "tool_use");
     if (uses.length === 0) return { format: "anthropic", body };
-    const calls = uses.map((b) => ({ id: b.id, name: b.name, input: b.input }));
+    const ids = new Set<string>();
+    for (const b of uses) {
+      if (ids.has(b.id)) ambiguous(`two tool_use blocks have the id ${JSON.stringify(b.id)}`);
+      ids.add(b.id);
+    }
+    const calls = uses.map((b) => objectCall(b.id, b.name, b.input));
     const decisions = await settle(ctx, calls, calls.map((c) => decide(c, ctx)));
     const texts: ContentBlock[] = [];
     const kept: ContentBlock[] = [];
@@ -641,6 +796,17 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     }
   };
 
+  /**
+   * The arguments a client that joins events has for a held call: what its added item already had, then the
+   * deltas (openai-node appends the deltas to the added item's arguments; clients that read the done item take
+   * that). Undefined when neither said anything.
+   */
+  const streamedArguments = (held: HeldResponsesCall): string | undefined => {
+    const start = held.added !== undefined ? argumentsOf(held.added.item) : undefined;
+    if (held.deltas === undefined) return start === undefined || start === "" ? undefined : start;
+    return (start ?? "") + held.deltas;
+  };
+
   const completeCall = (ctx: PolicyContext<GateState>, held: HeldResponsesCall, item: OutputItem): Promise<unknown> => {
     const label = `${item.type} at output index ${held.outputIndex}`;
     if (held.added !== undefined && callIdentity(held.added.item) !== callIdentity(item)) {
@@ -648,7 +814,7 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     }
     if ("id" in item && typeof item.id === "string") sameItem(held, item.id, "the done item");
     const args = argumentsOf(item);
-    for (const streamed of [held.deltas, held.argumentsDone]) {
+    for (const streamed of [streamedArguments(held), held.argumentsDone]) {
       if (streamed !== undefined && streamed !== args) throw new Error(`${name}: the ${label} streamed other arguments than its done item has`);
     }
     const call = responsesCallOf(item);
@@ -774,7 +940,8 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     const rs = ctx.state.responses;
     for (const held of rs.open.values()) {
       const item = held.added?.item as OutputItem;
-      const soFar = held.deltas === undefined ? item : withArguments(item, held.argumentsDone ?? held.deltas);
+      const streamed = streamedArguments(held);
+      const soFar = streamed === undefined && held.argumentsDone === undefined ? item : withArguments(item, held.argumentsDone ?? streamed ?? "");
       void startVerdict(ctx, held, responsesCallOf(soFar) as ToolCall);
     }
     rs.open.clear();
@@ -792,6 +959,8 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       open: new Map(),
       held: [],
       kept: 0,
+      closedTools: new Set(),
+      toolIds: new Set(),
       responses: { queue: [], open: new Map(), closed: new Set(), added: new Map(), decided: new Map() },
     }),
     onResponse(response, ctx) {
@@ -900,24 +1069,31 @@ function withArguments(item: OutputItem, args: string): OutputItem {
   }
 }
 
-function absorb(choice: OpenAIChoiceState, delta: ToolCallDelta): void {
-  let call = choice.calls.get(delta.index);
-  if (call === undefined) {
-    call = { index: delta.index, id: "", name: "", arguments: "", deltas: [] };
-    choice.calls.set(delta.index, call);
-  }
-  if (delta.id !== undefined) call.id = delta.id;
-  // Names are concatenated like arguments, as the SDK accumulators do.
-  if (delta.function?.name !== undefined) call.name += delta.function.name;
-  if (delta.function?.arguments !== undefined) call.arguments += delta.function.arguments;
-  call.deltas.push(delta);
+/** The id `decide` sees for a legacy `function_call`, which has none of its own. */
+export const FUNCTION_CALL_ID = "function_call";
+
+/** `tool_calls` and `function_call` finish as `stop` when the gate removed every call; other reasons stay. */
+function finishAfter<R extends string | null>(reason: R, kept: number): R | "stop" {
+  return (reason === "tool_calls" || reason === "function_call") && kept === 0 ? "stop" : reason;
 }
 
+/** A string with something in it, else undefined (the SDKs ignore empty names and ids). */
+function nonEmpty(x: unknown): string | undefined {
+  return typeof x === "string" && x !== "" ? x : undefined;
+}
+
+function isEmptyInput(input: unknown): boolean {
+  return input === undefined || input === null || (typeof input === "object" && Object.keys(input).length === 0);
+}
+
+/**
+ * The call of a held tool_use block as the Anthropic SDK reads it: without deltas, its start's input; with deltas,
+ * their JSON alone (refused unless it is one complete object, see `parseToolArguments`).
+ */
 function toolUseCall(h: HeldToolUse): ToolCall {
   const block = h.start.content_block;
-  return { id: block.id, name: block.name, input: h.json === "" ? (block.input ?? {}) : parseJson(h.json) };
+  return h.deltas.length === 0 ? objectCall(block.id, block.name, block.input ?? {}) : jsonCall(block.id, block.name, h.json);
 }
-
 
 /** A chunk with `template`'s id, model and timestamps (no usage) and these choices. */
 function chunkFrom(template: ChatCompletionChunk, choices: ChatCompletionChunk.Choice[]): ChatCompletionChunk {

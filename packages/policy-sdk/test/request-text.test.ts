@@ -14,6 +14,9 @@ describe("requestText", () => {
       { where: "messages[0].content", role: "system", text: "be brief" },
       { where: "messages[1].content[0]", role: "system", text: "dev rules" },
       { where: "messages[2].content[0]", role: "user", text: "look" },
+      // What the assistant called earlier is read too (a request-side block sees it).
+      { where: "messages[3].tool_calls[0].function.name", role: "assistant", text: "f" },
+      { where: "messages[3].tool_calls[0].function.arguments", role: "assistant", text: "{}" },
       { where: "messages[4].content", role: "tool", text: "tool output" },
       { where: "messages[5].content", role: "assistant", text: "answer" },
     ]);
@@ -38,7 +41,11 @@ describe("requestText", () => {
     expect([...requestText(request)]).toEqual([
       { where: "system[0]", role: "system", text: "sys" },
       { where: "messages[0].content", role: "user", text: "hi" },
+      // Thinking and tool_use input are read (never rewritten), and a request-side block sees them.
+      { where: "messages[1].content[0].thinking", role: "assistant", text: "hmm" },
       { where: "messages[1].content[1]", role: "assistant", text: "calling" },
+      { where: "messages[1].content[2].name", role: "assistant", text: "f" },
+      { where: "messages[1].content[2].input", role: "assistant", text: '{"a":"not text"}' },
       { where: "messages[2].content[0].content[0]", role: "tool", text: "result" },
       { where: "messages[2].content[1].content", role: "tool", text: "plain result" },
       { where: "messages[2].content[2].source.data", role: "user", text: "doc body" },

@@ -250,9 +250,10 @@ describe("createToolCallGate, Responses response", () => {
     expect(run.toolCalls.map((c) => c.id)).toEqual(["call_1", "call_2"]);
   });
 
-  it("treats arguments that are not JSON as text, as the other formats do", async () => {
+  it("blocks arguments that are not one complete JSON object without deciding them, as the other formats do", async () => {
     const run = await runPolicy(gate, { request: responsesRequest("go"), response: responsesResponse({ toolCalls: [{ name: "Bash", arguments: "rm -rf / now" }] }) });
-    expect(seen[0]?.input).toBe("rm -rf / now");
+    expect(seen).toEqual([]);
     expect(kinds(body(run.response).output)).toEqual(["message"]);
+    expect(run.activity).toEqual([{ policy: "test-gate", action: "blocked", data: { tool: "Bash", id: "call_0", reason: "the Bash call was refused: its arguments are not complete JSON" } }]);
   });
 });

@@ -3,7 +3,7 @@ import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, createLogger, envInt, envString, onShutdown } from "@luthien/runtime";
 import { startTracing } from "@luthien/telemetry";
 import { createConfigSource } from "./config-source";
-import { DEFAULT_METRICS_PORT, createControlPlaneMetrics, startControlPlaneMetrics } from "./metrics";
+import { createControlPlaneMetrics, startControlPlaneMetrics } from "./metrics";
 import { startControlPlane } from "./server";
 
 const logger = createLogger("control-plane");
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   // Before the gRPC server, and logged without the word the testkit and operators look for ("listening ... port="):
   // that line must stay the gRPC port's. Never fatal: an engine without metrics still decides calls.
   const configured = (process.env["CONTROL_PLANE_METRICS_PORT"] ?? "") !== "";
-  const metricsStart = await startControlPlaneMetrics(metrics, { host, port: envInt("CONTROL_PLANE_METRICS_PORT", DEFAULT_METRICS_PORT), configured });
+  const metricsStart = await startControlPlaneMetrics(metrics, { host, port: envInt("CONTROL_PLANE_METRICS_PORT", 9464), configured });
   const metricsServer = metricsStart.server;
   if (metricsServer === undefined) {
     logger.error("metrics endpoint unavailable; serving without metrics", { wanted: metricsStart.wanted, error: metricsStart.error });

@@ -99,8 +99,6 @@ export function createControlPlaneMetrics(options: { processMetrics?: boolean } 
   };
 }
 
-/** The control plane's metrics port when `CONTROL_PLANE_METRICS_PORT` is unset (Prometheus' exporter convention). */
-export const DEFAULT_METRICS_PORT = 9464;
 
 /**
  * Serves `GET /metrics` and `GET /health` on their own port (the gRPC port speaks HTTP/2 only).
@@ -125,7 +123,7 @@ export interface MetricsStart {
  * Starts the metrics endpoint without ever failing: metrics must not take the policy engine down. A port given
  * explicitly (`configured`) that cannot be bound leaves the engine without metrics; the default port, when taken
  * (a second engine on the same host), gives way to a free port.
- * @param options.port the port from `CONTROL_PLANE_METRICS_PORT`, or {@link DEFAULT_METRICS_PORT}
+ * @param options.port the port from `CONTROL_PLANE_METRICS_PORT`, or its default, 9464 (Prometheus' exporter convention)
  * @param options.configured whether the operator set the port (then no other port is tried)
  */
 export async function startControlPlaneMetrics(

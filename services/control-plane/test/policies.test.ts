@@ -1,10 +1,16 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { partialParse as anthropicPartialParse } from "@anthropic-ai/sdk/_vendor/partial-json-parser/parser";
+import { MessageStream } from "@anthropic-ai/sdk/lib/MessageStream";
+import { partialParse as openAIPartialParse } from "openai/_vendor/partial-json-parser/parser";
+import { ChatCompletionStream } from "openai/lib/ChatCompletionStream";
 import { BUILTIN_POLICIES } from "@luthien/control-plane";
 import {
   anthropicRequest,
   anthropicResponse,
   anthropicStream,
+  createGlobMatcher,
+  createToolCallGate,
   isDeny,
   openAIRequest,
   openAIResponse,
@@ -13,13 +19,29 @@ import {
   responsesResponse,
   responsesStream,
   runPolicy,
+  pickOne,
+  randomPieces,
+  seededRandom,
   type AnyPolicy,
+  type PolicyEvent,
   type PolicyRequest,
   type PolicyResponse,
   type PolicyRun,
   type RecordedToolCall,
+  type ToolCall,
+  type ToolCallDecision,
 } from "@luthien/policy-sdk";
-import type { ChatCompletion, Message, ResponsesOutputItem, ResponsesRequest, ResponsesResponse, ResponsesStreamEvent } from "@luthien/wire";
+import type {
+  AnthropicStreamEvent,
+  ChatCompletion,
+  ChatCompletionChunk,
+  Message,
+  ResponsesOutputItem,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesStreamEvent,
+  ToolUseBlock,
+} from "@luthien/wire";
 
 const AT = "policies[0].with";
 
@@ -731,5 +753,406 @@ describe("a chain on Responses", () => {
     expect(kinds(run)).toEqual(["message", "message"]);
     expect(run.text).toBe("KEY [REDACTED:OPENAI_KEY]\n\n⛔ BLOCKED BY DANGEROUS-COMMANDS: THE SHELL TOOL CALL WAS NOT RUN. REASON: RM -RF ON / OR ~: \"'RM' '-RF' '/'\"");
     expect(JSON.stringify(run.delivered)).not.toContain("Q1w2");
+  });
+});
+
+// --- Bypass classes, generated, checked against the SDKs' own accumulators and parsers ---
+
+/** Newline-delimited JSON, the stream form the SDKs' `fromReadableStream` helpers read. */
+function ndjson(items: readonly unknown[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    start(c) {
+      for (const x of items) c.enqueue(encoder.encode(`${JSON.stringify(x)}\n`));
+      c.close();
+    },
+  });
+}
+/** What openai-node's ChatCompletionStream makes of the delivered chunks: the calls a client would run. */
+async function openAIClientCalls(run: PolicyRun): Promise<{ name: string; args: string }[]> {
+  const chunks = run.delivered.flatMap((e) => (e.format === "openai" ? [e.chunk] : []));
+  const c = await ChatCompletionStream.fromReadableStream(ndjson(chunks)).finalChatCompletion();
+  const m = c.choices[0]?.message;
+  const calls = (m?.tool_calls ?? []).map((t) => ({ name: t.function.name, args: t.function.arguments }));
+  if (m?.function_call !== undefined && m.function_call !== null) calls.push({ name: m.function_call.name, args: m.function_call.arguments });
+  return calls;
+}
+/** What the Anthropic SDK's MessageStream makes of the delivered events (it partial-parses tool input). */
+async function anthropicClientCalls(run: PolicyRun): Promise<{ name: string; input: unknown }[]> {
+  const events = run.delivered.flatMap((e) => (e.format === "anthropic" ? [e.event] : []));
+  const m = await MessageStream.fromReadableStream(ndjson(events)).finalMessage();
+  return m.content.flatMap((b) => (b.type === "tool_use" ? [{ name: b.name, input: b.input }] : []));
+}
+/** Every way an SDK parses tool arguments: JSON.parse, and the partial parsers both SDKs ship. */
+function sdkReadings(text: string): unknown[] {
+  const out: unknown[] = [];
+  for (const parse of [JSON.parse, anthropicPartialParse, openAIPartialParse]) {
+    try {
+      out.push(parse(text));
+    } catch {
+      // That client would not run it.
+    }
+  }
+  return out;
+}
+const mentionsRmRf = (x: unknown): boolean => /rm -rf/.test(JSON.stringify(x) ?? "");
+
+/** Names the recording gate allows (a tool allow-list, globs included), so a call's name matters as much as its input. */
+const ALLOWED_TOOLS = createGlobMatcher(["Read", "Bash", "mcp__docs__*"]);
+/** A gate that blocks any call whose input mentions rm -rf or whose tool is not allowed, and records what it allowed. */
+function recordingGate(): { gate: AnyPolicy; allowed: ToolCall[] } {
+  const allowed: ToolCall[] = [];
+  const gate = createToolCallGate({
+    name: "rm-guard",
+    decide(call): ToolCallDecision {
+      if (mentionsRmRf(call.input)) return { action: "block", reason: "rm -rf" };
+      if (!ALLOWED_TOOLS(call.name)) return { action: "block", reason: "not allowed" };
+      allowed.push(call);
+      return { action: "allow" };
+    },
+  });
+  return { gate, allowed };
+}
+
+/**
+ * Runs `count` generated variants through a fresh recording gate each: a variant either fails closed (the gate
+ * throws, so the engine fails the call) or its delivered stream is checked. Returns how many of each.
+ */
+async function tryVariants(
+  count: number,
+  variant: (allowed: ToolCall[], gate: AnyPolicy) => Promise<{ run: () => Promise<PolicyRun>; check: (run: PolicyRun) => Promise<void> }>,
+): Promise<{ failedClosed: number; delivered: number }> {
+  let failedClosed = 0;
+  let delivered = 0;
+  for (let v = 0; v < count; v++) {
+    const { gate, allowed } = recordingGate();
+    const { run, check } = await variant(allowed, gate);
+    let result: PolicyRun;
+    try {
+      result = await run();
+    } catch {
+      failedClosed++;
+      continue;
+    }
+    delivered++;
+    await check(result);
+  }
+  return { failedClosed, delivered };
+}
+
+describe("class 1: a tool call's identity, as openai-node's and the Anthropic SDK's accumulators read it (generated)", () => {
+  type Delta = NonNullable<ChatCompletionChunk.Choice.Delta["tool_calls"]>[number];
+  const base = { id: "chatcmpl-g", object: "chat.completion.chunk" as const, created: 1, model: "gpt-test" };
+  const chunk = (delta: ChatCompletionChunk.Choice.Delta, finish: ChatCompletionChunk.Choice["finish_reason"] = null) => ({
+    format: "openai" as const,
+    chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] },
+  });
+  const MUTATIONS = ["split-name", "repeat-name", "rename", "change-id", "late-id", "args-first", "shared-id", "legacy", "after-finish", "empty-name"] as const;
+
+  /**
+   * One stream: a safe call and a dangerous one (an unlisted tool, or rm -rf), cut at random, with up to two
+   * identity mutations on one of them. A split name is cut so that the gate joining it would see an allowed tool
+   * (`mcp__docs__` + `Delete`) while openai-node keeps the last piece (`Delete`).
+   */
+  function openAIVariant(random: () => number): { stream: PolicyEvent[]; mutations: string[] } {
+    const mutations: string[] = [...new Set([pickOne(random, MUTATIONS), ...(random() < 0.5 ? [pickOne(random, MUTATIONS)] : [])])];
+    const target = random() < 0.5 ? 0 : 1;
+    const has = (x: (typeof MUTATIONS)[number]) => mutations.includes(x);
+    const calls = [
+      { id: "call_safe", name: "Read", args: JSON.stringify({ path: "README.md" }) },
+      pickOne(random, [
+        { id: "call_bad", name: "Bash", args: JSON.stringify({ command: pickOne(random, ["rm -rf ~", "rm -rf /", "cd / && rm -rf *"]) }) },
+        { id: "call_bad", name: "Delete", args: JSON.stringify({ path: "/" }) },
+      ]),
+    ];
+    mutations.push(`target ${target}`);
+    if (has("legacy")) {
+      const fc = calls[target] as (typeof calls)[number];
+      const pieces = randomPieces(random, fc.args);
+      const deltas = [{ name: has("split-name") ? "mcp__docs__" : fc.name, arguments: "" }, ...pieces.map((arguments_) => ({ arguments: arguments_ }))];
+      if (has("split-name")) deltas.push({ name: fc.name, arguments: "" });
+      if (has("rename")) deltas.push({ name: "Delete", arguments: "" });
+      return { stream: [chunk({ role: "assistant", content: null }), ...deltas.map((function_call) => chunk({ function_call })), chunk({}, "function_call")], mutations };
+    }
+    const deltas: Delta[] = [];
+    calls.forEach((c, index) => {
+      const hit = index === target;
+      const id = has("shared-id") && hit ? (calls[1 - index] as (typeof calls)[number]).id : has("late-id") && hit ? undefined : c.id;
+      const name = has("split-name") && hit ? "mcp__docs__" : c.name;
+      const pieces = randomPieces(random, c.args);
+      if (has("args-first") && hit) deltas.push({ index, function: { arguments: pieces.shift() ?? "" } });
+      deltas.push({ index, ...(id !== undefined ? { id } : {}), type: "function", function: { name, arguments: has("args-first") && hit ? "" : (pieces.shift() ?? "") } });
+      for (const p of pieces) deltas.push({ index, function: { arguments: p, ...(has("empty-name") ? { name: "" } : {}) } });
+      if (has("split-name") && hit) deltas.push({ index, function: { name: c.name, arguments: "" } });
+      if (has("repeat-name") && hit) deltas.push({ index, function: { name: c.name, arguments: "" } });
+      if (has("rename") && hit) deltas.push({ index, function: { name: "Delete" } });
+      if (has("change-id") && hit) deltas.push({ index, id: "call_other", function: { arguments: "" } });
+      if (has("late-id") && hit) deltas.push({ index, id: "call_late", function: { arguments: "" } });
+    });
+    // Calls of one choice may interleave: shuffle the two calls' deltas, keeping each call's own order.
+    const byIndex = [deltas.filter((d) => d.index === 0), deltas.filter((d) => d.index === 1)];
+    const merged: Delta[] = [];
+    while (byIndex.some((l) => l.length > 0)) {
+      const from = byIndex[0]?.length === 0 ? 1 : byIndex[1]?.length === 0 ? 0 : random() < 0.5 ? 0 : 1;
+      merged.push(byIndex[from]?.shift() as Delta);
+    }
+    const stream = [chunk({ role: "assistant", content: "" }), ...merged.map((d) => chunk({ tool_calls: [d] })), chunk({}, "tool_calls")];
+    if (has("after-finish")) stream.push(chunk({ tool_calls: [{ index: 2, id: "call_late2", type: "function", function: { name: "Bash", arguments: '{"command":"rm -rf /"}' } }] }));
+    return { stream, mutations };
+  }
+
+  it("OpenAI: the gate fails the call, or openai-node runs exactly the calls it allowed and no rm -rf (400 variants)", async () => {
+    const random = seededRandom(424242);
+    const { failedClosed, delivered } = await tryVariants(400, async (allowed, gate) => {
+      const { stream, mutations } = openAIVariant(random);
+      return {
+        run: () => runPolicy(gate, { request: openAIRequest("go"), stream }),
+        async check(run) {
+          for (const c of await openAIClientCalls(run)) {
+            expect([mutations, c.name, ALLOWED_TOOLS(c.name), sdkReadings(c.args).some(mentionsRmRf)]).toEqual([mutations, c.name, true, false]);
+            // The client runs what the gate decided: same name, same arguments.
+            expect([mutations, allowed.some((a) => a.name === c.name && JSON.stringify(a.input) === JSON.stringify(JSON.parse(c.args)))]).toEqual([mutations, true]);
+          }
+        },
+      };
+    });
+    // Both outcomes happen: mutated identities fail closed, the rest stream with the bad call blocked.
+    expect(failedClosed).toBeGreaterThan(100);
+    expect(delivered).toBeGreaterThan(20);
+  });
+
+  const ANTHROPIC_MUTATIONS = ["start-input", "start-input-only", "text-in-tool", "late-delta", "message-start", "dup-id", "restart", "truncate"] as const;
+  function anthropicVariant(random: () => number): { events: AnthropicStreamEvent[]; mutations: string[] } {
+    const mutations = [...new Set([pickOne(random, ANTHROPIC_MUTATIONS), ...(random() < 0.4 ? [pickOne(random, ANTHROPIC_MUTATIONS)] : [])])];
+    const has = (x: (typeof ANTHROPIC_MUTATIONS)[number]) => mutations.includes(x);
+    const bad = JSON.stringify({ command: pickOne(random, ["rm -rf ~", "rm -rf /"]) });
+    const safe = JSON.stringify({ path: "README.md" });
+    const events = anthropicStream({
+      text: "ok",
+      toolCalls: [
+        { name: "Read", arguments: safe, argumentChunks: randomPieces(random, safe), id: "toolu_safe" },
+        { name: "Bash", arguments: has("truncate") ? bad.slice(0, -1 - Math.floor(random() * 4)) : bad, argumentChunks: [], id: has("dup-id") ? "toolu_safe" : "toolu_bad" },
+      ],
+    }).flatMap((e) => (e.format === "anthropic" ? [e.event] : []));
+    // The bad call's arguments, cut at random (the builder above streams the safe call's only).
+    const badArgs = has("truncate") ? bad.slice(0, -1 - Math.floor(random() * 4)) : bad;
+    const badStart = events.findIndex((e) => e.type === "content_block_start" && e.content_block.type === "tool_use" && e.content_block.name === "Bash");
+    const index = (events[badStart] as { index: number }).index;
+    const json = has("start-input-only") ? [] : randomPieces(random, badArgs).map((partial_json): AnthropicStreamEvent => ({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json } }));
+    events.splice(badStart + 1, 0, ...json);
+    if (has("start-input") || has("start-input-only")) {
+      const start = events[badStart] as Extract<AnthropicStreamEvent, { type: "content_block_start" }>;
+      events[badStart] = { ...start, content_block: { ...(start.content_block as ToolUseBlock), input: has("start-input-only") ? JSON.parse(bad) : { command: "ls" } } };
+    }
+    const stop = events.findIndex((e, i) => i > badStart && e.type === "content_block_stop");
+    if (has("text-in-tool")) events.splice(stop, 0, { type: "content_block_delta", index, delta: { type: "text_delta", text: "x" } });
+    if (has("late-delta")) events.splice(stop + 1, 0, { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: "{}" } });
+    if (has("restart")) events.splice(stop, 0, { type: "content_block_start", index, content_block: { type: "text", text: "", citations: null } });
+    if (has("message-start")) {
+      const start = events[0] as Extract<AnthropicStreamEvent, { type: "message_start" }>;
+      events[0] = { ...start, message: { ...start.message, content: [{ type: "tool_use", id: "toolu_x", name: "Bash", input: JSON.parse(bad), caller: { type: "direct" } }] } };
+    }
+    return { events, mutations };
+  }
+
+  it("Anthropic: the gate fails the call, or the SDK's MessageStream runs only calls it allowed and no rm -rf (300 variants)", async () => {
+    const random = seededRandom(77);
+    const { failedClosed, delivered } = await tryVariants(300, async (allowed, gate) => {
+      const { events, mutations } = anthropicVariant(random);
+      return {
+        run: () => runPolicy(gate, { request: anthropicRequest("go"), stream: events.map((event) => ({ format: "anthropic" as const, event })) }),
+        async check(run) {
+          for (const c of await anthropicClientCalls(run)) {
+            expect([mutations, mentionsRmRf(c.input)]).toEqual([mutations, false]);
+            expect([mutations, allowed.some((a) => a.name === c.name && JSON.stringify(a.input) === JSON.stringify(c.input))]).toEqual([mutations, true]);
+          }
+        },
+      };
+    });
+    expect(failedClosed).toBeGreaterThan(50);
+    expect(delivered).toBeGreaterThan(30);
+  });
+});
+
+describe("class 2: tool input that is not one complete JSON object, read by the SDKs' own parsers (generated)", () => {
+  const DANGEROUS = ['{"command": "rm -rf ~"}', '{"command":"rm -rf /","timeout":1000}', '{"description":"cleanup","command":"rm -rf ~/"}', '{"args":["-c","rm -rf /"],"shell":"bash"}'];
+  /** Truncations at every position, then random garbage, wrappers, dropped and doubled characters. */
+  function variants(random: () => number): string[] {
+    const out = new Set<string>();
+    const garbage = ["}", "]", '"', " x", "}}", ",", ':"', "\n", "/*", "null", '{"a":1}'];
+    for (const json of DANGEROUS) {
+      for (let i = 1; i < json.length; i++) out.add(json.slice(0, i));
+      for (let k = 0; k < 20; k++) {
+        const at = 1 + Math.floor(random() * (json.length - 1));
+        out.add(json.slice(0, at) + pickOne(random, garbage));
+        out.add(json.slice(0, at) + json.slice(at + 1));
+        out.add(json + pickOne(random, garbage));
+      }
+      out.add(`[${json}]`);
+      out.add(JSON.stringify(json));
+    }
+    return [...out];
+  }
+
+  it("never lets through a call an SDK parser would read as rm -rf — OpenAI, Anthropic and Responses, streamed and whole", async () => {
+    const all = variants(seededRandom(31337));
+    let sdkWouldRunIt = 0;
+    for (const text of all) {
+      const dangerous = sdkReadings(text).some(mentionsRmRf);
+      if (dangerous) sdkWouldRunIt++;
+      const { gate } = recordingGate();
+      const call = { name: "Bash", arguments: text, argumentChunks: randomPieces(seededRandom(text.length), text) };
+      const openai = await runPolicy(gate, { request: openAIRequest("go"), stream: openAIStream({ toolCalls: [call] }) });
+      for (const c of await openAIClientCalls(openai)) expect([text, sdkReadings(c.args).some(mentionsRmRf)]).toEqual([text, false]);
+      const anthropic = await runPolicy(gate, { request: anthropicRequest("go"), stream: anthropicStream({ toolCalls: [call] }) });
+      for (const c of await anthropicClientCalls(anthropic)) expect([text, mentionsRmRf(c.input)]).toEqual([text, false]);
+      for (const input of [{ stream: responsesStream({ toolCalls: [call] }) }, { response: responsesResponse({ toolCalls: [call] }) }]) {
+        const r = await runPolicy(gate, { request: responsesRequest("go"), ...input });
+        const out = responsesBody(r.response).output.flatMap((i) => (i.type === "function_call" ? [i.arguments] : []));
+        for (const args of out) expect([text, sdkReadings(args).some(mentionsRmRf)]).toEqual([text, false]);
+      }
+      const whole = await runPolicy(gate, { request: openAIRequest("go"), response: openAIResponse({ toolCalls: [call] }) });
+      for (const t of openAIBody(whole.response).choices[0]?.message.tool_calls ?? []) {
+        if (t.type === "function") expect([text, sdkReadings(t.function.arguments).some(mentionsRmRf)]).toEqual([text, false]);
+      }
+    }
+    // The generator reaches the hole: many variants are ones a lenient parser turns into rm -rf.
+    expect(all.length).toBeGreaterThan(300);
+    expect(sdkWouldRunIt).toBeGreaterThan(40);
+  });
+});
+
+describe("class 3: every text carrier, both directions (generated)", () => {
+  const redaction = make("secret-redaction");
+  const random = seededRandom(9001);
+  const SECRETS = [
+    () => `sk-ant-api03-${Array.from({ length: 24 }, () => pickOne(random, [..."abcXYZ0129_-"])).join("")}`,
+    () => `sk-proj-${Array.from({ length: 30 }, () => pickOne(random, [..."qwertyQWE123"])).join("")}`,
+    () => `AKIA${Array.from({ length: 16 }, () => pickOne(random, [..."ABCDEFGHIJ0123456789"])).join("")}`,
+    () => `ghp_${Array.from({ length: 36 }, () => pickOne(random, [..."abcdefABCDEF0123"])).join("")}`,
+  ];
+  const secret = (): string => pickOne(random, SECRETS)();
+  const leaked = (x: unknown, s: string): boolean => JSON.stringify(x).includes(s);
+  const base = { id: "chatcmpl-s", object: "chat.completion.chunk" as const, created: 1, model: "gpt-test" };
+
+  it("OpenAI responses: refusal, reasoning_content, reasoning, audio transcript, annotation titles, logprobs (whole and split at random, 200 variants)", async () => {
+    const FIELDS = ["refusal", "reasoning_content", "reasoning", "audio", "content"] as const;
+    for (let v = 0; v < 40; v++) {
+      for (const field of FIELDS) {
+        const s = secret();
+        const text = `note ${s} end`;
+        const pieces = randomPieces(random, text, 6);
+        const delta = (p: string): ChatCompletionChunk.Choice.Delta => (field === "audio" ? ({ audio: { transcript: p } } as ChatCompletionChunk.Choice.Delta) : ({ [field]: p } as ChatCompletionChunk.Choice.Delta));
+        // Each chunk's logprobs spell its piece (as the refusal's or the content's tokens; for reasoning and
+        // transcripts an upstream whose content tokens spell text the content never says).
+        const logprobs = (p: string) => {
+          const tokens = [{ token: p, logprob: -1, bytes: null, top_logprobs: [] }];
+          return field === "refusal" ? { content: null, refusal: tokens } : { content: tokens, refusal: null };
+        };
+        const stream: PolicyEvent[] = [
+          { format: "openai", chunk: { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }] } },
+          ...pieces.map((p): PolicyEvent => ({ format: "openai", chunk: { ...base, choices: [{ index: 0, delta: delta(p), finish_reason: null, logprobs: logprobs(p) }] } })),
+          { format: "openai", chunk: { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop", logprobs: null }] } },
+        ];
+        const run = await runPolicy(redaction, { request: openAIRequest("hi"), stream });
+        const spelled = run.delivered.flatMap((e) => (e.format === "openai" ? e.chunk.choices.flatMap((c) => [...(c.logprobs?.content ?? []), ...(c.logprobs?.refusal ?? [])].map((t) => t.token)) : [])).join("");
+        expect([field, leaked(run.delivered, s), spelled.includes(s)]).toEqual([field, false, false]);
+      }
+    }
+    const s = secret();
+    const body = openAIBody(openAIResponse({ text: "fine" }));
+    const choice = body.choices[0] as ChatCompletion.Choice;
+    const message = { ...choice.message, refusal: `no: ${s}`, audio: { id: "a", data: "AAAA", expires_at: 1, transcript: `said ${s}` }, annotations: [{ type: "url_citation" as const, url_citation: { start_index: 0, end_index: 1, title: `title ${s}`, url: "https://example.com" } }], reasoning_content: `thought ${s}` };
+    const whole = await runPolicy(redaction, { request: openAIRequest("hi"), response: { format: "openai", body: { ...body, choices: [{ ...choice, message, logprobs: { content: [{ token: s, logprob: -1, bytes: null, top_logprobs: [] }], refusal: null } }] } } });
+    expect(leaked(whole.response, s)).toBe(false);
+  });
+
+  it("Anthropic responses: citations, citations_delta, web search and fetch results, code execution output; thinking with a secret fails the call", async () => {
+    for (let v = 0; v < 30; v++) {
+      const s = secret();
+      const citation = { type: "web_search_result_location" as const, cited_text: `quote ${s}`, encrypted_index: "e", title: `page ${s}`, url: "https://example.com" };
+      const events: AnthropicStreamEvent[] = [
+        ...anthropicStream({ text: "x" }).flatMap((e) => (e.format === "anthropic" && e.event.type === "message_start" ? [e.event] : [])),
+        { type: "content_block_start", index: 0, content_block: { type: "server_tool_use", id: "srv", name: "web_search", input: { query: "q" }, caller: { type: "direct" } } },
+        { type: "content_block_stop", index: 0 },
+        { type: "content_block_start", index: 1, content_block: { type: "web_search_tool_result", tool_use_id: "srv", caller: { type: "direct" }, content: [{ type: "web_search_result", title: `result ${s}`, url: "https://example.com", encrypted_content: "enc", page_age: null }] } },
+        { type: "content_block_stop", index: 1 },
+        { type: "content_block_start", index: 2, content_block: { type: "text", text: "", citations: null } },
+        { type: "content_block_delta", index: 2, delta: { type: "citations_delta", citation } },
+        ...randomPieces(random, `as it says, ${s}.`, 6).map((text): AnthropicStreamEvent => ({ type: "content_block_delta", index: 2, delta: { type: "text_delta", text } })),
+        { type: "content_block_stop", index: 2 },
+        { type: "content_block_start", index: 3, content_block: { type: "code_execution_tool_result", tool_use_id: "x", content: { type: "code_execution_result", stdout: `printed ${s}`, stderr: "", return_code: 0, content: [] } } },
+        { type: "content_block_stop", index: 3 },
+        ...anthropicStream({ text: "x" }).flatMap((e) => (e.format === "anthropic" && (e.event.type === "message_delta" || e.event.type === "message_stop") ? [e.event] : [])),
+      ];
+      const run = await runPolicy(redaction, { request: anthropicRequest("hi"), stream: events.map((event) => ({ format: "anthropic" as const, event })) });
+      expect(leaked(run.delivered, s)).toBe(false);
+      // The SDK's own message still carries the search result's encrypted content unchanged.
+      const m = await MessageStream.fromReadableStream(ndjson(run.delivered.flatMap((e) => (e.format === "anthropic" ? [e.event] : [])))).finalMessage();
+      expect(m.content.find((b) => b.type === "web_search_tool_result")).toMatchObject({ content: [{ encrypted_content: "enc" }] });
+    }
+    const s = secret();
+    await expect(runPolicy(redaction, { request: anthropicRequest("hi"), stream: anthropicStream({ thinking: `the key is ${s}`, text: "done" }) })).rejects.toThrow(/signed thinking .* would change/);
+    await expect(runPolicy(redaction, { request: anthropicRequest("hi"), response: anthropicResponse({ thinking: `the key is ${s}`, text: "done" }) })).rejects.toThrow(/signed thinking/);
+    // Thinking without a secret passes untouched, signature and all.
+    const clean = await runPolicy(redaction, { request: anthropicRequest("hi"), stream: anthropicStream({ thinking: "nothing to see", text: "done" }) });
+    expect(anthropicBody(clean.response).content[0]).toEqual({ type: "thinking", thinking: "nothing to see", signature: "sig" });
+  });
+
+  it("requests: content parts, prediction, refusals, documents (also inside tool_result), search results — redacted; history calls and thinking left as they are", async () => {
+    for (let v = 0; v < 20; v++) {
+      const s = secret();
+      const openai = await runPolicy(redaction, {
+        request: openAIRequest(
+          [
+            { role: "user", content: [{ type: "text", text: `here ${s}` }] },
+            { role: "assistant", content: [{ type: "text", text: `ok ${s}` }, { type: "refusal", refusal: `no ${s}` }], refusal: `no ${s}` },
+            { role: "tool", tool_call_id: "c", content: [{ type: "text", text: `out ${s}` }] },
+          ],
+          { prediction: { type: "content", content: [{ type: "text", text: `guess ${s}` }] } },
+        ),
+      });
+      expect(leaked(openai.request, s)).toBe(false);
+      const anthropic = await runPolicy(redaction, {
+        request: anthropicRequest([
+          {
+            role: "user",
+            content: [
+              { type: "document", source: { type: "content", content: [{ type: "text", text: `doc ${s}` }] }, title: `title ${s}` },
+              { type: "search_result", source: "https://example.com", title: `t ${s}`, content: [{ type: "text", text: `found ${s}` }] },
+              { type: "tool_result", tool_use_id: "t", content: [{ type: "document", source: { type: "text", media_type: "text/plain", data: `file ${s}` } }] },
+            ],
+          },
+        ]),
+      });
+      expect(leaked(anthropic.request, s)).toBe(false);
+    }
+  });
+
+  it("regex-filter refuses a request with the pattern in any carrier, read-only ones included (every format)", async () => {
+    const policy = make("regex-filter", { patterns: ["FORBIDDEN-[0-9]+"] });
+    const word = (): string => `FORBIDDEN-${Math.floor(random() * 1e6)}`;
+    const requests: [string, (w: string) => PolicyRequest][] = [
+      ["openai assistant tool_calls arguments", (w) => openAIRequest([{ role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "Bash", arguments: JSON.stringify({ command: w }) } }] }])],
+      ["openai tools[].function.description", (w) => openAIRequest("hi", { tools: [{ type: "function", function: { name: "f", description: w } }] })],
+      ["openai prediction.content", (w) => openAIRequest("hi", { prediction: { type: "content", content: w } })],
+      ["openai message name", (w) => openAIRequest([{ role: "user", content: "hi", name: w }])],
+      ["openai text inside a part list", (w) => openAIRequest([{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AA" } }, { type: "text", text: w }] }])],
+      ["openai legacy function_call", (w) => openAIRequest([{ role: "assistant", content: null, function_call: { name: "f", arguments: JSON.stringify({ q: w }) } }])],
+      ["anthropic document source content", (w) => anthropicRequest([{ role: "user", content: [{ type: "document", source: { type: "content", content: w } }] }])],
+      ["anthropic document inside tool_result", (w) => anthropicRequest([{ role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: [{ type: "document", source: { type: "content", content: [{ type: "text", text: w }] } }] }] }])],
+      ["anthropic tool_use input in history", (w) => anthropicRequest([{ role: "assistant", content: [{ type: "tool_use", id: "t", name: "Bash", input: { command: w } }] }])],
+      ["anthropic thinking in history", (w) => anthropicRequest([{ role: "assistant", content: [{ type: "thinking", thinking: w, signature: "s" }] }])],
+      ["anthropic tools[].description", (w) => anthropicRequest("hi", { tools: [{ name: "f", description: w, input_schema: { type: "object" } }] })],
+      ["anthropic search_result", (w) => anthropicRequest([{ role: "user", content: [{ type: "search_result", source: "s", title: "t", content: [{ type: "text", text: w }] }] }])],
+      ["responses function_call arguments", (w) => responsesRequest([{ type: "function_call", call_id: "c", name: "f", arguments: JSON.stringify({ q: w }) }])],
+    ];
+    for (const [what, request] of requests) {
+      for (let v = 0; v < 5; v++) {
+        const run = await runPolicy(policy, { request: request(word()) });
+        expect([what, isDeny(run.request)]).toEqual([what, true]);
+      }
+      expect([what, isDeny((await runPolicy(policy, { request: request("allowed") })).request)]).toEqual([what, false]);
+    }
   });
 });

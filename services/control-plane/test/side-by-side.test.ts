@@ -2,7 +2,8 @@ import { once } from "node:events";
 import * as net from "node:net";
 import { POLICY_ENGINE_SERVICE, PROTOCOL_VERSION, checkHealth, createHealthClient, createPolicyEngineClient, type EngineMessage__Output } from "@luthien/protocol";
 import { freePort, startService, type RunningService } from "@luthien/testkit";
-import { DEFAULT_METRICS_PORT } from "../src/metrics";
+/** The documented default of CONTROL_PLANE_METRICS_PORT (README operator table). */
+const DEFAULT_METRICS_PORT = 9464;
 
 /**
  * Engines started the way an operator starts them: nothing but CONTROL_PLANE_PORT set (the testkit gives each a free

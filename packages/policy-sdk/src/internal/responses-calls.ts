@@ -1,5 +1,5 @@
 import type { ToolCall } from "../tool-call-gate";
-import { parseJson, jsonText } from "./json";
+import { jsonCall, jsonText } from "./json";
 import type { OutputItem } from "./responses-output";
 
 /**
@@ -7,7 +7,8 @@ import type { OutputItem } from "./responses-output";
  * such a call. Exhaustive over `ResponseOutputItem`, so a new item kind is a type error here, not a call that passes
  * ungated.
  *
- * - `function_call`: its name, arguments parsed from JSON (the raw text when not JSON);
+ * - `function_call`: its name, arguments parsed from JSON (arguments that are not one complete JSON object are
+ *   refused: the gate blocks the call without deciding it, see `parseToolArguments`);
  * - `custom_tool_call`: its name, `input` (a string);
  * - `local_shell_call`: `local_shell`, the action without its type (`{command: [...], env, working_directory, ...}`);
  * - `shell_call`: `shell`, `{commands: [...], timeout_ms, max_output_length}`;
@@ -24,7 +25,7 @@ import type { OutputItem } from "./responses-output";
 export function responsesCallOf(item: OutputItem): ToolCall | undefined {
   switch (item.type) {
     case "function_call":
-      return { id: item.call_id, name: item.name, input: parseJson(item.arguments) };
+      return jsonCall(item.call_id, item.name, item.arguments);
     case "custom_tool_call":
       return { id: item.call_id, name: item.name, input: item.input };
     case "local_shell_call": {
@@ -42,7 +43,7 @@ export function responsesCallOf(item: OutputItem): ToolCall | undefined {
         input: { ...(item.action !== undefined ? { action: item.action } : {}), ...(item.actions !== undefined ? { actions: item.actions } : {}) },
       };
     case "mcp_approval_request":
-      return { id: item.id, name: `mcp__${item.server_label}__${item.name}`, input: parseJson(item.arguments) };
+      return jsonCall(item.id, `mcp__${item.server_label}__${item.name}`, item.arguments);
     case "tool_search_call":
       return item.execution === "client" ? { id: item.call_id ?? item.id, name: "tool_search", input: item.arguments } : undefined;
     case "message":

@@ -25,11 +25,20 @@ export function withOutput(body: ResponsesResponse, output: OutputItem[]): Respo
   return next;
 }
 
-/** Maps the `output_text` parts of a message (`index` is the part's content index); same message when unchanged. */
-export function mapMessageText(item: OutputMessage, map: (part: OutputTextPart, index: number) => OutputTextPart): OutputMessage {
+export type OutputRefusalPart = Extract<OutputPart, { type: "refusal" }>;
+/** A message part whose text a text policy writes: `output_text` (its `text`) or `refusal` (its `refusal`). */
+export type WrittenPart = OutputTextPart | OutputRefusalPart;
+
+/** The text of a written part. */
+export function partText(part: WrittenPart): string {
+  return part.type === "output_text" ? part.text : part.refusal;
+}
+
+/** Maps the written parts of a message (`index` is the part's content index); same message when unchanged. */
+export function mapMessageText(item: OutputMessage, map: (part: WrittenPart, index: number) => WrittenPart): OutputMessage {
   let changed = false;
   const content = item.content.map((part, j) => {
-    if (part.type !== "output_text") return part;
+    if (part.type !== "output_text" && part.type !== "refusal") return part;
     const next = map(part, j);
     if (next !== part) changed = true;
     return next;
@@ -37,11 +46,12 @@ export function mapMessageText(item: OutputMessage, map: (part: OutputTextPart, 
   return changed ? { ...item, content } : item;
 }
 
-/** A part with new text; its logprobs are dropped, since they would spell the old text. */
-export function retext(part: OutputTextPart, text: string): OutputTextPart {
-  if (text === part.text) return part;
-  const { logprobs, ...rest } = part;
-  return logprobs === undefined ? { ...rest, text } : { ...rest, text, logprobs: [] };
+/** A part with new text; an output_text part's logprobs are dropped, since they would spell the old text. */
+export function retext<P extends WrittenPart>(part: P, text: string): P {
+  if (text === partText(part)) return part;
+  if (part.type === "refusal") return { ...part, refusal: text };
+  const { logprobs, ...rest } = part as OutputTextPart;
+  return (logprobs === undefined ? { ...rest, text } : { ...rest, text, logprobs: [] }) as P;
 }
 
 /** A completed assistant message with one output_text part. */

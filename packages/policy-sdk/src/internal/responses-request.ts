@@ -1,29 +1,9 @@
 import type { ResponsesInputItem, ResponsesRequest } from "@luthien/wire";
+import { startWalk, textRole, type TextRole, type VisitCarrier, type Walk as Visit } from "./carriers";
 
 // The SDK's member types, reached through the aliases @luthien/wire exports (this package does not depend on openai).
 type InputMessage = Extract<ResponsesInputItem, { type?: "message"; content: unknown }>;
 type Tool = NonNullable<ResponsesRequest["tools"]>[number];
-
-/** Who wrote a piece of request text (the `role` of `RequestText`). */
-export type TextRole = "system" | "user" | "assistant" | "tool";
-
-/** One text carrier of a Responses request. */
-export interface ResponsesCarrier {
-  where: string;
-  role: TextRole;
-  text: string;
-  /**
-   * Whether text policies rewrite it. Text is (instructions, user and assistant turns, tool outputs); what the model
-   * or the client wrote as a call (arguments, commands, code, patches), reasoning and tool descriptions are only read:
-   * rewriting them would change what a call did or break signed/encrypted state.
-   */
-  editable: boolean;
-}
-
-/** Sees one carrier; for an editable one, returns its new text (the same text to leave it). */
-export type VisitCarrier = (carrier: ResponsesCarrier) => string;
-
-type Visit = (text: string, where: string, role: TextRole, editable?: boolean) => string;
 
 /**
  * Walks every text carrier of a Responses request, in order: `instructions`, `prompt.variables`, `input` (a string,
@@ -32,13 +12,7 @@ type Visit = (text: string, where: string, role: TextRole, editable?: boolean) =
  * content kind is a type error here.
  */
 export function mapResponsesRequest(body: ResponsesRequest, visitCarrier: VisitCarrier): ResponsesRequest {
-  let changed = false;
-  const visit: Visit = (text, where, role, editable = true) => {
-    const next = visitCarrier({ where, role, text, editable });
-    if (!editable || next === text) return text;
-    changed = true;
-    return next;
-  };
+  const { walk: visit, changed } = startWalk(visitCarrier);
   const out: ResponsesRequest = { ...body };
   const instructions: unknown = body.instructions;
   if (typeof instructions === "string") out.instructions = visit(instructions, "instructions", "system");
@@ -58,32 +32,12 @@ export function mapResponsesRequest(body: ResponsesRequest, visitCarrier: VisitC
   if (typeof body.input === "string") out.input = visit(body.input, "input", "user");
   else if (body.input !== undefined) out.input = mapItems(body.input, "input", visit);
   for (const [i, t] of (body.tools ?? []).entries()) toolText(t, `tools[${i}]`, visit);
-  return changed ? out : body;
+  return changed() ? out : body;
 }
 
 /** Maps the items; `messageRole` overrides the role of their messages (instructions are system text). */
 function mapItems(items: ResponsesInputItem[], at: string, visit: Visit, messageRole?: TextRole): ResponsesInputItem[] {
   return items.map((item, i) => mapItem(item, `${at}[${i}]`, visit, messageRole));
-}
-
-/** The author of a message by its role, in every format (OpenAI `developer` and Responses `developer` are system text). */
-export function textRole(role: InputMessage["role"] | "tool" | "function"): TextRole {
-  switch (role) {
-    case "system":
-    case "developer":
-      return "system";
-    case "user":
-      return "user";
-    case "assistant":
-      return "assistant";
-    case "tool":
-    case "function":
-      return "tool";
-    default: {
-      const unknown: never = role;
-      return unknown;
-    }
-  }
 }
 
 /** A message part, input or output kind (clients send assistant turns back with either). */
@@ -117,7 +71,7 @@ function mapToolOutput<T extends string | Array<{ type: string }>>(output: T, at
 }
 
 function mapItem(item: ResponsesInputItem, at: string, visit: Visit, roleOverride?: TextRole): ResponsesInputItem {
-  const read = (text: string, where: string, role: TextRole = "assistant"): void => void visit(text, `${at}${where}`, role, false);
+  const read = (text: string, where: string, role: TextRole = "assistant"): void => void visit(text, `${at}${where}`, role, "read");
   switch (item.type) {
     case undefined:
     case null:
@@ -244,7 +198,7 @@ function mapItem(item: ResponsesInputItem, at: string, visit: Visit, roleOverrid
 /** Tool descriptions are read (regex checks see them), never rewritten. */
 function toolText(t: Tool, at: string, visit: Visit): void {
   const read = (text: string | null | undefined, where: string): void => {
-    if (typeof text === "string") visit(text, `${at}${where}`, "system", false);
+    if (typeof text === "string") visit(text, `${at}${where}`, "system", "read");
   };
   switch (t.type) {
     case "function":
@@ -277,5 +231,26 @@ function toolText(t: Tool, at: string, visit: Visit): void {
       const unknown: never = t;
       throw new Error(`unknown Responses tool ${JSON.stringify(unknown)}`);
     }
+  }
+}
+
+/**
+ * Reads every carrier of Responses output items (a response's `output`, or one streamed item) with the request
+ * walker — output items are the kinds a client sends back as input. What a text policy writes in a response is
+ * reported as written: the `output_text` and `refusal` parts of messages; everything else (reasoning, calls, tool
+ * output) as read.
+ */
+export function readResponsesOutput(output: readonly unknown[], at: string, visitCarrier: VisitCarrier): void {
+  const { walk: write } = startWalk(visitCarrier);
+  const { walk: read } = startWalk((c) => visitCarrier(c.access === "write" ? { ...c, access: "read" } : c));
+  for (const [i, raw] of output.entries()) {
+    const item = raw as ResponsesInputItem;
+    const where = `${at}[${i}]`;
+    if (item.type === "message" && Array.isArray(item.content)) {
+      for (const [j, p] of (item.content as MessagePart[]).entries()) {
+        if (p.type === "output_text") write(p.text, `${where}.content[${j}].text`, "assistant");
+        else if (p.type === "refusal") write(p.refusal, `${where}.content[${j}].refusal`, "assistant");
+      }
+    } else mapItem(item, where, read);
   }
 }

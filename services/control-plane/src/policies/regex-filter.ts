@@ -21,19 +21,23 @@ const DEFAULT_NOTICE = "⛔ BLOCKED by regex-filter: the response matched a bloc
  * (default `block`), `applyTo` `request`|`response`|`both` (default `both`), `replacement` (redact: the text
  * replacing each match, `$&`/`$1` expand, default `[REDACTED]`; block: the notice, default a BLOCKED line).
  *
- * - block, request side: a request with a match in any text carrier (system, user, assistant, tool results) is
- *   refused with 400 `policy_violation` before the provider is called. Event `blocked {side: "request", pattern, where}`.
- *   Responses requests: `instructions`, `input` (a string or items) and prompt variables, and also what is only
- *   read there: earlier calls' arguments, commands and patches, reasoning summaries, tool descriptions.
+ * - block, request side: a request with a match in any text carrier `requestText` yields is refused with 400
+ *   `policy_violation` before the provider is called — what a text policy rewrites (system, user, assistant turns,
+ *   tool results, documents, prediction) and what it only reads: earlier calls' arguments and inputs, thinking,
+ *   message names, tool definitions (descriptions, schemas), in every format. Event
+ *   `blocked {side: "request", pattern, where}`.
  * - block, response side: the text from the first match on is replaced by the notice (text before it has already
- *   streamed). Event `blocked {side: "response", pattern}`.
+ *   streamed), in every text carrier (content, refusals, reasoning, transcripts, citations, server tool output).
+ *   Event `blocked {side: "response", pattern}`.
  * - redact: every match is replaced, on the chosen sides. Event `redacted {side, count}` per text that changed.
+ * - Anthropic thinking (signed: a rewritten block breaks the next turn) that matches fails the call instead, the
+ *   match held back so it never reaches the client.
  *
  * Streaming: text that could still be part of a match is held back — from a literal prefix of the pattern on when
  * it has one, else the last N characters, N being the pattern's longest match (`\d{3}-\d{4}` → 8) or, for
  * unbounded patterns (`\S+`), the entry's `maxLength` (default 256): a longer match split across chunks may be
  * missed. A pattern with a literal start (`token=\S+`) holds text only from that start on.
- * Tool-call arguments are not text: use a tool-call policy for those.
+ * Tool calls in a response are not text: use a tool-call policy for those.
  */
 export function createRegexFilterPolicy(options: unknown, path: string): AnyPolicy {
   const o = readOptions(options, path, ["patterns", "action", "applyTo", "replacement"]);
@@ -64,7 +68,7 @@ export function createRegexFilterPolicy(options: unknown, path: string): AnyPoli
   };
   // Blocking a request refuses it whole (below); only redaction rewrites request text.
   const textSide = action === "block" ? (applyTo === "request" ? undefined : "response") : applyTo;
-  const text = textSide === undefined ? undefined : createTextPolicy({ name: "regex-filter", applyTo: textSide, action: null, createTransformer: transformer });
+  const text = textSide === undefined ? undefined : createTextPolicy({ name: "regex-filter", applyTo: textSide, action: null, signed: "fail", createTransformer: transformer });
 
   return {
     name: "regex-filter",

@@ -1,66 +1,28 @@
-import { createRegexReplacer, createTextPolicy, type AnyPolicy, type RegexRule, type TextScope } from "@luthien/policy-sdk";
+import { SECRET_DETECTORS } from "@luthien/events";
+import { createRegexReplacer, createTextPolicy, type AnyPolicy, type TextScope } from "@luthien/policy-sdk";
 import { readApplyTo, readOptions } from "./options";
 
-/** One kind of secret: how to find it, and how it can begin (so only text that may become one is held back). */
-interface SecretKind {
-  kind: string;
-  rule: Omit<RegexRule, "replacement">;
-}
-
 /**
- * The secrets recognised, first match wins at one position. Key-like tokens end at the first character outside
- * their alphabet, so a match followed by any other character is final (`settlesWhenFollowed`); `\b` keeps words
- * that merely contain a prefix (`task-management-...`) out.
+ * The secrets recognised, first match wins at one position: one table in `@luthien/events`, which the monitor also
+ * applies to the originals it stores, so what this policy keeps off the wire is not kept at rest either.
  */
-export const SECRET_KINDS: readonly SecretKind[] = [
-  {
-    kind: "anthropic_key",
-    rule: { pattern: /\bsk-ant-[A-Za-z0-9_-]{20,}/, starts: ["sk-ant-"], partial: /\bsk-ant-[A-Za-z0-9_-]*/, maxLength: 512, settlesWhenFollowed: true },
-  },
-  {
-    kind: "openai_key",
-    rule: { pattern: /\bsk-(?!ant-)[A-Za-z0-9_-]{20,}/, starts: ["sk-"], partial: /\bsk-[A-Za-z0-9_-]*/, maxLength: 512, settlesWhenFollowed: true },
-  },
-  {
-    kind: "aws_access_key",
-    rule: { pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/, starts: ["AKIA", "ASIA"], partial: /\bA[KS]IA[0-9A-Z]{0,16}/, settlesWhenFollowed: true },
-  },
-  {
-    kind: "github_token",
-    rule: {
-      pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/,
-      starts: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
-      partial: /\b(?:gh[pousr]_[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]*)/,
-      settlesWhenFollowed: true,
-    },
-  },
-  {
-    kind: "private_key",
-    rule: {
-      pattern: /-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?-----END[A-Z ]*PRIVATE KEY-----/,
-      starts: ["-----BEGIN"],
-      // Still inside the BEGIN line, or anywhere after it until the END line is complete.
-      partial: /-----BEGIN[A-Z ]*(?:PRIVATE KEY-{0,4}|PRIVATE KEY-----[\s\S]*)?/,
-      maxLength: 16384,
-      settlesWhenFollowed: true,
-    },
-  },
-  {
-    kind: "jwt",
-    rule: {
-      pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/,
-      starts: ["eyJ"],
-      partial: /\beyJ[A-Za-z0-9_-]*(?:\.(?:e(?:y(?:J[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?)?)?)?)?/,
-      maxLength: 8192,
-      settlesWhenFollowed: true,
-    },
-  },
-];
+export const SECRET_KINDS = SECRET_DETECTORS;
 
 /**
  * Replaces secrets in text with `[REDACTED:<kind>]`: provider keys (`sk-ant-…` anthropic_key, `sk-…` openai_key),
  * AWS access key ids (`AKIA…`/`ASIA…` aws_access_key), GitHub tokens (`ghp_…`, `gho_…`, `github_pat_…`
  * github_token), PEM private key blocks (private_key) and JWTs (jwt).
+ *
+ * Every text carrier of every format is read (the SDK's walkers: `requestText` / `responseText` list them) —
+ * message text and tool results in requests; in responses the assistant's text, refusals, provider reasoning
+ * (`reasoning_content`), audio transcripts, citations (`cited_text`), web search and fetch results, code execution
+ * output; logprobs that spell a secret are dropped. What is only read there (tool-call arguments, names, URLs) is
+ * not rewritten: tool calls are a tool-call policy's business.
+ *
+ * Anthropic thinking is signed (a modified block makes the API refuse the next turn, which breaks a Claude Code
+ * session), and a `redacted_thinking` block cannot be forged, so thinking that contains a secret is neither
+ * rewritten nor dropped: the call fails (`signed: "fail"`), and the streamed thinking is held back from a
+ * possible secret's start on, so the secret itself never reaches the client.
  *
  * Streaming: a secret split across chunks is still redacted. Only text that could still become a secret is held
  * back — from a possible start (`sk-`, `AKIA`, `-----BEGIN`, `eyJ`, ...) for as long as what follows still fits —
@@ -76,6 +38,7 @@ export function createSecretRedactionPolicy(options: unknown, path: string): Any
     name: "secret-redaction",
     applyTo,
     action: null,
+    signed: "fail",
     createTransformer: (scope: TextScope) => {
       const kinds: Record<string, number> = {};
       const inner = createRegexReplacer({

@@ -2,7 +2,8 @@ import { createStringReplacer, createTextPolicy, type AnyPolicy, type TextTarget
 import { optionError, readOptions } from "./options";
 
 /**
- * Literal find-and-replace on assistant text (and/or request text), across chunk boundaries.
+ * Literal find-and-replace on assistant text (and/or request text), across chunk boundaries, in every text carrier
+ * a text policy writes (content, refusals, reasoning, transcripts, citations; Anthropic thinking is left alone).
  * Options: `replacements: [[from, to], ...]`, `matchCapitalization?: boolean` (default false),
  * `applyTo?: request|response|both` (default response).
  */
