@@ -88,7 +88,8 @@ export function* requestText(request: PolicyRequest): Generator<RequestText> {
  * Responses: every output item (message text and refusal parts, reasoning summaries and text, call arguments and
  * inputs, shell commands, patches, code, tool outputs, ...), and in a stream each event's piece of them (text,
  * refusal, reasoning and argument deltas and done events, audio transcripts, annotations, snapshots and the final
- * response). The text policy writes Responses `output_text` and `refusal` parts; the rest is read.
+ * response). The text policy writes Responses `output_text`, `refusal`, reasoning summary and reasoning text parts and
+ * audio transcripts; the rest (call arguments and inputs, commands, tool outputs) is read.
  */
 export function* responseText(x: PolicyResponse | PolicyEvent): Generator<ResponseText> {
   const found: ResponseText[] = [];
@@ -211,6 +212,8 @@ function responsesEventText(e: ResponsesStreamEvent, visit: VisitCarrier): void 
     case "response.reasoning_summary_text.delta":
     case "response.reasoning_text.delta":
     case "response.audio.transcript.delta":
+      walk(e.delta, "delta", "assistant");
+      return;
     case "response.function_call_arguments.delta":
     case "response.custom_tool_call_input.delta":
     case "response.mcp_call_arguments.delta":
@@ -222,11 +225,11 @@ function responsesEventText(e: ResponsesStreamEvent, visit: VisitCarrier): void 
       return;
     case "response.reasoning_summary_text.done":
     case "response.reasoning_text.done":
-      read(e.text, "text");
+      walk(e.text, "text", "assistant");
       return;
     case "response.reasoning_summary_part.added":
     case "response.reasoning_summary_part.done":
-      read(e.part.text, "part.text");
+      walk(e.part.text, "part.text", "assistant");
       return;
     case "response.function_call_arguments.done":
     case "response.mcp_call_arguments.done":

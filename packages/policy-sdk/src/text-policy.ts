@@ -4,7 +4,7 @@ import { startWalk, type VisitCarrier } from "./internal/carriers";
 import { DELTA_TEXT_FIELDS, deltaText, mapLooseParts, mapOpenAICompletion, mapOpenAIRequest, withDeltaText } from "./internal/openai-text";
 import { responsesEventKind } from "./internal/responses-events";
 import { mapResponsesRequest } from "./internal/responses-request";
-import { mapMessageText, partText, retext, withOutput, type OutputItem } from "./internal/responses-output";
+import { mapItemText, partText, retext, withOutput, type OutputItem, type PartSlot, type WrittenPart } from "./internal/responses-output";
 import type { Policy, PolicyContext, PolicyEvent, PolicyRequest, PolicyResponse } from "./policy";
 
 /**
@@ -35,7 +35,8 @@ export interface TextPolicyOptions {
   name: string;
   /**
    * Called once per text stream: per choice and field (content, refusal, reasoning, transcript), text block,
-   * Responses `output_text` part, per text of a request or of a whole response.
+   * Responses text part (`output_text`, refusal, reasoning summary or text) and audio transcript, per text of a
+   * request or of a whole response.
    */
   createTransformer(scope: TextScope): TextStreamTransformer;
   /** Which side's text to transform. @default "response" */
@@ -61,13 +62,20 @@ export interface TextPolicyOptions {
   signed?: "leave" | "fail";
 }
 
-/** A Responses `output_text` or `refusal` part being streamed. */
+/**
+ * A Responses text being streamed: a message's `output_text` or `refusal` part, a reasoning item's summary part or
+ * `reasoning_text` part, or the response's audio transcript.
+ */
 interface ResponsesPart {
-  kind: "output_text" | "refusal";
+  kind: WrittenPart["type"] | "transcript";
   t: TextStreamTransformer;
-  itemId: string;
+  slot: Slot;
   outputIndex: number;
-  contentIndex: number;
+  /**
+   * Whether the stream announced the part (a part added event or a delta), so a delta may carry what it held; a part
+   * only the added item had releases it in the item's done event (a delta for a part never added breaks clients).
+   */
+  streamed: boolean;
   /** The text in and out so far. */
   textIn: string;
   textOut: string;
@@ -87,9 +95,9 @@ interface TextState {
   streams: Map<string, TextStream>;
   /** OpenAI logprobs token lists, by `<choice>:<list>`: read through a transformer to tell whether they spell text it changes. */
   logprobs: Map<string, { t: TextStreamTransformer; textIn: string; textOut: string }>;
-  /** Responses: open output_text parts by `item_id:content_index`. */
+  /** Responses: open text parts by `partKey` (item id, content or summary index). */
   parts: Map<string, ResponsesPart>;
-  /** Responses: the text of every part that ended, by `item_id:content_index`, for the done events and the final response. */
+  /** Responses: the text of every part that ended, by `partKey`, for the done events and the final response. */
   finals: Map<string, string>;
   /** The last OpenAI chunk seen, the template for a chunk carrying text released at the end of the stream. */
   last: ChatCompletionChunk | undefined;
@@ -121,7 +129,7 @@ interface Streams {
  * carrier the format has, from the SDK walkers (`responseText` lists them): OpenAI content, refusals, provider
  * reasoning (`reasoning_content`, `reasoning`), audio transcripts, annotation titles; Anthropic text blocks,
  * citations, server tool results the user reads (search titles, fetched documents, code execution output); Responses
- * `output_text` and `refusal` parts. What a call does (tool-call arguments, inputs), names and URLs pass untouched, and so does
+ * `output_text` and `refusal` parts, reasoning summaries and text, the audio transcript. What a call does (tool-call arguments, inputs), names and URLs pass untouched, and so does
  * Anthropic thinking unless `signed` is `fail` (see there). Logprobs that spell text the transformer would change
  * are dropped (OpenAI `logprobs: null`). Held-back text is released before its text ends (OpenAI: before the
  * choice's finish_reason or a tool call; Anthropic: before the block's stop; Responses: before the part's
@@ -133,7 +141,12 @@ interface Streams {
  * `response.incomplete` or `response.failed` — so clients that read deltas, done events or only the final response
  * all see the same text. A part whose text changed loses its logprobs (they would spell the original tokens).
  * `refusal` parts are written the same way (`response.refusal.delta` / `.done`, their content part and item
- * events, the final response); Responses reasoning and audio transcripts are read, not written.
+ * events, the final response), and so are reasoning items: one transformer per summary part (item id, summary
+ * index: `response.reasoning_summary_text.delta` / `.done`, `response.reasoning_summary_part.added` / `.done`) and
+ * per `reasoning_text` part (item id, content index: `response.reasoning_text.delta` / `.done`, its content part
+ * events), their item events and the final response. A reasoning item keeps its `encrypted_content` (see
+ * `mapItemText`). The audio transcript (`response.audio.transcript.delta`) is one text, released before
+ * `response.audio.transcript.done`.
  *
  * Requests: every written carrier `requestText` yields (message text, tool results, documents, prediction...);
  * what is only read there (earlier calls, thinking, definitions) stays as it is — a request-side check that must
@@ -447,7 +460,33 @@ function onAnthropicEvent(event: AnthropicStreamEvent, ctx: PolicyContext<TextSt
 
 type MakeTransformer = (ctx: PolicyContext<TextState>) => TextStreamTransformer;
 
-const partKey = (itemId: string, contentIndex: number): string => `${itemId}:${contentIndex}`;
+/** Where a streamed Responses text sits: an item's content or summary part, or the response's audio transcript (no item). */
+type Slot = PartSlot | { itemId: ""; list: "transcript"; index: 0 };
+const TRANSCRIPT: Slot = { itemId: "", list: "transcript", index: 0 };
+const partKey = (slot: Slot): string => `${slot.itemId}:${slot.list}:${slot.index}`;
+const inContent = (itemId: string, index: number): Slot => ({ itemId, list: "content", index });
+const inSummary = (itemId: string, index: number): Slot => ({ itemId, list: "summary", index });
+
+/** A delta event carrying `delta` for the part `p`: how held text goes out once the part ends. */
+function deltaEvent(p: ResponsesPart, delta: string, sequenceNumber: number): ResponsesStreamEvent {
+  const at = { item_id: p.slot.itemId, output_index: p.outputIndex, delta, sequence_number: sequenceNumber };
+  switch (p.kind) {
+    case "output_text":
+      return { type: "response.output_text.delta", ...at, content_index: p.slot.index, logprobs: [] };
+    case "refusal":
+      return { type: "response.refusal.delta", ...at, content_index: p.slot.index };
+    case "reasoning_text":
+      return { type: "response.reasoning_text.delta", ...at, content_index: p.slot.index };
+    case "summary_text":
+      return { type: "response.reasoning_summary_text.delta", ...at, summary_index: p.slot.index };
+    case "transcript":
+      return { type: "response.audio.transcript.delta", delta, sequence_number: sequenceNumber };
+    default: {
+      const unknown: never = p.kind;
+      throw new Error(`unknown Responses part kind ${String(unknown)}`);
+    }
+  }
+}
 
 /** Ends an open Responses part: its final text is recorded, and what it still held goes out as one more delta. */
 function closePart(state: TextState, key: string, sequenceNumber: number): ResponsesStreamEvent[] {
@@ -458,17 +497,14 @@ function closePart(state: TextState, key: string, sequenceNumber: number): Respo
   p.textOut += rest;
   state.textOut += rest;
   state.finals.set(key, p.textOut);
-  if (rest === "") return [];
-  const at = { item_id: p.itemId, output_index: p.outputIndex, content_index: p.contentIndex, delta: rest, sequence_number: sequenceNumber };
-  return [p.kind === "refusal" ? { type: "response.refusal.delta", ...at } : { type: "response.output_text.delta", ...at, logprobs: [] }];
+  return rest === "" || !p.streamed ? [] : [deltaEvent(p, rest, sequenceNumber)];
 }
 
-/** Maps the text of every output_text part of a response's messages; the same body when nothing changed. */
-function mapResponseText(body: ResponsesResponse, textFor: (itemId: string, contentIndex: number, text: string) => string): ResponsesResponse {
+/** Maps the text of every written part of a response's items; the same body when nothing changed. */
+function mapResponseText(body: ResponsesResponse, textFor: (slot: PartSlot, text: string) => string): ResponsesResponse {
   let changed = false;
   const output = body.output.map((item): OutputItem => {
-    if (item.type !== "message") return item;
-    const next = mapMessageText(item, (part, j) => retext(part, textFor(item.id, j, partText(part))));
+    const next = mapItemText(item, (part, slot) => retext(part, textFor(slot, partText(part))));
     if (next !== item) changed = true;
     return next;
   });
@@ -478,15 +514,16 @@ function mapResponseText(body: ResponsesResponse, textFor: (itemId: string, cont
 function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextState>, make: MakeTransformer, runWhole: (t: string) => string): ResponsesStreamEvent[] {
   const { state } = ctx;
   const seq = event.sequence_number;
-  const open = (itemId: string, outputIndex: number, contentIndex: number, kind: ResponsesPart["kind"] = "output_text"): ResponsesPart => {
-    const key = partKey(itemId, contentIndex);
+  const open = (slot: Slot, outputIndex: number, kind: ResponsesPart["kind"], streamed = true): ResponsesPart => {
+    const key = partKey(slot);
     let p = state.parts.get(key);
     if (p === undefined) {
       // More text for a part the stream already finished: which text would the client keep? Fail closed.
       if (state.finals.has(key)) throw new Error(`text for ${kind} part ${key} after its done event`);
-      p = { kind, t: make(ctx), itemId, outputIndex, contentIndex, textIn: "", textOut: "" };
+      p = { kind, t: make(ctx), slot, outputIndex, streamed, textIn: "", textOut: "" };
       state.parts.set(key, p);
     }
+    if (streamed) p.streamed = true;
     // One content index is one part: text of the other kind there would be read two ways.
     if (p.kind !== kind) throw new Error(`${kind} text for the ${p.kind} part ${key}`);
     return p;
@@ -499,6 +536,12 @@ function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextSt
     state.textOut += out;
     return out;
   };
+  /** A delta event with what its part lets out now: none when all is held, `changed` when the text differs. */
+  const delta = <E extends ResponsesStreamEvent & { delta: string }>(e: E, p: ResponsesPart, changed: (delta: string) => E = (d) => ({ ...e, delta: d })): ResponsesStreamEvent[] => {
+    const out = push(p, e.delta);
+    if (out === "") return [];
+    return [out === e.delta ? e : changed(out)];
+  };
   /** The part's final text: what its deltas became, or (no deltas) `original` transformed whole, once. */
   const finalFor = (key: string, original: string): string => {
     const done = state.finals.get(key);
@@ -509,63 +552,77 @@ function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextSt
     state.finals.set(key, text);
     return text;
   };
-  /** Closes the message's open parts and gives its parts their final text. */
-  const finishMessage = (item: OutputItem): { release: ResponsesStreamEvent[]; item: OutputItem } => {
-    if (item.type !== "message") return { release: [], item };
+  /** A part's done event: what the part held goes out first, then `withText` of its final text. */
+  const done = (slot: Slot, original: string, withText: (text: string) => ResponsesStreamEvent): ResponsesStreamEvent[] => {
+    const key = partKey(slot);
+    const release = closePart(state, key, seq);
+    const text = finalFor(key, original);
+    return [...release, text === original ? event : withText(text)];
+  };
+  /** Closes the item's open parts (those its done event lists and any other) and gives its parts their final text. */
+  const finishItem = (item: OutputItem): { release: ResponsesStreamEvent[]; item: OutputItem } => {
     const release: ResponsesStreamEvent[] = [];
-    const next = mapMessageText(item, (part, j) => {
-      const key = partKey(item.id, j);
-      release.push(...closePart(state, key, seq));
-      return retext(part, finalFor(key, partText(part)));
-    });
+    const id = "id" in item && typeof item.id === "string" ? item.id : undefined;
+    if (id === undefined) return { release, item };
+    for (const [key, p] of [...state.parts]) if (p.slot.itemId === id) release.push(...closePart(state, key, seq));
+    const next = mapItemText(item, (part, slot) => retext(part, finalFor(partKey(slot), partText(part))));
     return { release, item: next };
   };
 
   switch (event.type) {
-    case "response.output_text.delta": {
-      const delta = push(open(event.item_id, event.output_index, event.content_index), event.delta);
-      if (delta === "") return [];
-      return [delta === event.delta ? event : { ...event, delta, logprobs: [] }];
+    case "response.output_text.delta":
+      return delta(event, open(inContent(event.item_id, event.content_index), event.output_index, "output_text"), (d) => ({ ...event, delta: d, logprobs: [] }));
+    case "response.output_text.done":
+      return done(inContent(event.item_id, event.content_index), event.text, (text) => ({ ...event, text, logprobs: [] }));
+    case "response.refusal.delta":
+      return delta(event, open(inContent(event.item_id, event.content_index), event.output_index, "refusal"));
+    case "response.refusal.done":
+      return done(inContent(event.item_id, event.content_index), event.refusal, (refusal) => ({ ...event, refusal }));
+    case "response.reasoning_text.delta":
+      return delta(event, open(inContent(event.item_id, event.content_index), event.output_index, "reasoning_text"));
+    case "response.reasoning_text.done":
+      return done(inContent(event.item_id, event.content_index), event.text, (text) => ({ ...event, text }));
+    case "response.reasoning_summary_text.delta":
+      return delta(event, open(inSummary(event.item_id, event.summary_index), event.output_index, "summary_text"));
+    case "response.reasoning_summary_text.done":
+      return done(inSummary(event.item_id, event.summary_index), event.text, (text) => ({ ...event, text }));
+    case "response.reasoning_summary_part.added": {
+      const { part } = event;
+      if (part.text === "") return [event];
+      const text = push(open(inSummary(event.item_id, event.summary_index), event.output_index, "summary_text"), part.text);
+      return [{ ...event, part: { ...part, text } }];
     }
-    case "response.output_text.done": {
-      const key = partKey(event.item_id, event.content_index);
-      const release = closePart(state, key, seq);
-      const text = finalFor(key, event.text);
-      return [...release, text === event.text ? event : { ...event, text, logprobs: [] }];
+    case "response.reasoning_summary_part.done": {
+      const { part } = event;
+      return done(inSummary(event.item_id, event.summary_index), part.text, (text) => ({ ...event, part: { ...part, text } }));
     }
-    case "response.refusal.delta": {
-      const delta = push(open(event.item_id, event.output_index, event.content_index, "refusal"), event.delta);
-      if (delta === "") return [];
-      return [delta === event.delta ? event : { ...event, delta }];
-    }
-    case "response.refusal.done": {
-      const key = partKey(event.item_id, event.content_index);
-      const release = closePart(state, key, seq);
-      const refusal = finalFor(key, event.refusal);
-      return [...release, refusal === event.refusal ? event : { ...event, refusal }];
+    case "response.audio.transcript.delta":
+      return delta(event, open(TRANSCRIPT, -1, "transcript"));
+    case "response.audio.transcript.done": {
+      // The done event repeats no text. Nothing later does either, so a later transcript starts a new text.
+      const release = closePart(state, partKey(TRANSCRIPT), seq);
+      state.finals.delete(partKey(TRANSCRIPT));
+      return [...release, event];
     }
     case "response.content_part.added": {
       const { part } = event;
-      if ((part.type !== "output_text" && part.type !== "refusal") || partText(part) === "") return [event];
-      const text = push(open(event.item_id, event.output_index, event.content_index, part.type), partText(part));
+      if ((part.type !== "output_text" && part.type !== "refusal" && part.type !== "reasoning_text") || partText(part) === "") return [event];
+      const text = push(open(inContent(event.item_id, event.content_index), event.output_index, part.type), partText(part));
       return [{ ...event, part: retext(part, text) }];
     }
     case "response.content_part.done": {
       const { part } = event;
-      if (part.type !== "output_text" && part.type !== "refusal") return [event];
-      const key = partKey(event.item_id, event.content_index);
-      const release = closePart(state, key, seq);
-      return [...release, { ...event, part: retext(part, finalFor(key, partText(part))) }];
+      if (part.type !== "output_text" && part.type !== "refusal" && part.type !== "reasoning_text") return [event];
+      return done(inContent(event.item_id, event.content_index), partText(part), (text) => ({ ...event, part: retext(part, text) }));
     }
     case "response.output_item.added": {
       const { item } = event;
-      if (item.type !== "message") return [event];
       // Text already in the added item is the start of its parts.
-      const next = mapMessageText(item, (part, j) => (partText(part) === "" ? part : retext(part, push(open(item.id, event.output_index, j, part.type), partText(part)))));
+      const next = mapItemText(item, (part, slot) => (partText(part) === "" ? part : retext(part, push(open(slot, event.output_index, part.type, false), partText(part)))));
       return [next === item ? event : { ...event, item: next }];
     }
     case "response.output_item.done": {
-      const { release, item } = finishMessage(event.item);
+      const { release, item } = finishItem(event.item);
       return [...release, item === event.item ? event : { ...event, item }];
     }
     case "response.completed":
@@ -573,19 +630,19 @@ function onResponsesEvent(event: ResponsesStreamEvent, ctx: PolicyContext<TextSt
     case "response.failed": {
       const release: ResponsesStreamEvent[] = [];
       for (const key of [...state.parts.keys()]) release.push(...closePart(state, key, seq));
-      const response = mapResponseText(event.response, (itemId, j, text) => finalFor(partKey(itemId, j), text));
+      const response = mapResponseText(event.response, (slot, text) => finalFor(partKey(slot), text));
       return [...release, response === event.response ? event : { ...event, response }];
     }
     case "response.created":
     case "response.in_progress":
     case "response.queued": {
       // Snapshots of a response in progress normally have no output; if one has text, it gets no raw text past us.
-      const response = mapResponseText(event.response, (_id, _j, text) => runWhole(text));
+      const response = mapResponseText(event.response, (_slot, text) => runWhole(text));
       return [response === event.response ? event : { ...event, response }];
     }
     default:
-      // No text a policy writes here (reasoning and transcripts are read, see `responseText`). A text carrier the
-      // SDK adds is classified `text` and must not pass unread.
+      // No text a policy writes here (call arguments, code and annotations are read, see `responseText`). A text
+      // carrier the SDK adds is classified `text` and must not pass unread.
       if (responsesEventKind(event) === "text") throw new Error(`unhandled Responses text event ${event.type}`);
       return [event];
   }
@@ -617,7 +674,7 @@ function transformRequest(request: PolicyRequest, visit: VisitCarrier): PolicyRe
 function transformResponse(response: PolicyResponse, visit: VisitCarrier, run: (t: string) => string): PolicyResponse {
   switch (response.format) {
     case "responses": {
-      const body = mapResponseText(response.body, (_id, _j, text) => run(text));
+      const body = mapResponseText(response.body, (_slot, text) => run(text));
       return body === response.body ? response : { format: "responses", body };
     }
     case "openai": {

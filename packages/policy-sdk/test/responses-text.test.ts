@@ -211,12 +211,12 @@ describe("createTextPolicy, Responses stream", () => {
     expect(ofType(out.flatMap((e) => (e.format === "responses" ? [e.event] : [])), "response.output_text.delta").map((e) => e.delta)).toEqual(["a ", "se"]);
   });
 
-  it("passes tool calls, reasoning and refusals untouched", async () => {
+  it("passes tool calls untouched and rewrites a reasoning summary like the text", async () => {
     const stream = responsesStream({ text: "ok", toolCalls: [{ name: "Bash", input: { command: "echo ok" } }], items: [{ type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "ok" }] }] });
     const run = await runPolicy(upper, { request: responsesRequest("hi"), stream });
     expect(run.text).toBe("OK");
     expect(run.toolCalls).toEqual([{ id: "call_0", name: "Bash", input: { command: "echo ok" } }]);
-    expect(body(run.response).output[2]).toEqual({ type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "ok" }] });
+    expect(body(run.response).output[2]).toEqual({ type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "OK" }] });
   });
 
   it("is caught by the test kit when a policy rewrites deltas but not the final response", async () => {

@@ -237,8 +237,8 @@ function toolText(t: Tool, at: string, visit: Visit): void {
 /**
  * Reads every carrier of Responses output items (a response's `output`, or one streamed item) with the request
  * walker — output items are the kinds a client sends back as input. What a text policy writes in a response is
- * reported as written: the `output_text` and `refusal` parts of messages; everything else (reasoning, calls, tool
- * output) as read.
+ * reported as written: the `output_text` and `refusal` parts of messages, the summary and `reasoning_text` parts of
+ * reasoning items; everything else (calls, tool output) as read.
  */
 export function readResponsesOutput(output: readonly unknown[], at: string, visitCarrier: VisitCarrier): void {
   const { walk: write } = startWalk(visitCarrier);
@@ -251,6 +251,9 @@ export function readResponsesOutput(output: readonly unknown[], at: string, visi
         if (p.type === "output_text") write(p.text, `${where}.content[${j}].text`, "assistant");
         else if (p.type === "refusal") write(p.refusal, `${where}.content[${j}].refusal`, "assistant");
       }
+    } else if (item.type === "reasoning") {
+      for (const [j, p] of item.summary.entries()) write(p.text, `${where}.summary[${j}].text`, "assistant");
+      for (const [j, p] of (item.content ?? []).entries()) write(p.text, `${where}.content[${j}].text`, "assistant");
     } else mapItem(item, where, read);
   }
 }
