@@ -5,7 +5,7 @@ import { createCallActivity, type CallActivity, type CallOutcome } from "./activ
 import type { CallAuth, UpstreamCredential } from "./auth";
 import { anthropicApi } from "./client-api";
 import type { EnginePool, EnginePools } from "./engine-pool";
-import { GatewayError, InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
+import { GatewayError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "./errors";
 import { createHttpFetch } from "./http-fetch";
 import type { PassthroughOptions } from "./passthrough";
 import type { PolicyCall, StartInfo } from "./policy-engine";
@@ -139,7 +139,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
       },
       bypass(pool, err) {
         // A call being stopped is not an engine failure: its cancelled verdicts must not count as a bypass.
-        if (abort.signal.aborted || pool.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
+        if (abort.signal.aborted || !servableWithoutPolicy(err, pool.failureMode)) throw err;
         options.metrics.bypassed(err.reason);
         activity.bypassed(err.reason, err.message);
         if (!res.headersSent) res.set("x-luthien-policy-bypassed", err.reason);

@@ -4,7 +4,7 @@ import type { Logger } from "@luthien/runtime";
 import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "./activity";
 import type { CallAuth } from "./auth";
 import type { ClientApi } from "./client-api";
-import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
+import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "./errors";
 import type { EnginePools } from "./engine-pool";
 import type { PolicyCall, RequestVerdict } from "./policy-engine";
 import type { Routing } from "./routing";
@@ -164,7 +164,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
 
     const bypass = (err: unknown): string => {
       // A call being stopped is not an engine failure: its cancelled stream must not count as a bypass.
-      if (abort.signal.aborted || pool.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
+      if (abort.signal.aborted || !servableWithoutPolicy(err, pool.failureMode)) throw err;
       stats.bypassed ??= err.reason;
       options.metrics?.bypassed(err.reason);
       activity.bypassed(err.reason, err.message);

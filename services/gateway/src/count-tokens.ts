@@ -3,7 +3,7 @@ import { createCallActivity } from "./activity";
 import type { CallAuth } from "./auth";
 import { anthropicApi } from "./client-api";
 import type { EnginePools } from "./engine-pool";
-import { InvalidRequestError, PolicyDeniedError, PolicyTimeoutError, PolicyUnavailableError, toHttpError } from "./errors";
+import { InvalidRequestError, PolicyDeniedError, servableWithoutPolicy, toHttpError } from "./errors";
 import { forwardToProvider, type PassthroughOptions } from "./passthrough";
 
 export const COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens";
@@ -68,7 +68,7 @@ export function createCountTokensHandler(options: CountTokensOptions) {
           sent = JSON.parse(verdict.requestJson.toString("utf8")) as object;
         }
       } catch (err) {
-        if (pool.failureMode !== "open" || !(err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError)) throw err;
+        if (!servableWithoutPolicy(err, pool.failureMode)) throw err;
         options.metrics.bypassed(err.reason);
         activity.bypassed(err.reason, err.message);
         res.set("x-luthien-policy-bypassed", err.reason);

@@ -84,6 +84,14 @@ export class PolicyFailedError extends GatewayError {
   }
 }
 
+/**
+ * The fail-open rule, in one place: only an engine outage (unreachable, erroring, timing out) in a pool whose
+ * failure mode is `open` may be served without policy. A policy that failed, a denial, or anything else never is.
+ */
+export function servableWithoutPolicy(err: unknown, failureMode: "closed" | "open"): err is PolicyUnavailableError | PolicyTimeoutError {
+  return failureMode === "open" && (err instanceof PolicyUnavailableError || err instanceof PolicyTimeoutError);
+}
+
 /** The engine did not answer a verdict within `POLICY_TIMEOUT_MS` (plus keepalive extensions). */
 export class PolicyTimeoutError extends GatewayError {
   readonly status = 504;
