@@ -5,6 +5,7 @@ import {
   createOpenAIAccumulator,
   createOpenAIStreamGuard,
   emptyUsage,
+  outputTextOf,
   type AnthropicStreamEvent,
   type ChatCompletion,
   type ChatCompletionChunk,
@@ -34,7 +35,7 @@ import {
 } from "./policy";
 import { chainMode, startChainRun } from "./chain";
 import { responsesCallOf } from "./internal/responses-calls";
-import { outputTextOf, type OutputItem, type OutputMessage } from "./internal/responses-output";
+import type { OutputItem, OutputMessage } from "./internal/responses-output";
 import type { ToolCall } from "./tool-call-gate";
 
 /** What to run a policy against: a request, and a whole response or a recorded stream in the same format. */

@@ -8,6 +8,7 @@ import type { GatewayMetrics } from "./metrics";
 import { classifyPassthrough, normalisePath, refusal } from "./route-classes";
 import type { ProviderConfig, Routing } from "./routing";
 import type { SecretRedactor } from "./secrets";
+import { providerAuthHeaders } from "./upstream";
 
 /** Request headers a forwarded call carries; everything else (cookies, client credentials) stays here. */
 const FORWARD_REQUEST = ["content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"];
@@ -104,16 +105,7 @@ export async function forwardToProvider(o: ForwardOptions): Promise<number> {
   // a client may put a key in the path; neither reaches an answer or a log line.
   const redact = (text: string): string => o.secrets.redact(text, credential.kind === "server" ? [] : [credential.value]);
   const logged = (status: number) => ({ callId: res.locals["callId"] as string, method: req.method, path: redact(target.pathname), status });
-  if (credential.kind === "server") {
-    if (provider.apiKey !== undefined) {
-      if (provider.format === "anthropic") headers.set("x-api-key", provider.apiKey);
-      else headers.set("authorization", `Bearer ${provider.apiKey}`);
-    }
-  } else if (credential.kind === "api-key" && provider.format === "anthropic") {
-    headers.set("x-api-key", credential.value);
-  } else {
-    headers.set("authorization", `Bearer ${credential.value}`);
-  }
+  for (const [name, value] of Object.entries(providerAuthHeaders(provider, credential))) headers.set(name, value);
 
   // Why the provider request was stopped: a client that left is no provider failure (and no 502 to log).
   let stopped: "client" | "timeout" | undefined;

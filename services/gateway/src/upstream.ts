@@ -290,6 +290,18 @@ function openaiAuth(credential: UpstreamCredential): Record<string, string> | un
   return { authorization: `Bearer ${credential.value}` };
 }
 
+/**
+ * The auth headers of a plain HTTP request to `provider` (passthrough, count_tokens), where no SDK adds the server's
+ * key: the same rules as the SDK calls.
+ */
+export function providerAuthHeaders(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string> {
+  const auth =
+    provider.format === "anthropic"
+      ? anthropicAuth(provider, credential)
+      : (openaiAuth(credential) ?? (provider.apiKey !== undefined ? { authorization: `Bearer ${provider.apiKey}` } : {}));
+  return Object.fromEntries(Object.entries(auth).filter((e): e is [string, string] => e[1] !== null));
+}
+
 /** Anthropic auth: API keys travel as `x-api-key`, OAuth tokens as `Authorization: Bearer`, as they came. */
 export function anthropicAuth(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string | null> {
   switch (credential.kind) {

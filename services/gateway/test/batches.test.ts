@@ -1,16 +1,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import type { Logger } from "@luthien/runtime";
 import { startFakeEngine, startStack, type Stack } from "@luthien/testkit";
 import type { ActivitySink } from "../src/activity";
-import { createGateway, type Gateway } from "../src/app";
+import { createGateway } from "../src/app";
 import { isAuthMiddleware } from "../src/auth";
 import { readGatewayConfig } from "../src/config";
 import { BATCH_ROUTES } from "../src/route-classes";
 import { readRouting } from "../src/routing";
+import { listen } from "./in-process";
 import { rawRequest } from "./raw-http";
 
 /**
@@ -95,19 +95,7 @@ const silent: Logger = { debug: () => undefined, info: () => undefined, warn: ()
 
 /** A gateway in this process (to read its activity or give it another engine), on the stack's mock provider. */
 async function inProcess(env: Record<string, string>, sink?: ActivitySink): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  const gateway: Gateway = createGateway(readGatewayConfig({ ...AUTH, ANTHROPIC_UPSTREAM_URL: stack.mock.url, OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`, GATEWAY_CONFIG: ENABLED, ...env }), silent, sink);
-  const server = gateway.app.listen(0, "127.0.0.1");
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      gateway.close();
-    },
-  };
+  return listen(createGateway(readGatewayConfig({ ...AUTH, ANTHROPIC_UPSTREAM_URL: stack.mock.url, OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`, GATEWAY_CONFIG: ENABLED, ...env }), silent, sink));
 }
 
 /** A batch made at the mock itself, past the gateway (to fetch its results through a gateway under test). */

@@ -4,11 +4,12 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "@luthien/runtime";
 import OpenAI from "openai";
 import { startStack, type Stack } from "@luthien/testkit";
-import { createGateway, type Gateway } from "../src/app";
+import { createGateway } from "../src/app";
 import { isAuthMiddleware, keyIdOf } from "../src/auth";
 import { readGatewayConfig } from "../src/config";
 import { toHttpError } from "../src/errors";
 import { createSecretRedactor } from "../src/secrets";
+import { listen } from "./in-process";
 import { rawRequest } from "./raw-http";
 import { postRaw, readEvents } from "./sse";
 
@@ -33,20 +34,6 @@ function forms(secret: string): string[] {
   return [secret, digest.toString("hex"), digest.toString("hex").slice(0, 12), digest.toString("base64"), keyIdOf(secret)];
 }
 
-async function listen(gateway: Gateway): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  const server = gateway.app.listen(0, "127.0.0.1");
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      gateway.close();
-    },
-  };
-}
 
 interface RouteLayer {
   route?: { path: string; methods: Record<string, boolean>; stack: { method: string; handle: unknown; name: string }[] };

@@ -1,4 +1,4 @@
-import type { ResponsesOutputItem, ResponsesResponse } from "@luthien/wire";
+import { outputTextOf, type ResponsesOutputItem, type ResponsesResponse } from "@luthien/wire";
 
 /** Private helpers over Responses output items, shared by the text policy, the tool-call gate and the test kit. */
 
@@ -6,16 +6,6 @@ export type OutputItem = ResponsesOutputItem;
 export type OutputMessage = Extract<OutputItem, { type: "message" }>;
 export type OutputPart = OutputMessage["content"][number];
 export type OutputTextPart = Extract<OutputPart, { type: "output_text" }>;
-
-/** The `output_text` convenience value the SDK computes: every output_text part of every message, joined. */
-export function outputTextOf(output: readonly OutputItem[]): string {
-  const texts: string[] = [];
-  for (const item of output) {
-    if (item.type !== "message") continue;
-    for (const part of item.content) if (part.type === "output_text") texts.push(part.text);
-  }
-  return texts.join("");
-}
 
 /** `body` with `output`, and its `output_text` (when it has one) recomputed to match. */
 export function withOutput(body: ResponsesResponse, output: OutputItem[]): ResponsesResponse {
