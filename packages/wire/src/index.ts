@@ -3,7 +3,7 @@
  * Anthropic Messages types, the rules a stream must keep before it reaches a client, and the converters used at the
  * provider edge when a client and its provider speak different formats. Depends on nothing of ours.
  */
-export { encodeSseEvent, decodeSseEvents, SSE_DONE } from "./sse";
+export { encodeSseEvent, SSE_DONE } from "./sse";
 export type { SseMessage } from "./sse";
 export {
   createOpenAIStreamGuard,
@@ -97,3 +97,8 @@ export { anthropicMessageToResponse } from "./convert/anthropic-to-responses";
 export type { AnthropicMessageToResponseOptions } from "./convert/anthropic-to-responses";
 export { createAnthropicToResponsesStream } from "./convert/anthropic-to-responses-stream";
 export type { AnthropicToResponsesStream, AnthropicToResponsesStreamOptions } from "./convert/anthropic-to-responses-stream";
+export { StreamEvent, decodeStreamEvents, decodeSseEvents } from "./stream-event";
+export { usageOf } from "./usage";
+export type { TokenUsage } from "./usage";
+export { createClientStage, createClientValidator } from "./client-stage";
+export type { ClientStage, WireFormat } from "./client-stage";

@@ -1,21 +1,24 @@
+import type { JsonValue, LifecycleEventData } from "@luthien/events";
 import {
+  SSE_DONE,
   createAnthropicAccumulator,
   createOpenAIAccumulator,
   createResponsesAccumulator,
-  SSE_DONE,
-  type AnthropicStreamEvent,
-  type ChatCompletionChunk,
-  type SseMessage,
+  usageOf,
   type StreamAccumulator,
+  type StreamEvent,
+  type TokenUsage,
 } from "@luthien/wire";
 import type { ClientFormat } from "./client-api";
 
 /** Where activity events go: the NATS publisher of `@luthien/events`, which never blocks or throws. */
 export interface ActivitySink {
-  publish(callId: string, type: string, data: Record<string, unknown>): void;
+  publish(callId: string, type: string, data: object): void;
+  /** False when events go nowhere: streams are then not assembled for `response.*` events. @default true */
+  readonly live?: boolean;
 }
 
-export type CallOutcome = "ok" | "error" | "denied" | "client_closed";
+export type CallOutcome = LifecycleEventData["call.ended"]["outcome"];
 
 /**
  * One call's activity events, in order: `call.started`, `request.received`, `request.sent`, `response.received`
@@ -23,57 +26,75 @@ export type CallOutcome = "ok" | "error" | "denied" | "client_closed";
  * `policy.unavailable`, and per-event `chunk.received` / `chunk.sent` when `chunkEvents` is on.
  */
 export interface CallActivity {
-  started(info: Record<string, unknown>): void;
+  started(info: LifecycleEventData["call.started"]): void;
   requestReceived(body: unknown): void;
   requestSent(body: unknown): void;
   /** A whole (non-streaming) response: the provider's and the client's. */
   responses(received: unknown, sent: unknown): void;
+  /**
+   * The stream reaches the client as the provider sent it (SKIP, OBSERVE): the client's events are the provider's,
+   * assembled once for both `response.*` events.
+   */
+  passthrough(): void;
   /** One event from the provider (already in the client's format). */
-  upstreamEvent(message: SseMessage): void;
+  upstreamEvent(event: StreamEvent): void;
   /** One event written to the client. */
-  clientEvent(message: SseMessage): void;
+  clientEvent(event: StreamEvent): void;
   action(name: string): void;
   /** The `<policy>.<action>`s the engine reported for the call (a FULL stream's Finish); duplicates are dropped. */
   policyActions(names: readonly string[]): void;
   /** Served without policy: the engine failed in a fail-open pool (also `policy.unavailable`), or an unchecked route. */
   bypassed(reason: string, message: string, cause?: "engine" | "route"): void;
-  usage(usage: { inputTokens: number; outputTokens: number } | undefined): void;
+  /** The response as the client got it (streams: assembled), for the call's trace; undefined before any. */
+  response(): unknown;
+  /** The call's token usage, from the response the client got. */
+  usage(): TokenUsage | undefined;
   ended(result: { status: number; outcome: CallOutcome; error?: { type: string; message: string } }): void;
 }
 
-/** @param o.startedAt when the call began, for `latencyMs` and `ttftMs` @default now */
-export function createCallActivity(o: { sink: ActivitySink; callId: string; format: ClientFormat; chunkEvents: boolean; startedAt?: number }): CallActivity {
+/**
+ * @param o.startedAt when the call began, for `latencyMs` and `ttftMs` @default now
+ * @param o.assemble assemble streams even when the sink is not live (the call's trace reads the response) @default false
+ */
+export function createCallActivity(o: { sink: ActivitySink; callId: string; format: ClientFormat; chunkEvents: boolean; startedAt?: number; assemble?: boolean }): CallActivity {
   const { sink, callId, format } = o;
   const startedAt = o.startedAt ?? Date.now();
+  const assemble = sink.live !== false || o.assemble === true;
   let firstEventAt: number | undefined;
-  const counts = { chunksIn: 0, chunksOut: 0 };
+  let chunksIn = 0;
+  let chunksOut = 0;
   const actions: string[] = [];
   let bypassed: string | undefined;
-  let usage: { inputTokens: number; outputTokens: number } | undefined;
-  const received = createAccumulator(format);
-  const sent = createAccumulator(format);
-  const emit = (type: string, data: Record<string, unknown>): void => sink.publish(callId, type, data);
+  let whole: { received: unknown; sent: unknown } | undefined;
+  let shared = false;
+  let received: Assembler | undefined;
+  let sent: Assembler | undefined;
+  const emit = <T extends keyof LifecycleEventData>(type: T, data: LifecycleEventData[T]): void => sink.publish(callId, type, data);
+  const sentBody = (): unknown => (whole !== undefined ? whole.sent : (shared ? received : sent)?.result().body);
 
   return {
     started: (info) => emit("call.started", info),
-    requestReceived: (body) => emit("request.received", { body }),
-    requestSent: (body) => emit("request.sent", { body }),
+    requestReceived: (body) => emit("request.received", { body: json(body) }),
+    requestSent: (body) => emit("request.sent", { body: json(body) }),
     responses(r, s) {
-      emit("response.received", { body: r });
-      emit("response.sent", { body: s });
-      usage ??= usageOf(s);
+      whole = { received: r, sent: s };
+      emit("response.received", { body: json(r) });
+      emit("response.sent", { body: json(s) });
     },
-    upstreamEvent(m) {
-      counts.chunksIn++;
-      received.push(m);
-      if (o.chunkEvents) emit("chunk.received", { event: m.event, data: m.data });
+    passthrough() {
+      shared = true;
     },
-    clientEvent(m) {
-      if (m.data === SSE_DONE) return;
+    upstreamEvent(e) {
+      chunksIn++;
+      if (assemble) (received ??= createAssembler(format)).push(e);
+      if (o.chunkEvents) sink.publish(callId, "chunk.received", { event: e.event, data: e.data });
+    },
+    clientEvent(e) {
+      if (e.data === SSE_DONE) return;
       firstEventAt ??= Date.now();
-      counts.chunksOut++;
-      sent.push(m);
-      if (o.chunkEvents) emit("chunk.sent", { event: m.event, data: m.data });
+      chunksOut++;
+      if (assemble && !shared) (sent ??= createAssembler(format)).push(e);
+      if (o.chunkEvents) sink.publish(callId, "chunk.sent", { event: e.event, data: e.data });
     },
     action: (name) => void actions.push(name),
     policyActions(names) {
@@ -83,27 +104,27 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
       if (bypassed !== undefined) return;
       bypassed = reason;
       if (cause === "engine") emit("policy.unavailable", { reason, message });
-      emit("policy.bypassed", cause === "engine" ? { reason } : { reason, message });
+      // An unchecked route's bypass says which route and rule: there is no engine failure to read it from.
+      emit("policy.bypassed", { reason, ...(cause === "route" ? { message } : {}) });
     },
-    usage(u) {
-      usage = u;
-    },
+    response: sentBody,
+    usage: () => usageOf(sentBody()),
     ended({ status, outcome, error }) {
-      if (counts.chunksIn > 0 || counts.chunksOut > 0) {
-        const r = received.result();
-        const s = sent.result();
-        emit("response.received", { body: r.body, ...(r.error !== undefined ? { assemblyError: r.error } : {}) });
-        emit("response.sent", { body: s.body, ...(s.error !== undefined ? { assemblyError: s.error } : {}) });
-        usage ??= usageOf(s.body);
+      if (whole === undefined && (chunksIn > 0 || chunksOut > 0) && assemble) {
+        const r = (received ?? createAssembler(format)).result();
+        const s = shared ? r : (sent ?? createAssembler(format)).result();
+        emit("response.received", { body: json(r.body), ...(r.error !== undefined ? { assemblyError: r.error } : {}) });
+        emit("response.sent", { body: json(s.body), ...(s.error !== undefined ? { assemblyError: s.error } : {}) });
       }
+      const usage = usageOf(sentBody());
       emit("call.ended", {
         status,
         outcome,
         latencyMs: Date.now() - startedAt,
         ...(firstEventAt !== undefined ? { ttftMs: firstEventAt - startedAt } : {}),
         ...(usage !== undefined ? { usage } : {}),
-        chunksIn: counts.chunksIn,
-        chunksOut: counts.chunksOut,
+        chunksIn,
+        chunksOut,
         policyActions: actions,
         ...(bypassed !== undefined ? { bypassed } : {}),
         ...(error !== undefined ? { error } : {}),
@@ -112,23 +133,31 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
   };
 }
 
+/** Bodies are JSON the gateway parsed or built. */
+const json = (value: unknown): JsonValue => value as JsonValue;
+
 const ACCUMULATORS: Record<ClientFormat, () => StreamAccumulator<never, unknown>> = {
   openai: () => createOpenAIAccumulator() as StreamAccumulator<never, unknown>,
   anthropic: () => createAnthropicAccumulator() as StreamAccumulator<never, unknown>,
   responses: () => createResponsesAccumulator() as StreamAccumulator<never, unknown>,
 };
 
+interface Assembler {
+  push(e: StreamEvent): void;
+  result(): { body: unknown; error?: string };
+}
+
 /** A stream's events assembled into a whole response; a broken stream keeps what came before the break. */
-function createAccumulator(format: ClientFormat): { push(m: SseMessage): void; result(): { body: unknown; error?: string } } {
+function createAssembler(format: ClientFormat): Assembler {
   const acc = ACCUMULATORS[format]();
   let error: string | undefined;
   return {
-    push(m) {
+    push(e) {
       if (error !== undefined) return;
       try {
-        const parsed = JSON.parse(m.data) as ChatCompletionChunk | AnthropicStreamEvent;
+        const parsed = e.json<{ error?: unknown }>();
         // Error events end a failed stream; they are part of call.ended, not of the message.
-        if (m.event === "error" || "error" in parsed) return;
+        if (e.event === "error" || "error" in parsed) return;
         acc.push(parsed as never);
       } catch (err) {
         error = (err as Error).message;
@@ -138,14 +167,5 @@ function createAccumulator(format: ClientFormat): { push(m: SseMessage): void; r
   };
 }
 
-/** Token usage of a whole response in either format. */
-function usageOf(body: unknown): { inputTokens: number; outputTokens: number } | undefined {
-  const u = (body as { usage?: Record<string, unknown> } | null)?.usage;
-  if (u === undefined || u === null) return undefined;
-  const n = (v: unknown): number => (typeof v === "number" ? v : 0);
-  if ("prompt_tokens" in u) return { inputTokens: n(u["prompt_tokens"]), outputTokens: n(u["completion_tokens"]) };
-  return { inputTokens: n(u["input_tokens"]), outputTokens: n(u["output_tokens"]) };
-}
-
 /** A sink that drops everything (activity publishing turned off). */
-export const NO_ACTIVITY: ActivitySink = { publish: () => undefined };
+export const NO_ACTIVITY: ActivitySink = { publish: () => undefined, live: false };

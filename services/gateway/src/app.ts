@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
 import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
-import { createAuthMiddleware, createClientAuth, jsonBodiesOnly, presentedCredential, type CallAuth } from "./auth";
+import { createAuthMiddleware, createClientAuth, presentedCredential } from "./auth";
 import { createBatchHandlers } from "./batches";
 import { createCallHandler } from "./call-handler";
 import { anthropicApi, CLIENT_APIS, openaiApi, type ClientApi } from "./client-api";
@@ -15,6 +15,8 @@ import { createGatewayMetrics, type GatewayMetrics } from "./metrics";
 import { createPassthroughHandler } from "./passthrough";
 import { createEnginePools, type EnginePools } from "./engine-pool";
 import { BATCH_ROUTES } from "./route-classes";
+import { readJsonRequest } from "./json-request";
+import { initCallLocals } from "./locals";
 import { createSecretRedactor, type SecretRedactor } from "./secrets";
 import { traceCalls } from "./tracing";
 import { createUpstreams } from "./upstream";
@@ -52,7 +54,7 @@ export function createGateway(
     logger,
     metrics: metrics.engine,
   });
-  const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs, logger });
+  const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
   const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode });
   const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
   if (!auth.enforced) logger.warn("GATEWAY_API_KEYS is empty: calls without a credential use the server's provider keys");
@@ -67,10 +69,8 @@ export function createGateway(
   app.use(metrics.http);
   app.use(function assignCallId(req, res, next) {
     const callId = randomUUID();
-    res.locals["callId"] = callId;
-    res.locals["receivedAt"] = Date.now();
-    res.locals["api"] = apiOf(req);
-    res.set("x-luthien-call-id", callId);
+    initCallLocals(res, callId, apiOf(req));
+    res.setHeader("x-luthien-call-id", callId);
     next();
   });
 
@@ -88,12 +88,12 @@ export function createGateway(
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
   const requireAuth = createAuthMiddleware(auth, { allowedOrigins: config.allowedOrigins });
   // JSON only (415 otherwise): a browser sends text/plain and form bodies cross-origin without asking first.
-  const json = jsonBodiesOnly(express.json({ limit: config.maxBodyBytes, type: () => true }));
+  const json = readJsonRequest({ limit: config.maxBodyBytes });
   for (const api of CLIENT_APIS) {
     app.post(
       api.route,
       function useClientApi(_req, res, next) {
-        res.locals["api"] = api;
+        res.locals.call.api = api;
         next();
       },
       traceCalls(api),
@@ -120,7 +120,7 @@ export function createGateway(
   app.post(
     COUNT_TOKENS_ROUTE,
     function useClientApi(_req, res, next) {
-      res.locals["api"] = anthropicApi;
+      res.locals.call.api = anthropicApi;
       next();
     },
     requireAuth,
@@ -147,15 +147,15 @@ export function createGateway(
     const redact = redactorFor(secrets, req, res);
     const http = toHttpError(err, { redact });
     if (http.status >= 500) {
-      logger.error("request failed", { callId: res.locals["callId"] as string, status: http.status, error: redact(String((err as Error | undefined)?.message ?? err)) });
+      logger.error("request failed", { callId: res.locals.call.id, status: http.status, error: redact(String((err as Error | undefined)?.message ?? err)) });
     }
     if (res.headersSent) {
       res.end();
       return;
     }
-    const api = res.locals["api"] as ClientApi;
+    const { api, started } = res.locals.call;
     // A call refused before it started (401, 400, 413, ...) is still a call the monitor should show.
-    if (req.route?.path === api.route && res.locals["callStarted"] !== true) publishRefused(activity, req, res, api, http);
+    if (req.route?.path === api.route && !started) publishRefused(activity, req, res, api, http);
     res.status(http.status).set(http.headers).json(api.errorBody(http));
   });
 
@@ -168,8 +168,8 @@ export function createGateway(
  */
 function publishRefused(sink: ActivitySink, req: Request, res: Response, api: ClientApi, http: HttpError): void {
   const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
-  const auth = res.locals["auth"] as CallAuth | undefined;
-  const activity = createCallActivity({ sink, callId: res.locals["callId"] as string, format: api.format, chunkEvents: false, startedAt: res.locals["receivedAt"] as number });
+  const { auth, id, receivedAt } = res.locals.call;
+  const activity = createCallActivity({ sink, callId: id, format: api.format, chunkEvents: false, startedAt: receivedAt });
   activity.started({
     model: typeof body["model"] === "string" ? body["model"].slice(0, 200) : "",
     stream: body["stream"] === true,
@@ -184,7 +184,7 @@ function publishRefused(sink: ActivitySink, req: Request, res: Response, api: Cl
 /** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */
 function redactorFor(secrets: SecretRedactor, req: Request, res: Response): (text: string) => string {
   const presented = presentedCredential(req)?.value;
-  const auth = res.locals["auth"] as CallAuth | undefined;
+  const auth = res.locals.call.auth;
   const own = auth !== undefined && auth.credential.kind !== "server" ? auth.credential.value : undefined;
   const extra = [presented, own].filter((s): s is string => s !== undefined);
   return (text) => secrets.redact(text, extra);

@@ -141,7 +141,7 @@ export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOp
     if (checkBrowserOrigin(req, res, allowed)) return;
     const who = auth.authenticate(req);
     if (who === undefined) throw new AuthenticationError();
-    res.locals["auth"] = who;
+    res.locals.call.auth = who;
     next();
   };
   authMiddlewares.add(requireAuth);
@@ -153,19 +153,3 @@ export function isAuthMiddleware(handler: unknown): boolean {
   return typeof handler === "function" && authMiddlewares.has(handler);
 }
 
-/**
- * Decided routes read JSON only: `application/json` or a `+json` type (any charset the body parser knows), else 415
- * in the client's format, before `parse` reads a byte. Accepting any type let a web page's `text/plain` or form POST
- * — which a browser sends without a preflight — through as a call; an SDK always sends `application/json`.
- * @throws InvalidRequestError (415)
- */
-export function jsonBodiesOnly(parse: (req: Request, res: Response, next: NextFunction) => void): (req: Request, res: Response, next: NextFunction) => void {
-  return function parseJsonBody(req, res, next) {
-    const type = req.headers["content-type"];
-    const media = type?.split(";", 1)[0]?.trim().toLowerCase() ?? "";
-    if (media !== "application/json" && !/^[\w.+-]+\/[\w.+-]+\+json$/.test(media)) {
-      throw new InvalidRequestError(`the request body must be JSON, sent with Content-Type: application/json (got ${type === undefined ? "none" : JSON.stringify(type.slice(0, 100))})`, 415);
-    }
-    parse(req, res, next);
-  };
-}

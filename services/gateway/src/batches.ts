@@ -11,7 +11,8 @@ import type { PassthroughOptions } from "./passthrough";
 import type { PolicyCall, StartInfo } from "./policy-engine";
 import type { BatchRouteKind } from "./route-classes";
 import type { ProviderConfig } from "./routing";
-import { anthropicAuth } from "./upstream";
+import { callLocals } from "./locals";
+import { providerAuthHeaders } from "./provider-client";
 
 /** The route batch calls are decided under (engine pools and policy chains match it), creation and results alike. */
 export const BATCHES_ROUTE = "/v1/messages/batches";
@@ -108,13 +109,13 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
       const v = req.headers[name];
       if (typeof v === "string") out[name] = v;
     }
-    return { ...out, ...anthropicAuth(provider, credential) };
+    return { ...out, ...providerAuthHeaders(provider, credential) };
   };
 
   /** Runs one batch call: its activity (`call.started` … `call.ended`), its abort on disconnect, its failure. */
   const withCall = async (req: Request, res: Response, start: { route: string; model: string }, run: (call: BatchCall) => Promise<void>): Promise<void> => {
-    const callId = res.locals["callId"] as string;
-    const auth = res.locals["auth"] as CallAuth;
+    const callId = res.locals.call.id;
+    const auth = callLocals(res).auth;
     const own = auth.credential.kind === "server" ? [] : [auth.credential.value];
     const abort = new AbortController();
     const calls = new Set<PolicyCall>();
@@ -123,9 +124,9 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
       abort.abort();
       for (const c of calls) c.close("cancel");
     });
-    const activity = createCallActivity({ sink: options.activity, callId, format: "anthropic", chunkEvents: false, startedAt: res.locals["receivedAt"] as number });
+    const activity = createCallActivity({ sink: options.activity, callId, format: "anthropic", chunkEvents: false, startedAt: res.locals.call.receivedAt });
     activity.started({ model: start.model, stream: false, route: start.route, keyId: auth.keyId, userId: "", sessionId: "", format: "anthropic", provider: provider.name });
-    res.locals["callStarted"] = true;
+    res.locals.call.started = true;
     const actions = new Set<string>();
     const call: BatchCall = {
       callId,

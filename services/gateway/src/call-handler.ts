@@ -1,17 +1,18 @@
 import type { Request, Response } from "express";
-import type { SseMessage } from "@luthien/wire";
+import { StreamEvent, createClientStage, createClientValidator } from "@luthien/wire";
 import type { Logger } from "@luthien/runtime";
 import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "./activity";
-import type { CallAuth } from "./auth";
 import type { ClientApi } from "./client-api";
-import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "./errors";
-import type { EnginePools } from "./engine-pool";
-import type { PolicyCall, RequestVerdict } from "./policy-engine";
+import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError, type HttpError } from "./errors";
+import type { EnginePool, EnginePools } from "./engine-pool";
+import { JsonBody } from "./json-body";
+import { callLocals } from "./locals";
+import type { GatewayMetrics } from "./metrics";
+import type { ChunkOutcome, PolicyCall, RequestOutcome } from "./policy-engine";
 import type { Routing } from "./routing";
 import type { SecretRedactor } from "./secrets";
-import type { GatewayMetrics } from "./metrics";
 import { createSseWriter, type SseWriter } from "./sse-writer";
-import { callTrace } from "./tracing";
+import type { CallTrace } from "./tracing";
 import type { Upstream, UpstreamCallOptions, Upstreams } from "./upstream";
 
 export interface CallHandlerOptions {
@@ -45,268 +46,470 @@ export interface CallHandlerOptions {
  */
 export const OVERHEAD_HEADER = "x-luthien-overhead-ms";
 
-/** Where a non-streaming call's time went, for {@link OVERHEAD_HEADER}. */
-interface CallTiming {
-  /** `performance.now()` when the handler started. */
-  startedAt: number;
-  providerMs: number;
-}
-
-/** Sets {@link OVERHEAD_HEADER}; a no-op once the headers went out. */
-function setOverhead(res: Response, timing: CallTiming): void {
-  if (res.headersSent) return;
-  res.set(OVERHEAD_HEADER, Math.max(0, performance.now() - timing.startedAt - timing.providerMs).toFixed(3));
-}
-
 /**
  * After the call's time cap, how long the handler gets to report the timeout before the connection is cut: a
  * client that stopped reading would otherwise hold it open for ever (its socket never drains).
  */
 const TIMEOUT_GRACE_MS = 5000;
 
-type Mode = "FULL" | "OBSERVE" | "SKIP";
-
-interface CallStats {
-  mode: Mode;
-  bypassed: string | undefined;
-}
-
 /** Client headers an Anthropic-format provider must see unchanged. */
 const ANTHROPIC_FORWARDED = ["anthropic-version", "anthropic-beta"];
 
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
+type Mode = "FULL" | "OBSERVE" | "SKIP";
+
 /**
- * One client call, in either client API: ask the engine about the request, call the routed provider (translated at
- * that edge if it speaks the other format), and pass the response — or, in FULL mode, every stream event — through
- * the engine before the client sees it. Engine failures fail the call closed unless its engine pool fails open, in which
- * case it is served without policy and marked `x-luthien-policy-bypassed`.
+ * The handler of a decided route: one {@link Call} per request. Errors before the call begins (a body that is not a
+ * valid request, a model no provider serves) go to the app's error boundary; from then on the call answers itself.
  */
 export function createCallHandler(options: CallHandlerOptions): (req: Request, res: Response) => Promise<void> {
-  const { api, engines, logger } = options;
-
   return async (req, res) => {
-    const callId = res.locals["callId"] as string;
-    const auth = res.locals["auth"] as CallAuth;
-    const timing: CallTiming = { startedAt: performance.now(), providerMs: 0 };
-    const elapsedMs = (): number => Math.round(performance.now() - timing.startedAt);
-    const ownSecret = auth.credential.kind === "server" ? [] : [auth.credential.value];
-    const redact = (text: string): string => options.secrets.redact(text, ownSecret);
-    // Aborted when the call must stop early: the client left, or the call ran past maxCallMs. Stops the engine
-    // stream and the provider request in every phase. Attach before the first await: once the body is read, only
-    // `res` reports the client leaving.
-    const abort = new AbortController();
-    let stopped: "client" | "deadline" | undefined;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const stop = (why: "client" | "deadline"): void => {
-      if (stopped !== undefined) return;
-      stopped = why;
-      abort.abort();
-      logger.info("call cancelled", { callId, reason: why === "client" ? "client_closed" : "max_call_ms", after_ms: elapsedMs() });
-      if (why === "deadline") {
-        graceTimer = setTimeout(() => {
-          if (!res.writableEnded) res.destroy();
-        }, TIMEOUT_GRACE_MS);
-      }
-    };
-    res.on("close", () => {
-      if (!res.writableFinished) stop("client");
-    });
-    const { model, stream } = api.validate(req.body);
-    const body = req.body as Record<string, unknown>;
-    const provider = options.routing.resolve(model);
-    if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
-    const traced = callTrace(res);
-    let upstream = traced.upstream(options.upstreams.for(provider, api.format));
-    const pool = engines.select({ keyId: auth.keyId, model, route: api.route });
-    traced.routed({ model, provider, pool: pool.name, stream });
-    const call = pool.open(callId);
-    abort.signal.addEventListener("abort", () => call.close("cancel"));
-    // Stops the provider call on a client disconnect, and on a policy failure mid-stream (fail closed).
-    const upstreamAbort = new AbortController();
-    abort.signal.addEventListener("abort", () => upstreamAbort.abort());
-    const upstreamOptions: UpstreamCallOptions = {
-      signal: upstreamAbort.signal,
-      credential: auth.credential,
-      forwardHeaders: pickHeaders(req, ANTHROPIC_FORWARDED),
-    };
-    const activity = createCallActivity({ sink: traced.activity(options.activity), callId, format: api.format, chunkEvents: options.chunkEvents });
-    const validate = api.createValidator();
-    let violated = false;
-    // FULL streams pass the client API's stream stage, which enforces the same rules: checking again would parse
-    // every event a second time.
-    let checkWrites = true;
-    const sse = createSseWriter(res, {
-      onEvent: (m) => {
-        activity.clientEvent(m);
-        if (violated || !checkWrites) return;
-        try {
-          validate(m);
-        } catch (err) {
-          // Counted and reported, not enforced: the stage before this is what makes streams valid.
-          violated = true;
-          options.onViolation(callId, err as Error);
-          options.activity.publish(callId, "stream.protocol_violation", { error: (err as Error).message });
-        }
-      },
-      heartbeat: api.heartbeat,
-      heartbeatMs: options.heartbeatMs,
-    });
-    const openStream = (): void => {
-      sse.open();
-      const closed = options.metrics?.streamOpened();
-      if (closed === undefined) return;
-      if (res.closed) closed();
-      else res.once("close", closed);
-    };
-    const stats: CallStats = { mode: "FULL", bypassed: undefined };
-    let outcome: CallOutcome = "ok";
-    let status = 200;
-    let failure: { type: string; message: string } | undefined;
-
-    const bypass = (err: unknown): string => {
-      // A call being stopped is not an engine failure: its cancelled stream must not count as a bypass.
-      if (abort.signal.aborted || !servableWithoutPolicy(err, pool.failureMode)) throw err;
-      stats.bypassed ??= err.reason;
-      options.metrics?.bypassed(err.reason);
-      activity.bypassed(err.reason, err.message);
-      logger.warn("policy bypassed (fail-open)", { callId, reason: err.reason, error: err.message });
-      return err.reason;
-    };
-
-    const { userId, sessionId } = api.identity(body, req);
-    activity.started({ model, stream, route: api.route, keyId: auth.keyId, userId, sessionId, format: api.format, provider: provider.name });
-    res.locals["callStarted"] = true;
-    activity.requestReceived(body);
-    const deadline = options.maxCallMs > 0 ? setTimeout(() => stop("deadline"), options.maxCallMs) : undefined;
-    try {
-      let verdict: RequestVerdict;
-      try {
-        verdict = await traced.requestVerdict(async () => (
-          await call.askRequest({
-            format: api.protocolFormat,
-            stream,
-            keyId: auth.keyId,
-            userId,
-            sessionId,
-            route: api.route,
-            requestJson: Buffer.from(JSON.stringify(body)),
-            headers: pickHeaders(req, api.visibleHeaders),
-            traceContext: traced.traceContext,
-          })
-        ).result);
-      } catch (err) {
-        if (abort.signal.aborted) throw err;
-        res.set("x-luthien-policy-bypassed", bypass(err));
-        call.close("cancel");
-        verdict = { action: "continue", requestJson: undefined, mode: "SKIP" };
-      }
-
-      if (verdict.action === "deny") {
-        activity.action("denied");
-        throw verdict.error;
-      }
-      if (verdict.action === "respond") {
-        activity.action("responded");
-        const answer = engineJson(verdict.responseJson, "answered the request") as object;
-        call.close("done");
-        if (!stream) {
-          activity.responses(null, answer);
-          setOverhead(res, timing);
-          res.status(200).json(answer);
-          return;
-        }
-        openStream();
-        for (const m of api.responseToEvents(answer)) await sse.write(m);
-        sse.end();
-        return;
-      }
-      stats.mode = verdict.mode;
-      checkWrites = verdict.mode !== "FULL";
-      const params = verdict.requestJson !== undefined ? rewritten(verdict.requestJson, stream) : body;
-      if (verdict.requestJson !== undefined) activity.action("request_modified");
-      // A policy may have switched the model (model-router): route the final request, not the original.
-      const finalModel = (params as { model?: unknown }).model;
-      if (typeof finalModel === "string" && finalModel !== model) {
-        const routed = options.routing.resolve(finalModel);
-        if (routed === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(finalModel)}`);
-        upstream = traced.upstream(options.upstreams.for(routed, api.format));
-      }
-      activity.requestSent(params);
-      if (!stream) {
-        await answerJson({ res, call, mode: verdict.mode, upstream, params, upstreamOptions, bypass, activity, timing });
-        return;
-      }
-      const events = await upstream.stream(params, upstreamOptions);
-      openStream();
-      if (verdict.mode === "FULL") {
-        await pipeFull({ api, call, events, sse, window: options.window, upstreamAbort, clientSignal: abort.signal, stats, bypass, activity });
-      } else {
-        for await (const m of events) {
-          activity.upstreamEvent(m);
-          if (verdict.mode === "OBSERVE") call.observe({ chunk: { event: m.event ?? "", data: Buffer.from(m.data) } });
-          await sse.write(m);
-        }
-        if (verdict.mode === "OBSERVE") call.observe({ end: true });
-        for (const m of api.terminator) await sse.write(m);
-      }
-      call.close("done");
-      sse.end();
-    } catch (caught) {
-      if (stopped === "client") {
-        outcome = "client_closed";
-        traced.failed("client_closed", 499);
-        status = 499;
-        logger.info("client disconnected", { callId, after_ms: elapsedMs() });
-        return;
-      }
-      // Whatever the abort made fail (the provider request, the engine stream), the reason is the time cap.
-      const err = stopped === "deadline" ? new CallTimeoutError(options.maxCallMs) : caught;
-      const http = toHttpError(err, { redact });
-      traced.failed(http.type, http.status);
-      outcome = err instanceof PolicyDeniedError ? "denied" : "error";
-      status = sse.opened ? 200 : http.status;
-      failure = { type: http.type, message: http.message };
-      if (http.fromProvider !== undefined) call.upstreamError(http.status, http.type, http.message);
-      call.close("cancel");
-      // The cause says what the answer does not (a converter's TypeError behind a 400).
-      const cause = err instanceof Error ? err.cause : undefined;
-      logger.warn("call failed", { callId, status: http.status, type: http.type, error: http.message, cause: cause instanceof Error ? redact(cause.message) : undefined });
-      if (sse.opened) {
-        // After the status line only an error event can tell the client; no terminator follows a failure.
-        await sse.writeError(api.errorEvent(http, sse.last)).catch(() => undefined);
-        sse.end();
-        return;
-      }
-      if (!stream) setOverhead(res, timing);
-      throw err;
-    } finally {
-      clearTimeout(deadline);
-      clearTimeout(graceTimer);
-      if (outcome === "ok") status = res.statusCode;
-      activity.ended({ status, outcome, ...(failure !== undefined ? { error: failure } : {}) });
-      logger.info("call", {
-        callId,
-        route: api.route,
-        model: redact(model),
-        provider: upstream.provider.name,
-        stream,
-        mode: stats.mode,
-        status,
-        ms: elapsedMs(),
-        bypassed: stats.bypassed,
-      });
-    }
+    const call = new Call(options, req, res);
+    call.begin();
+    await call.run();
   };
 }
 
-/** A policy's rewritten request. Whether to stream is the client's choice, whatever the rewrite says. */
-function rewritten(json: Buffer, stream: boolean): object {
-  const parsed = engineJson(json, "rewrote the request") as Record<string, unknown>;
-  if ((parsed["stream"] === true) !== stream) parsed["stream"] = stream;
-  return parsed;
+/**
+ * One client call, in any client API: decide the request with the engine, route it (again, if a policy switched the
+ * model), serve it — a whole JSON answer, or a stream passed through (SKIP, OBSERVE) or decided event by event
+ * (FULL) — and finish or fail. Engine failures fail the call closed unless its engine pool fails open, in which case
+ * it is served without policy and marked `x-luthien-policy-bypassed`.
+ */
+class Call {
+  readonly id: string;
+  readonly #o: CallHandlerOptions;
+  readonly #api: ClientApi;
+  readonly #req: Request;
+  readonly #res: Response;
+  readonly #trace: CallTrace;
+  readonly #credential: ReturnType<typeof callLocals>["auth"];
+  readonly #startedAt = performance.now();
+  /** Time spent waiting for the provider's whole answer (non-streaming), for {@link OVERHEAD_HEADER}. */
+  #providerMs = 0;
+  /** Aborted when the call must stop early: the client left, or the call ran past maxCallMs. */
+  readonly #abort = new AbortController();
+  /** Stops the provider request: on the call stopping, and on a policy failure mid-stream (fail closed). */
+  readonly #upstreamAbort = new AbortController();
+  #stopped: "client" | "deadline" | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #grace: NodeJS.Timeout | undefined;
+
+  // Set by begin().
+  #request!: JsonBody;
+  #model!: string;
+  #stream!: boolean;
+  #upstream!: Upstream;
+  #pool!: EnginePool;
+  #engine!: PolicyCall;
+  #activity!: CallActivity;
+  #sse!: SseWriter;
+  #identity!: { userId: string; sessionId: string };
+
+  #mode: Mode = "FULL";
+  #bypassed: string | undefined;
+  #violated = false;
+  /** FULL streams pass the client stage, which enforces the format's rules: checking them again would be waste. */
+  #checkWrites = true;
+
+  constructor(options: CallHandlerOptions, req: Request, res: Response) {
+    this.#o = options;
+    this.#api = options.api;
+    this.#req = req;
+    this.#res = res;
+    const locals = callLocals(res);
+    this.id = locals.id;
+    this.#trace = locals.trace;
+    this.#credential = locals.auth;
+    // Attach before the first await: once the body is read, only `res` reports the client leaving.
+    res.on("close", () => {
+      if (!res.writableFinished) this.#stop("client");
+    });
+  }
+
+  /**
+   * Validates and routes the request and opens its engine call and activity. What throws here is the client's
+   * error, rendered by the error boundary (which publishes the refused call).
+   */
+  begin(): void {
+    const locals = callLocals(this.#res);
+    const body = locals.body ?? JsonBody.fromValue(this.#req.body as object);
+    const { model, stream } = this.#api.validate(body.value);
+    this.#request = body;
+    this.#model = model;
+    this.#stream = stream;
+    this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
+    const auth = this.#credential;
+    this.#pool = this.#o.engines.select({ keyId: auth.keyId, model, route: this.#api.route });
+    this.#trace.routed({ model, provider: this.#upstream.provider, pool: this.#pool.name, stream });
+    this.#engine = this.#pool.open(this.id);
+    this.#abort.signal.addEventListener("abort", () => {
+      this.#engine.close("cancel");
+      this.#upstreamAbort.abort();
+    });
+    this.#activity = createCallActivity({
+      sink: this.#o.activity,
+      callId: this.id,
+      format: this.#api.format,
+      chunkEvents: this.#o.chunkEvents,
+      assemble: this.#trace.recording,
+    });
+    this.#sse = createSseWriter(this.#res, {
+      onEvent: (e) => this.#clientEvent(e),
+      heartbeat: this.#api.heartbeat,
+      heartbeatMs: this.#o.heartbeatMs,
+    });
+    this.#identity = this.#api.identity(body.value as Record<string, unknown>, this.#req);
+    this.#activity.started({
+      model,
+      stream,
+      route: this.#api.route,
+      keyId: auth.keyId,
+      ...this.#identity,
+      format: this.#api.format,
+      provider: this.#upstream.provider.name,
+    });
+    locals.started = true;
+    this.#activity.requestReceived(body.value);
+    if (this.#o.maxCallMs > 0) this.#deadline = setTimeout(() => this.#stop("deadline"), this.#o.maxCallMs);
+  }
+
+  /** Serves the call and always finishes it: answered, failed, or stopped. */
+  async run(): Promise<void> {
+    let outcome: CallOutcome = "ok";
+    let failure: HttpError | undefined;
+    try {
+      const decided = await this.#decideRequest();
+      if (decided.action === "deny") {
+        this.#activity.action("denied");
+        throw decided.error;
+      }
+      if (decided.action === "respond") {
+        this.#activity.action("responded");
+        await this.#answerLocally(engineJson(decided.responseJson, "answered the request"));
+        return;
+      }
+      this.#mode = decided.mode;
+      this.#checkWrites = decided.mode !== "FULL";
+      const request = decided.requestJson !== undefined ? this.#rewritten(decided.requestJson) : this.#request;
+      this.#activity.requestSent(request.value);
+      if (!this.#stream) await this.#serveJson(request);
+      else if (this.#mode === "FULL") await this.#serveFullStream(request);
+      else await this.#passStream(request);
+    } catch (caught) {
+      if (this.#stopped === "client") {
+        outcome = "client_closed";
+        this.#trace.failed("client_closed", 499);
+        this.#o.logger.info("client disconnected", { callId: this.id, after_ms: this.#elapsedMs() });
+        return;
+      }
+      failure = await this.#fail(caught);
+      outcome = caught instanceof PolicyDeniedError ? "denied" : "error";
+    } finally {
+      this.#finish(outcome, failure);
+    }
+  }
+
+  #route(model: string): Upstream["provider"] {
+    const provider = this.#o.routing.resolve(model);
+    if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
+    return provider;
+  }
+
+  /** Phase 1: the engine's verdict on the request, or — failing open — a SKIP without one. */
+  async #decideRequest(): Promise<RequestOutcome> {
+    const auth = this.#credential;
+    try {
+      return await this.#trace.requestVerdict(async () =>
+        (
+          await this.#engine.askRequest({
+            format: this.#api.protocolFormat,
+            stream: this.#stream,
+            keyId: auth.keyId,
+            ...this.#identity,
+            route: this.#api.route,
+            requestJson: this.#request.bytes,
+            headers: pickHeaders(this.#req, this.#api.visibleHeaders),
+            traceContext: this.#trace.traceContext,
+          })
+        ).result,
+      );
+    } catch (err) {
+      if (this.#abort.signal.aborted) throw err;
+      this.#res.set("x-luthien-policy-bypassed", this.#bypass(err));
+      this.#engine.close("cancel");
+      return { action: "continue", requestJson: undefined, mode: "SKIP" };
+    }
+  }
+
+  /** A policy's rewritten request, routed anew when it switched the model. Whether to stream stays the client's choice. */
+  #rewritten(bytes: Buffer): JsonBody {
+    this.#activity.action("request_modified");
+    const value = engineJson(bytes, "rewrote the request") as Record<string, unknown>;
+    let body = JsonBody.of(bytes, value);
+    if ((value["stream"] === true) !== this.#stream) body = JsonBody.fromValue({ ...value, stream: this.#stream });
+    const model = value["model"];
+    if (typeof model === "string" && model !== this.#model) this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
+    return body;
+  }
+
+  #upstreamOptions(): UpstreamCallOptions {
+    return { signal: this.#upstreamAbort.signal, credential: this.#credential.credential, forwardHeaders: pickHeaders(this.#req, ANTHROPIC_FORWARDED) };
+  }
+
+  /** Phase 2a: a policy answered the request itself; no provider is called. */
+  async #answerLocally(answer: object): Promise<void> {
+    this.#engine.close("done");
+    if (!this.#stream) {
+      this.#activity.responses(null, answer);
+      this.#sendJson(JsonBody.fromValue(answer));
+      return;
+    }
+    this.#openStream();
+    for (const e of this.#api.responseToEvents(answer)) await this.#sse.write(e);
+    this.#sse.end();
+  }
+
+  /** Phase 2b: a whole response, decided by the engine in FULL mode, shown to it in OBSERVE. */
+  async #serveJson(request: JsonBody): Promise<void> {
+    const waitStarted = performance.now();
+    let received: JsonBody;
+    try {
+      received = await this.#upstream.complete(request, this.#upstreamOptions());
+    } finally {
+      this.#providerMs += performance.now() - waitStarted;
+    }
+    if (this.#mode === "OBSERVE") this.#engine.observe({ response: received.bytes });
+    let out = received;
+    if (this.#mode === "FULL") {
+      try {
+        const verdict = await (await this.#engine.askResponse(received.bytes)).result;
+        if (verdict.action === "deny") throw verdict.error;
+        if (verdict.responseJson !== undefined) out = JsonBody.of(verdict.responseJson, engineJson(verdict.responseJson, "answered the response"));
+      } catch (err) {
+        this.#res.set("x-luthien-policy-bypassed", this.#bypass(err));
+      }
+    }
+    this.#engine.close("done");
+    if (out !== received) this.#activity.action("response_modified");
+    this.#activity.responses(received.value, out.value);
+    this.#sendJson(out);
+  }
+
+  /** Phase 2c: SKIP and OBSERVE streams reach the client as the provider sent them. */
+  async #passStream(request: JsonBody): Promise<void> {
+    const events = await this.#upstream.stream(request, this.#upstreamOptions());
+    this.#openStream();
+    this.#activity.passthrough();
+    const observe = this.#mode === "OBSERVE";
+    for await (const e of events) {
+      this.#activity.upstreamEvent(e);
+      if (observe) this.#engine.observe({ chunk: toSseEvent(e) });
+      await this.#sse.write(e);
+    }
+    if (observe) this.#engine.observe({ end: true });
+    for (const e of this.#api.terminator) await this.#sse.write(e);
+    this.#engine.close("done");
+    this.#sse.end();
+  }
+
+  /**
+   * Phase 2d, FULL streams: each upstream event goes to the engine as soon as it arrives, up to `window` awaiting
+   * verdicts; the events the engine emits pass the client stage and reach the client in upstream order. The first
+   * failure stops reading upstream (fail closed) — or, failing open, sends that event and all after it unchanged.
+   */
+  async #serveFullStream(request: JsonBody): Promise<void> {
+    const events = await this.#upstream.stream(request, this.#upstreamOptions());
+    this.#openStream();
+    const stage = createClientStage(this.#api.format);
+    const emit = async (e: StreamEvent): Promise<void> => {
+      for (const out of stage.push(e)) await this.#sse.write(out);
+    };
+    let failure: unknown;
+    let tail: Promise<void> = Promise.resolve();
+    const inFlight: Promise<void>[] = [];
+    try {
+      for await (const e of events) {
+        this.#activity.upstreamEvent(e);
+        // The provider's keepalives are not part of the message; the gateway keeps the client's stream alive itself.
+        if (e.event === "ping") continue;
+        let step: Promise<void>;
+        if (this.#bypassed !== undefined) {
+          step = tail.then(() => emit(e));
+        } else {
+          const pending = await this.#engine.askChunk(toSseEvent(e)).catch((err: unknown) => ({ result: Promise.reject(err) as Promise<never> }));
+          pending.result.catch(() => undefined);
+          step = tail.then(async () => {
+            let outcome: ChunkOutcome;
+            try {
+              outcome = await pending.result;
+            } catch (err) {
+              this.#bypass(err);
+              outcome = "unchanged";
+            }
+            if (outcome === "unchanged") await emit(e);
+            else for (const out of outcome) await emit(fromEngine(out));
+          });
+        }
+        tail = step;
+        step.catch((err: unknown) => {
+          failure ??= err;
+          this.#upstreamAbort.abort();
+        });
+        inFlight.push(step);
+        if (inFlight.length >= this.#o.window) await inFlight.shift();
+      }
+      await tail;
+      if (this.#bypassed === undefined) {
+        let finish;
+        try {
+          finish = await (await this.#engine.askFinish()).result;
+        } catch (err) {
+          this.#bypass(err);
+        }
+        if (finish !== undefined) {
+          // What the policies did to the stream (blocked a tool call, redacted, ...): the gateway cannot see it itself.
+          this.#activity.policyActions(finish.policyActions);
+          for (const out of finish.events) await emit(fromEngine(out));
+          if (finish.error !== undefined) throw finish.error;
+        }
+      }
+      for (const out of stage.end()) await this.#sse.write(out);
+    } catch (err) {
+      if (failure !== undefined) throw failure;
+      // The provider failed mid-stream: deliver what the engine already approved, then report the failure.
+      if (!this.#abort.signal.aborted) await tail.catch(() => undefined);
+      if (failure !== undefined) throw failure;
+      throw err;
+    }
+    this.#engine.close("done");
+    this.#sse.end();
+  }
+
+  /** Phase 3, on failure: the client gets the error in its format — as an error event once the stream is open. */
+  async #fail(caught: unknown): Promise<HttpError> {
+    // Whatever the abort made fail (the provider request, the engine stream), the reason is the time cap.
+    const err = this.#stopped === "deadline" ? new CallTimeoutError(this.#o.maxCallMs) : caught;
+    const redact = (text: string): string => this.#redact(text);
+    const http = toHttpError(err, { redact });
+    this.#trace.failed(http.type, http.status);
+    if (http.fromProvider !== undefined) this.#engine.upstreamError(http.status, http.type, http.message);
+    this.#engine.close("cancel");
+    // The cause says what the answer does not (a converter's TypeError behind a 400).
+    const cause = err instanceof Error ? err.cause : undefined;
+    this.#o.logger.warn("call failed", { callId: this.id, status: http.status, type: http.type, error: http.message, cause: cause instanceof Error ? redact(cause.message) : undefined });
+    if (this.#sse.opened) {
+      // After the status line only an error event can tell the client; no terminator follows a failure.
+      await this.#sse.writeError(this.#api.errorEvent(http, this.#sse.last)).catch(() => undefined);
+      this.#sse.end();
+    } else if (!this.#res.headersSent) {
+      if (!this.#stream) this.#setOverhead();
+      this.#res.status(http.status).set(http.headers).json(this.#api.errorBody(http));
+    } else {
+      this.#res.end();
+    }
+    return http;
+  }
+
+  /** Phase 4, always: timers stopped, the trace told what the client got, `call.ended` published, one log line. */
+  #finish(outcome: CallOutcome, failure: HttpError | undefined): void {
+    clearTimeout(this.#deadline);
+    clearTimeout(this.#grace);
+    const status = outcome === "client_closed" ? 499 : failure !== undefined ? (this.#sse.opened ? 200 : failure.status) : this.#res.statusCode;
+    const response = this.#activity.response() as { model?: unknown } | null | undefined;
+    this.#trace.responded({ model: typeof response?.model === "string" ? response.model : undefined, usage: this.#activity.usage() });
+    this.#activity.ended({ status, outcome, ...(failure !== undefined ? { error: { type: failure.type, message: failure.message } } : {}) });
+    this.#o.logger.info("call", {
+      callId: this.id,
+      route: this.#api.route,
+      model: this.#redact(this.#model),
+      provider: this.#upstream.provider.name,
+      stream: this.#stream,
+      mode: this.#mode,
+      status,
+      ms: this.#elapsedMs(),
+      bypassed: this.#bypassed,
+    });
+  }
+
+  #stop(why: "client" | "deadline"): void {
+    if (this.#stopped !== undefined) return;
+    this.#stopped = why;
+    this.#abort.abort();
+    this.#o.logger.info("call cancelled", { callId: this.id, reason: why === "client" ? "client_closed" : "max_call_ms", after_ms: this.#elapsedMs() });
+    if (why === "deadline") {
+      this.#grace = setTimeout(() => {
+        if (!this.#res.writableEnded) this.#res.destroy();
+      }, TIMEOUT_GRACE_MS);
+    }
+  }
+
+  /** Serving without policy, when the pool fails open and the error allows it; rethrows otherwise. */
+  #bypass(err: unknown): string {
+    // A call being stopped is not an engine failure: its cancelled stream must not count as a bypass.
+    if (this.#abort.signal.aborted || !servableWithoutPolicy(err, this.#pool.failureMode)) throw err;
+    this.#bypassed ??= err.reason;
+    this.#o.metrics?.bypassed(err.reason);
+    this.#activity.bypassed(err.reason, err.message);
+    this.#o.logger.warn("policy bypassed (fail-open)", { callId: this.id, reason: err.reason, error: err.message });
+    return err.reason;
+  }
+
+  #clientEvent(e: StreamEvent): void {
+    this.#activity.clientEvent(e);
+    if (this.#violated || !this.#checkWrites) return;
+    try {
+      this.#validate(e);
+    } catch (err) {
+      // Counted and reported, not enforced: the stage before this is what makes streams valid.
+      this.#violated = true;
+      this.#o.onViolation(this.id, err as Error);
+      this.#o.activity.publish(this.id, "stream.protocol_violation", { error: (err as Error).message });
+    }
+  }
+
+  #validator: ((e: StreamEvent) => void) | undefined;
+  #validate(e: StreamEvent): void {
+    this.#validator ??= createClientValidator(this.#api.format);
+    this.#validator(e);
+  }
+
+  #openStream(): void {
+    this.#sse.open();
+    const closed = this.#o.metrics?.streamOpened();
+    if (closed === undefined) return;
+    if (this.#res.closed) closed();
+    else this.#res.once("close", closed);
+  }
+
+  #sendJson(body: JsonBody): void {
+    this.#setOverhead();
+    const bytes = body.bytes;
+    this.#res.status(200);
+    this.#res.setHeader("content-type", JSON_CONTENT_TYPE);
+    this.#res.setHeader("content-length", bytes.byteLength);
+    this.#res.end(bytes);
+  }
+
+  /** Sets {@link OVERHEAD_HEADER}; a no-op once the headers went out. */
+  #setOverhead(): void {
+    if (this.#res.headersSent) return;
+    this.#res.setHeader(OVERHEAD_HEADER, Math.max(0, performance.now() - this.#startedAt - this.#providerMs).toFixed(3));
+  }
+
+  #redact(text: string): string {
+    const credential = this.#credential.credential;
+    return this.#o.secrets.redact(text, credential.kind === "server" ? [] : [credential.value]);
+  }
+
+  #elapsedMs(): number {
+    return Math.round(performance.now() - this.#startedAt);
+  }
 }
 
 /** JSON the engine sent; anything else is the engine's failure, never the client's or the gateway's. */
-function engineJson(json: Buffer, what: string): unknown {
+function engineJson(json: Buffer, what: string): object {
   try {
     const value = JSON.parse(json.toString("utf8")) as unknown;
     if (typeof value === "object" && value !== null && !Array.isArray(value)) return value;
@@ -316,6 +519,14 @@ function engineJson(json: Buffer, what: string): unknown {
   throw new PolicyUnavailableError("engine_error", `policy engine ${what} with something that is not a JSON object`);
 }
 
+function toSseEvent(e: StreamEvent): { event: string; data: Buffer } {
+  return { event: e.event ?? "", data: Buffer.from(e.data, "utf8") };
+}
+
+function fromEngine(e: { event: string; data: Buffer }): StreamEvent {
+  return StreamEvent.of({ event: e.event === "" ? undefined : e.event, data: e.data.toString("utf8") });
+}
+
 function pickHeaders(req: Request, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of names) {
@@ -323,126 +534,4 @@ function pickHeaders(req: Request, names: readonly string[]): Record<string, str
     if (typeof v === "string") out[name] = v;
   }
   return out;
-}
-
-async function answerJson(o: {
-  res: Response;
-  call: PolicyCall;
-  mode: Mode;
-  upstream: Upstream;
-  params: object;
-  upstreamOptions: UpstreamCallOptions;
-  bypass: (err: unknown) => string;
-  activity: CallActivity;
-  timing: CallTiming;
-}): Promise<void> {
-  const { res, call, mode } = o;
-  const waitStarted = performance.now();
-  let received: object;
-  try {
-    received = await o.upstream.complete(o.params, o.upstreamOptions);
-  } finally {
-    o.timing.providerMs += performance.now() - waitStarted;
-  }
-  const original = Buffer.from(JSON.stringify(received));
-  if (mode === "OBSERVE") call.observe({ response: original });
-  let out: Buffer = original;
-  if (mode === "FULL") {
-    try {
-      const verdict = await (await call.askResponse(original)).result;
-      if (verdict.action === "deny") throw verdict.error;
-      out = verdict.responseJson ?? original;
-    } catch (err) {
-      res.set("x-luthien-policy-bypassed", o.bypass(err));
-    }
-  }
-  call.close("done");
-  if (out !== original) o.activity.action("response_modified");
-  o.activity.responses(received, out === original ? received : engineJson(out, "answered the response"));
-  setOverhead(res, o.timing);
-  res.status(200).type("application/json").send(out);
-}
-
-interface PipeOptions {
-  api: ClientApi;
-  call: PolicyCall;
-  events: AsyncIterable<SseMessage>;
-  sse: SseWriter;
-  window: number;
-  upstreamAbort: AbortController;
-  clientSignal: AbortSignal;
-  stats: CallStats;
-  bypass: (err: unknown) => string;
-  activity: CallActivity;
-}
-
-/**
- * FULL mode: each upstream event goes to the engine as soon as it arrives, up to `window` awaiting verdicts; the
- * events the engine emits pass the client API's stream stage and reach the client in upstream order. The first
- * failure stops reading upstream (fail closed) — or, in fail-open mode, sends that event and all after it through
- * unchanged.
- */
-async function pipeFull(o: PipeOptions): Promise<void> {
-  const { call, sse, stats } = o;
-  const stage = o.api.createStage();
-  const emit = async (message: SseMessage): Promise<void> => {
-    for (const m of stage.push(message)) await sse.write(m);
-  };
-  const fromEngine = (e: { event: string; data: Buffer }): SseMessage => (e.event === "" ? { data: e.data.toString("utf8") } : { event: e.event, data: e.data.toString("utf8") });
-  let failure: unknown;
-  let tail: Promise<void> = Promise.resolve();
-  const inFlight: Promise<void>[] = [];
-  try {
-    for await (const message of o.events) {
-      o.activity.upstreamEvent(message);
-      let step: Promise<void>;
-      if (stats.bypassed !== undefined) {
-        step = tail.then(() => emit(message));
-      } else {
-        const pending = await call
-          .askChunk({ event: message.event ?? "", data: Buffer.from(message.data) })
-          .catch((err: unknown) => ({ result: Promise.reject(err) as Promise<never> }));
-        pending.result.catch(() => undefined);
-        step = tail.then(async () => {
-          let emitted: SseMessage[];
-          try {
-            emitted = (await pending.result).map(fromEngine);
-          } catch (err) {
-            o.bypass(err);
-            emitted = [message];
-          }
-          for (const m of emitted) await emit(m);
-        });
-      }
-      tail = step;
-      step.catch((err: unknown) => {
-        failure ??= err;
-        o.upstreamAbort.abort();
-      });
-      inFlight.push(step);
-      if (inFlight.length >= o.window) await inFlight.shift();
-    }
-    await tail;
-    if (stats.bypassed === undefined) {
-      let finish;
-      try {
-        finish = await (await call.askFinish()).result;
-      } catch (err) {
-        o.bypass(err);
-      }
-      if (finish !== undefined) {
-        // What the policies did to the stream (blocked a tool call, redacted, ...): the gateway cannot see it itself.
-        o.activity.policyActions(finish.policyActions);
-        for (const e of finish.events) await emit(fromEngine(e));
-        if (finish.error !== undefined) throw finish.error;
-      }
-    }
-    for (const m of stage.end()) await sse.write(m);
-  } catch (err) {
-    if (failure !== undefined) throw failure;
-    // The provider failed mid-stream: deliver what the engine already approved, then report the failure.
-    if (!o.clientSignal.aborted) await tail.catch(() => undefined);
-    if (failure !== undefined) throw failure;
-    throw err;
-  }
 }

@@ -1,23 +1,16 @@
 import type { Request } from "express";
 import {
   SSE_DONE,
+  StreamEvent,
   anthropicErrorBody,
   anthropicErrorType,
   completionToChunks,
-  createAnthropicStreamBuilder,
-  createAnthropicStreamValidator,
-  createOpenAIStreamGuard,
-  createResponsesStreamBuilder,
-  createResponsesStreamValidator,
   messageToEvents,
   openAIErrorBody,
   responseToEvents,
-  type AnthropicStreamEvent,
   type ChatCompletion,
-  type ChatCompletionChunk,
   type Message,
   type ResponsesResponse,
-  type ResponsesStreamEvent,
   type SseMessage,
 } from "@luthien/wire";
 import { InvalidRequestError, type HttpError } from "./errors";
@@ -25,16 +18,6 @@ import type { SseHeartbeat } from "./sse-writer";
 
 /** The wire format of a client API: OpenAI Chat Completions, Anthropic Messages, or the OpenAI Responses API. */
 export type ClientFormat = "openai" | "anthropic" | "responses";
-
-/**
- * Turns the events policies emitted into what may reach the client: checked (OpenAI) or rebuilt so it is valid by
- * construction (Anthropic). Throws StreamProtocolError when it cannot.
- */
-export interface StreamStage {
-  push(message: SseMessage): SseMessage[];
-  /** At a clean end: whatever completes the stream, including the format's terminator. */
-  end(): SseMessage[];
-}
 
 /** What differs between the client APIs the gateway serves; everything else is one pipeline. */
 export interface ClientApi {
@@ -54,17 +37,11 @@ export interface ClientApi {
   identity(body: Record<string, unknown>, req: Request): { userId: string; sessionId: string };
   errorBody(error: HttpError): object;
   /** The event that reports a failure after the status line went out; `last` is the last event the client got. */
-  errorEvent(error: HttpError, last: SseMessage | undefined): SseMessage;
-  createStage(): StreamStage;
-  /**
-   * Checks every event that leaves for the client, whatever the mode (a SKIP stream is the provider's own).
-   * @throws StreamProtocolError on the first event that breaks the format's rules
-   */
-  createValidator(): (message: SseMessage) => void;
+  errorEvent(error: HttpError, last: SseMessage | undefined): StreamEvent;
   /** The events of a whole response, for a client that asked to stream (a policy's synthesized answer). */
-  responseToEvents(body: object): SseMessage[];
+  responseToEvents(body: object): StreamEvent[];
   /** What a SKIP/OBSERVE stream ends with after the provider's last event. */
-  readonly terminator: SseMessage[];
+  readonly terminator: readonly StreamEvent[];
   /** What a stream gets after `SSE_HEARTBEAT_MS` of silence; never seen by the validator. */
   readonly heartbeat: SseHeartbeat;
 }
@@ -130,6 +107,8 @@ const header = (req: Request, name: string): string => {
   return typeof v === "string" ? v : "";
 };
 
+const DONE = StreamEvent.of({ data: SSE_DONE });
+
 export const openaiApi: ClientApi = {
   format: "openai",
   protocolFormat: "OPENAI_CHAT",
@@ -140,25 +119,9 @@ export const openaiApi: ClientApi = {
     return { userId: typeof body["user"] === "string" ? body["user"] : "", sessionId: header(req, "x-session-id") };
   },
   errorBody: (e) => openAIErrorBody(e.type, e.message, e.code),
-  errorEvent: (e) => ({ data: JSON.stringify(openAIErrorBody(e.type, e.message, e.code)) }),
-  createStage() {
-    const guard = createOpenAIStreamGuard();
-    return {
-      push(m) {
-        guard.check(JSON.parse(m.data) as ChatCompletionChunk);
-        return [{ data: m.data }];
-      },
-      end: () => [{ data: SSE_DONE }],
-    };
-  },
-  createValidator() {
-    const guard = createOpenAIStreamGuard();
-    return (m) => {
-      if (m.data !== SSE_DONE) guard.check(JSON.parse(m.data) as ChatCompletionChunk);
-    };
-  },
-  responseToEvents: (body) => [...completionToChunks(body as ChatCompletion).map((c) => ({ data: JSON.stringify(c) })), { data: SSE_DONE }],
-  terminator: [{ data: SSE_DONE }],
+  errorEvent: (e) => StreamEvent.fromJson(undefined, openAIErrorBody(e.type, e.message, e.code)),
+  responseToEvents: (body) => [...completionToChunks(body as ChatCompletion).map((c) => StreamEvent.fromJson(undefined, c)), DONE],
+  terminator: [DONE],
   // A comment line: every SSE parser skips it, so no chunk the guard or an SDK would check is added.
   heartbeat: { frame: ": ping\n\n" },
 };
@@ -193,20 +156,8 @@ export const anthropicApi: ClientApi = {
     return { userId: userField, sessionId: fromHeader !== "" ? fromHeader : claudeSession(userField) };
   },
   errorBody: (e) => anthropicErrorBody(anthropicType(e), e.message),
-  errorEvent: (e) => ({ event: "error", data: JSON.stringify(anthropicErrorBody(anthropicType(e), e.message)) }),
-  createStage() {
-    const builder = createAnthropicStreamBuilder();
-    const toSse = (events: AnthropicStreamEvent[]): SseMessage[] => events.map((e) => ({ event: e.type, data: JSON.stringify(e) }));
-    return {
-      push: (m) => toSse(builder.push(JSON.parse(m.data) as AnthropicStreamEvent)),
-      end: () => toSse(builder.end()),
-    };
-  },
-  createValidator() {
-    const validator = createAnthropicStreamValidator();
-    return (m) => validator.check(JSON.parse(m.data) as AnthropicStreamEvent);
-  },
-  responseToEvents: (body) => messageToEvents(body as Message).map((e) => ({ event: e.type, data: JSON.stringify(e) })),
+  errorEvent: (e) => StreamEvent.fromJson("error", anthropicErrorBody(anthropicType(e), e.message)),
+  responseToEvents: (body) => messageToEvents(body as Message).map((e) => StreamEvent.fromJson(e.type, e)),
   terminator: [],
   // Anthropic's own keepalive event, which clients ignore; it is only valid once message_start has gone out.
   heartbeat: { frame: 'event: ping\ndata: {"type": "ping"}\n\n', after: "message_start" },
@@ -281,21 +232,9 @@ export const responsesApi: ClientApi = {
       sequence_number: nextSequenceNumber(last),
       error: { type: e.type, code: e.code, message: e.message, param: null },
     };
-    return { event: "error", data: JSON.stringify(event) };
+    return StreamEvent.fromJson("error", event);
   },
-  createStage() {
-    const builder = createResponsesStreamBuilder();
-    const toSse = (events: ResponsesStreamEvent[]): SseMessage[] => events.map((e) => ({ event: e.type, data: JSON.stringify(e) }));
-    return {
-      push: (m) => toSse(builder.push(JSON.parse(m.data) as ResponsesStreamEvent)),
-      end: () => toSse(builder.end()),
-    };
-  },
-  createValidator() {
-    const validator = createResponsesStreamValidator();
-    return (m) => validator.check(JSON.parse(m.data) as ResponsesStreamEvent);
-  },
-  responseToEvents: (body) => responseToEvents(body as ResponsesResponse).map((e) => ({ event: e.type, data: JSON.stringify(e) })),
+  responseToEvents: (body) => responseToEvents(body as ResponsesResponse).map((e) => StreamEvent.fromJson(e.type, e)),
   terminator: [],
   heartbeat: openaiApi.heartbeat,
 };

@@ -1,8 +1,8 @@
 import type { Request, Response } from "express";
 import { createCallActivity } from "./activity";
-import type { CallAuth } from "./auth";
 import { anthropicApi } from "./client-api";
 import type { EnginePools } from "./engine-pool";
+import { callLocals } from "./locals";
 import { InvalidRequestError, PolicyDeniedError, servableWithoutPolicy, toHttpError } from "./errors";
 import { forwardToProvider, type PassthroughOptions } from "./passthrough";
 
@@ -20,8 +20,8 @@ export interface CountTokensOptions extends PassthroughOptions {
  */
 export function createCountTokensHandler(options: CountTokensOptions) {
   return async (req: Request, res: Response): Promise<void> => {
-    const callId = res.locals["callId"] as string;
-    const auth = res.locals["auth"] as CallAuth;
+    const callId = res.locals.call.id;
+    const auth = callLocals(res).auth;
     const body = req.body as unknown;
     // The Messages shape without max_tokens, which counting does not take.
     const { model } = anthropicApi.validate({ max_tokens: 1, ...(typeof body === "object" && body !== null ? body : {}) });
@@ -30,9 +30,9 @@ export function createCountTokensHandler(options: CountTokensOptions) {
     if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
     if (provider.format !== "anthropic") throw new InvalidRequestError(`token counting is not available for ${JSON.stringify(model)}: its provider does not speak the Anthropic format`);
     const { userId, sessionId } = anthropicApi.identity(request, req);
-    const activity = createCallActivity({ sink: options.activity, callId, format: "anthropic", chunkEvents: false, startedAt: res.locals["receivedAt"] as number });
+    const activity = createCallActivity({ sink: options.activity, callId, format: "anthropic", chunkEvents: false, startedAt: res.locals.call.receivedAt });
     activity.started({ model, stream: false, route: COUNT_TOKENS_ROUTE, keyId: auth.keyId, userId, sessionId, format: "anthropic", provider: provider.name });
-    res.locals["callStarted"] = true;
+    res.locals.call.started = true;
     activity.requestReceived(request);
     const pool = options.engines.select({ keyId: auth.keyId, model, route: COUNT_TOKENS_ROUTE });
     const call = pool.open(callId);

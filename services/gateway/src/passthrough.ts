@@ -2,13 +2,14 @@ import { Readable } from "node:stream";
 import type { Request, Response } from "express";
 import type { Logger } from "@luthien/runtime";
 import { createCallActivity, type ActivitySink } from "./activity";
-import type { CallAuth, UpstreamCredential } from "./auth";
+import type { UpstreamCredential } from "./auth";
 import { ClientGoneError, InvalidRequestError, RouteRefusedError, UpstreamTimeoutError, UpstreamUnreachableError } from "./errors";
 import type { GatewayMetrics } from "./metrics";
 import { classifyPassthrough, normalisePath, refusal } from "./route-classes";
 import type { ProviderConfig, Routing } from "./routing";
+import { callLocals } from "./locals";
 import type { SecretRedactor } from "./secrets";
-import { providerAuthHeaders } from "./upstream";
+import { providerAuthHeaders } from "./provider-client";
 
 /** Request headers a forwarded call carries; everything else (cookies, client credentials) stays here. */
 const FORWARD_REQUEST = ["content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"];
@@ -50,7 +51,7 @@ export function createPassthroughHandler(options: PassthroughOptions) {
     }
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     if (hasBody && !Buffer.isBuffer(req.body)) throw new InvalidRequestError("the request body could not be read");
-    const auth = res.locals["auth"] as CallAuth;
+    const auth = callLocals(res).auth;
     const query = req.originalUrl.includes("?") ? req.originalUrl.slice(req.originalUrl.indexOf("?")) : "";
     const provider = passthroughProvider(options.routing, req, path);
     if (routeClass.kind === "harmless") {
@@ -58,7 +59,7 @@ export function createPassthroughHandler(options: PassthroughOptions) {
       return;
     }
     // Unchecked, as the operator allowed: served, and marked like a fail-open bypass so the monitor shows it.
-    const callId = res.locals["callId"] as string;
+    const callId = res.locals.call.id;
     const activity = createCallActivity({ sink: options.activity, callId, format: provider.format, chunkEvents: false });
     activity.started({ model: "", stream: false, route: path, keyId: auth.keyId, format: provider.format, provider: provider.name });
     activity.bypassed(UNCHECKED_ROUTE, `${req.method} ${path} is an unchecked route (uncheckedRoutes ${routeClass.route.path})`, "route");
@@ -104,7 +105,7 @@ export async function forwardToProvider(o: ForwardOptions): Promise<number> {
   // Error bodies may echo the credential the provider was sent (the server's own key, in client_key mode), and
   // a client may put a key in the path; neither reaches an answer or a log line.
   const redact = (text: string): string => o.secrets.redact(text, credential.kind === "server" ? [] : [credential.value]);
-  const logged = (status: number) => ({ callId: res.locals["callId"] as string, method: req.method, path: redact(target.pathname), status });
+  const logged = (status: number) => ({ callId: res.locals.call.id, method: req.method, path: redact(target.pathname), status });
   for (const [name, value] of Object.entries(providerAuthHeaders(provider, credential))) headers.set(name, value);
 
   // Why the provider request was stopped: a client that left is no provider failure (and no 502 to log).

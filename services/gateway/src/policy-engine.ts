@@ -50,16 +50,19 @@ export interface PolicyEngineMetrics {
 const NO_METRICS: PolicyEngineMetrics = { verdict: () => undefined, timeout: () => undefined, unexpected: () => undefined };
 
 /** What the engine decided about the request. */
-export type RequestVerdict =
+export type RequestOutcome =
   | { action: "continue"; requestJson: Buffer | undefined; mode: Exclude<ResponseMode, "RESPONSE_MODE_UNSPECIFIED"> }
   | { action: "respond"; responseJson: Buffer }
   | { action: "deny"; error: PolicyDeniedError };
 
 /** What the engine decided about a whole response: the body to send (undefined = unchanged), or a denial. */
-export type ResponseVerdict = { action: "respond"; responseJson: Buffer | undefined } | { action: "deny"; error: PolicyDeniedError };
+export type ResponseOutcome = { action: "respond"; responseJson: Buffer | undefined } | { action: "deny"; error: PolicyDeniedError };
+
+/** What the engine decided about one stream event: emit it as it was sent, or these events in its place. */
+export type ChunkOutcome = "unchanged" | SseEvent__Output[];
 
 /** The end of a stream: trailing events, and an error to end with instead of a clean end. */
-export interface FinishVerdict {
+export interface FinishOutcome {
   events: SseEvent__Output[];
   error: PolicyDeniedError | undefined;
   /** Every distinct `<policy>.<action>` the call's policies emitted (empty from an engine that does not report them). */
@@ -90,10 +93,10 @@ export interface Pending<T> {
  * failure — stream error, engine error, early close, deadline — rejects every pending verdict and every later ask.
  */
 export interface PolicyCall {
-  askRequest(start: StartInfo): Promise<Pending<RequestVerdict>>;
-  askResponse(responseJson: Buffer): Promise<Pending<ResponseVerdict>>;
-  askChunk(event: SseEvent): Promise<Pending<SseEvent__Output[]>>;
-  askFinish(): Promise<Pending<FinishVerdict>>;
+  askRequest(start: StartInfo): Promise<Pending<RequestOutcome>>;
+  askResponse(responseJson: Buffer): Promise<Pending<ResponseOutcome>>;
+  askChunk(event: SseEvent): Promise<Pending<ChunkOutcome>>;
+  askFinish(): Promise<Pending<FinishOutcome>>;
   /** OBSERVE mode: hand the engine a copy without waiting for anything. */
   observe(message: { response: Buffer } | { chunk: SseEvent } | { end: true }): void;
   /** Tells the engine the provider failed (informational). */
@@ -355,7 +358,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
           traceContext: start.traceContext ?? {},
         },
       });
-      return then(p, (m): RequestVerdict => {
+      return then(p, (m): RequestOutcome => {
         const v = m.request;
         switch (v?.action) {
           case "continue": {
@@ -373,7 +376,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     },
     async askResponse(responseJson) {
       const p = await ask("response", { response: { responseJson } });
-      return then(p, (m): ResponseVerdict => {
+      return then(p, (m): ResponseOutcome => {
         const v = m.response;
         if (v?.action === "deny") return { action: "deny", error: toDenied(v.deny) };
         // An empty verdict is no answer: sending the original would be less checking, never a default.
@@ -384,11 +387,11 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     },
     async askChunk(event) {
       const p = await ask("emit", { chunk: { event } });
-      return then(p, (m) => m.emit?.events ?? []);
+      return then(p, (m): ChunkOutcome => m.emit?.events ?? []);
     },
     async askFinish() {
       const p = await ask("finish", { end: {} });
-      return then(p, (m): FinishVerdict => {
+      return then(p, (m): FinishOutcome => {
         const f = m.finish;
         return { events: f?.events ?? [], error: f?.error !== null && f?.error !== undefined ? toDenied(f.error) : undefined, policyActions: f?.policyActions ?? [] };
       });

@@ -1,5 +1,5 @@
 import type { Response } from "express";
-import { encodeSseEvent, type SseMessage } from "@luthien/wire";
+import type { StreamEvent } from "@luthien/wire";
 import { ClientGoneError } from "./errors";
 
 /** Writes SSE to a client, honouring backpressure: a full socket buffer means waiting for `drain`. */
@@ -8,11 +8,11 @@ export interface SseWriter {
   open(headers?: Record<string, string>): void;
   readonly opened: boolean;
   /** The last event `write` sent (the Responses API numbers its error event after it). */
-  readonly last: SseMessage | undefined;
+  readonly last: StreamEvent | undefined;
   /** @throws ClientGoneError when the client disconnected */
-  write(message: SseMessage): Promise<void>;
+  write(message: StreamEvent): Promise<void>;
   /** Writes the event that reports a failure (not checked: it ends a broken stream on purpose). */
-  writeError(message: SseMessage): Promise<void>;
+  writeError(message: StreamEvent): Promise<void>;
   /** Ends the response and stops the heartbeat. */
   end(): void;
 }
@@ -27,7 +27,7 @@ export interface SseHeartbeat {
 
 export interface SseWriterOptions {
   /** Sees every event `write` sends (not the error event, not heartbeats), before it is written. */
-  onEvent?: (message: SseMessage) => void;
+  onEvent?: (message: StreamEvent) => void;
   heartbeat?: SseHeartbeat;
   /** A heartbeat goes out when nothing was written for this long. 0 = never. @default 0 */
   heartbeatMs?: number;
@@ -42,7 +42,7 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
   const { onEvent, heartbeat } = options;
   const heartbeatMs = options.heartbeatMs ?? 0;
   let opened = false;
-  let last: SseMessage | undefined;
+  let last: StreamEvent | undefined;
   let lastWriteAt = Date.now();
   let heartbeatAllowed = heartbeat !== undefined && heartbeat.after === undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -70,10 +70,10 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
   };
   res.on("close", stopHeartbeat);
 
-  const send = async (message: SseMessage): Promise<void> => {
+  const send = async (message: StreamEvent): Promise<void> => {
     if (res.destroyed || res.writableEnded) throw new ClientGoneError();
     lastWriteAt = Date.now();
-    if (res.write(encodeSseEvent(message))) return;
+    if (res.write(message.frame())) return;
     await new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         res.off("drain", onDrain);

@@ -14,10 +14,10 @@ import {
   markSpanError,
   serverAttributes,
 } from "@luthien/telemetry";
-import type { SseMessage } from "@luthien/wire";
-import type { ActivitySink } from "./activity";
+import { usageOf, type StreamEvent, type TokenUsage } from "@luthien/wire";
 import type { ClientApi } from "./client-api";
-import type { RequestVerdict } from "./policy-engine";
+import type { JsonBody } from "./json-body";
+import type { RequestOutcome } from "./policy-engine";
 import type { ProviderConfig } from "./routing";
 import type { Upstream, UpstreamCallOptions } from "./upstream";
 
@@ -34,16 +34,18 @@ const SCOPE = "luthien-gateway";
 export interface CallTrace {
   /** The context of the call's server span: the parent of every other gateway span of the call. */
   readonly context: Context;
+  /** Spans are recorded: the call's response is assembled for them even when no activity sink listens. */
+  readonly recording: boolean;
   /** The W3C trace context of the server span (`traceparent`, `tracestate`), for the engine's `Start`. */
   readonly traceContext: Record<string, string>;
   /** The call was routed: request model, the provider's format (`gen_ai.provider.name`), the engine pool. */
   routed(info: { model: string; provider: ProviderConfig; pool: string; stream: boolean }): void;
   /** Runs `ask` (the request verdict, asked and awaited) in a `policy.request` span that records the verdict. */
-  requestVerdict(ask: () => Promise<RequestVerdict>): Promise<RequestVerdict>;
+  requestVerdict(ask: () => Promise<RequestOutcome>): Promise<RequestOutcome>;
   /** `upstream` with a client span (`chat <model>`) around each provider call, streams until their last event. */
   upstream(upstream: Upstream): Upstream;
-  /** `sink` unchanged, except that the call's response model and token usage are read off its activity events. */
-  activity(sink: ActivitySink): ActivitySink;
+  /** What the call's response said of itself: the model that answered and its token usage, when known. */
+  responded(info: { model: string | undefined; usage: TokenUsage | undefined }): void;
   /** The call failed with this error type (as the client sees it) and status; 5xx marks the server span an error. */
   failed(type: string, status: number): void;
 }
@@ -67,7 +69,7 @@ export function traceCalls(api: ClientApi): (req: Request, res: Response, next: 
           "http.request.method": req.method,
           "http.route": api.route,
           "gen_ai.operation.name": "chat",
-          "luthien.call_id": String(res.locals["callId"]),
+          "luthien.call_id": res.locals.call.id,
           "luthien.client_format": api.format,
         },
       },
@@ -75,7 +77,7 @@ export function traceCalls(api: ClientApi): (req: Request, res: Response, next: 
     );
     const ctx = trace.setSpan(parent, span);
     const callTrace = createCallTrace(span, ctx);
-    res.locals[TRACE_LOCAL] = callTrace;
+    res.locals.call.trace = callTrace;
     res.once("close", () => {
       span.setAttribute("http.response.status_code", res.statusCode);
       if (!res.writableFinished) span.setAttribute("luthien.client_closed", true);
@@ -86,20 +88,15 @@ export function traceCalls(api: ClientApi): (req: Request, res: Response, next: 
   };
 }
 
-/** The call's trace opened by {@link traceCalls}; one that records nothing when the route has no such middleware. */
-export function callTrace(res: Response): CallTrace {
-  return (res.locals[TRACE_LOCAL] as CallTrace | undefined) ?? NO_TRACE;
-}
-
-const TRACE_LOCAL = "trace";
 /** Tracing is off (or the route is not traced): nothing to record, nothing to wrap. */
-const NO_TRACE: CallTrace = {
+export const NO_TRACE: CallTrace = {
+  recording: false,
   context: ROOT_CONTEXT,
   traceContext: {},
   routed: () => undefined,
   requestVerdict: (ask) => ask(),
   upstream: (upstream) => upstream,
-  activity: (sink) => sink,
+  responded: () => undefined,
   failed: () => undefined,
 };
 
@@ -108,6 +105,7 @@ function createCallTrace(span: Span, ctx: Context): CallTrace {
   const traceContext = injectTraceContext(ctx);
   let failed = false;
   return {
+    recording: true,
     context: ctx,
     traceContext,
     routed({ model, provider, pool, stream }) {
@@ -135,19 +133,9 @@ function createCallTrace(span: Span, ctx: Context): CallTrace {
       }
     },
     upstream: (upstream) => traceUpstream(upstream, ctx),
-    activity(sink) {
-      return {
-        publish(callId, type, data) {
-          if (type === "response.received") {
-            const model = (data["body"] as { model?: unknown } | null | undefined)?.model;
-            if (typeof model === "string") span.setAttribute("gen_ai.response.model", model);
-          } else if (type === "call.ended") {
-            const usage = data["usage"] as { inputTokens: number; outputTokens: number } | undefined;
-            if (usage !== undefined) span.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens });
-          }
-          sink.publish(callId, type, data);
-        },
-      };
+    responded({ model, usage }) {
+      if (model !== undefined) span.setAttribute("gen_ai.response.model", model);
+      if (usage !== undefined) span.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens });
     },
     failed(type, status) {
       if (failed) return;
@@ -163,8 +151,8 @@ function createCallTrace(span: Span, ctx: Context): CallTrace {
 function traceUpstream(upstream: Upstream, parent: Context): Upstream {
   const tracer = trace.getTracer(SCOPE);
   const { provider } = upstream;
-  const start = (body: object, stream: boolean): Span => {
-    const model = (body as { model?: unknown }).model;
+  const start = (body: JsonBody, stream: boolean): Span => {
+    const model = (body.value as { model?: unknown }).model;
     const attributes: Attributes = {
       "gen_ai.operation.name": "chat",
       "gen_ai.provider.name": provider.format,
@@ -178,14 +166,15 @@ function traceUpstream(upstream: Upstream, parent: Context): Upstream {
   };
   return {
     provider,
-    async complete(body: object, options: UpstreamCallOptions): Promise<object> {
+    native: upstream.native,
+    async complete(body: JsonBody, options: UpstreamCallOptions): Promise<JsonBody> {
       const span = start(body, false);
       try {
         const answer = await upstream.complete(body, options);
-        const { model, usage } = answer as { model?: unknown; usage?: Record<string, unknown> | null };
+        const model = (answer.value as { model?: unknown }).model;
         if (typeof model === "string") span.setAttribute("gen_ai.response.model", model);
-        const tokens = tokensOf(usage);
-        if (tokens !== undefined) span.setAttributes(tokens);
+        const usage = usageOf(answer.value);
+        if (usage !== undefined) span.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens });
         return answer;
       } catch (err) {
         markSpanError(span, err);
@@ -194,9 +183,9 @@ function traceUpstream(upstream: Upstream, parent: Context): Upstream {
         span.end();
       }
     },
-    async stream(body: object, options: UpstreamCallOptions): Promise<AsyncIterable<SseMessage>> {
+    async stream(body: JsonBody, options: UpstreamCallOptions): Promise<AsyncIterable<StreamEvent>> {
       const span = start(body, true);
-      let events: AsyncIterable<SseMessage>;
+      let events: AsyncIterable<StreamEvent>;
       try {
         events = await upstream.stream(body, options);
       } catch (err) {
@@ -210,7 +199,7 @@ function traceUpstream(upstream: Upstream, parent: Context): Upstream {
 }
 
 /** `events`, ending `span` after the last one, on a failure, or when the reader stops early. */
-async function* endWith(events: AsyncIterable<SseMessage>, span: Span): AsyncGenerator<SseMessage> {
+async function* endWith(events: AsyncIterable<StreamEvent>, span: Span): AsyncGenerator<StreamEvent> {
   try {
     yield* events;
   } catch (err) {
@@ -219,13 +208,4 @@ async function* endWith(events: AsyncIterable<SseMessage>, span: Span): AsyncGen
   } finally {
     span.end();
   }
-}
-
-/** Token usage of a provider answer in either format, as GenAI attributes. */
-function tokensOf(usage: Record<string, unknown> | null | undefined): Attributes | undefined {
-  if (usage === undefined || usage === null) return undefined;
-  const input = usage["prompt_tokens"] ?? usage["input_tokens"];
-  const output = usage["completion_tokens"] ?? usage["output_tokens"];
-  if (typeof input !== "number" || typeof output !== "number") return undefined;
-  return { "gen_ai.usage.input_tokens": input, "gen_ai.usage.output_tokens": output };
 }

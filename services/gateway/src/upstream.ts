@@ -1,13 +1,15 @@
-import Anthropic from "@anthropic-ai/sdk";
-import OpenAI from "openai";
+import type { IncomingMessage } from "node:http";
 import {
   ConversionError,
+  SSE_DONE,
+  StreamEvent,
   anthropicMessageToOpenAI,
   anthropicMessageToResponse,
   anthropicRequestToOpenAI,
   createAnthropicToOpenAIStream,
   createAnthropicToResponsesStream,
   createOpenAIToAnthropicStream,
+  decodeStreamEvents,
   openAICompletionToAnthropic,
   openAIRequestToAnthropic,
   responsesRequestToAnthropic,
@@ -18,17 +20,12 @@ import {
   type MessageCreateParams,
   type RawMessageStreamEvent,
   type ResponsesRequest,
-  type ResponsesResponse,
-  type ResponsesStreamEvent,
-  type SseMessage,
 } from "@luthien/wire";
-import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
-import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
-import type { Logger } from "@luthien/runtime";
 import type { UpstreamCredential } from "./auth";
 import type { ClientFormat } from "./client-api";
-import { InvalidRequestError } from "./errors";
-import { createHttpFetch } from "./http-fetch";
+import { InvalidRequestError, UpstreamUnreachableError } from "./errors";
+import { JsonBody } from "./json-body";
+import { createProviderClient, readBody, streamError, type ProviderClient, type ProviderRequest } from "./provider-client";
 import type { ProviderConfig } from "./routing";
 
 export interface UpstreamCallOptions {
@@ -40,229 +37,163 @@ export interface UpstreamCallOptions {
 
 /**
  * A provider as one client API sees it: bodies and events go in and come out in the *client's* format, and are
- * translated at this edge only when the provider speaks the other one.
+ * translated at this edge only when the provider speaks the other one. In the same format, the client's bytes go to
+ * the provider and the provider's bytes come back, each parsed once, for whoever reads them.
  */
 export interface Upstream {
   readonly provider: ProviderConfig;
+  /** Whether bodies and events cross this edge unchanged (the provider speaks the client's format). */
+  readonly native: boolean;
   /** A whole response body, in the client's format. */
-  complete(body: object, options: UpstreamCallOptions): Promise<object>;
+  complete(body: JsonBody, options: UpstreamCallOptions): Promise<JsonBody>;
   /**
    * Resolves once the provider has answered (so its 4xx/5xx arrives before any byte goes to the client), with the
-   * stream's events in the client's format.
+   * stream's events in the client's format, without OpenAI's `[DONE]` (the client API adds its own terminator). An
+   * error the provider reports inside the stream is thrown, as its SDK would.
    */
-  stream(body: object, options: UpstreamCallOptions): Promise<AsyncIterable<SseMessage>>;
+  stream(body: JsonBody, options: UpstreamCallOptions): Promise<AsyncIterable<StreamEvent>>;
 }
 
 export interface Upstreams {
   for(provider: ProviderConfig, clientFormat: ClientFormat): Upstream;
 }
 
-/** One provider in its own wire format, through its official SDK. */
-interface NativeProvider<Req, Res, Event> {
-  complete(body: Req, options: UpstreamCallOptions): Promise<Res>;
-  stream(body: Req, options: UpstreamCallOptions): Promise<AsyncIterable<Event>>;
-}
-
 /** Options of {@link createUpstreams}. */
 export interface UpstreamsOptions {
   /** Provider request timeout (UPSTREAM_TIMEOUT_MS). */
   timeoutMs: number;
-  /** Where the provider SDKs' own warnings go, labelled. @default nowhere */
-  logger?: Logger;
 }
 
-/** The `logger` option both SDKs take: a message, then details (dropped here: they may carry request contents). */
-interface SdkLogger {
-  error(message: string): void;
-  warn(message: string): void;
-  info(message: string): void;
-  debug(message: string): void;
-}
+const PATHS: Record<ClientFormat, ProviderRequest["path"]> = { openai: "/chat/completions", anthropic: "/messages", responses: "/responses" };
 
-function sdkLogger(sdk: "openai" | "anthropic", logger: Logger | undefined): SdkLogger {
-  return {
-    error: (message) => logger?.error("provider sdk error", { sdk, message }),
-    warn: (message) => logger?.warn("provider sdk warning", { sdk, message }),
-    // Below warn the SDKs describe requests (headers, bodies): never logged, whatever ANTHROPIC_LOG/OPENAI_LOG say.
-    info: () => undefined,
-    debug: () => undefined,
-  };
-}
-
-/**
- * Runs a synchronous SDK call with its `console.warn` output going to the gateway's logger instead, once per model
- * and warning. The Anthropic SDK warns that a model is deprecated (or that `thinking.type=enabled` is) with
- * `console.warn` inside `messages.create`, past its `logger` option: an unlabelled stderr line on every call of such
- * a model — every Claude Code turn. The warnings name models from the SDK's own lists, so the set stays small.
- */
-function createSdkWarnings(logger: Logger | undefined): <T>(model: unknown, call: () => T) => T {
-  const seen = new Set<string>();
-  return (model, call) => {
-    const original = console.warn;
-    console.warn = (...args: unknown[]) => {
-      const warning = args.map(String).join(" ");
-      const key = `${String(model)}\n${warning}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      logger?.warn("provider sdk warning", { sdk: "anthropic", model: typeof model === "string" ? model.slice(0, 200) : undefined, warning });
-    };
-    // `create` warns before its first await, so the swap covers exactly this call and nothing else runs meanwhile.
-    try {
-      return call();
-    } finally {
-      console.warn = original;
-    }
-  };
-}
-
-/** SDK clients are made once per provider and reused: connection pools are what make calls cheap. */
+/** One HTTP client (with its connection pools) for every provider: pools are what make calls cheap. */
 export function createUpstreams(options: UpstreamsOptions): Upstreams {
-  const fetch = createHttpFetch();
-  const sdkWarnings = createSdkWarnings(options.logger);
-  const clients = new Map<string, OpenAI>();
-  const openai = new Map<string, NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk>>();
-  const responses = new Map<string, NativeProvider<ResponsesRequest, ResponsesResponse, ResponsesStreamEvent>>();
-  const anthropic = new Map<string, NativeProvider<MessageCreateParams, Message, RawMessageStreamEvent>>();
-
-  const openaiClient = (p: ProviderConfig): OpenAI => {
-    let client = clients.get(p.name);
-    if (client === undefined) {
-      // The OpenAI client insists on a key; an OpenAI-compatible server without auth ignores the placeholder.
-      client = new OpenAI({ apiKey: p.apiKey ?? "no-key", baseURL: p.baseUrl, maxRetries: 0, timeout: options.timeoutMs, fetch, logger: sdkLogger("openai", options.logger), logLevel: "warn" });
-      clients.set(p.name, client);
-    }
-    return client;
-  };
-  const openaiOptions = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: openaiAuth(o.credential) });
-  const openaiFor = (p: ProviderConfig): NativeProvider<ChatCompletionCreateParams, ChatCompletion, ChatCompletionChunk> => {
-    let native = openai.get(p.name);
-    if (native === undefined) {
-      const client = openaiClient(p);
-      const opts = openaiOptions;
-      native = {
-        // The body goes as the client sent it: adding even `stream: false` would change what the provider sees.
-        complete: (body, o) => client.chat.completions.create(body as ChatCompletionCreateParamsNonStreaming, opts(o)),
-        stream: (body, o) => client.chat.completions.create({ ...body, stream: true }, opts(o)),
-      };
-      openai.set(p.name, native);
-    }
-    return native;
-  };
-  const responsesFor = (p: ProviderConfig): NativeProvider<ResponsesRequest, ResponsesResponse, ResponsesStreamEvent> => {
-    let native = responses.get(p.name);
-    if (native === undefined) {
-      const client = openaiClient(p);
-      native = {
-        // `post` rather than `responses.create`: the SDK adds an `output_text` convenience field the wire does not have.
-        complete: (body, o) => client.post<ResponsesResponse>("/responses", { body, ...openaiOptions(o) }),
-        stream: (body, o) => client.responses.create({ ...body, stream: true }, openaiOptions(o)),
-      };
-      responses.set(p.name, native);
-    }
-    return native;
-  };
-  const anthropicFor = (p: ProviderConfig): NativeProvider<MessageCreateParams, Message, RawMessageStreamEvent> => {
-    let native = anthropic.get(p.name);
-    if (native === undefined) {
-      // Credentials go per request (the server's key, or the caller's own in passthrough), never from the env.
-      const client = new Anthropic({
-        apiKey: null,
-        authToken: null,
-        baseURL: p.baseUrl,
-        maxRetries: 0,
-        timeout: options.timeoutMs,
-        fetch,
-        logger: sdkLogger("anthropic", options.logger),
-        logLevel: "warn",
-      });
-      const opts = (o: UpstreamCallOptions) => ({ signal: o.signal, headers: { ...o.forwardHeaders, ...anthropicAuth(p, o.credential) } });
-      native = {
-        complete: (body, o) => sdkWarnings(body.model, () => client.messages.create(body as MessageCreateParamsNonStreaming, opts(o))),
-        stream: (body, o) => sdkWarnings(body.model, () => client.messages.create({ ...body, stream: true }, opts(o))),
-      };
-      anthropic.set(p.name, native);
-    }
-    return native;
-  };
-
-  const openaiSse = (c: ChatCompletionChunk): SseMessage => ({ data: JSON.stringify(c) });
-  /** Anthropic and Responses events are named by their type. */
-  const namedSse = (e: { type: string }): SseMessage => ({ event: e.type, data: JSON.stringify(e) });
-  const anthropicSse = namedSse;
-
+  const client = createProviderClient({ timeoutMs: options.timeoutMs });
+  const cache = new Map<string, Upstream>();
   return {
     for(provider, clientFormat) {
-      if (clientFormat === "responses") {
-        if (provider.format === "openai") {
-          const native = responsesFor(provider);
-          return {
-            provider,
-            complete: (body, o) => native.complete(body as ResponsesRequest, o),
-            stream: async (body, o) => mapEvents(await native.stream(body as ResponsesRequest, o), (e) => [namedSse(e)], () => []),
-          };
-        }
-        // A Responses client on an Anthropic-format provider: stateless, translated both ways.
-        const native = anthropicFor(provider);
-        return {
-          provider,
-          async complete(body, o) {
-            const request = body as ResponsesRequest;
-            return anthropicMessageToResponse(await native.complete(translate(() => responsesRequestToAnthropic(request)), o), { request });
-          },
-          async stream(body, o) {
-            const request = body as ResponsesRequest;
-            const s = await native.stream(translate(() => responsesRequestToAnthropic(request)), o);
-            const conv = createAnthropicToResponsesStream({ request });
-            return mapEvents(s, (e) => conv.push(e).map(namedSse), () => conv.end().map(namedSse));
-          },
-        };
+      const key = `${provider.name}\n${clientFormat}`;
+      let upstream = cache.get(key);
+      if (upstream === undefined) {
+        upstream = createUpstream(client, provider, clientFormat);
+        cache.set(key, upstream);
       }
-      if (provider.format === "openai" && clientFormat === "openai") {
-        const native = openaiFor(provider);
-        return {
-          provider,
-          complete: (body, o) => native.complete(body as ChatCompletionCreateParams, o),
-          stream: async (body, o) => mapEvents(await native.stream(body as ChatCompletionCreateParams, o), (c) => [openaiSse(c)], () => []),
-        };
-      }
-      if (provider.format === "anthropic" && clientFormat === "anthropic") {
-        const native = anthropicFor(provider);
-        return {
-          provider,
-          complete: (body, o) => native.complete(body as MessageCreateParams, o),
-          stream: async (body, o) => mapEvents(await native.stream(body as MessageCreateParams, o), (e) => [anthropicSse(e)], () => []),
-        };
-      }
-      if (provider.format === "openai") {
-        // An Anthropic client on an OpenAI-compatible provider.
-        const native = openaiFor(provider);
-        return {
-          provider,
-          async complete(body, o) {
-            const c = await native.complete(translate(() => anthropicRequestToOpenAI(body as MessageCreateParams)), o);
-            return openAICompletionToAnthropic(c, { model: (body as MessageCreateParams).model });
-          },
-          async stream(body, o) {
-            const s = await native.stream(translate(() => anthropicRequestToOpenAI(body as MessageCreateParams)), o);
-            const conv = createOpenAIToAnthropicStream({ model: (body as MessageCreateParams).model });
-            return mapEvents(s, (c) => conv.push(c).map(anthropicSse), () => conv.end().map(anthropicSse));
-          },
-        };
-      }
-      // An OpenAI client on an Anthropic-format provider.
-      const native = anthropicFor(provider);
-      return {
-        provider,
-        complete: async (body, o) => anthropicMessageToOpenAI(await native.complete(translate(() => openAIRequestToAnthropic(body as ChatCompletionCreateParams)), o)),
-        async stream(body, o) {
-          const req = body as ChatCompletionCreateParams;
-          const s = await native.stream(translate(() => openAIRequestToAnthropic(req)), o);
-          const conv = createAnthropicToOpenAIStream({ includeUsage: req.stream_options?.include_usage === true });
-          return mapEvents(s, (e) => conv.push(e).map(openaiSse), () => conv.end().map(openaiSse));
-        },
-      };
+      return upstream;
     },
   };
+}
+
+function createUpstream(client: ProviderClient, provider: ProviderConfig, clientFormat: ClientFormat): Upstream {
+  const post = (path: ProviderRequest["path"], body: Buffer, stream: boolean, o: UpstreamCallOptions): Promise<IncomingMessage> =>
+    client({ provider, path, body, stream, credential: o.credential, forwardHeaders: o.forwardHeaders, signal: o.signal });
+  const json = async (res: IncomingMessage): Promise<JsonBody> => {
+    const bytes = await readBody(res);
+    try {
+      return JsonBody.parse(bytes);
+    } catch (err) {
+      throw new UpstreamUnreachableError({ cause: new Error(`the provider answered with something that is not a JSON object: ${(err as Error).message}`) });
+    }
+  };
+  const events = (res: IncomingMessage): AsyncGenerator<StreamEvent> => providerEvents(provider, res);
+  /** The provider's request: the client's own bytes when no translation is needed. */
+  const withStream = (body: JsonBody, stream: boolean): Buffer => {
+    const value = body.value as { stream?: unknown };
+    return (value.stream === true) === stream ? body.bytes : Buffer.from(JSON.stringify({ ...value, stream }));
+  };
+  const sameFormat = (provider.format === "anthropic") === (clientFormat === "anthropic");
+
+  if (sameFormat) {
+    const path = PATHS[clientFormat];
+    return {
+      provider,
+      native: true,
+      complete: async (body, o) => json(await post(path, withStream(body, false), false, o)),
+      stream: async (body, o) => events(await post(path, withStream(body, true), true, o)),
+    };
+  }
+  const translated = (convert: () => object, stream: boolean): Buffer => Buffer.from(JSON.stringify({ ...translate(convert), stream }));
+  if (clientFormat === "responses") {
+    // A Responses client on an Anthropic-format provider: stateless, translated both ways.
+    return {
+      provider,
+      native: false,
+      async complete(body, o) {
+        const request = body.value as ResponsesRequest;
+        const message = (await json(await post("/messages", translated(() => responsesRequestToAnthropic(request), false), false, o))).value as Message;
+        return JsonBody.fromValue(anthropicMessageToResponse(message, { request }));
+      },
+      async stream(body, o) {
+        const request = body.value as ResponsesRequest;
+        const res = await post("/messages", translated(() => responsesRequestToAnthropic(request), true), true, o);
+        const conv = createAnthropicToResponsesStream({ request });
+        return convert(events(res), (e) => conv.push(e.json<RawMessageStreamEvent>()).map(named), () => conv.end().map(named));
+      },
+    };
+  }
+  if (clientFormat === "anthropic") {
+    // An Anthropic client on an OpenAI-compatible provider.
+    return {
+      provider,
+      native: false,
+      async complete(body, o) {
+        const request = body.value as MessageCreateParams;
+        const completion = (await json(await post("/chat/completions", translated(() => anthropicRequestToOpenAI(request), false), false, o))).value as ChatCompletion;
+        return JsonBody.fromValue(openAICompletionToAnthropic(completion, { model: request.model }));
+      },
+      async stream(body, o) {
+        const request = body.value as MessageCreateParams;
+        const res = await post("/chat/completions", translated(() => anthropicRequestToOpenAI(request), true), true, o);
+        const conv = createOpenAIToAnthropicStream({ model: request.model });
+        return convert(events(res), (e) => conv.push(e.json<ChatCompletionChunk>()).map(named), () => conv.end().map(named));
+      },
+    };
+  }
+  // An OpenAI client on an Anthropic-format provider.
+  return {
+    provider,
+    native: false,
+    async complete(body, o) {
+      const request = body.value as ChatCompletionCreateParams;
+      const message = (await json(await post("/messages", translated(() => openAIRequestToAnthropic(request), false), false, o))).value as Message;
+      return JsonBody.fromValue(anthropicMessageToOpenAI(message));
+    },
+    async stream(body, o) {
+      const request = body.value as ChatCompletionCreateParams;
+      const res = await post("/messages", translated(() => openAIRequestToAnthropic(request), true), true, o);
+      const conv = createAnthropicToOpenAIStream({ includeUsage: request.stream_options?.include_usage === true });
+      const unnamed = (c: ChatCompletionChunk): StreamEvent => StreamEvent.fromJson(undefined, c);
+      return convert(events(res), (e) => conv.push(e.json<RawMessageStreamEvent>()).map(unnamed), () => conv.end().map(unnamed));
+    },
+  };
+}
+
+/** Anthropic and Responses events are named by their type. */
+const named = (e: { type: string }): StreamEvent => StreamEvent.fromJson(e.type, e);
+
+/**
+ * A provider's stream as events, each parsed once, with the provider SDKs' rules: an Anthropic `error` event or an
+ * OpenAI-format event carrying `error` is thrown as the provider's error; OpenAI's `[DONE]` ends the stream.
+ * Anthropic `ping`s pass (a SKIP stream is the provider's, byte for byte); the policy path leaves them out.
+ */
+async function* providerEvents(provider: ProviderConfig, res: IncomingMessage): AsyncGenerator<StreamEvent> {
+  for await (const e of decodeStreamEvents(res)) {
+    if (provider.format === "anthropic") {
+      if (e.event === "error") {
+        let body: unknown = e.data;
+        try {
+          body = e.json();
+        } catch {
+          // the text is the error
+        }
+        throw streamError(provider, body, res.headers);
+      }
+    } else {
+      if (e.data === SSE_DONE) return;
+      const data = e.json<{ error?: unknown } | null>();
+      if (typeof data === "object" && data !== null && data.error !== undefined && data.error !== null) throw streamError(provider, data.error, res.headers);
+    }
+    yield e;
+  }
 }
 
 /**
@@ -279,37 +210,11 @@ function translate<T>(convert: () => T): T {
   }
 }
 
-async function* mapEvents<T>(source: AsyncIterable<T>, map: (item: T) => SseMessage[], end: () => SseMessage[]): AsyncGenerator<SseMessage> {
-  for await (const item of source) yield* map(item);
-  yield* end();
-}
-
-/** Headers that replace the OpenAI client's default key when the caller's own credential goes upstream. */
-function openaiAuth(credential: UpstreamCredential): Record<string, string> | undefined {
-  if (credential.kind === "server") return undefined;
-  return { authorization: `Bearer ${credential.value}` };
-}
-
-/**
- * The auth headers of a plain HTTP request to `provider` (passthrough, count_tokens), where no SDK adds the server's
- * key: the same rules as the SDK calls.
- */
-export function providerAuthHeaders(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string> {
-  const auth =
-    provider.format === "anthropic"
-      ? anthropicAuth(provider, credential)
-      : (openaiAuth(credential) ?? (provider.apiKey !== undefined ? { authorization: `Bearer ${provider.apiKey}` } : {}));
-  return Object.fromEntries(Object.entries(auth).filter((e): e is [string, string] => e[1] !== null));
-}
-
-/** Anthropic auth: API keys travel as `x-api-key`, OAuth tokens as `Authorization: Bearer`, as they came. */
-export function anthropicAuth(provider: ProviderConfig, credential: UpstreamCredential): Record<string, string | null> {
-  switch (credential.kind) {
-    case "server":
-      return provider.apiKey !== undefined ? { "x-api-key": provider.apiKey, authorization: null } : { authorization: null };
-    case "api-key":
-      return { "x-api-key": credential.value, authorization: null };
-    case "bearer":
-      return { authorization: `Bearer ${credential.value}` };
+async function* convert(source: AsyncIterable<StreamEvent>, map: (e: StreamEvent) => StreamEvent[], end: () => StreamEvent[]): AsyncGenerator<StreamEvent> {
+  for await (const e of source) {
+    // The converters take the provider's events; its keepalives are not part of the message.
+    if (e.event === "ping") continue;
+    yield* map(e);
   }
+  yield* end();
 }

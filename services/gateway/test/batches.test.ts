@@ -364,7 +364,7 @@ describe("Message Batches activity", () => {
 
   it("publishes each batch call like other calls, and honours a configured public base URL", async () => {
     const events: { callId: string; type: string; data: Record<string, unknown> }[] = [];
-    const sink: ActivitySink = { publish: (callId, type, data) => void events.push({ callId, type, data }) };
+    const sink: ActivitySink = { publish: (callId, type, data) => void events.push({ callId, type, data: data as Record<string, unknown> }) };
     const config = file("public.yaml", 'batches: { enabled: true, publicBaseUrl: "https://luthien.example.com/llm/" }\n');
     const gw = await inProcess({ POLICY_ENGINE_URL: stack.engine?.address ?? "", GATEWAY_CONFIG: config }, sink);
     try {
