@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { StreamEvent, createClientStage, createClientValidator } from "@luthien/wire";
+import { SSE_DONE, StreamEvent, createClientStage, createClientValidator } from "@luthien/wire";
 import type { Logger } from "@luthien/runtime";
 import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "./activity";
 import type { ClientApi } from "./client-api";
@@ -303,13 +303,19 @@ class Call {
     this.#openStream();
     this.#activity.passthrough();
     const observe = this.#mode === "OBSERVE";
+    let terminated = false;
     for await (const e of events) {
-      this.#activity.upstreamEvent(e);
-      if (observe) this.#engine.observe({ chunk: toSseEvent(e) });
+      if (e.data === SSE_DONE) {
+        terminated = true;
+      } else {
+        this.#activity.upstreamEvent(e);
+        if (observe) this.#engine.observe({ chunk: toSseEvent(e) });
+      }
       await this.#sse.write(e);
     }
     if (observe) this.#engine.observe({ end: true });
-    for (const e of this.#api.terminator) await this.#sse.write(e);
+    // A provider that ended without its terminator still leaves the client a stream that ends as its format says.
+    if (!terminated) for (const e of this.#api.terminator) await this.#sse.write(e);
     this.#engine.close("done");
     this.#sse.end();
   }
@@ -331,6 +337,8 @@ class Call {
     const inFlight: Promise<void>[] = [];
     try {
       for await (const e of events) {
+        // The stage ends the stream with its own terminator.
+        if (e.data === SSE_DONE) continue;
         this.#activity.upstreamEvent(e);
         // The provider's keepalives are not part of the message; the gateway keeps the client's stream alive itself.
         if (e.event === "ping") continue;

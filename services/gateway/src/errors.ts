@@ -148,6 +148,16 @@ export class UpstreamTimeoutError extends GatewayError {
   }
 }
 
+/** A request body over MAX_BODY_BYTES. */
+export class RequestTooLargeError extends GatewayError {
+  readonly status = 413;
+  readonly type = "request_too_large";
+  constructor(limit: number) {
+    super(`the request body is larger than ${limit} bytes`);
+    this.name = "RequestTooLargeError";
+  }
+}
+
 /** The client went away; nothing is written. */
 export class ClientGoneError extends Error {
   constructor() {

@@ -1,7 +1,7 @@
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Readable } from "node:stream";
 import type { NextFunction, Request, Response } from "express";
-import { InvalidRequestError } from "./errors";
+import { InvalidRequestError, RequestTooLargeError } from "./errors";
 import { JsonBody } from "./json-body";
 
 /** The content encodings a body may arrive in (what `express.json` inflated), by `Content-Encoding`. */
@@ -29,7 +29,7 @@ export function readJsonRequest(o: { limit: number }): (req: Request, res: Respo
     const decoder = encoding === "identity" ? undefined : DECODERS[encoding];
     if (encoding !== "identity" && decoder === undefined) throw new InvalidRequestError(`unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}`, 415);
     const declared = Number(req.headers["content-length"] ?? "0");
-    if (decoder === undefined && declared > o.limit) throw new InvalidRequestError(`the request body is larger than ${o.limit} bytes`, 413);
+    if (decoder === undefined && declared > o.limit) throw new RequestTooLargeError(o.limit);
 
     const source: Readable | NodeJS.ReadWriteStream = decoder === undefined ? req : req.pipe(decoder());
     const parts: Buffer[] = [];
@@ -59,7 +59,7 @@ export function readJsonRequest(o: { limit: number }): (req: Request, res: Respo
     };
     source.on("data", (chunk: Buffer) => {
       size += chunk.byteLength;
-      if (size > o.limit) return finish(new InvalidRequestError(`the request body is larger than ${o.limit} bytes`, 413));
+      if (size > o.limit) return finish(new RequestTooLargeError(o.limit));
       parts.push(chunk);
     });
     source.on("end", () => finish());

@@ -48,8 +48,8 @@ export interface Upstream {
   complete(body: JsonBody, options: UpstreamCallOptions): Promise<JsonBody>;
   /**
    * Resolves once the provider has answered (so its 4xx/5xx arrives before any byte goes to the client), with the
-   * stream's events in the client's format, without OpenAI's `[DONE]` (the client API adds its own terminator). An
-   * error the provider reports inside the stream is thrown, as its SDK would.
+   * stream's events in the client's format. A native stream's events are the provider's own, OpenAI's `[DONE]`
+   * included; a translated one has none. An error the provider reports inside the stream is thrown, as its SDK would.
    */
   stream(body: JsonBody, options: UpstreamCallOptions): Promise<AsyncIterable<StreamEvent>>;
 }
@@ -172,7 +172,7 @@ const named = (e: { type: string }): StreamEvent => StreamEvent.fromJson(e.type,
 
 /**
  * A provider's stream as events, each parsed once, with the provider SDKs' rules: an Anthropic `error` event or an
- * OpenAI-format event carrying `error` is thrown as the provider's error; OpenAI's `[DONE]` ends the stream.
+ * OpenAI-format event carrying `error` is thrown as the provider's error; OpenAI's `[DONE]` is the last event.
  * Anthropic `ping`s pass (a SKIP stream is the provider's, byte for byte); the policy path leaves them out.
  */
 async function* providerEvents(provider: ProviderConfig, res: IncomingMessage): AsyncGenerator<StreamEvent> {
@@ -188,7 +188,10 @@ async function* providerEvents(provider: ProviderConfig, res: IncomingMessage): 
         throw streamError(provider, body, res.headers);
       }
     } else {
-      if (e.data === SSE_DONE) return;
+      if (e.data === SSE_DONE) {
+        yield e;
+        return;
+      }
       const data = e.json<{ error?: unknown } | null>();
       if (typeof data === "object" && data !== null && data.error !== undefined && data.error !== null) throw streamError(provider, data.error, res.headers);
     }
@@ -212,8 +215,8 @@ function translate<T>(convert: () => T): T {
 
 async function* convert(source: AsyncIterable<StreamEvent>, map: (e: StreamEvent) => StreamEvent[], end: () => StreamEvent[]): AsyncGenerator<StreamEvent> {
   for await (const e of source) {
-    // The converters take the provider's events; its keepalives are not part of the message.
-    if (e.event === "ping") continue;
+    // The converters take the provider's message; its keepalives and terminator are not part of it.
+    if (e.event === "ping" || e.data === SSE_DONE) continue;
     yield* map(e);
   }
   yield* end();
