@@ -6,7 +6,7 @@ import type { CallAuth } from "./auth";
 import type { ClientApi } from "./client-api";
 import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "./errors";
 import type { EnginePools } from "./engine-pool";
-import type { PolicyCall, RequestVerdict } from "./policy-engine";
+import type { PolicyCall, RequestOutcome } from "./policy-engine";
 import type { Routing } from "./routing";
 import type { SecretRedactor } from "./secrets";
 import type { GatewayMetrics } from "./metrics";
@@ -178,7 +178,7 @@ export function createCallHandler(options: CallHandlerOptions): (req: Request, r
     activity.requestReceived(body);
     const deadline = options.maxCallMs > 0 ? setTimeout(() => stop("deadline"), options.maxCallMs) : undefined;
     try {
-      let verdict: RequestVerdict;
+      let verdict: RequestOutcome;
       try {
         verdict = await traced.requestVerdict(async () => (
           await call.askRequest({
@@ -406,7 +406,8 @@ async function pipeFull(o: PipeOptions): Promise<void> {
         step = tail.then(async () => {
           let emitted: SseMessage[];
           try {
-            emitted = (await pending.result).map(fromEngine);
+            const outcome = await pending.result;
+            emitted = outcome === "unchanged" ? [message] : outcome.map(fromEngine);
           } catch (err) {
             o.bypass(err);
             emitted = [message];

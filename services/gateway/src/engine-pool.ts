@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import type { Logger } from "@luthien/runtime";
 import { PolicyUnavailableError } from "./errors";
-import { createPolicyEngine, type EngineHealth, type PolicyCall, type PolicyEngine, type PolicyEngineOptions, type RequestVerdict } from "./policy-engine";
+import { createPolicyEngine, type EngineHealth, type PolicyCall, type PolicyEngine, type PolicyEngineOptions, type RequestOutcome } from "./policy-engine";
 import type { EnginePoolConfig, EngineSelector, FailureMode, Routing } from "./routing";
 
 /** One pool's way to open a call on whichever of its replicas should take it. */
@@ -178,12 +178,10 @@ function openWithFailover(callId: string, pool: string, pick: (exclude: Readonly
   const tried = new Set<Replica>();
   let current: { replica: Replica; call: PolicyCall } | undefined;
   let closed: "done" | "cancel" | undefined;
-  let unexpectedBefore = 0;
 
   const release = (): void => {
     if (current === undefined) return;
     current.replica.active -= 1;
-    unexpectedBefore += current.call.unexpectedAnswers;
   };
   const attach = (): PolicyCall => {
     const replica = pick(tried);
@@ -202,11 +200,8 @@ function openWithFailover(callId: string, pool: string, pick: (exclude: Readonly
   };
 
   return {
-    get unexpectedAnswers() {
-      return unexpectedBefore + (current?.call.unexpectedAnswers ?? 0);
-    },
     async askRequest(start) {
-      const decide = async (): Promise<RequestVerdict> => {
+      const decide = async (): Promise<RequestOutcome> => {
         for (;;) {
           const call = attach();
           try {

@@ -17,7 +17,7 @@ import {
 import type { SseMessage } from "@luthien/wire";
 import type { ActivitySink } from "./activity";
 import type { ClientApi } from "./client-api";
-import type { RequestVerdict } from "./policy-engine";
+import type { RequestOutcome } from "./policy-engine";
 import type { ProviderConfig } from "./routing";
 import type { Upstream, UpstreamCallOptions } from "./upstream";
 
@@ -39,7 +39,7 @@ export interface CallTrace {
   /** The call was routed: request model, the provider's format (`gen_ai.provider.name`), the engine pool. */
   routed(info: { model: string; provider: ProviderConfig; pool: string; stream: boolean }): void;
   /** Runs `ask` (the request verdict, asked and awaited) in a `policy.request` span that records the verdict. */
-  requestVerdict(ask: () => Promise<RequestVerdict>): Promise<RequestVerdict>;
+  requestVerdict(ask: () => Promise<RequestOutcome>): Promise<RequestOutcome>;
   /** `upstream` with a client span (`chat <model>`) around each provider call, streams until their last event. */
   upstream(upstream: Upstream): Upstream;
   /** `sink` unchanged, except that the call's response model and token usage are read off its activity events. */
