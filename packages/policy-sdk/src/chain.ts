@@ -116,8 +116,8 @@ export interface CallRun {
   /** The response to send (the very `response` object when no policy changed it), or a denial (FULL only). */
   onResponse(response: PolicyResponse): Promise<PolicyResponse | DenyDecision>;
   /**
-   * `unchanged` when the chain returned exactly the event it was given (the same object, alone) or the mode is not
-   * FULL; otherwise the events to send. An event a policy held back, split, dropped or rewrote is never unchanged, as
+   * `unchanged` when the chain returned exactly the event it was given (alone, and the same object, or the same
+   * chunk or event object re-wrapped) or the mode is not FULL; otherwise the events to send. An event a policy held back, split, dropped or rewrote is never unchanged, as
    * long as policies keep the contract of {@link Policy.onEvent} (a changed event is a new object).
    */
   onEvent(event: PolicyEvent): Promise<EventOutcome>;
@@ -141,7 +141,7 @@ export function startCallRun(policies: readonly AnyPolicy[], info: CallInfo, hoo
       if (mode === "SKIP") return "unchanged";
       const events = await run.onEvent(event);
       if (mode !== "FULL") return "unchanged";
-      return events.length === 1 && events[0] === event ? "unchanged" : events;
+      return events.length === 1 && sameEvent(events[0] as PolicyEvent, event) ? "unchanged" : events;
     },
     async onStreamEnd() {
       if (mode === "SKIP") return [];
@@ -149,4 +149,11 @@ export function startCallRun(policies: readonly AnyPolicy[], info: CallInfo, hoo
       return mode === "FULL" ? events : [];
     },
   };
+}
+
+/** The same event: the very object, or a new wrapper of the very same chunk or event (policies re-wrap what they pass). */
+function sameEvent(a: PolicyEvent, b: PolicyEvent): boolean {
+  if (a === b) return true;
+  if (a.format === "openai") return b.format === "openai" && a.chunk === b.chunk;
+  return b.format === a.format && "event" in b && a.event === b.event;
 }
