@@ -18,7 +18,7 @@ const chunkOf = (delta: Chunk["choices"][number]["delta"], finish: Chunk["choice
   choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
   ...extra,
 });
-/** A provider's stream with text that JSON escapes differently ways (quotes, a newline, non-ASCII, an emoji), and usage. */
+/** A provider's stream with text JSON escapes in several ways (quotes, a newline, non-ASCII, an emoji), and usage. */
 const CHUNKS: Chunk[] = [
   chunkOf({ role: "assistant", content: "" }),
   chunkOf({ content: 'Say "caf\u00e9"' }),
@@ -109,7 +109,7 @@ describe("an unchanged emit that carries events too", () => {
     await engine?.stop();
   });
 
-  it("fails the stream closed: an error event, no [DONE], nothing after the chunk before it", async () => {
+  it("fails the stream closed at that chunk: the two before it delivered, then an error event, no [DONE]", async () => {
     const res = await postRaw(`${gateway.url}/v1/chat/completions`, { ...ask, stream_options: undefined });
     expect(res.status).toBe(200);
     const { events } = await readEvents(res);
