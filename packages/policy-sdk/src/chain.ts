@@ -98,3 +98,62 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
     },
   };
 }
+
+/** What to send in place of a stream event: the event itself (no policy changed, held or split it), or these events. */
+export type EventOutcome = "unchanged" | PolicyEvent[];
+
+/**
+ * One call's run through a chain in the chain's response mode, as the engine runs it (and the test kit, so a
+ * policy's tests see what production does):
+ * - SKIP: the policies see nothing after the request; the response and every event go out as they came.
+ * - OBSERVE: the policies see the response and every event, and what they return is ignored: the output is the input.
+ * - FULL: the policies decide the response and every event.
+ */
+export interface CallRun {
+  /** The chain's mode ({@link chainMode}). */
+  readonly mode: ResponseMode;
+  onRequest(request: PolicyRequest): Promise<RequestOutcome>;
+  /** The response to send (the very `response` object when no policy changed it), or a denial (FULL only). */
+  onResponse(response: PolicyResponse): Promise<PolicyResponse | DenyDecision>;
+  /**
+   * `unchanged` when the chain returned exactly the event it was given (alone, and the same object, or the same
+   * chunk or event object re-wrapped) or the mode is not FULL; otherwise the events to send. An event a policy held back, split, dropped or rewrote is never unchanged, as
+   * long as policies keep the contract of {@link Policy.onEvent} (a changed event is a new object).
+   */
+  onEvent(event: PolicyEvent): Promise<EventOutcome>;
+  /** Events still held at the end (none unless FULL). */
+  onStreamEnd(): Promise<PolicyEvent[]>;
+}
+
+/** Starts a {@link CallRun} of `policies` in their chain mode. */
+export function startCallRun(policies: readonly AnyPolicy[], info: CallInfo, hooks: ChainHooks): CallRun {
+  const mode = chainMode(policies);
+  const run = startChainRun(policies, info, hooks);
+  return {
+    mode,
+    onRequest: (request) => run.onRequest(request),
+    async onResponse(response) {
+      if (mode === "SKIP") return response;
+      const outcome = await run.onResponse(response);
+      return mode === "FULL" ? outcome : response;
+    },
+    async onEvent(event) {
+      if (mode === "SKIP") return "unchanged";
+      const events = await run.onEvent(event);
+      if (mode !== "FULL") return "unchanged";
+      return events.length === 1 && sameEvent(events[0] as PolicyEvent, event) ? "unchanged" : events;
+    },
+    async onStreamEnd() {
+      if (mode === "SKIP") return [];
+      const events = await run.onStreamEnd();
+      return mode === "FULL" ? events : [];
+    },
+  };
+}
+
+/** The same event: the very object, or a new wrapper of the very same chunk or event (policies re-wrap what they pass). */
+function sameEvent(a: PolicyEvent, b: PolicyEvent): boolean {
+  if (a === b) return true;
+  if (a.format === "openai") return b.format === "openai" && a.chunk === b.chunk;
+  return b.format === a.format && "event" in b && a.event === b.event;
+}

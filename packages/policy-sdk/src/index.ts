@@ -64,5 +64,5 @@ export type {
   RecordedToolCall,
   RunPolicyInput,
 } from "./test-kit";
-export { startChainRun, chainMode } from "./chain";
-export type { ChainRun, ChainHooks } from "./chain";
+export { startChainRun, startCallRun, chainMode } from "./chain";
+export type { ChainRun, CallRun, ChainHooks, EventOutcome } from "./chain";

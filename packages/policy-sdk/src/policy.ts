@@ -101,6 +101,11 @@ type Maybe<T> = T | Promise<T>;
  * A policy. Every hook is optional; a missing hook passes its input through unchanged. Hooks may be async.
  * In a stream, `onEvent` returns the events to send in place of `event` (none to hold or drop, several to
  * release held ones), and `onStreamEnd` returns any events still held.
+ *
+ * Hooks never change their input in place: a changed request, response or event is a new object, and returning the
+ * input object itself (for an event, `[event]`) means "unchanged" — the engine then tells the gateway to send the
+ * original as it has it, so a change made in place would never reach the client. (The test kit hands policies
+ * frozen inputs, so a policy that writes to one fails its tests.)
  */
 export interface Policy<S = undefined> {
   readonly name: string;

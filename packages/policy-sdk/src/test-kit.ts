@@ -33,7 +33,7 @@ import {
   type PolicyResponse,
   type RequestOutcome,
 } from "./policy";
-import { chainMode, startChainRun } from "./chain";
+import { startCallRun } from "./chain";
 import { responsesCallOf } from "./internal/responses-calls";
 import type { OutputItem, OutputMessage } from "./internal/responses-output";
 import type { ToolCall } from "./tool-call-gate";
@@ -102,8 +102,10 @@ export interface PolicyRun {
  * gateway do: `onRequest` through the chain (a deny or respond stops there); then, unless the chain's mode is SKIP,
  * `onResponse` for a whole response or `onEvent` per event and `onStreamEnd` for a stream (what a policy releases
  * at the end passes the policies after it). In OBSERVE mode the policies see everything and the output is the input.
+ * The chain runs through {@link startCallRun}, the engine's own run. The request, the response and the stream's
+ * events are frozen (deeply) before policies see them, since a change made in place never reaches a client.
  *
- * @throws what a policy throws, and StreamProtocolError when the emitted stream breaks its format's rules in a way
+ * @throws what a policy throws (a TypeError when it writes to its frozen input), and StreamProtocolError when the emitted stream breaks its format's rules in a way
  *   the gateway would refuse (OpenAI) or could not repair (Anthropic)
  */
 export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input: RunPolicyInput): Promise<PolicyRun> {
@@ -122,7 +124,7 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
   };
   const activity: RecordedActivity[] = [];
   let keepalives = 0;
-  const run = startChainRun(policies, info, {
+  const run = startCallRun(policies, info, {
     emit: (policyName, action, data) => activity.push({ policy: policyName, action, data }),
     keepalive: () => {
       keepalives++;
@@ -138,30 +140,34 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
     ...summarize(r.response),
   });
 
-  const outcome = await run.onRequest(request);
+  // The engine reads "the same object back" as "unchanged" and sends the gateway's copy, so a policy that changes
+  // its input in place would pass here and change nothing in production: frozen, such a write throws.
+  const outcome = await run.onRequest(deepFreeze(request));
   if (isDeny(outcome)) return result({ request: outcome });
   if (isRespond(outcome)) return result({ request: outcome, response: outcome.response });
   const current = outcome;
-  // As the engine does: SKIP sees nothing of the response, OBSERVE sees it but changes nothing.
-  const mode = chainMode(policies);
 
-  if (input.response !== undefined) {
-    if (mode === "SKIP") return result({ request: current, response: input.response });
-    const response = await run.onResponse(input.response);
-    return result({ request: current, response: mode === "OBSERVE" ? input.response : response });
-  }
+  if (input.response !== undefined) return result({ request: current, response: await run.onResponse(deepFreeze(input.response)) });
 
   if (input.stream === undefined) return result({ request: current });
 
-  let events: PolicyEvent[] = [];
-  if (mode === "SKIP") events = [...input.stream];
-  else {
-    for (const e of input.stream) events.push(...(await run.onEvent(e)));
-    events.push(...(await run.onStreamEnd()));
-    if (mode === "OBSERVE") events = [...input.stream];
+  const events: PolicyEvent[] = [];
+  for (const e of input.stream) {
+    const emitted = await run.onEvent(deepFreeze(e));
+    if (emitted === "unchanged") events.push(e);
+    else events.push(...emitted);
   }
+  events.push(...(await run.onStreamEnd()));
   const { delivered, response } = deliver(request.format, events);
   return result({ request: current, response, events, delivered });
+}
+
+/** Freezes `value` and everything it holds (what is frozen already is taken as frozen through). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+  return value;
 }
 
 /** The format-agnostic view of a response: text, tool calls, stop reason. */

@@ -6,12 +6,40 @@
  * ```ts
  * const client = createPolicyEngineClient({ address: "127.0.0.1:50051" });
  * const call = client.Process();            // one bidirectional stream
- * call.write({ callId, seq: 1, start: { protocolVersion: PROTOCOL_VERSION, ... } });
+ * call.write({ callId, seq: 1, start: encodeStart({ format: "OPENAI_CHAT", ... }) });
+ * call.on("data", (m) => readEngineMessage(m));   // typed answers; malformed ones say so
  * ```
  */
 export {
   PROTOCOL_VERSION,
+  ENGINE_PROTOCOL_VERSIONS,
+  UNSUPPORTED_PROTOCOL_VERSION,
   POLICY_ENGINE_SERVICE,
+  negotiateProtocol,
+  versionsOf,
+  formatNameOf,
+  clientFormatOf,
+  encodeStart,
+  readStart,
+  readEngineMessage,
+  encodeDeny,
+  encodeEmit,
+} from "./internal/codec";
+export type {
+  ProtocolFeatures,
+  Negotiation,
+  FormatName,
+  KnownClientFormat,
+  CallStart,
+  StartRead,
+  DenyAnswer,
+  RequestAnswer,
+  ResponseAnswer,
+  ChunkOutcome,
+  FinishAnswer,
+  EngineAnswer,
+} from "./internal/codec";
+export {
   LOADER_OPTIONS,
   createPolicyEngineClient,
   addPolicyEngineService,
@@ -37,6 +65,7 @@ export type { Deny, Deny__Output } from "./gen/luthien/policy/v1/Deny";
 export type { RequestVerdict, RequestVerdict__Output } from "./gen/luthien/policy/v1/RequestVerdict";
 export type { ResponseVerdict, ResponseVerdict__Output } from "./gen/luthien/policy/v1/ResponseVerdict";
 export type { Finish, Finish__Output } from "./gen/luthien/policy/v1/Finish";
+export type { Emit, Emit__Output } from "./gen/luthien/policy/v1/Emit";
 export type { EngineError, EngineError__Output } from "./gen/luthien/policy/v1/EngineError";
 export type { ClientFormat__Output as ClientFormat } from "./gen/luthien/policy/v1/ClientFormat";
 export type { ResponseMode__Output as ResponseMode } from "./gen/luthien/policy/v1/ResponseMode";

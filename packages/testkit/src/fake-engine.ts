@@ -1,7 +1,10 @@
 import {
+  POLICY_ENGINE_SERVICE,
   addPolicyEngineService,
   createHealthService,
+  encodeEmit,
   grpc,
+  negotiateProtocol,
   policyMessageLimit,
   type EngineMessage,
   type GatewayMessage__Output,
@@ -10,8 +13,6 @@ import {
   type Start__Output,
 } from "@luthien/protocol";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy";
-
-const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
 
 /**
  * What the fake engine does with one message that asks for a verdict (Start, Response, Chunk, End):
@@ -30,7 +31,8 @@ const ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
  * - `destroy`: cuts every TCP connection to the engine (RST), as a crash would.
  * - `malformed`: an answer of the right kind that says nothing usable: for a Start, a `continue` with a response
  *   mode no gateway knows (`unknown-mode`) or an empty request verdict (`empty`); for a Response, an empty response
- *   verdict; for a chunk or an End, the correct answer.
+ *   verdict; for a chunk (either `how`), an emit that says `unchanged` and carries the event too; for an End, the
+ *   correct answer.
  */
 export type FakeEngineAction =
   | { do: "answer" }
@@ -66,7 +68,8 @@ export interface FakeEngineOptions {
   behave?: FakeEngineBehaviour;
   /**
    * The events a correct engine emits for a chunk. Tests that must tell approved bytes from pass-through ones mark
-   * them here (e.g. upper-case the text). @default the chunk unchanged
+   * them here (e.g. upper-case the text). @default the chunk unchanged: `unchanged` to a gateway whose protocol
+   * version has it, the event itself to an older one
    */
   transform?: (event: SseEvent__Output) => SseEvent;
 }
@@ -84,7 +87,7 @@ export interface FakeEngine {
   readonly address: string;
   /** Every message received, in order. */
   readonly received: readonly FakeEngineRecord[];
-  /** Every event emitted in answer to a chunk or an end (the approved events), by call id. */
+  /** Every event emitted in answer to a chunk or an end (the approved events; an `unchanged` one as the chunk), by call id. */
   readonly approved: ReadonlyMap<string, SseEvent[]>;
   /** Replaces the behaviour for messages from now on. */
   behave(fn: FakeEngineBehaviour | undefined): void;
@@ -101,13 +104,13 @@ const answerAll: FakeEngineBehaviour = () => undefined;
 /**
  * A real grpc-js server speaking `luthien.policy.v1.PolicyEngine` (through `@luthien/protocol`), scriptable per
  * message, for fault tests. By default it is a correct engine: a Start gets `continue` in FULL mode with the
- * request unchanged, a chunk gets an `emit` of the same event, an End a `finish` with no events, a Response the
- * response unchanged. Clients reach it through a pass-through {@link FaultProxy}, which is how `destroy` cuts
+ * request unchanged, a chunk gets an `emit` that says `unchanged` (the same event, to a version-1 gateway), an End a
+ * `finish` with no events, a Response the response unchanged. It serves every protocol version the engine does. Clients reach it through a pass-through {@link FaultProxy}, which is how `destroy` cuts
  * connections.
  */
 export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<FakeEngine> {
   let behaviour = options.behave ?? answerAll;
-  const transform = options.transform ?? ((e: SseEvent__Output): SseEvent => ({ event: e.event, data: e.data }));
+  const transform = options.transform;
   const received: FakeEngineRecord[] = [];
   const approved = new Map<string, SseEvent[]>();
 
@@ -129,9 +132,13 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
           case "response":
             return { ...base, response: { respond: { responseJson: Buffer.alloc(0) } } };
           case "chunk": {
-            const events = m.chunk?.event !== null && m.chunk?.event !== undefined ? [transform(m.chunk.event)] : [];
-            approve(m.callId, events);
-            return { ...base, emit: { events } };
+            const event = m.chunk?.event;
+            if (event === null || event === undefined) return { ...base, emit: { events: [] } };
+            const emitted = transform?.(event);
+            approve(m.callId, [emitted ?? { event: event.event, data: event.data }]);
+            const negotiated = negotiateProtocol(starts.get(m.callId)?.start?.protocolVersion ?? 0);
+            const features = negotiated.ok ? negotiated.features : { version: 1, unchanged: false };
+            return { ...base, emit: encodeEmit(emitted !== undefined ? [emitted] : "unchanged", event, features) };
           }
           default:
             return { ...base, finish: { events: [] } };
@@ -185,7 +192,9 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
               // A mode number from a newer protocol: the generated types only know the names of today's.
               send(action.how === "empty" ? { ...base, request: {} } : { ...base, request: { continue: { requestJson: Buffer.alloc(0), mode: 7 as unknown as "FULL" } } });
             } else if (m.kind === "response") send({ ...base, response: {} });
-            else send(correct(m));
+            else if (m.kind === "chunk" && m.chunk?.event !== null && m.chunk?.event !== undefined) {
+              send({ ...base, emit: { unchanged: true, events: [{ event: m.chunk.event.event, data: m.chunk.event.data }] } });
+            } else send(correct(m));
             return;
           }
           case "end":
@@ -232,7 +241,7 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
       call.on("error", () => undefined);
     },
   });
-  const health = createHealthService(server, [ENGINE_SERVICE]);
+  const health = createHealthService(server, [POLICY_ENGINE_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err)));
   });
@@ -255,7 +264,7 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
     setServing(serving) {
       const status = serving ? "SERVING" : "NOT_SERVING";
       health.setStatus("", status);
-      health.setStatus(ENGINE_SERVICE, status);
+      health.setStatus(POLICY_ENGINE_SERVICE, status);
     },
     destroyConnections,
     stop() {

@@ -1,23 +1,27 @@
 import {
+  ENGINE_PROTOCOL_VERSIONS,
+  encodeDeny,
+  encodeEmit,
+  readStart,
+  versionsOf,
   type EngineMessage,
   type GatewayMessage__Output,
   type PolicyEngineHandlers,
+  type ProtocolFeatures,
   type SseEvent,
-  type Start__Output,
+  type SseEvent__Output,
 } from "@luthien/protocol";
 import {
-  chainMode,
   isDeny,
   isRespond,
-  startChainRun,
-  type ChainRun,
+  startCallRun,
   type CallInfo,
+  type CallRun,
+  type ChainHooks,
   type ClientFormat,
-  type DenyDecision,
   type PolicyEvent,
   type PolicyRequest,
   type PolicyResponse,
-  type ResponseMode,
 } from "@luthien/policy-sdk";
 import type { Logger } from "@luthien/runtime";
 import type { PolicyConfig } from "./config";
@@ -25,16 +29,11 @@ import type { EngineMetrics, EvaluationPhase } from "./metrics";
 import { traceEngineCall, type EngineCallTrace } from "./tracing";
 
 /**
- * The protocol versions this engine's message handling implements, oldest and newest; a `Start` outside the range is
- * answered with an `unsupported_protocol_version` EngineError listing them. Gateway and engine upgrades overlap:
- * engines first (a release that speaks N and N+1: raise `max` once the handlers implement N+1), then the gateways
- * move to N+1 (`PROTOCOL_VERSION`), then a later engine release may drop N (raise `min`).
+ * The protocol versions this engine implements (`@luthien/protocol`'s range: the codec reads and writes every one
+ * of them); a `Start` outside it is answered with an `unsupported_protocol_version` EngineError listing them.
  */
-export const ENGINE_PROTOCOL_VERSIONS = { min: 1, max: 1 } as const;
-const SUPPORTED_VERSIONS: readonly number[] = Array.from(
-  { length: ENGINE_PROTOCOL_VERSIONS.max - ENGINE_PROTOCOL_VERSIONS.min + 1 },
-  (_, i) => ENGINE_PROTOCOL_VERSIONS.min + i,
-);
+export { ENGINE_PROTOCOL_VERSIONS };
+const SUPPORTED_VERSIONS: readonly number[] = versionsOf(ENGINE_PROTOCOL_VERSIONS);
 
 /** Where policy activity events go (the NATS publisher of `@luthien/events`); never blocks or throws. */
 export interface PolicyActivitySink {
@@ -72,29 +71,42 @@ class EngineCallError extends Error {
   }
 }
 
-interface Call {
-  format: ClientFormat;
-  run: ChainRun;
-  mode: ResponseMode;
+/** One call's state, from its Start to its last message. */
+interface CallState {
+  readonly id: string;
+  readonly format: ClientFormat;
+  /** What the gateway's protocol version lets this call be sent (`Emit.unchanged` from version 2). */
+  readonly features: ProtocolFeatures;
+  /** The request as the client sent it, parsed once (for the model, the rules and the chain). */
+  readonly request: PolicyRequest;
+  /** The chain in its mode: it says whether the response side is decided (FULL), seen (OBSERVE) or skipped. */
+  readonly run: CallRun;
   /** Messages of one call are handled strictly one after another, so answers go out in order. */
   queue: Promise<void>;
   /** The seq being answered, for keepalives. */
   current: string;
   /** The call's spans; ended with the call. */
-  trace: EngineCallTrace;
+  readonly trace: EngineCallTrace;
   /** Every distinct `<policy>.<action>` its policies emitted, reported in the stream's Finish. */
-  actions: Set<string>;
+  readonly actions: Set<string>;
 }
+
+/** An answer to one gateway message, without the envelope (`callId`, `replyTo`). */
+type Answer = Omit<EngineMessage, "callId" | "replyTo">;
 
 /**
  * The `PolicyEngine.Process` handler. A stream may carry many calls (every message names its call); each call's
  * messages are handled in order and every verdict request gets exactly one answer. A policy that throws ends its
  * call with an `EngineError`, and the gateway fails that call closed.
+ *
+ * A call goes through named steps: {@link openCall} (Start: version, format, chain), then `onRequest`, and, by the
+ * chain's mode, `onResponse` or `onChunk`… `onEnd`; `cancel` drops it (Cancel, UpstreamError), `fail` ends it with an
+ * EngineError.
  */
 export function createEngineHandlers(options: EngineOptions): PolicyEngineHandlers {
   const { logger, metrics } = options;
   // The calls of every open stream, for the streams/calls gauges (read at scrape time).
-  const open = new Set<Map<string, Call>>();
+  const open = new Set<Map<string, CallState>>();
   metrics?.observe({
     streams: () => open.size,
     calls: () => {
@@ -105,7 +117,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
   });
   return {
     Process(stream) {
-      const calls = new Map<string, Call>();
+      const calls = new Map<string, CallState>();
       let closed = false;
       metrics?.streamOpened();
       open.add(calls);
@@ -130,61 +142,79 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         if (closed) return;
         if (!stream.write(message)) await writable();
       };
+      const reply = (call: { id: string }, seq: string, answer: Answer): Promise<void> => send({ callId: call.id, replyTo: seq, ...answer });
+      /** The call is over on the engine's side: later messages for it are late and need no answer. */
+      const finish = (call: CallState): void => {
+        calls.delete(call.id);
+      };
+
+      // --- The steps of a call ---
+
       const fail = async (callId: string, replyTo: string, err: unknown): Promise<void> => {
         calls.delete(callId);
         const e = err instanceof EngineCallError ? err : new EngineCallError("policy_error", `policy failed: ${(err as Error).message}`);
         metrics?.failed(e.code);
         logger.warn("call failed in engine", { callId, code: e.code, error: e.message });
-        await send({
-          callId,
-          replyTo,
-          error: { code: e.code, message: e.message, supportedVersions: [...SUPPORTED_VERSIONS] },
-        });
+        await send({ callId, replyTo, error: { code: e.code, message: e.message, supportedVersions: [...SUPPORTED_VERSIONS] } });
       };
 
-      const handle = async (msg: GatewayMessage__Output, call: Call): Promise<void> => {
-        const { callId, seq } = msg;
-        const reply = (m: Omit<EngineMessage, "callId" | "replyTo">): Promise<void> => send({ callId, replyTo: seq, ...m });
+      const onRequest = async (call: CallState, seq: string): Promise<void> => {
+        const outcome = await call.run.onRequest(call.request);
+        if (isDeny(outcome)) {
+          finish(call);
+          return reply(call, seq, { request: { deny: encodeDeny({ status: outcome.status, errorType: outcome.type, message: outcome.message }) } });
+        }
+        if (isRespond(outcome)) {
+          finish(call);
+          return reply(call, seq, { request: { respond: { responseJson: json(outcome.response.body) } } });
+        }
+        // SKIP: the gateway sends nothing more for this call.
+        if (call.run.mode === "SKIP") finish(call);
+        // The request a policy left alone travels back as nothing: the gateway sends its own copy.
+        const requestJson = outcome === call.request ? Buffer.alloc(0) : json(outcome.body);
+        return reply(call, seq, { request: { continue: { requestJson, mode: call.run.mode } } });
+      };
+
+      const onResponse = async (call: CallState, seq: string, responseJson: Buffer | undefined): Promise<void> => {
+        finish(call);
+        const response = { format: call.format, body: parseJson(responseJson, "response_json") } as PolicyResponse;
+        const outcome = await call.run.onResponse(response);
+        if (call.run.mode !== "FULL") return;
+        if (isDeny(outcome)) return reply(call, seq, { response: { deny: encodeDeny({ status: outcome.status, errorType: outcome.type, message: outcome.message }) } });
+        // Unchanged (the very body the chain was given): empty, so the gateway sends the provider's bytes unparsed.
+        return reply(call, seq, { response: { respond: { responseJson: outcome.body === response.body ? Buffer.alloc(0) : json(outcome.body) } } });
+      };
+
+      const onChunk = async (call: CallState, seq: string, event: SseEvent__Output | null | undefined): Promise<void> => {
+        if (event === null || event === undefined) throw new EngineCallError("bad_message", "chunk without an event");
+        const outcome = await call.run.onEvent(toPolicyEvent(event, call.format));
+        if (call.run.mode !== "FULL") return;
+        return reply(call, seq, { emit: encodeEmit(outcome === "unchanged" ? outcome : outcome.map(toSseEvent), event, call.features) });
+      };
+
+      const onEnd = async (call: CallState, seq: string): Promise<void> => {
+        finish(call);
+        const events = await call.run.onStreamEnd();
+        if (call.run.mode !== "FULL") return;
+        return reply(call, seq, { finish: { events: events.map(toSseEvent), policyActions: [...call.actions] } });
+      };
+
+      /** The gateway is done with the call without an answer due (the client left, or the provider failed). */
+      const cancel = (call: CallState): void => finish(call);
+
+      const dispatch = async (msg: GatewayMessage__Output, call: CallState): Promise<void> => {
         switch (msg.kind) {
-          case "start": {
-            const request = parseRequest(msg.start as Start__Output, call.format);
-            const outcome = await call.run.onRequest(request);
-            if (isDeny(outcome)) {
-              calls.delete(callId);
-              return reply({ request: { deny: denyMessage(outcome) } });
-            }
-            if (isRespond(outcome)) {
-              calls.delete(callId);
-              return reply({ request: { respond: { responseJson: json(outcome.response.body) } } });
-            }
-            if (call.mode === "SKIP") calls.delete(callId);
-            const requestJson = outcome === request ? Buffer.alloc(0) : json(outcome.body);
-            return reply({ request: { continue: { requestJson, mode: call.mode } } });
-          }
-          case "response": {
-            calls.delete(callId);
-            const response = parseJson(msg.response?.responseJson, "response_json");
-            const outcome = await call.run.onResponse({ format: call.format, body: response } as PolicyResponse);
-            if (call.mode !== "FULL") return;
-            if (isDeny(outcome)) return reply({ response: { deny: denyMessage(outcome) } });
-            return reply({ response: { respond: { responseJson: outcome.body === response ? Buffer.alloc(0) : json(outcome.body) } } });
-          }
-          case "chunk": {
-            const event = toPolicyEvent(msg.chunk?.event ?? null, call.format);
-            const events = await call.run.onEvent(event);
-            if (call.mode === "FULL") return reply({ emit: { events: events.map(toSseEvent) } });
-            return;
-          }
-          case "end": {
-            calls.delete(callId);
-            const events = await call.run.onStreamEnd();
-            if (call.mode === "FULL") return reply({ finish: { events: events.map(toSseEvent), policyActions: [...call.actions] } });
-            return;
-          }
+          case "start":
+            return onRequest(call, msg.seq);
+          case "response":
+            return onResponse(call, msg.seq, msg.response?.responseJson);
+          case "chunk":
+            return onChunk(call, msg.seq, msg.chunk?.event);
+          case "end":
+            return onEnd(call, msg.seq);
           case "upstreamError":
           case "cancel":
-            calls.delete(callId);
-            return;
+            return cancel(call);
           case undefined:
             throw new EngineCallError("bad_message", "message without a kind");
           default: {
@@ -194,22 +224,23 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         }
       };
 
+      const hooksOf = (callId: string, actions: Set<string>): ChainHooks => ({
+        emit: (policy, action, data) => {
+          actions.add(`${policy}.${action}`);
+          logger.debug("policy event", { callId, type: `policy.${policy}.${action}` });
+          options.activity.publish(callId, `policy.${policy}.${action}`, data ?? {});
+        },
+        keepalive: () => {
+          const c = calls.get(callId);
+          if (c !== undefined) void send({ callId, replyTo: c.current, keepalive: {} });
+        },
+      });
+
       stream.on("data", (msg: GatewayMessage__Output) => {
         let call = calls.get(msg.callId);
         if (msg.kind === "start" && call === undefined) {
-          const actions = new Set<string>();
           try {
-            call = openCall(msg.start as Start__Output, msg.callId, options.config(), actions, {
-              emit: (policy, action, data) => {
-                actions.add(`${policy}.${action}`);
-                logger.debug("policy event", { callId: msg.callId, type: `policy.${policy}.${action}` });
-                options.activity.publish(msg.callId, `policy.${policy}.${action}`, data ?? {});
-              },
-              keepalive: () => {
-                const c = calls.get(msg.callId);
-                if (c !== undefined) void send({ callId: msg.callId, replyTo: c.current, keepalive: {} });
-              },
-            });
+            call = openCall(msg, options.config(), hooksOf);
           } catch (err) {
             void fail(msg.callId, msg.seq, err);
             return;
@@ -227,7 +258,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
           const phase = msg.kind !== undefined ? PHASES[msg.kind] : undefined;
           const started = performance.now();
           try {
-            await target.trace.phase(phase, () => handle(msg, target));
+            await target.trace.phase(phase, () => dispatch(msg, target));
             if (phase !== undefined) metrics?.evaluated(phase, performance.now() - started);
           } catch (err) {
             await fail(msg.callId, msg.seq, err);
@@ -262,18 +293,18 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
   };
 }
 
-const FORMATS: Partial<Record<string, ClientFormat>> = { OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic", OPENAI_RESPONSES: "responses" };
-
-function openCall(start: Start__Output, callId: string, config: PolicyConfig, actions: Set<string>, hooks: Parameters<typeof startChainRun>[2]): Call {
-  if (start.protocolVersion < ENGINE_PROTOCOL_VERSIONS.min || start.protocolVersion > ENGINE_PROTOCOL_VERSIONS.max) {
-    throw new EngineCallError(
-      "unsupported_protocol_version",
-      `gateway speaks protocol version ${start.protocolVersion}; this engine supports ${SUPPORTED_VERSIONS.join(", ")}`,
-    );
-  }
-  const format = FORMATS[start.format];
-  if (format === undefined) throw new EngineCallError("unsupported_format", `client format ${start.format} is not supported by this engine`);
-  const request = parseRequest(start, format);
+/**
+ * Opens a call from its Start: the protocol version and the format are checked (through the protocol codec), the
+ * request is parsed — once: every later step uses this parse — and the chain its rules select starts running.
+ * @throws EngineCallError when the version, the format or the request JSON cannot be served
+ */
+function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (callId: string, actions: Set<string>) => ChainHooks): CallState {
+  const { callId } = msg;
+  if (msg.start === null || msg.start === undefined) throw new EngineCallError("bad_message", "start without a body");
+  const read = readStart(msg.start, ENGINE_PROTOCOL_VERSIONS);
+  if (!read.ok) throw new EngineCallError(read.code, read.message);
+  const { start, format, features } = read;
+  const request = { format, body: parseJson(start.requestJson, "request_json") } as PolicyRequest;
   const info: CallInfo = {
     callId,
     format,
@@ -284,9 +315,10 @@ function openCall(start: Start__Output, callId: string, config: PolicyConfig, ac
     model: typeof request.body.model === "string" ? request.body.model : "",
   };
   const chain = config.select({ keyId: info.keyId, model: info.model, route: start.route }).policies;
-  const mode = chainMode(chain);
-  const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode });
-  return { format, run: startChainRun(chain, info, hooks), mode, queue: Promise.resolve(), current: "0", trace, actions };
+  const actions = new Set<string>();
+  const run = startCallRun(chain, info, hooksOf(callId, actions));
+  const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode: run.mode });
+  return { id: callId, format, features, request, run, queue: Promise.resolve(), current: "0", trace, actions };
 }
 
 function parseJson(bytes: Buffer | undefined, what: string): unknown {
@@ -297,13 +329,8 @@ function parseJson(bytes: Buffer | undefined, what: string): unknown {
   }
 }
 
-/** Bodies are checked for shape by the gateway; here they are only parsed and tagged with their format. */
-function parseRequest(start: Start__Output, format: ClientFormat): PolicyRequest {
-  return { format, body: parseJson(start.requestJson, "request_json") } as PolicyRequest;
-}
-
-function toPolicyEvent(event: { event: string; data: Buffer } | null, format: ClientFormat): PolicyEvent {
-  if (event === null) throw new EngineCallError("bad_message", "chunk without an event");
+/** Bodies are checked for shape by the gateway; here events are only parsed and tagged with their format. */
+function toPolicyEvent(event: SseEvent__Output, format: ClientFormat): PolicyEvent {
   const data = parseJson(event.data, "chunk_json");
   switch (format) {
     case "openai":
@@ -318,10 +345,6 @@ function toPolicyEvent(event: { event: string; data: Buffer } | null, format: Cl
 /** OpenAI chunks go as nameless SSE events; Anthropic and Responses events are named by their `type`. */
 function toSseEvent(event: PolicyEvent): SseEvent {
   return event.format === "openai" ? { event: "", data: json(event.chunk) } : { event: event.event.type, data: json(event.event) };
-}
-
-function denyMessage(d: DenyDecision): { status: number; errorType: string; message: string } {
-  return { status: d.status, errorType: d.type, message: d.message };
 }
 
 function json(value: unknown): Buffer {

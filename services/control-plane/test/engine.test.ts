@@ -74,7 +74,7 @@ describe("control plane", () => {
     expect(answers[0]?.kind).toBe("error");
     expect(answers[0]?.error?.code).toBe("unsupported_protocol_version");
     expect(answers[0]?.error?.message).toContain("99");
-    expect(answers[0]?.error?.supportedVersions).toEqual([1]);
+    expect(answers[0]?.error?.supportedVersions).toEqual([1, 2]);
   });
 
   it("answers SKIP for a noop chain", async () => {

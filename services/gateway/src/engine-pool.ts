@@ -178,12 +178,10 @@ function openWithFailover(callId: string, pool: string, pick: (exclude: Readonly
   const tried = new Set<Replica>();
   let current: { replica: Replica; call: PolicyCall } | undefined;
   let closed: "done" | "cancel" | undefined;
-  let unexpectedBefore = 0;
 
   const release = (): void => {
     if (current === undefined) return;
     current.replica.active -= 1;
-    unexpectedBefore += current.call.unexpectedAnswers;
   };
   const attach = (): PolicyCall => {
     const replica = pick(tried);
@@ -202,9 +200,6 @@ function openWithFailover(callId: string, pool: string, pick: (exclude: Readonly
   };
 
   return {
-    get unexpectedAnswers() {
-      return unexpectedBefore + (current?.call.unexpectedAnswers ?? 0);
-    },
     async askRequest(start) {
       const decide = async (): Promise<RequestOutcome> => {
         for (;;) {

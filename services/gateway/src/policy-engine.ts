@@ -1,11 +1,16 @@
 import {
-  PROTOCOL_VERSION,
   POLICY_ENGINE_SERVICE,
+  UNSUPPORTED_PROTOCOL_VERSION,
   createHealthClient,
   createPolicyEngineClient,
+  encodeStart,
+  readEngineMessage,
+  type CallStart,
+  type ChunkOutcome,
+  type DenyAnswer,
+  type EngineAnswer,
   type EngineMessage__Output,
   type GatewayMessage,
-  type ResponseMode,
   type SseEvent,
   type SseEvent__Output,
 } from "@luthien/protocol";
@@ -49,17 +54,14 @@ export interface PolicyEngineMetrics {
 
 const NO_METRICS: PolicyEngineMetrics = { verdict: () => undefined, timeout: () => undefined, unexpected: () => undefined };
 
-/** What the engine decided about the request. */
+/** What the engine decided about the request (the protocol's RequestVerdict, read; denials as the error to throw). */
 export type RequestOutcome =
-  | { action: "continue"; requestJson: Buffer | undefined; mode: Exclude<ResponseMode, "RESPONSE_MODE_UNSPECIFIED"> }
+  | { action: "continue"; requestJson: Buffer | undefined; mode: "FULL" | "OBSERVE" | "SKIP" }
   | { action: "respond"; responseJson: Buffer }
   | { action: "deny"; error: PolicyDeniedError };
 
 /** What the engine decided about a whole response: the body to send (undefined = unchanged), or a denial. */
 export type ResponseOutcome = { action: "respond"; responseJson: Buffer | undefined } | { action: "deny"; error: PolicyDeniedError };
-
-/** What the engine decided about one stream event: emit it as it was sent, or these events in its place. */
-export type ChunkOutcome = "unchanged" | SseEvent__Output[];
 
 /** The end of a stream: trailing events, and an error to end with instead of a clean end. */
 export interface FinishOutcome {
@@ -69,18 +71,10 @@ export interface FinishOutcome {
   policyActions: string[];
 }
 
-export interface StartInfo {
-  format: "OPENAI_CHAT" | "ANTHROPIC_MESSAGES" | "OPENAI_RESPONSES";
-  stream: boolean;
-  keyId: string;
-  userId: string;
-  sessionId: string;
-  route: string;
-  requestJson: Buffer;
-  headers: Record<string, string>;
-  /** The call's W3C trace context (`traceparent`, `tracestate`), so the engine's spans join its trace. @default none */
-  traceContext?: Record<string, string>;
-}
+/** What a call's Start says (the protocol codec's {@link CallStart}; this gateway's protocol version is added). */
+export type StartInfo = Omit<CallStart, "protocolVersion">;
+
+export type { ChunkOutcome };
 
 /** A verdict asked for: `result` settles when the engine answers (in order), fails, or times out. */
 export interface Pending<T> {
@@ -95,6 +89,7 @@ export interface Pending<T> {
 export interface PolicyCall {
   askRequest(start: StartInfo): Promise<Pending<RequestOutcome>>;
   askResponse(responseJson: Buffer): Promise<Pending<ResponseOutcome>>;
+  /** `unchanged`: send the event asked about as it is; otherwise the events to send in its place (maybe none). */
   askChunk(event: SseEvent): Promise<Pending<ChunkOutcome>>;
   askFinish(): Promise<Pending<FinishOutcome>>;
   /** OBSERVE mode: hand the engine a copy without waiting for anything. */
@@ -103,8 +98,6 @@ export interface PolicyCall {
   upstreamError(status: number, type: string, message: string): void;
   /** Ends the call: half-closes the stream after `done`, or cancels it (with a Cancel message) otherwise. */
   close(how: "done" | "cancel"): void;
-  /** Answers that matched nothing pending: late, duplicate, unknown or out of order. Never applied. */
-  readonly unexpectedAnswers: number;
 }
 
 /** What an engine's health watch says: SERVING, NOT_SERVING (draining or not ready), or DOWN (no answer). */
@@ -127,12 +120,15 @@ type Expect = "request" | "response" | "emit" | "finish";
 
 const PHASES: Record<Expect, VerdictPhase> = { request: "request", response: "response", emit: "chunk", finish: "finish" };
 
+/** The answer of each kind, read. */
+type AnswerOf<E extends Expect> = Extract<EngineAnswer, { kind: E }>;
+
 interface Waiter {
   seq: string;
   expect: Expect;
   /** `performance.now()` when asked: verdicts take fractions of a millisecond. */
   askedAt: number;
-  resolve(m: EngineMessage__Output): void;
+  resolve(a: AnswerOf<Expect>): void;
   reject(e: Error): void;
 }
 
@@ -189,24 +185,6 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   };
 }
 
-/**
- * The response mode of a continue: unset means FULL (the protocol's default); a mode this gateway does not know is
- * an engine error — reading it as anything weaker would check less than the engine asked for.
- */
-function responseMode(mode: string | undefined): "FULL" | "OBSERVE" | "SKIP" {
-  switch (mode) {
-    case undefined:
-    case "RESPONSE_MODE_UNSPECIFIED":
-    case "FULL":
-      return "FULL";
-    case "OBSERVE":
-    case "SKIP":
-      return mode;
-    default:
-      throw new PolicyUnavailableError("engine_error", `policy engine asked for an unknown response mode ${JSON.stringify(mode)}`);
-  }
-}
-
 /** The EngineError code of a call whose policy threw (the engine's own failures have other codes). */
 const POLICY_ERROR = "policy_error";
 
@@ -225,7 +203,6 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
   let seq = 0;
   let failure: Error | undefined;
   let closed = false;
-  let unexpected = 0;
   let timer: NodeJS.Timeout | undefined;
 
   const fail = (err: Error, fromTransport = false): void => {
@@ -259,41 +236,40 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     if (m.callId === callId && m.kind !== "keepalive" && m.kind !== "error" && waiting.some((w, i) => i > 0 && w.seq === m.replyTo)) {
       // An answer that skipped the one due: applying it would decide events out of order, and waiting would only
       // end at the deadline.
-      unexpected++;
       metrics.unexpected();
       fail(new PolicyUnavailableError("engine_error", `policy engine answered seq ${m.replyTo} before seq ${head?.seq ?? "?"}`));
       return;
     }
     if (m.callId !== callId || head === undefined || m.replyTo !== head.seq) {
-      unexpected++;
       metrics.unexpected();
       logger.warn("unexpected engine answer ignored", { callId, replyTo: m.replyTo, kind: m.kind });
       return;
     }
-    if (m.kind === "keepalive") {
+    const answer = readEngineMessage(m);
+    if (answer.kind === "keepalive") {
       arm(true);
       return;
     }
-    if (m.kind === "error") {
-      const e = m.error;
+    if (answer.kind === "error") {
       // A policy that threw decided nothing, and the input that made it throw may have been chosen to: that is never
       // an outage a fail-open pool may serve through.
-      if (e?.code === POLICY_ERROR) {
-        fail(new PolicyFailedError(`a policy could not decide this call: ${e.message}`));
+      if (answer.code === POLICY_ERROR) {
+        fail(new PolicyFailedError(`a policy could not decide this call: ${answer.message}`));
         return;
       }
-      const reason = e?.code === "unsupported_protocol_version" ? "protocol_mismatch" : "engine_error";
-      fail(new PolicyUnavailableError(reason, `policy engine refused the call: ${e?.message ?? "unknown error"}`));
+      const reason = answer.code === UNSUPPORTED_PROTOCOL_VERSION ? "protocol_mismatch" : "engine_error";
+      fail(new PolicyUnavailableError(reason, `policy engine refused the call: ${answer.message}`));
       return;
     }
-    const answers: Record<Expect, EngineMessage__Output["kind"]> = { request: "request", response: "response", emit: "emit", finish: "finish" };
-    if (m.kind !== answers[head.expect]) {
+    if (m.kind !== head.expect) {
       fail(new PolicyUnavailableError("engine_error", `policy engine answered ${m.kind ?? "nothing"} where ${head.expect} was due`));
       return;
     }
     waiting.shift();
     metrics.verdict(PHASES[head.expect], performance.now() - head.askedAt);
-    head.resolve(m);
+    // An answer of the right kind that says nothing usable fails the verdict it answers, never a default.
+    if (answer.kind === "malformed") head.reject(new PolicyUnavailableError("engine_error", answer.message));
+    else head.resolve(answer);
     arm();
   };
   const sink: CallSink = { data: onData, fail: (err) => fail(err, true) };
@@ -315,19 +291,20 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     return s;
   };
 
-  const ask = async (expect: Expect, message: Omit<GatewayMessage, "callId" | "seq">): Promise<Pending<EngineMessage__Output>> => {
-    let result: Promise<EngineMessage__Output> | undefined;
+  const ask = async <E extends Expect>(expect: E, message: Omit<GatewayMessage, "callId" | "seq">): Promise<Pending<AnswerOf<E>>> => {
+    let result: Promise<AnswerOf<E>> | undefined;
     // The waiter is registered before the message is written: a write that waits for `drain` can see its answer
     // arrive first, and an answer with no waiter would be dropped as unexpected.
     await write(message, (s) => {
-      result = new Promise<EngineMessage__Output>((resolve, reject) => {
-        waiting.push({ seq: s, expect, askedAt: performance.now(), resolve, reject });
+      result = new Promise<AnswerOf<E>>((resolve, reject) => {
+        // onData resolves a waiter only with an answer of the kind it expects.
+        waiting.push({ seq: s, expect, askedAt: performance.now(), resolve: resolve as (a: AnswerOf<Expect>) => void, reject });
         if (waiting.length === 1) arm();
       });
       // Callers may learn of a failure from another verdict first; this one must not surface as unhandled.
       result.catch(() => undefined);
     });
-    return { result: result as Promise<EngineMessage__Output> };
+    return { result: result as Promise<AnswerOf<E>> };
   };
 
   const then = <A, B>(p: Pending<A>, f: (a: A) => B): Pending<B> => {
@@ -336,65 +313,24 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     return { result };
   };
 
-  const toDenied = (d: { status: number; errorType: string; message: string } | null | undefined): PolicyDeniedError =>
-    new PolicyDeniedError(d?.status !== undefined && d.status >= 400 ? d.status : 403, d?.errorType || "permission_error", d?.message ?? "denied by policy");
+  const toDenied = (d: DenyAnswer): PolicyDeniedError => new PolicyDeniedError(d.status, d.errorType, d.message);
 
   return {
-    get unexpectedAnswers() {
-      return unexpected;
-    },
     async askRequest(start) {
-      const p = await ask("request", {
-        start: {
-          protocolVersion: PROTOCOL_VERSION,
-          format: start.format,
-          stream: start.stream,
-          keyId: start.keyId,
-          userId: start.userId,
-          sessionId: start.sessionId,
-          route: start.route,
-          headers: start.headers,
-          requestJson: start.requestJson,
-          traceContext: start.traceContext ?? {},
-        },
-      });
-      return then(p, (m): RequestOutcome => {
-        const v = m.request;
-        switch (v?.action) {
-          case "continue": {
-            const c = v.continue;
-            return { action: "continue", requestJson: c !== null && c !== undefined && c.requestJson.length > 0 ? c.requestJson : undefined, mode: responseMode(c?.mode) };
-          }
-          case "respond":
-            return { action: "respond", responseJson: v.respond?.responseJson ?? Buffer.alloc(0) };
-          case "deny":
-            return { action: "deny", error: toDenied(v.deny) };
-          default:
-            throw new PolicyUnavailableError("engine_error", "policy engine sent an empty request verdict");
-        }
-      });
+      const p = await ask("request", { start: encodeStart(start) });
+      return then(p, ({ request: r }): RequestOutcome => (r.action === "deny" ? { action: "deny", error: toDenied(r.deny) } : r));
     },
     async askResponse(responseJson) {
       const p = await ask("response", { response: { responseJson } });
-      return then(p, (m): ResponseOutcome => {
-        const v = m.response;
-        if (v?.action === "deny") return { action: "deny", error: toDenied(v.deny) };
-        // An empty verdict is no answer: sending the original would be less checking, never a default.
-        if (v?.action !== "respond") throw new PolicyUnavailableError("engine_error", "policy engine sent an empty response verdict");
-        const body = v.respond?.responseJson;
-        return { action: "respond", responseJson: body !== undefined && body.length > 0 ? body : undefined };
-      });
+      return then(p, ({ response: r }): ResponseOutcome => (r.action === "deny" ? { action: "deny", error: toDenied(r.deny) } : r));
     },
     async askChunk(event) {
       const p = await ask("emit", { chunk: { event } });
-      return then(p, (m): ChunkOutcome => m.emit?.events ?? []);
+      return then(p, (a) => a.emit);
     },
     async askFinish() {
       const p = await ask("finish", { end: {} });
-      return then(p, (m): FinishOutcome => {
-        const f = m.finish;
-        return { events: f?.events ?? [], error: f?.error !== null && f?.error !== undefined ? toDenied(f.error) : undefined, policyActions: f?.policyActions ?? [] };
-      });
+      return then(p, ({ finish: f }): FinishOutcome => ({ events: f.events, error: f.error !== undefined ? toDenied(f.error) : undefined, policyActions: f.policyActions }));
     },
     observe(message) {
       const m: Omit<GatewayMessage, "callId" | "seq"> =

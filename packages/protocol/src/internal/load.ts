@@ -9,9 +9,6 @@ import type { HealthCheckResponse } from "../gen/grpc/health/v1/HealthCheckRespo
 
 export { grpc };
 
-/** The protocol version this build speaks; sent in every `Start`. */
-export const PROTOCOL_VERSION = 1;
-
 /**
  * Loader options. They must equal the flags of `pnpm gen:proto` (proto-loader-gen-types), or the generated types
  * describe objects the loader does not produce.
@@ -97,9 +94,6 @@ export function createPolicyEngineClient(options: PolicyEngineClientOptions): Po
 export function addPolicyEngineService(server: grpc.Server, handlers: PolicyEngineHandlers): void {
   server.addService(loadPolicy().luthien.policy.v1.PolicyEngine.service, handlers);
 }
-
-/** The name the engine's health is reported under (besides "" for the whole server). */
-export const POLICY_ENGINE_SERVICE = "luthien.policy.v1.PolicyEngine";
 
 /**
  * A client for `grpc.health.v1.Health`.

@@ -4,8 +4,10 @@ import type { SseEvent as _luthien_policy_v1_SseEvent, SseEvent__Output as _luth
 
 export interface Emit {
   'events'?: (_luthien_policy_v1_SseEvent)[];
+  'unchanged'?: (boolean);
 }
 
 export interface Emit__Output {
   'events': (_luthien_policy_v1_SseEvent__Output)[];
+  'unchanged': (boolean);
 }
