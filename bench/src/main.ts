@@ -196,6 +196,7 @@ async function main(): Promise<void> {
       warmupCalls: opts.warmup,
       connections: opts.connections,
       loadSeconds: opts.loadMs / 1000,
+      loadRounds: opts.loadRounds,
       perEventStream: `${opts.streamChunks} events × ${opts.streamCalls} streams per side`,
       slowStreams: `${opts.slowStreams} × ${opts.slowChunks} events ${opts.slowChunkDelayMs} ms apart`,
       soakMinutes: opts.soakMs / 60_000,

@@ -174,6 +174,7 @@ export async function throughputScenario(ctx: BenchContext, stack: Stack, varian
     },
   });
   const peaks = new Map([...samplers].map(([name, s]) => [name, s.stop().peakMb]));
+  const storing = ctx.monitorPid !== undefined && ctx.opts.activity;
   const cpu = new Map(
     [...used].map(([name, u]) => {
       const r = results.get(name);
@@ -183,8 +184,9 @@ export async function throughputScenario(ctx: BenchContext, stack: Stack, varian
   );
   printTable(
     `Non-streaming, ${connections} connections, closed loop for ${loadMs / 1000} s per target in ${loadRounds} interleaved rounds (SKIP chain)`,
-    ["target", "requests/s", "p50 ms", "p99 ms", "ok", "errors", "peak RSS MiB", "CPU per call ms", "monitor CPU per call ms"],
-    [...results].map(([name, r]) => [...loadRow(name, r, peaks.get(name)), name === "direct" ? "" : fmt(cpu.get(name)?.process), ctx.monitorPid === undefined ? "" : fmt(cpu.get(name)?.monitor)]),
+    // The monitor's column only when it stores activity; its "direct" row shows what it burns with no calls stored.
+    ["target", "requests/s", "p50 ms", "p99 ms", "ok", "errors", "peak RSS MiB", "CPU per call ms", ...(storing ? ["monitor CPU per call ms"] : [])],
+    [...results].map(([name, r]) => [...loadRow(name, r, peaks.get(name)), name === "direct" ? "" : fmt(cpu.get(name)?.process), ...(storing ? [fmt(cpu.get(name)?.monitor)] : [])]),
   );
   const d = results.get("direct");
   const p = results.get("portkey");
@@ -207,7 +209,7 @@ export async function throughputScenario(ctx: BenchContext, stack: Stack, varian
     const pk = g.suffix === "" ? cpu.get("portkey")?.process : undefined;
     figure(ctx, { scenario: scenario + g.suffix, metric: "gateway CPU per call", unit: "ms", baseline: undefined, luthien: cpu.get(g.name)?.process ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
   }
-  if (ctx.monitorPid !== undefined && ctx.opts.activity) {
+  if (storing) {
     figure(ctx, { scenario, metric: "monitor CPU per call (storing the activity)", unit: "ms", baseline: undefined, luthien: cpu.get("gateway")?.monitor ?? NaN });
   }
   ctx.report.raw["throughput"] = { results: Object.fromEntries(results), peakRssMb: Object.fromEntries(peaks), cpuPerCallMs: Object.fromEntries(cpu) };
