@@ -134,38 +134,95 @@ export interface LoadOptions {
   warmupMs?: number;
 }
 
+/** What one stretch of closed-loop load gave. */
+interface Stretch {
+  latencies: number[];
+  errors: number;
+  elapsedMs: number;
+}
+
+/** `connections` clients on `agent` calling `target` back to back for `durationMs`. */
+async function loop(target: Target, body: string, agent: http.Agent, connections: number, durationMs: number): Promise<Stretch> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const deadline = t0 + durationMs;
+  const client = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      try {
+        const t = await post(target, body, agent);
+        if (t.status === 200) latencies.push(t.totalMs);
+        else errors++;
+      } catch {
+        errors++;
+        // A refused connection fails at once; don't spin on it.
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, client));
+  return { latencies, errors, elapsedMs: performance.now() - t0 };
+}
+
+function loadResult(connections: number, stretches: readonly Stretch[]): LoadResult {
+  const latencies = stretches.flatMap((s) => s.latencies);
+  const durationMs = stretches.reduce((sum, s) => sum + s.elapsedMs, 0);
+  const errors = stretches.reduce((sum, s) => sum + s.errors, 0);
+  return { connections, durationMs, ok: latencies.length, errors, rps: latencies.length / (durationMs / 1000), latency: summarize(latencies) };
+}
+
 /**
  * A fixed-duration closed loop: `connections` clients, each with its own keep-alive socket, call back to back.
  * The rate it reaches against the mock alone shows how much this client itself can drive.
  */
 export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
   const agent = keepAliveAgent(options.connections);
-  const run = async (durationMs: number): Promise<LoadResult> => {
-    const latencies: number[] = [];
-    let errors = 0;
-    const t0 = performance.now();
-    const deadline = t0 + durationMs;
-    const client = async (): Promise<void> => {
-      while (performance.now() < deadline) {
-        try {
-          const t = await post(options.target, options.body, agent);
-          if (t.status === 200) latencies.push(t.totalMs);
-          else errors++;
-        } catch {
-          errors++;
-          // A refused connection fails at once; don't spin on it.
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: options.connections }, client));
-    const elapsed = performance.now() - t0;
-    return { connections: options.connections, durationMs: elapsed, ok: latencies.length, errors, rps: latencies.length / (elapsed / 1000), latency: summarize(latencies) };
-  };
   try {
-    await run(options.warmupMs ?? 1000);
-    return await run(options.durationMs);
+    await loop(options.target, options.body, agent, options.connections, options.warmupMs ?? 1000);
+    return loadResult(options.connections, [await loop(options.target, options.body, agent, options.connections, options.durationMs)]);
   } finally {
     agent.destroy();
   }
+}
+
+/** Options of {@link interleavedLoads}. */
+export interface InterleavedLoadOptions {
+  targets: readonly Target[];
+  body: string;
+  connections: number;
+  /** Measured load per target, over all its rounds. */
+  durationMs: number;
+  /** Load per target before its first round, not counted. @default 1000 */
+  warmupMs?: number;
+  /** The measured load of each target is cut into this many rounds, taken in turn. @default 1 */
+  rounds?: number;
+  /** Called right before and right after each measured round of a target (to read counters such as CPU time). */
+  onRound?: (target: Target, phase: "start" | "end") => void;
+}
+
+/**
+ * A closed loop against each target in turn, in rounds (A B C, A B C, ...), so a drift in machine load (other
+ * processes on a shared box) hits every target alike, like {@link interleaved} at one connection.
+ * @returns per target name, what its rounds gave together
+ */
+export async function interleavedLoads(options: InterleavedLoadOptions): Promise<Map<string, LoadResult>> {
+  const { targets, body, connections } = options;
+  const rounds = Math.max(1, Math.floor(options.rounds ?? 1));
+  const agents = new Map(targets.map((t) => [t.name, keepAliveAgent(connections)]));
+  const agentOf = (t: Target): http.Agent => agents.get(t.name) as http.Agent;
+  const stretches = new Map<string, Stretch[]>(targets.map((t) => [t.name, []]));
+  try {
+    for (const t of targets) await loop(t, body, agentOf(t), connections, options.warmupMs ?? 1000);
+    for (let r = 0; r < rounds; r++) {
+      for (const t of targets) {
+        options.onRound?.(t, "start");
+        const stretch = await loop(t, body, agentOf(t), connections, options.durationMs / rounds);
+        options.onRound?.(t, "end");
+        stretches.get(t.name)?.push(stretch);
+      }
+    }
+  } finally {
+    for (const a of agents.values()) a.destroy();
+  }
+  return new Map([...stretches].map(([name, s]) => [name, loadResult(connections, s)]));
 }

@@ -18,19 +18,43 @@ export interface RunningPortkey {
   stop(): Promise<void>;
 }
 
-/**
- * Installs `@portkey-ai/gateway` with npm into `cacheDir` (outside the repo; skipped when already there) and starts
- * it on a free port. `@hono/node-server` is pinned to 1.13.5 with npm `overrides`: later versions hand Portkey a
- * fetch Response with immutable headers, and every streaming call fails ("TypeError: immutable",
- * Portkey-AI/gateway#1389).
- * @param cacheDir @default `BENCH_CACHE_DIR`/portkey or ~/.cache/luthien-bench/portkey
- * @throws with the reason (no network, npm failed, did not start) so the caller can go on without it
- */
-export async function startPortkey(cacheDir = path.join(process.env["BENCH_CACHE_DIR"] ?? path.join(homedir(), ".cache", "luthien-bench"), "portkey")): Promise<RunningPortkey> {
-  const entry = path.join(cacheDir, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+/** Where Portkey is installed: `BENCH_CACHE_DIR`/portkey, or ~/.cache/luthien-bench/portkey. */
+export function portkeyCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env["BENCH_CACHE_DIR"] ?? path.join(homedir(), ".cache", "luthien-bench"), "portkey");
+}
+
+const entryIn = (cacheDir: string): string => path.join(cacheDir, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+
+/** Whether {@link PORTKEY_VERSION} is installed in `cacheDir` (its entry point there, its manifest at that version). */
+export function portkeyInstalled(cacheDir: string = portkeyCacheDir()): boolean {
   const manifest = path.join(cacheDir, "node_modules", "@portkey-ai", "gateway", "package.json");
-  const installed = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")) as { version?: string }).version : undefined;
-  if (!existsSync(entry) || installed !== PORTKEY_VERSION) {
+  try {
+    return existsSync(entryIn(cacheDir)) && (JSON.parse(readFileSync(manifest, "utf8")) as { version?: string }).version === PORTKEY_VERSION;
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@link startPortkey}. */
+export interface PortkeyOptions {
+  /** @default {@link portkeyCacheDir} */
+  cacheDir?: string;
+  /** npm-install it into `cacheDir` when it is not there; otherwise a missing install throws. @default true */
+  install?: boolean;
+}
+
+/**
+ * Starts Portkey on a free port, first installing `@portkey-ai/gateway` with npm into the cache dir (outside the
+ * repo) when missing and allowed. `@hono/node-server` is pinned to 1.13.5 with npm `overrides`: later versions hand
+ * Portkey a fetch Response with immutable headers, and every streaming call fails ("TypeError: immutable",
+ * Portkey-AI/gateway#1389).
+ * @throws with the reason (not installed, no network, npm failed, did not start) so the caller can go on without it
+ */
+export async function startPortkey(options: PortkeyOptions = {}): Promise<RunningPortkey> {
+  const cacheDir = options.cacheDir ?? portkeyCacheDir();
+  const entry = entryIn(cacheDir);
+  if (!portkeyInstalled(cacheDir)) {
+    if (options.install === false) throw new Error(`Portkey ${PORTKEY_VERSION} is not installed in ${cacheDir} (BENCH_PEERS=portkey installs it)`);
     mkdirSync(cacheDir, { recursive: true });
     writeFileSync(
       path.join(cacheDir, "package.json"),

@@ -10,7 +10,7 @@ export interface Figure {
   /** The same figure for direct calls to the mock; undefined where there is no such thing (e.g. RSS). */
   baseline: number | undefined;
   luthien: number;
-  /** The same figure through Portkey, when `BENCH_PEERS=portkey` ran. */
+  /** The same figure through Portkey, when it ran. */
   portkey?: number;
 }
 
@@ -120,14 +120,22 @@ export function renderMarkdown(report: Report): string {
     "- Client: `node:http` with keep-alive agents, in the bench's own process. Sequential figures use one connection",
     "  per target, warmed up, then measured in interleaved halves (direct, gateway, direct, gateway) so load drift hits",
     "  every side alike. Quantiles are nearest-rank.",
-    "- Throughput: a closed loop of concurrent keep-alive clients for a fixed time after a warm-up; the direct row shows",
-    "  what the load generator itself can drive.",
+    "- Throughput: a closed loop of concurrent keep-alive clients for a fixed time after a warm-up, each target's time",
+    "  cut into rounds taken in turn (direct, gateway, …, direct, gateway, …) so load drift hits every side alike; the",
+    "  direct row shows what the load generator itself can drive.",
     "- Time to first byte: until the first byte of the response body (the first SSE event).",
     "- Per-event cost: long streams through a SKIP (`noop`) and a FULL (`all-caps`) chain; (FULL − SKIP) mean stream",
     "  time over the event count is what one pipelined engine round trip adds per event.",
     "- RSS: `VmRSS` from `/proc/<pid>/status`, summed over a process and its children; growth is the least-squares",
     "  slope of the second half of the soak's samples (the first half is warm-up).",
-    "- Services run with `LOG_LEVEL=warn`; activity publishing (NATS) is off unless `BENCH_NATS=1`.",
+    "- Services run with `LOG_LEVEL=warn`. Activity is on unless the run says otherwise (`activity` above): gateway and",
+    "  control plane publish every event to a `nats-server -js` of the bench's own and the monitor stores them in its",
+    "  embedded PGlite, as `pnpm start` runs it. Rows whose scenario ends in `--no-activity` come from a control plane",
+    "  and gateway with `NATS_URL=off` on the same mock, measured in the same run (interleaved at 1 connection): the",
+    "  difference is what activity costs.",
+    "- CPU per call: user + system time from `/proc/<pid>/stat` (10 ms ticks) over the scenario's calls, divided by",
+    "  their number; only that process's own calls reach it. At 50 connections it covers the measured part only.",
+    "- Portkey is measured when it is installed in the bench cache (`BENCH_PEERS=portkey` installs it).",
     "",
   );
   return lines.join("\n");

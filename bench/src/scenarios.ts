@@ -1,8 +1,9 @@
 import * as http from "node:http";
-import { startService, type RunningService, type Stack } from "@luthien/testkit";
-import { chatBody, closedLoop, createTarget, interleaved, post, type CallTiming, type LoadResult, type Target } from "./http-load";
+import { REPO_ROOT, startService, type RunningService, type Stack } from "@luthien/testkit";
+import { chatBody, closedLoop, createTarget, interleaved, interleavedLoads, post, type CallTiming, type LoadResult, type Target } from "./http-load";
 import type { BenchOptions } from "./options";
 import type { RunningPortkey } from "./portkey";
+import { monotonicUs, profilesIn, readProfile, summarizeProfile, type ProfileSummary } from "./profile";
 import { cpuMs, descendants, openFileLimit, sampleRss, treeRssMb } from "./proc";
 import { fmt, printTable, type Figure, type Report } from "./report";
 import { slope, summarize, type Summary } from "./stats";
@@ -12,15 +13,35 @@ export interface BenchContext {
   opts: BenchOptions;
   report: Report;
   portkey: RunningPortkey | undefined;
+  /** The monitor storing the activity, when one runs: its CPU under load is part of what activity costs. */
+  monitorPid: number | undefined;
 }
 
 /** The chain a stack runs, as the tables name it. */
 export type ChainLabel = "SKIP (noop)" | "FULL (all-caps)";
 
+/**
+ * A gateway and its engine measured side by side with the stack's own on the same mock and policies, e.g. both with
+ * `NATS_URL=off` while the stack's publish activity.
+ */
+export interface GatewayVariant {
+  /** Its target's name in tables, e.g. "gateway (no activity)". */
+  name: string;
+  /** Appended to the scenario names of its figures, e.g. ", --no-activity". */
+  suffix: string;
+  gateway: RunningService;
+  engine: RunningService | undefined;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function targetsOf(ctx: BenchContext, stack: Stack, withPeer: boolean): Target[] {
-  const targets = [createTarget("direct", stack.mock.url), createTarget("gateway", stack.gateway.url)];
+/** The stack's own gateway as a variant with no suffix, then `variant` when there is one. */
+function gatewaysOf(stack: Stack, variant: GatewayVariant | undefined): GatewayVariant[] {
+  return [{ name: "gateway", suffix: "", gateway: stack.gateway, engine: stack.engine }, ...(variant !== undefined ? [variant] : [])];
+}
+
+function targetsOf(ctx: BenchContext, stack: Stack, withPeer: boolean, variant?: GatewayVariant): Target[] {
+  const targets = [createTarget("direct", stack.mock.url), ...gatewaysOf(stack, variant).map((g) => createTarget(g.name, g.gateway.url))];
   if (withPeer && ctx.portkey !== undefined) targets.push(ctx.portkey.targetFor(stack.mock.url));
   return targets;
 }
@@ -29,12 +50,22 @@ function figure(ctx: BenchContext, f: Figure): void {
   ctx.report.figures.push(f);
 }
 
-/** Adds the p50 and p99 figures of `by`: the direct target as baseline, the gateway as Luthien, Portkey as peer. */
-function latencyFigures(ctx: BenchContext, scenario: string, what: string, by: Map<string, Summary>): void {
-  for (const q of ["p50", "p99"] as const) {
-    const peer = by.get("portkey")?.[q];
-    figure(ctx, { scenario, metric: `${what} ${q}`, unit: "ms", baseline: by.get("direct")?.[q], luthien: by.get("gateway")?.[q] ?? NaN, ...(peer !== undefined ? { portkey: peer } : {}) });
-  }
+/**
+ * CPU time of some processes from now on; `perCall(n)` divides what each used by `n` calls (ms per call, NaN for a
+ * process that is gone or was never there).
+ */
+function cpuMeter(pids: Record<string, number | undefined>): { perCall(calls: number): Record<string, number> } {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : cpuMs(pid)]));
+  return {
+    perCall: (calls) =>
+      Object.fromEntries(
+        Object.entries(pids).map(([k, pid]) => {
+          const a = before[k];
+          const b = pid === undefined ? undefined : cpuMs(pid);
+          return [k, a === undefined || b === undefined ? NaN : (b - a) / calls];
+        }),
+      ),
+  };
 }
 
 function latencyTable(title: string, by: Map<string, Summary>): void {
@@ -47,24 +78,39 @@ function latencyTable(title: string, by: Map<string, Summary>): void {
 }
 
 /**
- * Non-streaming calls at 1 connection: direct, through the gateway (and Portkey on the SKIP chain, which is the
- * comparable one: Portkey runs no policies).
+ * Non-streaming calls at 1 connection: direct, through the gateway (and `variant`, and Portkey on the SKIP chain,
+ * which is the comparable one: Portkey runs no policies), interleaved; with the CPU each gateway and engine spent per
+ * call (only its own calls reach it). With a variant, the on − off difference in CPU per call is what activity costs.
  * @returns the summaries per target
  */
-export async function latencyScenario(ctx: BenchContext, stack: Stack, chain: ChainLabel): Promise<Map<string, Summary>> {
+export async function latencyScenario(ctx: BenchContext, stack: Stack, chain: ChainLabel, variant?: GatewayVariant): Promise<Map<string, Summary>> {
   const { calls, warmup } = ctx.opts;
-  // CPU the gateway and the engine spend per call: only gateway calls reach them, whatever else the run does.
-  const pids = { gateway: stack.gateway.process.pid as number, engine: stack.engine?.process.pid as number };
-  const cpuBefore = { gateway: cpuMs(pids.gateway), engine: cpuMs(pids.engine) };
-  const timings = await interleaved(targetsOf(ctx, stack, chain.startsWith("SKIP")), chatBody(false), calls, warmup);
-  const perCall = (who: "gateway" | "engine"): number => ((cpuMs(pids[who]) ?? NaN) - (cpuBefore[who] ?? NaN)) / (calls + warmup);
-  const cpu = { gateway: perCall("gateway"), engine: perCall("engine") };
+  const gateways = gatewaysOf(stack, variant);
+  const meter = cpuMeter(Object.fromEntries(gateways.flatMap((g) => [[`${g.name} gateway`, g.gateway.process.pid], [`${g.name} engine`, g.engine?.process.pid]])));
+  const timings = await interleaved(targetsOf(ctx, stack, chain.startsWith("SKIP"), variant), chatBody(false), calls, warmup);
+  const cpu = meter.perCall(calls + warmup);
   const by = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
   latencyTable(`Non-streaming, 1 connection, ${chain}: ${calls} sequential calls per target after ${warmup} warm-up (ms)`, by);
-  console.log(`CPU per call: gateway ${fmt(cpu.gateway)} ms, engine ${fmt(cpu.engine)} ms`);
-  figure(ctx, { scenario: `1 connection, ${chain}`, metric: "gateway CPU per call", unit: "ms", baseline: undefined, luthien: cpu.gateway });
-  figure(ctx, { scenario: `1 connection, ${chain}`, metric: "engine CPU per call", unit: "ms", baseline: undefined, luthien: cpu.engine });
-  latencyFigures(ctx, `1 connection, ${chain}`, "latency", by);
+  for (const g of gateways) console.log(`CPU per call, ${g.name}: gateway ${fmt(cpu[`${g.name} gateway`])} ms, engine ${fmt(cpu[`${g.name} engine`])} ms`);
+  const scenario = `1 connection, ${chain}`;
+  const direct = by.get("direct");
+  // Each metric's variant row right below the stack's own, so the two read side by side.
+  for (const q of ["p50", "p99"] as const) {
+    for (const g of gateways) {
+      const peer = g.suffix === "" ? by.get("portkey")?.[q] : undefined;
+      figure(ctx, { scenario: scenario + g.suffix, metric: `latency ${q}`, unit: "ms", baseline: direct?.[q], luthien: by.get(g.name)?.[q] ?? NaN, ...(peer !== undefined ? { portkey: peer } : {}) });
+    }
+  }
+  for (const who of ["gateway", "engine"] as const) {
+    for (const g of gateways) figure(ctx, { scenario: scenario + g.suffix, metric: `${who} CPU per call`, unit: "ms", baseline: undefined, luthien: cpu[`${g.name} ${who}`] ?? NaN });
+  }
+  if (variant !== undefined) {
+    for (const who of ["gateway", "engine"] as const) {
+      const cost = (cpu[`gateway ${who}`] ?? NaN) - (cpu[`${variant.name} ${who}`] ?? NaN);
+      console.log(`activity's CPU per call (${who}, on − off): ${fmt(cost)} ms`);
+      figure(ctx, { scenario, metric: `activity CPU per call, ${who} (on − off)`, unit: "ms", baseline: undefined, luthien: cost });
+    }
+  }
   ctx.report.raw[`latency ${chain}`] = { ...Object.fromEntries(by), cpuPerCallMs: cpu };
   return by;
 }
@@ -79,7 +125,10 @@ export async function ttfbScenario(ctx: BenchContext, stack: Stack, chain: Chain
   const ttfb = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.ttfbMs))]));
   const total = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
   latencyTable(`Streaming, 1 connection, ${chain}: time to first byte, ${calls} calls per target (ms)`, ttfb);
-  latencyFigures(ctx, `stream TTFB, ${chain}`, "TTFB", ttfb);
+  for (const q of ["p50", "p99"] as const) {
+    const peer = ttfb.get("portkey")?.[q];
+    figure(ctx, { scenario: `stream TTFB, ${chain}`, metric: `TTFB ${q}`, unit: "ms", baseline: ttfb.get("direct")?.[q], luthien: ttfb.get("gateway")?.[q] ?? NaN, ...(peer !== undefined ? { portkey: peer } : {}) });
+  }
   ctx.report.raw[`ttfb ${chain}`] = { ttfb: Object.fromEntries(ttfb), wholeStream: Object.fromEntries(total) };
   return ttfb;
 }
@@ -89,34 +138,81 @@ function loadRow(name: string, r: LoadResult, peakMb?: number): string[] {
 }
 
 /**
- * Non-streaming closed loop at `connections` clients against each target in turn, sampling the gateway's (and
- * Portkey's) RSS while it is under load.
+ * Non-streaming closed loop at `connections` clients against each target (direct, the gateway, `variant`, Portkey)
+ * in interleaved rounds, sampling each gateway's RSS and reading the CPU it (and the monitor, which stores the
+ * activity) spent per call in its measured rounds.
  */
-export async function throughputScenario(ctx: BenchContext, stack: Stack): Promise<Map<string, LoadResult>> {
-  const { connections, loadMs, loadWarmupMs } = ctx.opts;
-  const results = new Map<string, LoadResult>();
-  const peaks = new Map<string, number>();
-  const pidOf: Record<string, number | undefined> = { gateway: stack.gateway.process.pid, portkey: ctx.portkey?.process.pid };
-  for (const target of targetsOf(ctx, stack, true)) {
-    const pid = pidOf[target.name];
-    const sampler = pid === undefined ? undefined : sampleRss([pid]);
-    results.set(target.name, await closedLoop({ target, body: chatBody(false), connections, durationMs: loadMs, warmupMs: loadWarmupMs }));
-    if (sampler !== undefined) peaks.set(target.name, sampler.stop().peakMb);
-  }
+export async function throughputScenario(ctx: BenchContext, stack: Stack, variant?: GatewayVariant): Promise<Map<string, LoadResult>> {
+  const { connections, loadMs, loadWarmupMs, loadRounds } = ctx.opts;
+  const gateways = gatewaysOf(stack, variant);
+  const pidOf = new Map<string, number | undefined>([...gateways.map((g): [string, number | undefined] => [g.name, g.gateway.process.pid]), ["portkey", ctx.portkey?.process.pid]]);
+  const samplers = new Map([...pidOf].flatMap(([name, pid]) => (pid === undefined ? [] : [[name, sampleRss([pid])] as const])));
+  // CPU ms each target's process and the monitor used during that target's measured rounds.
+  const used = new Map<string, { process: number; monitor: number }>();
+  let at: { process: number | undefined; monitor: number | undefined } = { process: undefined, monitor: undefined };
+  const read = (name: string): typeof at => {
+    const pid = pidOf.get(name);
+    return { process: pid === undefined ? undefined : cpuMs(pid), monitor: ctx.monitorPid === undefined ? undefined : cpuMs(ctx.monitorPid) };
+  };
+  const results = await interleavedLoads({
+    targets: targetsOf(ctx, stack, true, variant),
+    body: chatBody(false),
+    connections,
+    durationMs: loadMs,
+    warmupMs: loadWarmupMs,
+    rounds: loadRounds,
+    onRound: (t, phase) => {
+      if (phase === "start") {
+        at = read(t.name);
+        return;
+      }
+      const now = read(t.name);
+      const sum = used.get(t.name) ?? { process: 0, monitor: 0 };
+      sum.process += (now.process ?? NaN) - (at.process ?? NaN);
+      sum.monitor += (now.monitor ?? NaN) - (at.monitor ?? NaN);
+      used.set(t.name, sum);
+    },
+  });
+  const peaks = new Map([...samplers].map(([name, s]) => [name, s.stop().peakMb]));
+  const storing = ctx.monitorPid !== undefined && ctx.opts.activity;
+  const cpu = new Map(
+    [...used].map(([name, u]) => {
+      const r = results.get(name);
+      const calls = r === undefined ? NaN : r.ok + r.errors;
+      return [name, { process: u.process / calls, monitor: u.monitor / calls }];
+    }),
+  );
   printTable(
-    `Non-streaming, ${connections} connections, closed loop for ${loadMs / 1000} s per target (SKIP chain)`,
-    ["target", "requests/s", "p50 ms", "p99 ms", "ok", "errors", "peak RSS MiB"],
-    [...results].map(([name, r]) => loadRow(name, r, peaks.get(name))),
+    `Non-streaming, ${connections} connections, closed loop for ${loadMs / 1000} s per target in ${loadRounds} interleaved rounds (SKIP chain)`,
+    // The monitor's column only when it stores activity; its "direct" row shows what it burns with no calls stored.
+    ["target", "requests/s", "p50 ms", "p99 ms", "ok", "errors", "peak RSS MiB", "CPU per call ms", ...(storing ? ["monitor CPU per call ms"] : [])],
+    [...results].map(([name, r]) => [...loadRow(name, r, peaks.get(name)), name === "direct" ? "" : fmt(cpu.get(name)?.process), ...(storing ? [fmt(cpu.get(name)?.monitor)] : [])]),
   );
   const d = results.get("direct");
-  const g = results.get("gateway");
   const p = results.get("portkey");
   const scenario = `${connections} connections, SKIP (noop)`;
-  figure(ctx, { scenario, metric: "throughput", unit: "requests/s", baseline: d?.rps, luthien: g?.rps ?? NaN, ...(p !== undefined ? { portkey: p.rps } : {}) });
-  figure(ctx, { scenario, metric: "latency p99", unit: "ms", baseline: d?.latency.p99, luthien: g?.latency.p99 ?? NaN, ...(p !== undefined ? { portkey: p.latency.p99 } : {}) });
-  const pk = peaks.get("portkey");
-  figure(ctx, { scenario, metric: "peak RSS under load", unit: "MiB", baseline: undefined, luthien: peaks.get("gateway") ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
-  ctx.report.raw["throughput"] = { results: Object.fromEntries(results), peakRssMb: Object.fromEntries(peaks) };
+  const rows: [string, string, (r: LoadResult) => number][] = [
+    ["throughput", "requests/s", (r) => r.rps],
+    ["latency p99", "ms", (r) => r.latency.p99],
+  ];
+  for (const [metric, unit, pick] of rows) {
+    for (const g of gateways) {
+      const r = results.get(g.name);
+      figure(ctx, { scenario: scenario + g.suffix, metric, unit, baseline: d === undefined ? undefined : pick(d), luthien: r === undefined ? NaN : pick(r), ...(g.suffix === "" && p !== undefined ? { portkey: pick(p) } : {}) });
+    }
+  }
+  for (const g of gateways) {
+    const pk = g.suffix === "" ? peaks.get("portkey") : undefined;
+    figure(ctx, { scenario: scenario + g.suffix, metric: "peak RSS under load", unit: "MiB", baseline: undefined, luthien: peaks.get(g.name) ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
+  }
+  for (const g of gateways) {
+    const pk = g.suffix === "" ? cpu.get("portkey")?.process : undefined;
+    figure(ctx, { scenario: scenario + g.suffix, metric: "gateway CPU per call", unit: "ms", baseline: undefined, luthien: cpu.get(g.name)?.process ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
+  }
+  if (storing) {
+    figure(ctx, { scenario, metric: "monitor CPU per call (storing the activity)", unit: "ms", baseline: undefined, luthien: cpu.get("gateway")?.monitor ?? NaN });
+  }
+  ctx.report.raw["throughput"] = { results: Object.fromEntries(results), peakRssMb: Object.fromEntries(peaks), cpuPerCallMs: Object.fromEntries(cpu) };
   return results;
 }
 
@@ -369,4 +465,70 @@ export async function transportScenario(ctx: BenchContext, stack: Stack, env: Re
   } finally {
     await Promise.all([perCall.stop(), shared.stop()]);
   }
+}
+
+/** What {@link profileScenario} found. */
+export interface ProfileResult {
+  file: string;
+  load: LoadResult;
+  summary: ProfileSummary;
+}
+
+/**
+ * 50-connection (`connections`) SKIP throughput against a gateway of its own under `node --cpu-prof` (on the stack's
+ * mock and engine, with `env`), then stops it so that it writes the profile into `dir`, and prints the top functions
+ * by self time and the per-module rollup. The profiler slows the gateway: its requests/s is context, not a figure.
+ * @throws when the gateway left no profile (it did not exit on SIGTERM in time)
+ */
+export async function profileScenario(ctx: BenchContext, stack: Stack, env: Record<string, string>, dir: string): Promise<ProfileResult> {
+  const { connections, loadMs, loadWarmupMs } = ctx.opts;
+  const gateway = await startService("gateway", {
+    env: {
+      OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`,
+      ANTHROPIC_UPSTREAM_URL: stack.mock.url,
+      POLICY_ENGINE_URL: stack.engine?.address ?? "127.0.0.1:1",
+      ...env,
+    },
+    nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
+  });
+  let load: LoadResult | undefined;
+  const window = { fromUs: NaN, toUs: NaN };
+  try {
+    // One target in one round: the hook marks the measured part, so start-up and warm-up samples are left out.
+    const loads = await interleavedLoads({
+      targets: [createTarget("gateway", gateway.url)],
+      body: chatBody(false),
+      connections,
+      durationMs: loadMs,
+      warmupMs: loadWarmupMs,
+      onRound: (_t, phase) => (phase === "start" ? (window.fromUs = monotonicUs()) : (window.toUs = monotonicUs())),
+    });
+    load = loads.get("gateway");
+  } finally {
+    await gateway.stop();
+  }
+  const file = profilesIn(dir).at(-1);
+  if (file === undefined || load === undefined) throw new Error(`the profiled gateway left no .cpuprofile in ${dir} (killed before it could write one?)`);
+  const summary = summarizeProfile(readProfile(file), REPO_ROOT, window);
+  const pct = (x: number): string => `${fmt(x * 100, 1)}%`;
+  console.log(
+    `\nProfiled gateway, ${connections} connections, SKIP (noop), activity ${ctx.opts.activity ? "on" : "off"}: ${fmt(load.rps, 0)} requests/s under the profiler, ${load.errors} errors; ` +
+      `${fmt(summary.totalMs, 0)} ms sampled ${summary.windowed ? "during the measured load" : "over the whole process (the load's window matched no sample)"}, ` +
+      `${fmt(summary.busyMs, 0)} ms busy (${pct(summary.busyMs / summary.totalMs)}), the rest idle (the event loop waiting)`,
+  );
+  printTable(
+    "Top 25 functions by self time (share of busy time)",
+    ["#", "self ms", "share", "function", "where"],
+    summary.functions.slice(0, 25).map((f, i) => [String(i + 1), fmt(f.selfMs, 1), pct(f.share), f.name.replaceAll("|", "\\|"), f.where]),
+  );
+  const top = summary.modules.slice(0, 30);
+  const rest = summary.modules.slice(30);
+  const restMs = rest.reduce((sum, m) => sum + m.selfMs, 0);
+  printTable(
+    "Self time by package / module: node_modules package, our file, Node internals, V8 (share of busy time)",
+    ["module", "self ms", "share"],
+    [...top.map((m) => [m.name, fmt(m.selfMs, 1), pct(m.share)]), ...(rest.length > 0 ? [[`${rest.length} more (in the summary file)`, fmt(restMs, 1), pct(restMs / summary.busyMs)]] : [])],
+  );
+  console.log(`\nprofile: ${file} (open in Chrome DevTools → Performance, or speedscope)`);
+  return { file, load, summary };
 }

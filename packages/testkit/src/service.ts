@@ -18,6 +18,8 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** How long to wait for the "listening" log line. @default 15000 */
   startTimeoutMs?: number;
+  /** Node flags before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept). @default none */
+  nodeArgs?: readonly string[];
 }
 
 export interface RunningService {
@@ -51,7 +53,7 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
   // Nothing else is overridden: services run with the operator's defaults (the control plane's metrics port
   // included, which a second engine on the host must survive), so the tests see what operators see.
   Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, options.env ?? {});
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, "services", name, "dist", "main.js")], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(REPO_ROOT, "services", name, "dist", "main.js")], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
