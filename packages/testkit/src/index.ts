@@ -17,3 +17,4 @@ export { startFakeEngine } from "./fake-engine";
 export type { FakeEngine, FakeEngineAction, FakeEngineBehaviour, FakeEngineContext, FakeEngineOptions, FakeEngineRecord } from "./fake-engine";
 export { recordScenario, runScenario, FAULTS_REPORT_ENV } from "./scorecard";
 export type { ScenarioResult } from "./scorecard";
+export { seededRandom } from "./random";

@@ -69,13 +69,13 @@ export async function* decodeStreamEvents(body: AsyncIterable<Uint8Array | strin
   let start = 0;
   let event: string | undefined;
   let data: string[] = [];
-  for await (const piece of body) {
-    buffer += typeof piece === "string" ? piece : decoder.decode(piece, { stream: true });
+  /** Reads the whole lines in `buffer`; at the end of the input a final "\r" ends its line. */
+  function* read(final: boolean): Generator<StreamEvent> {
     for (;;) {
       const nl = indexOfLineEnd(buffer, start);
       if (nl === -1) break;
       // A lone "\r" at the very end may be the first half of "\r\n": wait for the next piece.
-      if (buffer.charCodeAt(nl) === 13 && nl === buffer.length - 1) break;
+      if (!final && buffer.charCodeAt(nl) === 13 && nl === buffer.length - 1) break;
       const lineStart = start;
       start = nl + (buffer.charCodeAt(nl) === 13 && buffer.charCodeAt(nl + 1) === 10 ? 2 : 1);
       if (nl === lineStart) {
@@ -102,6 +102,12 @@ export async function* decodeStreamEvents(body: AsyncIterable<Uint8Array | strin
     start -= frameStart;
     frameStart = 0;
   }
+  for await (const piece of body) {
+    buffer += typeof piece === "string" ? piece : decoder.decode(piece, { stream: true });
+    yield* read(false);
+  }
+  buffer += decoder.decode();
+  yield* read(true);
 }
 
 /** The same events as plain messages (no frame, no cached parse). */

@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { recordScenario, startService, startStack, type RunningService, type Stack } from "@luthien/testkit";
+import { recordScenario, seededRandom, startService, startStack, type RunningService, type Stack } from "@luthien/testkit";
 
 /**
  * The bypass suite: with the real built-in policies on a healthy engine, content a policy must stop is generated in
@@ -51,17 +51,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** A small seeded generator (mulberry32): the same variants on every run, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 const pick = <T>(r: () => number, list: readonly T[]): T => list[Math.floor(r() * list.length)] as T;
 /** `text` cut at 1–4 random places. */
 function chunked(r: () => number, text: string): string[] {
