@@ -1,9 +1,10 @@
 import {
+  SSE_DONE,
+  StreamEvent,
   createAnthropicAccumulator,
-  createAnthropicStreamBuilder,
-  createAnthropicStreamValidator,
+  createClientStage,
+  createClientValidator,
   createOpenAIAccumulator,
-  createOpenAIStreamGuard,
   emptyUsage,
   outputTextOf,
   type AnthropicStreamEvent,
@@ -221,52 +222,43 @@ function isPolicyList(p: AnyPolicy | readonly AnyPolicy[]): p is readonly AnyPol
   return Array.isArray(p);
 }
 
-/** The gateway's stream stage, then the client's accumulator. */
+const RESPONSES_ENDS: ReadonlySet<string> = new Set(["response.completed", "response.incomplete", "response.failed", "error"]);
+
+/** The gateway's client stage (the same one), its validator, then the client's accumulator. */
 function deliver(format: PolicyRequest["format"], events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
+  const stage = createClientStage(format);
+  const validate = createClientValidator(format);
+  const staged: StreamEvent[] = [];
+  for (const e of events) {
+    if (e.format !== format) throw new Error(`a ${e.format} event in a ${format} stream`);
+    staged.push(...stage.push(e.format === "openai" ? StreamEvent.fromJson(undefined, e.chunk) : StreamEvent.fromJson(e.event.type, e.event)));
+  }
+  // A recorded Responses stream cut before its terminal event is delivered as far as it went: the gateway's stage
+  // would refuse to end it, and the client would get an error event after these.
+  const cut = format === "responses" && !events.some((e) => e.format === "responses" && RESPONSES_ENDS.has(e.event.type));
+  if (events.length > 0 && !cut) staged.push(...stage.end());
+  for (const e of staged) validate(e);
+  const out = staged.filter((e) => e.data !== SSE_DONE);
   switch (format) {
-    case "openai":
-      return deliverOpenAI(events);
-    case "anthropic":
-      return deliverAnthropic(events);
+    case "openai": {
+      const acc = createOpenAIAccumulator();
+      for (const e of out) acc.push(e.json<ChatCompletionChunk>());
+      const body = acc.result();
+      return { delivered: out.map((e) => ({ format, chunk: e.json<ChatCompletionChunk>() })), response: body === undefined ? undefined : { format, body } };
+    }
+    case "anthropic": {
+      const acc = createAnthropicAccumulator();
+      for (const e of out) acc.push(e.json<AnthropicStreamEvent>());
+      const body = acc.result();
+      return { delivered: out.map((e) => ({ format, event: e.json<AnthropicStreamEvent>() })), response: body === undefined ? undefined : { format, body } };
+    }
     case "responses":
-      return deliverResponses(events);
+      return checkResponses(out.map((e) => e.json<ResponsesStreamEvent>()));
     default: {
       const unknown: never = format;
       throw new Error(`unknown format ${String(unknown)}`);
     }
   }
-}
-
-function deliverOpenAI(events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
-  const guard = createOpenAIStreamGuard();
-  const acc = createOpenAIAccumulator();
-  const delivered: PolicyEvent[] = [];
-  for (const e of events) {
-    if (e.format !== "openai") throw new Error(`a ${e.format} event in an OpenAI stream`);
-    guard.check(e.chunk);
-    acc.push(e.chunk);
-    delivered.push(e);
-  }
-  const body = acc.result();
-  return { delivered, response: body === undefined ? undefined : { format: "openai", body } };
-}
-
-function deliverAnthropic(events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
-  const builder = createAnthropicStreamBuilder();
-  const validator = createAnthropicStreamValidator();
-  const acc = createAnthropicAccumulator();
-  const out: AnthropicStreamEvent[] = [];
-  for (const e of events) {
-    if (e.format !== "anthropic") throw new Error(`a ${e.format} event in an Anthropic stream`);
-    out.push(...builder.push(e.event));
-  }
-  if (out.length > 0 || events.length > 0) out.push(...builder.end());
-  for (const e of out) {
-    validator.check(e);
-    acc.push(e);
-  }
-  const body = acc.result();
-  return { delivered: out.map((event) => ({ format: "anthropic", event })), response: body === undefined ? undefined : { format: "anthropic", body } };
 }
 
 /** JSON with sorted keys, to compare items whatever order their fields were spread in. */
@@ -277,13 +269,13 @@ function canonical(value: unknown): string {
 }
 
 /**
- * Responses: renumbers as the gateway does and checks what a client relies on (openai-node's stream helper, the
+ * Responses, after the gateway's stage: checks what a client relies on (openai-node's stream helper, the
  * AI SDK, the Agents SDK each read a different part of it): items are added in output order and done before the
  * response ends; deltas belong to an open item; each done event repeats what the deltas said; the final response's
  * output is exactly the items delivered (when it delivered any). The response is the final one (`response.completed` and the like).
  * @throws StreamProtocolError on the first broken rule
  */
-function deliverResponses(events: readonly PolicyEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
+function checkResponses(events: readonly ResponsesStreamEvent[]): { delivered: PolicyEvent[]; response: PolicyResponse | undefined } {
   const fail = (why: string): never => {
     throw new StreamProtocolError(`Responses stream: ${why}`);
   };
@@ -292,9 +284,7 @@ function deliverResponses(events: readonly PolicyEvent[]): { delivered: PolicyEv
   const open = new Map<number, { itemId: string | undefined; texts: Map<number, string>; args: string | undefined }>();
   let final: ResponsesResponse | undefined;
   let ended = false;
-  for (const [i, e] of events.entries()) {
-    if (e.format !== "responses") throw new Error(`a ${e.format} event in a Responses stream`);
-    const event = { ...e.event, sequence_number: i } as ResponsesStreamEvent;
+  for (const [i, event] of events.entries()) {
     if (ended) fail(`${event.type} after the end of the response`);
     if (i === 0 && event.type !== "response.created" && event.type !== "response.queued" && event.type !== "error") fail(`the first event is ${event.type}`);
     delivered.push(event);

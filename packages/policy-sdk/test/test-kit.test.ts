@@ -57,7 +57,7 @@ describe("runPolicy", () => {
     expect((await runPolicy(skipper, { request: openAIRequest("x"), stream })).text).toBe("as is");
   });
 
-  it("builds Responses traffic with sequence numbers from 0, and refuses items out of order", async () => {
+  it("builds Responses traffic with sequence numbers from 0, and renumbers output indexes as the gateway does", async () => {
     const stream = responsesStream({ text: "hi", toolCalls: [{ name: "f", input: { a: 1 } }] });
     const seqs = stream.map((e) => (e.format === "responses" ? e.event.sequence_number : -1));
     expect(seqs).toEqual(stream.map((_e, i) => i));
@@ -68,7 +68,10 @@ describe("runPolicy", () => {
       mode: "FULL",
       onEvent: (e) => [e.format === "responses" && e.event.type === "response.output_item.added" ? { ...e, event: { ...e.event, output_index: e.event.output_index + 1 } } : e],
     };
-    await expect(runPolicy(swapped, { request: responsesRequest("x"), stream })).rejects.toThrow(/item added at output index 1, expected 0/);
+    const renumbered = await runPolicy(swapped, { request: responsesRequest("x"), stream });
+    const added = renumbered.delivered.flatMap((e) => (e.format === "responses" && e.event.type === "response.output_item.added" ? [e.event.output_index] : []));
+    expect(added).toEqual([0, 1]);
+    expect(renumbered).toMatchObject({ text: "hi", toolCalls: [{ id: "call_0", name: "f", input: { a: 1 } }] });
   });
 
   it("records activity and fails on a stream the gateway would refuse", async () => {

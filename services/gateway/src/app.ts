@@ -7,7 +7,7 @@ import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
 import { createAuthMiddleware, createClientAuth, presentedCredential } from "./auth";
 import { createBatchHandlers } from "./batches";
 import { createCallHandler } from "./call-handler";
-import { anthropicApi, CLIENT_APIS, openaiApi, type ClientApi } from "./client-api";
+import { anthropicApi, CLIENT_APIS, looksLikeAnthropic, openaiApi, type ClientApi } from "./client-api";
 import { COUNT_TOKENS_ROUTE, createCountTokensHandler } from "./count-tokens";
 import type { GatewayConfig } from "./config";
 import { NotFoundError, toHttpError, type HttpError } from "./errors";
@@ -30,7 +30,7 @@ export interface Gateway {
 
 /** The client API whose error format a request gets when its route does not say (404s, passthrough, auth). */
 function apiOf(req: Request): ClientApi {
-  return req.path.startsWith("/v1/messages") || req.headers["anthropic-version"] !== undefined ? anthropicApi : openaiApi;
+  return looksLikeAnthropic(req) ? anthropicApi : openaiApi;
 }
 
 /**
@@ -183,11 +183,9 @@ function publishRefused(sink: ActivitySink, req: Request, res: Response, api: Cl
 
 /** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */
 function redactorFor(secrets: SecretRedactor, req: Request, res: Response): (text: string) => string {
-  const presented = presentedCredential(req)?.value;
-  const auth = res.locals.call.auth;
-  const own = auth !== undefined && auth.credential.kind !== "server" ? auth.credential.value : undefined;
-  const extra = [presented, own].filter((s): s is string => s !== undefined);
-  return (text) => secrets.redact(text, extra);
+  // Presented but refused (a 401) is still the caller's secret.
+  const presented = presentedCredential(req);
+  return secrets.forCaller(res.locals.call.auth?.credential ?? presented);
 }
 
 /**

@@ -116,7 +116,6 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
   const withCall = async (req: Request, res: Response, start: { route: string; model: string }, run: (call: BatchCall) => Promise<void>): Promise<void> => {
     const callId = res.locals.call.id;
     const auth = callLocals(res).auth;
-    const own = auth.credential.kind === "server" ? [] : [auth.credential.value];
     const abort = new AbortController();
     const calls = new Set<PolicyCall>();
     res.on("close", () => {
@@ -170,7 +169,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
         outcome = "client_closed";
         return;
       }
-      const http = toHttpError(err, { redact: (text) => options.secrets.redact(text, own) });
+      const http = toHttpError(err, { redact: options.secrets.forCaller(auth.credential) });
       status = http.status;
       outcome = err instanceof PolicyDeniedError ? "denied" : "error";
       failure = { type: http.type, message: http.message };

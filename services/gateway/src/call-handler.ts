@@ -507,9 +507,10 @@ class Call {
   }
 
   #redact(text: string): string {
-    const credential = this.#credential.credential;
-    return this.#o.secrets.redact(text, credential.kind === "server" ? [] : [credential.value]);
+    this.#redactor ??= this.#o.secrets.forCaller(this.#credential.credential);
+    return this.#redactor(text);
   }
+  #redactor: ((text: string) => string) | undefined;
 
   #elapsedMs(): number {
     return Math.round(performance.now() - this.#startedAt);

@@ -249,5 +249,13 @@ function nextSequenceNumber(last: SseMessage | undefined): number {
   }
 }
 
+/**
+ * Whether a request that names no client API of its own (a 404, a passthrough route, a refused credential) speaks
+ * Anthropic's: an `anthropic-version` header, or a path under `/v1/messages`.
+ */
+export function looksLikeAnthropic(req: Request, path: string = req.path): boolean {
+  return req.headers["anthropic-version"] !== undefined || path.toLowerCase().startsWith("/v1/messages");
+}
+
 /** The client APIs whose calls the policies decide, by route. */
 export const CLIENT_APIS: readonly ClientApi[] = [openaiApi, anthropicApi, responsesApi];

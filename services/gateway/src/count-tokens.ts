@@ -78,8 +78,7 @@ export function createCountTokensHandler(options: CountTokensOptions) {
       activity.requestSent(sent);
       status = await forwardToProvider({ ...options, req, res, provider, path: COUNT_TOKENS_ROUTE, body: Buffer.from(JSON.stringify(sent)), credential: auth.credential });
     } catch (err) {
-      const own = auth.credential.kind === "server" ? [] : [auth.credential.value];
-      const http = toHttpError(err, { redact: (text) => options.secrets.redact(text, own) });
+      const http = toHttpError(err, { redact: options.secrets.forCaller(auth.credential) });
       status = http.status;
       outcome = err instanceof PolicyDeniedError ? "denied" : "error";
       failure = { type: http.type, message: http.message };

@@ -32,22 +32,34 @@ function streamFailure(err: grpc.ServiceError): PolicyUnavailableError {
 }
 const closedEarly = (): PolicyUnavailableError => new PolicyUnavailableError("closed", "policy engine closed the stream before finishing the call");
 
-/** Resolves once `stream` drained (or closed): `write()` returned false. */
-function drained(stream: grpc.ClientDuplexStream<GatewayMessage, EngineMessage__Output>): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.on("drain", done);
-    stream.on("close", done);
-  });
+/**
+ * A writer of `stream` that waits for `drain` when the stream is full. One waiter per stream, however many writes
+ * are blocked: a listener pair per blocked write would pile up with hundreds of calls on one stream, and removing
+ * each again costs a scan of them all.
+ */
+function writerOf(stream: grpc.ClientDuplexStream<GatewayMessage, EngineMessage__Output>): (message: GatewayMessage) => Promise<void> {
+  let drained: Promise<void> | undefined;
+  const waitForDrain = (): Promise<void> =>
+    (drained ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        stream.off("drain", done);
+        stream.off("close", done);
+        drained = undefined;
+        resolve();
+      };
+      stream.on("drain", done);
+      // A stream that closes never drains: its blocked writers give up rather than wait for ever.
+      stream.on("close", done);
+    }));
+  return async (message) => {
+    if (!stream.write(message)) await waitForDrain();
+  };
 }
 
 /** Stream per call: the call owns a `Process` stream; ending the call half-closes or cancels it. */
 export function openOwnStream(client: ReturnType<typeof createPolicyEngineClient>, sink: CallSink): CallLink {
   const stream = client.Process();
+  const write = writerOf(stream);
   let released = false;
   stream.on("data", (m: EngineMessage__Output) => sink.data(m));
   stream.on("error", (err: grpc.ServiceError) => {
@@ -56,9 +68,7 @@ export function openOwnStream(client: ReturnType<typeof createPolicyEngineClient
   });
   stream.on("end", () => sink.fail(closedEarly()));
   return {
-    async write(message) {
-      if (!stream.write(message)) await drained(stream);
-    },
+    write,
     end() {
       released = true;
       stream.end();
@@ -72,6 +82,7 @@ export function openOwnStream(client: ReturnType<typeof createPolicyEngineClient
 
 interface SharedStream {
   stream: grpc.ClientDuplexStream<GatewayMessage, EngineMessage__Output>;
+  write(message: GatewayMessage): Promise<void>;
   calls: Map<string, CallSink>;
   /** Takes no new calls; half-closed once its last call is released. */
   draining: boolean;
@@ -92,7 +103,8 @@ export function createMultiplexedTransport(
     shared = shared.filter((x) => x !== s);
   };
   const open = (): SharedStream => {
-    const s: SharedStream = { stream: client.Process(), calls: new Map(), draining: false };
+    const stream = client.Process();
+    const s: SharedStream = { stream, write: writerOf(stream), calls: new Map(), draining: false };
     s.stream.on("data", (m: EngineMessage__Output) => {
       const sink = s.calls.get(m.callId);
       // Answers for a call already released (cancelled, failed, timed out) are expected now and then.
@@ -129,9 +141,7 @@ export function createMultiplexedTransport(
       const s = pick();
       s.calls.set(callId, sink);
       return {
-        async write(message) {
-          if (!s.stream.write(message)) await drained(s.stream);
-        },
+        write: s.write,
         end: () => release(s, callId),
         abort: () => release(s, callId),
       };

@@ -9,6 +9,7 @@ import { classifyPassthrough, normalisePath, refusal } from "./route-classes";
 import type { ProviderConfig, Routing } from "./routing";
 import { callLocals } from "./locals";
 import type { SecretRedactor } from "./secrets";
+import { looksLikeAnthropic } from "./client-api";
 import { providerAuthHeaders } from "./provider-client";
 
 /** Request headers a forwarded call carries; everything else (cookies, client credentials) stays here. */
@@ -32,8 +33,7 @@ export interface PassthroughOptions {
 
 /** Anthropic-looking requests (an `anthropic-version` header, or a `/v1/messages...` path) go to `anthropic`. */
 export function passthroughProvider(routing: Routing, req: Request, path: string): ProviderConfig {
-  const anthropic = req.headers["anthropic-version"] !== undefined || path.toLowerCase().startsWith("/v1/messages");
-  return routing.providers.get(anthropic ? "anthropic" : "openai") as ProviderConfig;
+  return routing.providers.get(looksLikeAnthropic(req, path) ? "anthropic" : "openai") as ProviderConfig;
 }
 
 /**
@@ -104,7 +104,7 @@ export async function forwardToProvider(o: ForwardOptions): Promise<number> {
   }
   // Error bodies may echo the credential the provider was sent (the server's own key, in client_key mode), and
   // a client may put a key in the path; neither reaches an answer or a log line.
-  const redact = (text: string): string => o.secrets.redact(text, credential.kind === "server" ? [] : [credential.value]);
+  const redact = o.secrets.forCaller(credential);
   const logged = (status: number) => ({ callId: res.locals.call.id, method: req.method, path: redact(target.pathname), status });
   for (const [name, value] of Object.entries(providerAuthHeaders(provider, credential))) headers.set(name, value);
 

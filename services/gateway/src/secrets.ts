@@ -1,3 +1,5 @@
+import type { UpstreamCredential } from "./auth";
+
 /** Placed where a credential was. */
 export const REDACTED = "[REDACTED]";
 
@@ -18,6 +20,8 @@ export interface SecretRedactor {
    * `[REDACTED]`.
    */
   redact(text: string, extra?: readonly string[]): string;
+  /** A redactor for one call: the known credentials and the caller's own, when it carries one upstream. */
+  forCaller(credential: UpstreamCredential | undefined): (text: string) => string;
 }
 
 /** @param secrets the server's provider keys and the gateway's client keys; undefined entries are skipped */
@@ -30,10 +34,15 @@ export function createSecretRedactor(secrets: Iterable<string | undefined>): Sec
   };
   // Longest first, so a key that contains another is replaced whole.
   known.sort((a, b) => b.length - a.length);
+  const redact = (text: string, extra: readonly string[] = []): string => {
+    const more = extra.filter((s) => s.length >= MIN_SECRET_LENGTH);
+    return replaceAll(replaceAll(text, known), more);
+  };
   return {
-    redact(text, extra = []) {
-      const more = extra.filter((s) => s.length >= MIN_SECRET_LENGTH);
-      return replaceAll(replaceAll(text, known), more);
+    redact,
+    forCaller(credential) {
+      const own = credential === undefined || credential.kind === "server" ? [] : [credential.value];
+      return (text) => redact(text, own);
     },
   };
 }
