@@ -9,7 +9,7 @@ import {
   type StreamEvent,
   type TokenUsage,
 } from "@luthien/wire";
-import type { ClientFormat } from "./client-api";
+import type { ClientFormat } from "./formats/client-api";
 
 /** Where activity events go: the NATS publisher of `@luthien/events`, which never blocks or throws. */
 export interface ActivitySink {

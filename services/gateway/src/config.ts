@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, envEnum, envInt, envList, envString } from "@luthien/runtime";
-import type { AuthMode } from "./auth";
-import { readRouting, type Routing } from "./routing";
+import type { AuthMode } from "./identity/auth";
+import { readRouting, type Routing } from "./upstream/routing";
 
 /** The gateway's configuration, from env only. Defaults are the operator contract in the README. */
 export interface GatewayConfig {

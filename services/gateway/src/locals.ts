@@ -1,7 +1,7 @@
 import type { Response } from "express";
-import type { CallAuth } from "./auth";
-import type { ClientApi } from "./client-api";
-import type { JsonBody } from "./json-body";
+import type { CallAuth } from "./identity/auth";
+import type { ClientApi } from "./formats/client-api";
+import type { JsonBody } from "./formats/json-body";
 import { NO_TRACE, type CallTrace } from "./tracing";
 
 /** What the gateway knows of a request as it passes the middleware, in `res.locals.call`. */

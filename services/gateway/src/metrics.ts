@@ -1,6 +1,6 @@
 import type { PublisherCounters } from "@luthien/events";
 import { Counter, Gauge, Histogram, counterFrom, createHttpMetrics, createMetrics, createMetricsHandler, type Registry } from "@luthien/telemetry";
-import type { PolicyEngineMetrics, VerdictPhase } from "./policy-engine";
+import type { PolicyEngineMetrics, VerdictPhase } from "./engine/policy-engine";
 
 /** Options of {@link createGatewayMetrics}. */
 export interface GatewayMetricsOptions {

@@ -15,11 +15,11 @@ import {
   serverAttributes,
 } from "@luthien/telemetry";
 import { usageOf, type StreamEvent, type TokenUsage } from "@luthien/wire";
-import type { ClientApi } from "./client-api";
-import type { JsonBody } from "./json-body";
-import type { RequestOutcome } from "./policy-engine";
-import type { ProviderConfig } from "./routing";
-import type { Upstream, UpstreamCallOptions } from "./upstream";
+import type { ClientApi } from "./formats/client-api";
+import type { JsonBody } from "./formats/json-body";
+import type { RequestOutcome } from "./engine/policy-engine";
+import type { ProviderConfig } from "./upstream/routing";
+import type { Upstream, UpstreamCallOptions } from "./upstream/upstream";
 
 /** The instrumentation scope of the gateway's spans. */
 const SCOPE = "luthien-gateway";

@@ -6,10 +6,10 @@ import type { Logger } from "@luthien/runtime";
 import { startFakeEngine, startStack, type Stack } from "@luthien/testkit";
 import type { ActivitySink } from "../src/activity";
 import { createGateway } from "../src/app";
-import { isAuthMiddleware } from "../src/auth";
+import { isAuthMiddleware } from "../src/identity/auth";
 import { readGatewayConfig } from "../src/config";
-import { BATCH_ROUTES } from "../src/route-classes";
-import { readRouting } from "../src/routing";
+import { BATCH_ROUTES } from "../src/routes/route-classes";
+import { readRouting } from "../src/upstream/routing";
 import { listen } from "./in-process";
 import { rawRequest } from "./raw-http";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import OpenAI from "openai";
 import { freePort, startFakeEngine, startService, waitFor, type RunningService } from "@luthien/testkit";
-import { readRouting } from "../src/routing";
+import { readRouting } from "../src/upstream/routing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "luthien-pools-"));
 let files = 0;

@@ -2,8 +2,8 @@ import { writeFileSync } from "node:fs";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startNats, startStack, waitFor, type RunningNats, type Stack } from "@luthien/testkit";
-import { keyIdOf } from "../src/auth";
-import { OVERHEAD_HEADER } from "../src/call-handler";
+import { keyIdOf } from "../src/identity/auth";
+import { OVERHEAD_HEADER } from "../src/routes/call-handler";
 import { postRaw, readEvents } from "./sse";
 
 const CLIENT_KEY = "gw-metrics-client-key-0123456789";

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { classifyPassthrough, DECIDED_ROUTES, decidedRouteMatching, normalisePath } from "../src/route-classes";
+import { classifyPassthrough, DECIDED_ROUTES, decidedRouteMatching, normalisePath } from "../src/routes/route-classes";
 
 /**
  * The route classes by construction: whatever disguise a path wears (dot segments, encoded dots and slashes,

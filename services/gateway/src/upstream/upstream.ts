@@ -21,10 +21,10 @@ import {
   type RawMessageStreamEvent,
   type ResponsesRequest,
 } from "@luthien/wire";
-import type { UpstreamCredential } from "./auth";
-import type { ClientFormat } from "./client-api";
-import { InvalidRequestError, UpstreamUnreachableError } from "./errors";
-import { JsonBody } from "./json-body";
+import type { UpstreamCredential } from "../identity/auth";
+import type { ClientFormat } from "../formats/client-api";
+import { InvalidRequestError, UpstreamUnreachableError } from "../errors";
+import { JsonBody } from "../formats/json-body";
 import { createProviderClient, readBody, streamError, type ProviderClient, type ProviderRequest } from "./provider-client";
 import type { ProviderConfig } from "./routing";
 

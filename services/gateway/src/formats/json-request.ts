@@ -1,7 +1,7 @@
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Readable } from "node:stream";
 import type { NextFunction, Request, Response } from "express";
-import { InvalidRequestError, RequestTooLargeError } from "./errors";
+import { InvalidRequestError, RequestTooLargeError } from "../errors";
 import { JsonBody } from "./json-body";
 
 /** The content encodings a body may arrive in (what `express.json` inflated), by `Content-Encoding`. */

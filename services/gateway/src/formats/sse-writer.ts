@@ -1,6 +1,6 @@
 import type { Response } from "express";
 import type { StreamEvent } from "@luthien/wire";
-import { ClientGoneError } from "./errors";
+import { ClientGoneError } from "../errors";
 
 /** Writes SSE to a client, honouring backpressure: a full socket buffer means waiting for `drain`. */
 export interface SseWriter {

@@ -2,8 +2,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import type { UpstreamCredential } from "./auth";
-import { ClientGoneError, UpstreamTimeoutError, UpstreamUnreachableError } from "./errors";
+import type { UpstreamCredential } from "../identity/auth";
+import { ClientGoneError, UpstreamTimeoutError, UpstreamUnreachableError } from "../errors";
 import type { ProviderConfig } from "./routing";
 
 /** The API version an Anthropic request carries when its client named none (what the official SDK sends). */

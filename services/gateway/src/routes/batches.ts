@@ -1,18 +1,18 @@
 import { once } from "node:events";
 import Anthropic from "@anthropic-ai/sdk";
 import type { Request, RequestHandler, Response } from "express";
-import { createCallActivity, type CallActivity, type CallOutcome } from "./activity";
-import type { CallAuth, UpstreamCredential } from "./auth";
-import { anthropicApi } from "./client-api";
-import type { EnginePool, EnginePools } from "./engine-pool";
-import { GatewayError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "./errors";
-import { createHttpFetch } from "./http-fetch";
+import { createCallActivity, type CallActivity, type CallOutcome } from "../activity";
+import type { CallAuth, UpstreamCredential } from "../identity/auth";
+import { anthropicApi } from "../formats/client-api";
+import type { EnginePool, EnginePools } from "../engine/engine-pool";
+import { GatewayError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "../errors";
+import { createHttpFetch } from "../upstream/http-fetch";
 import type { PassthroughOptions } from "./passthrough";
-import type { PolicyCall, StartInfo } from "./policy-engine";
+import type { PolicyCall, StartInfo } from "../engine/policy-engine";
 import type { BatchRouteKind } from "./route-classes";
-import type { ProviderConfig } from "./routing";
-import { callLocals } from "./locals";
-import { providerAuthHeaders } from "./provider-client";
+import type { ProviderConfig } from "../upstream/routing";
+import { callLocals } from "../locals";
+import { providerAuthHeaders } from "../upstream/provider-client";
 
 /** The route batch calls are decided under (engine pools and policy chains match it), creation and results alike. */
 export const BATCHES_ROUTE = "/v1/messages/batches";

@@ -16,7 +16,7 @@ import {
 } from "@luthien/protocol";
 import type { Logger } from "@luthien/runtime";
 import { createMultiplexedTransport, openOwnStream, type CallLink, type CallSink } from "./engine-transport";
-import { PolicyDeniedError, PolicyFailedError, PolicyTimeoutError, PolicyUnavailableError } from "./errors";
+import { PolicyDeniedError, PolicyFailedError, PolicyTimeoutError, PolicyUnavailableError } from "../errors";
 
 export interface PolicyEngineOptions {
   /** `host:port` of the engine. */

@@ -13,7 +13,7 @@ import {
   type ResponsesResponse,
   type SseMessage,
 } from "@luthien/wire";
-import { InvalidRequestError, type HttpError } from "./errors";
+import { InvalidRequestError, type HttpError } from "../errors";
 import type { SseHeartbeat } from "./sse-writer";
 
 /** The wire format of a client API: OpenAI Chat Completions, Anthropic Messages, or the OpenAI Responses API. */

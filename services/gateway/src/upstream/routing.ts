@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { ConfigError, createGlobMatcher, envEnum } from "@luthien/runtime";
-import { batchRouteMatching, decidedRouteMatching } from "./route-classes";
+import { batchRouteMatching, decidedRouteMatching } from "../routes/route-classes";
 
 export type ProviderFormat = "openai" | "anthropic";
 

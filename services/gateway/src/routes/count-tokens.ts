@@ -1,9 +1,9 @@
 import type { Request, Response } from "express";
-import { createCallActivity } from "./activity";
-import { anthropicApi } from "./client-api";
-import type { EnginePools } from "./engine-pool";
-import { callLocals } from "./locals";
-import { InvalidRequestError, PolicyDeniedError, servableWithoutPolicy, toHttpError } from "./errors";
+import { createCallActivity } from "../activity";
+import { anthropicApi } from "../formats/client-api";
+import type { EnginePools } from "../engine/engine-pool";
+import { callLocals } from "../locals";
+import { InvalidRequestError, PolicyDeniedError, servableWithoutPolicy, toHttpError } from "../errors";
 import { forwardToProvider, type PassthroughOptions } from "./passthrough";
 
 export const COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens";

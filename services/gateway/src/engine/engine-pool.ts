@@ -1,8 +1,8 @@
 import { lookup } from "node:dns/promises";
 import type { Logger } from "@luthien/runtime";
-import { PolicyUnavailableError } from "./errors";
+import { PolicyUnavailableError } from "../errors";
 import { createPolicyEngine, type EngineHealth, type PolicyCall, type PolicyEngine, type PolicyEngineOptions, type RequestOutcome } from "./policy-engine";
-import type { EnginePoolConfig, EngineSelector, FailureMode, Routing } from "./routing";
+import type { EnginePoolConfig, EngineSelector, FailureMode, Routing } from "../upstream/routing";
 
 /** One pool's way to open a call on whichever of its replicas should take it. */
 export interface EnginePool {

@@ -1,5 +1,5 @@
 import { grpc, type EngineMessage__Output, type GatewayMessage, type createPolicyEngineClient } from "@luthien/protocol";
-import { PolicyUnavailableError } from "./errors";
+import { PolicyUnavailableError } from "../errors";
 
 // How a call's messages reach the engine: a `Process` stream of its own, or a share of one of a few long-lived
 // multiplexed streams. The call's verdict bookkeeping (policy-engine.ts) is the same over both.

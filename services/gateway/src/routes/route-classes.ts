@@ -1,5 +1,5 @@
 import { createGlobMatcher } from "@luthien/runtime";
-import type { UncheckedRoute } from "./routing";
+import type { UncheckedRoute } from "../upstream/routing";
 
 /**
  * Every route under `/v1/` is in one of three classes, listed here and nowhere else:

@@ -1,16 +1,16 @@
 import { Readable } from "node:stream";
 import type { Request, Response } from "express";
 import type { Logger } from "@luthien/runtime";
-import { createCallActivity, type ActivitySink } from "./activity";
-import type { UpstreamCredential } from "./auth";
-import { ClientGoneError, InvalidRequestError, RouteRefusedError, UpstreamTimeoutError, UpstreamUnreachableError } from "./errors";
-import type { GatewayMetrics } from "./metrics";
+import { createCallActivity, type ActivitySink } from "../activity";
+import type { UpstreamCredential } from "../identity/auth";
+import { ClientGoneError, InvalidRequestError, RouteRefusedError, UpstreamTimeoutError, UpstreamUnreachableError } from "../errors";
+import type { GatewayMetrics } from "../metrics";
 import { classifyPassthrough, normalisePath, refusal } from "./route-classes";
-import type { ProviderConfig, Routing } from "./routing";
-import { callLocals } from "./locals";
-import type { SecretRedactor } from "./secrets";
-import { looksLikeAnthropic } from "./client-api";
-import { providerAuthHeaders } from "./provider-client";
+import type { ProviderConfig, Routing } from "../upstream/routing";
+import { callLocals } from "../locals";
+import type { SecretRedactor } from "../identity/secrets";
+import { looksLikeAnthropic } from "../formats/client-api";
+import { providerAuthHeaders } from "../upstream/provider-client";
 
 /** Request headers a forwarded call carries; everything else (cookies, client credentials) stays here. */
 const FORWARD_REQUEST = ["content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"];

@@ -1,19 +1,19 @@
 import type { Request, Response } from "express";
 import { SSE_DONE, StreamEvent, createClientStage, createClientValidator } from "@luthien/wire";
 import type { Logger } from "@luthien/runtime";
-import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "./activity";
-import type { ClientApi } from "./client-api";
-import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError, type HttpError } from "./errors";
-import type { EnginePool, EnginePools } from "./engine-pool";
-import { JsonBody } from "./json-body";
-import { callLocals } from "./locals";
-import type { GatewayMetrics } from "./metrics";
-import type { ChunkOutcome, PolicyCall, RequestOutcome } from "./policy-engine";
-import type { Routing } from "./routing";
-import type { SecretRedactor } from "./secrets";
-import { createSseWriter, type SseWriter } from "./sse-writer";
-import type { CallTrace } from "./tracing";
-import type { Upstream, UpstreamCallOptions, Upstreams } from "./upstream";
+import { createCallActivity, type ActivitySink, type CallActivity, type CallOutcome } from "../activity";
+import type { ClientApi } from "../formats/client-api";
+import { CallTimeoutError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError, type HttpError } from "../errors";
+import type { EnginePool, EnginePools } from "../engine/engine-pool";
+import { JsonBody } from "../formats/json-body";
+import { callLocals } from "../locals";
+import type { GatewayMetrics } from "../metrics";
+import type { ChunkOutcome, PolicyCall, RequestOutcome } from "../engine/policy-engine";
+import type { Routing } from "../upstream/routing";
+import type { SecretRedactor } from "../identity/secrets";
+import { createSseWriter, type SseWriter } from "../formats/sse-writer";
+import type { CallTrace } from "../tracing";
+import type { Upstream, UpstreamCallOptions, Upstreams } from "../upstream/upstream";
 
 export interface CallHandlerOptions {
   api: ClientApi;
