@@ -11,7 +11,7 @@
  * - burst: `--calls` calls published back to back, then `flush()`. Caller = CPU spent inside `publish()`
  *   (`process.cpuUsage()` around the synchronous publishing, so preemption by other processes does not count; the
  *   wall time inside `publish()` is printed beside it); process = `process.cpuUsage()` (user + system, every
- *   thread) from the first publish until every ack is in.
+ *   thread) from the first publish until every ack is in, its system part beside it.
  * - paced: calls arrive at `--rate` per second, each call's events spread over two event-loop turns the way a
  *   gateway emits them (start and request first, the rest later). Process CPU is reported net of an identical
  *   pacing loop that publishes nothing, measured in the same round.
@@ -71,13 +71,42 @@ function callPayloads() {
     usage: { input_tokens: 1834, output_tokens: 412, cache_read_input_tokens: 0 },
   };
   return [
-    ["call.started", { model: "claude-sonnet-4-5", stream: true, route: "/v1/messages", keyId: "key_7f3a9c", userId: "user_42", sessionId: "sess_0193a7e2", format: "anthropic", provider: "anthropic", headers: { "user-agent": "claude-cli/2.1.3 (external, cli)", "anthropic-version": "2023-06-01", "anthropic-beta": "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14" } }],
+    [
+      "call.started",
+      {
+        model: "claude-sonnet-4-5",
+        stream: true,
+        route: "/v1/messages",
+        keyId: "key_7f3a9c",
+        userId: "user_42",
+        sessionId: "sess_0193a7e2",
+        format: "anthropic",
+        provider: "anthropic",
+        headers: {
+          "user-agent": "claude-cli/2.1.3 (external, cli)",
+          "anthropic-version": "2023-06-01",
+          "anthropic-beta": "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14",
+        },
+      },
+    ],
     ["request.received", { body: request }],
     ["request.sent", { body: request }],
     ["response.received", { body: response }],
     ["policy.all-caps.rewrote", { policy: "all-caps", action: "rewrote", detail: text(160) }],
     ["response.sent", { body: response }],
-    ["call.ended", { status: 200, outcome: "ok", latencyMs: 1843, ttftMs: 412, usage: { inputTokens: 1834, outputTokens: 412 }, chunksIn: 58, chunksOut: 58, policyActions: ["all-caps.rewrote"] }],
+    [
+      "call.ended",
+      {
+        status: 200,
+        outcome: "ok",
+        latencyMs: 1843,
+        ttftMs: 412,
+        usage: { inputTokens: 1834, outputTokens: 412 },
+        chunksIn: 58,
+        chunksOut: 58,
+        policyActions: ["all-caps.rewrote"],
+      },
+    ],
   ];
 }
 
@@ -90,6 +119,7 @@ const cpuMs = (since) => {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
 };
+const sysMs = (since) => process.cpuUsage(since).system / 1000;
 const nextTurn = () => new Promise((r) => setImmediate(r));
 
 async function storedCount(jsm) {
@@ -112,7 +142,7 @@ async function burstRound(pub, calls, payloads, prefix) {
   // Nothing but publish() ran since cpu0: no I/O or timer can run inside a synchronous loop.
   const caller = cpuMs(cpu0);
   await pub.flush(120_000);
-  return { caller: caller / calls, callerWall: wall / calls, process: cpuMs(cpu0) / calls };
+  return { caller: caller / calls, callerWall: wall / calls, process: cpuMs(cpu0) / calls, sys: sysMs(cpu0) / calls };
 }
 
 /**
@@ -147,7 +177,7 @@ async function pacedLoop(pub, calls, rate, payloads, prefix) {
     await new Promise((r) => setTimeout(r, 1));
   }
   if (pub !== undefined) await pub.flush(120_000);
-  return { caller: caller / calls, callerWall: wall / calls, process: cpuMs(cpu0) / calls };
+  return { caller: caller / calls, callerWall: wall / calls, process: cpuMs(cpu0) / calls, sys: sysMs(cpu0) / calls };
 }
 
 async function main() {
@@ -172,28 +202,40 @@ async function main() {
     }
     const baseline = [];
     for (let r = 0; r < opts.rounds; r++) {
-      baseline.push((await pacedLoop(undefined, opts.calls, opts.rate, payloads, "none")).process);
+      baseline.push(await pacedLoop(undefined, opts.calls, opts.rate, payloads, "none"));
       for (const s of subjects) {
         const before = await storedCount(jsm);
         s.burst.push(await burstRound(s.pub, opts.calls, payloads, `b${r}-${s.label}`));
         const paced = await pacedLoop(s.pub, opts.calls, opts.rate, payloads, `p${r}-${s.label}`);
         s.paced.push(paced);
         const stored = (await storedCount(jsm)) - before;
-        if (stored !== 2 * opts.calls * EVENTS_PER_CALL) throw new Error(`${s.label}: stream gained ${stored} messages, expected ${2 * opts.calls * EVENTS_PER_CALL}`);
+        const expected = 2 * opts.calls * EVENTS_PER_CALL;
+        if (stored !== expected) throw new Error(`${s.label}: stream gained ${stored} messages, expected ${expected}`);
         await nextTurn();
       }
     }
-    const base = median(baseline);
-    console.log(`${opts.calls} calls × ${EVENTS_PER_CALL} events (${bytesPerCall} B of data per call), ${opts.rounds} rounds, paced at ${opts.rate} calls/s; medians, ms per call`);
+    const base = median(baseline.map((x) => x.process));
+    const baseSys = median(baseline.map((x) => x.sys));
+    console.log(
+      `${opts.calls} calls × ${EVENTS_PER_CALL} events (${bytesPerCall} B of data per call), ${opts.rounds} rounds, ` +
+        `paced at ${opts.rate} calls/s; medians, ms per call`,
+    );
     console.log(`paced baseline (loop without publishing): ${base.toFixed(4)} ms process CPU per call`);
-    console.log("caller = CPU inside publish() (wall time inside it in brackets); process = whole-process CPU until every ack is in");
-    console.log("build         burst caller        burst process   paced caller        paced process (net)   counters");
-    const f = (xs, k) => median(xs.map((x) => x[k])).toFixed(4);
+    console.log("caller = CPU inside publish() [wall time inside it]; process = whole-process CPU until every ack is in [of it, system]");
+    console.log("build         burst caller        burst process     paced caller        paced process (net)   counters");
+    const med = (xs, k, minus = 0) => (median(xs.map((x) => x[k])) - minus).toFixed(4);
+    const pair = (a, b, width) => `${a} [${b}]`.padEnd(width);
     for (const s of subjects) {
       const c = s.pub.counters();
-      console.log(
-        `${s.label.padEnd(12)}  ${`${f(s.burst, "caller")} (${f(s.burst, "callerWall")})`.padEnd(18)}  ${f(s.burst, "process").padStart(13)}   ${`${f(s.paced, "caller")} (${f(s.paced, "callerWall")})`.padEnd(18)}  ${(median(s.paced.map((x) => x.process)) - base).toFixed(4).padStart(19)}   published=${c.published} retried=${c.retried} dropped=${c.dropped}`,
-      );
+      const cells = [
+        s.label.padEnd(12),
+        pair(med(s.burst, "caller"), med(s.burst, "callerWall"), 18),
+        pair(med(s.burst, "process"), med(s.burst, "sys"), 16),
+        pair(med(s.paced, "caller"), med(s.paced, "callerWall"), 18),
+        pair(med(s.paced, "process", base), med(s.paced, "sys", baseSys), 20),
+        `published=${c.published} retried=${c.retried} dropped=${c.dropped}`,
+      ];
+      console.log(cells.join("  "));
     }
   } finally {
     await Promise.all(subjects.map((s) => s.pub.close()));

@@ -35,7 +35,9 @@ export interface EventPublisherOptions {
   closeTimeoutMs?: number;
   /**
    * How long a new event may wait for others to share its socket write (and the server's reply to it); past 64
-   * waiting events they go at once. 0 sends at the end of the current event-loop turn. @default 2
+   * waiting events they go at once. Each write and each read of acks costs more than the events in it at gateway
+   * rates (at 200 calls/s, 10 ms cuts the publisher's CPU per call by about a third against 0). 0 sends at the end
+   * of the current event-loop turn. @default 10
    */
   lingerMs?: number;
 }
@@ -72,8 +74,8 @@ export interface EventPublisher {
    * encodes it, and returns. Synchronous and never throws: an invalid `type` or `callId` (empty, over 256
    * characters), or `data` that is not a JSON-encodable object, is counted in `invalid`; a full outbox in `dropped`;
    * both are logged (rate-limited). `data` is encoded at once (one JSON.stringify on the caller's thread; UTF-8
-   * bytes, headers and the write happen later, once per event-loop turn for everything queued), so the caller may
-   * change the object afterwards.
+   * bytes, headers and the write happen later, in one go for everything queued), so the caller may change the
+   * object afterwards.
    */
   publish(callId: string, type: string, data: object): void;
   /**
@@ -163,18 +165,18 @@ function isoTime(ms: number): string {
 /**
  * Creates a publisher and starts connecting in the background; it returns at once even when NATS is down.
  *
- * Delivery: events wait in a bounded in-memory outbox. Once per event-loop turn the outbox is sent to JetStream as
- * core publishes with `Nats-Msg-Id` = event id, up to `maxInFlight` awaiting their PubAck at once; every ack comes
- * back on one wildcard inbox subscription, its subject's last token naming the attempt it answers, and one timer
- * (armed for the oldest attempt) times out attempts whose ack is late. A refused or timed-out publish, and every
- * publish in flight when the connection drops, stops the sending: once nothing is in flight any more, the failed
- * events go back at the head of the outbox in their original order and are retried (with backoff) before anything
- * newer, so order per call holds except among events in flight together. While NATS is away nothing is sent, and the
- * outbox holds what arrives meanwhile; nats.js discards core publishes made during a reconnect, which is why every
- * event waits for its ack. A retry of an event the stream already has is answered "duplicate" (within the stream's
- * duplicate window), so an event is stored once; an ack of an attempt already given up on is ignored. The stream
- * `LUTHIEN_ACTIVITY` is created if missing on connect, on every reconnect, and when the server answers that no
- * stream captures the subject.
+ * Delivery: events wait in a bounded in-memory outbox. Up to `lingerMs` after the first of them arrives (sooner when
+ * many wait), what is queued goes to JetStream in one socket write, as core publishes with `Nats-Msg-Id` = event id,
+ * up to `maxInFlight` awaiting their PubAck at once. Every ack comes back on one wildcard inbox subscription, the last
+ * token of its subject naming the attempt it answers, and one timer (armed for the oldest attempt) times out attempts
+ * whose ack is late. A refused or timed-out publish, and every publish in flight when the connection drops, stops the
+ * sending: once nothing is in flight any more, the failed events go back at the head of the outbox in their original
+ * order and are retried (with backoff) before anything newer, so order per call holds except among events in flight
+ * together. While NATS is away nothing is sent, and the outbox holds what arrives meanwhile; nats.js discards core
+ * publishes made during a reconnect, which is why every event waits for its ack. A retry of an event the stream
+ * already has is answered "duplicate" (within the stream's duplicate window), so an event is stored once; an ack of
+ * an attempt already given up on is ignored. The stream `LUTHIEN_ACTIVITY` is created if missing on connect, on
+ * every reconnect, and when the server answers that no stream captures the subject.
  */
 export function createEventPublisher(options: EventPublisherOptions): EventPublisher {
   const logger = options.logger ?? silentLogger;
@@ -185,7 +187,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
   const ackTimeoutMs = options.ackTimeoutMs ?? 5000;
   const maxTrackedCalls = options.maxTrackedCalls ?? 100_000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
-  const lingerMs = Math.max(0, options.lingerMs ?? 2);
+  const lingerMs = Math.max(0, options.lingerMs ?? 10);
   const name = options.name ?? `luthien-${source}`;
 
   const counters = { published: 0, duplicates: 0, retried: 0, dropped: 0, truncated: 0, invalid: 0 };
