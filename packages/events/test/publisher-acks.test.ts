@@ -102,6 +102,30 @@ describe("EventPublisher acks", () => {
     }
   }, 60_000);
 
+  it("retries a refused event before anything newer, so one call's events are stored in order", async () => {
+    const partial = await startNats({ jetstream: true });
+    try {
+      admin = await connect({ servers: partial.url });
+      await (await jetstreamManager(admin)).streams.add({ name: ACTIVITY_STREAM, subjects: ["luthien.activity.call.>"] });
+      await admin.close();
+      const p = track(createEventPublisher({ url: partial.url, source: "gateway", maxInFlight: 1 }));
+      for (let i = 0; i < 5; i++) p.publish("order", "chunk.sent", { i });
+      p.publish("order", "call.ended", { status: 200 });
+      await waitFor(() => p.counters().retried >= 3, { timeoutMs: 10_000, what: "the first event retried" });
+      // call.ended would be accepted, but it waits behind the refused chunk.sent at the head.
+      expect(p.counters()).toMatchObject({ published: 0, outbox: 6 });
+      admin = await connect({ servers: partial.url });
+      await (await jetstreamManager(admin)).streams.update(ACTIVITY_STREAM, { subjects: ["luthien.activity.>"] });
+      await admin.close();
+      await p.flush(15_000);
+      const stored = storedOnce(await storedEvents(partial.url), "order");
+      expect(stored.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      await Promise.all(open.splice(0).map((o) => o.close()));
+      await partial.dispose();
+    }
+  }, 60_000);
+
   it("times out attempts whose ack never comes in one sweep at their deadline, ignores their late acks, and keeps one copy", async () => {
     const p = track(createEventPublisher({ url: nats.url, source: "gateway", ackTimeoutMs: 1000 }));
     await warm(p);
