@@ -14,6 +14,8 @@ export interface ManagedConnection {
   disconnects(): number;
   /** Called after every reconnect (not the first connect). */
   onReconnect(listener: () => void): void;
+  /** Called whenever the connection is lost (before reconnect attempts). */
+  onDisconnect(listener: () => void): void;
   /** Drains or closes the connection and ends the dial loop. Idempotent. */
   close(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export function createManagedConnection(options: { url: string; name: string; lo
   let disconnects = 0;
   let waiters: ((c: NatsConnection | undefined) => void)[] = [];
   const reconnectListeners: (() => void)[] = [];
+  const disconnectListeners: (() => void)[] = [];
 
   const wake = (): void => {
     const ws = waiters;
@@ -53,6 +56,7 @@ export function createManagedConnection(options: { url: string; name: string; lo
             connected = false;
             disconnects++;
             logger.warn("disconnected from NATS; reconnecting", { server: s.server, name });
+            for (const l of disconnectListeners) l();
             break;
           case "reconnect":
             connected = true;
@@ -85,6 +89,9 @@ export function createManagedConnection(options: { url: string; name: string; lo
     },
     onReconnect: (listener) => {
       reconnectListeners.push(listener);
+    },
+    onDisconnect: (listener) => {
+      disconnectListeners.push(listener);
     },
     close: async () => {
       if (closed) return;
