@@ -45,3 +45,4 @@ export { subscribeActivity, publishActivityBytes } from "./subscription";
 export { SECRET_DETECTORS, redactSecrets, redactSecretsInJson, defaultSecretMarker } from "./secrets";
 export type { SecretDetector, SecretRule, SecretRedaction } from "./secrets";
 export type { ActivityDelivery, ActivitySubscription, ActivitySubscriptionOptions, PublishBytesOptions } from "./subscription";
+export { RawJson } from "./raw-json";

@@ -7,6 +7,7 @@ import { ensureActivityStream, type ActivityStreamLimits } from "./internal/nats
 import { describeError, silentLogger, type EventsLogger } from "./logger";
 import { ACTIVITY_SUBJECT_PREFIX, isValidEventType } from "./subjects";
 import { ActivityEventTypes, type ActivitySource } from "./types";
+import { encodeEvent } from "./raw-json";
 import { uuidv7 } from "./uuid";
 
 /** Options of {@link createEventPublisher}. */
@@ -491,7 +492,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
     const id = uuidv7(now);
     try {
       seq = nextSeq(callId);
-      payload = JSON.stringify({ id, callId, seq, type, source, time: isoTime(now), data });
+      payload = encodeEvent({ id, callId, seq, type, source, time: isoTime(now), data });
     } catch (err) {
       // BigInt, a cycle, or a throwing toJSON: the caller's bug, never the caller's failure.
       counters.invalid++;

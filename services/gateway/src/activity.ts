@@ -29,8 +29,11 @@ export interface CallActivity {
   started(info: LifecycleEventData["call.started"]): void;
   requestReceived(body: unknown): void;
   requestSent(body: unknown): void;
-  /** A whole (non-streaming) response: the provider's and the client's. */
-  responses(received: unknown, sent: unknown): void;
+  /**
+   * A whole (non-streaming) response: the provider's and the client's, as published (a `RawJson` goes as its text).
+   * @param sentValue the client's response parsed, for usage and the trace @default `sent`
+   */
+  responses(received: unknown, sent: unknown, sentValue?: unknown): void;
   /**
    * The stream reaches the client as the provider sent it (SKIP, OBSERVE): the client's events are the provider's,
    * assembled once for both `response.*` events.
@@ -65,7 +68,7 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
   let chunksOut = 0;
   const actions: string[] = [];
   let bypassed: string | undefined;
-  let whole: { received: unknown; sent: unknown } | undefined;
+  let whole: { sent: unknown } | undefined;
   let shared = false;
   let received: Assembler | undefined;
   let sent: Assembler | undefined;
@@ -76,8 +79,8 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
     started: (info) => emit("call.started", info),
     requestReceived: (body) => emit("request.received", { body: json(body) }),
     requestSent: (body) => emit("request.sent", { body: json(body) }),
-    responses(r, s) {
-      whole = { received: r, sent: s };
+    responses(r, s, value = s) {
+      whole = { sent: value };
       emit("response.received", { body: json(r) });
       emit("response.sent", { body: json(s) });
     },

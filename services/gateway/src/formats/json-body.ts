@@ -1,3 +1,5 @@
+import { RawJson } from "@luthien/events";
+
 /**
  * A JSON body held as bytes, as a value, or both — each made from the other at most once. A request or response that
  * no policy changed travels as the bytes it came as (to the engine, to the provider, to the client); it is parsed
@@ -6,6 +8,7 @@
 export class JsonBody {
   #bytes: Buffer | undefined;
   #value: object | undefined;
+  #event: RawJson | undefined;
 
   private constructor(bytes: Buffer | undefined, value: object | undefined) {
     this.#bytes = bytes;
@@ -33,6 +36,12 @@ export class JsonBody {
   get bytes(): Buffer {
     this.#bytes ??= Buffer.from(JSON.stringify(this.#value), "utf8");
     return this.#bytes;
+  }
+
+  /** The body for an activity event: its bytes spliced in as they are, never encoded again (once for every event). */
+  forEvent(): RawJson {
+    this.#event ??= new RawJson(this.bytes.toString("utf8"));
+    return this.#event;
   }
 
   /** The parsed value, shared by every reader: treat it as read-only. */

@@ -171,7 +171,7 @@ class Call {
       provider: this.#upstream.provider.name,
     });
     locals.started = true;
-    this.#activity.requestReceived(body.value);
+    this.#activity.requestReceived(body.forEvent());
     if (this.#o.maxCallMs > 0) this.#deadline = setTimeout(() => this.#stop("deadline"), this.#o.maxCallMs);
   }
 
@@ -193,7 +193,7 @@ class Call {
       this.#mode = decided.mode;
       this.#checkWrites = decided.mode !== "FULL";
       const request = decided.requestJson !== undefined ? this.#rewritten(decided.requestJson) : this.#request;
-      this.#activity.requestSent(request.value);
+      this.#activity.requestSent(request.forEvent());
       if (!this.#stream) await this.#serveJson(request);
       else if (this.#mode === "FULL") await this.#serveFullStream(request);
       else await this.#passStream(request);
@@ -293,7 +293,7 @@ class Call {
     }
     this.#engine.close("done");
     if (out !== received) this.#activity.action("response_modified");
-    this.#activity.responses(received.value, out.value);
+    this.#activity.responses(received.forEvent(), out.forEvent(), out.value);
     this.#sendJson(out);
   }
 
