@@ -70,9 +70,21 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
   };
   res.on("close", stopHeartbeat);
 
+  // Events written in one turn of the event loop leave in one socket write: a burst (a provider's read holding many
+  // events, engine answers arriving together) costs one syscall, not one per event — the largest per-event cost.
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    res.uncork();
+  };
   const send = async (message: StreamEvent): Promise<void> => {
     if (res.destroyed || res.writableEnded) throw new ClientGoneError();
     lastWriteAt = Date.now();
+    if (!corked) {
+      corked = true;
+      res.cork();
+      setImmediate(uncork);
+    }
     if (res.write(message.frame())) return;
     await new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
