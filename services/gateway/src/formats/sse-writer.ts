@@ -5,7 +5,7 @@ import { ClientGoneError } from "../errors";
 /** Writes SSE to a client, honouring backpressure: a full socket buffer means waiting for `drain`. */
 export interface SseWriter {
   /** Sends the status line and SSE headers (once). */
-  open(headers?: Record<string, string>): void;
+  open(): void;
   readonly opened: boolean;
   /** The last event `write` sent (the Responses API numbers its error event after it). */
   readonly last: StreamEvent | undefined;
@@ -32,6 +32,15 @@ export interface SseWriterOptions {
   /** A heartbeat goes out when nothing was written for this long. 0 = never. @default 0 */
   heartbeatMs?: number;
 }
+
+const SSE_HEADERS: readonly [string, string][] = [
+  ["content-type", "text/event-stream; charset=utf-8"],
+  // no-transform: proxies must not compress or otherwise rework the stream (a gzip layer buffers events).
+  ["cache-control", "no-cache, no-transform"],
+  ["connection", "keep-alive"],
+  // Reverse proxies such as nginx would otherwise buffer the stream.
+  ["x-accel-buffering", "no"],
+];
 
 /**
  * Heartbeats are written between whole events only (every write is one whole frame, and a heartbeat is skipped
@@ -111,18 +120,11 @@ export function createSseWriter(res: Response, options: SseWriterOptions = {}): 
     get last() {
       return last;
     },
-    open(headers = {}) {
+    open() {
       if (opened) return;
       opened = true;
-      res.status(200).set({
-        "Content-Type": "text/event-stream; charset=utf-8",
-        // no-transform: proxies must not compress or otherwise rework the stream (a gzip layer buffers events).
-        "Cache-Control": "no-cache, no-transform",
-        Connection: "keep-alive",
-        // Reverse proxies such as nginx would otherwise buffer the stream.
-        "X-Accel-Buffering": "no",
-        ...headers,
-      });
+      res.statusCode = 200;
+      for (const [name, value] of SSE_HEADERS) res.setHeader(name, value);
       res.flushHeaders();
       lastWriteAt = Date.now();
       if (heartbeat !== undefined && heartbeatMs > 0) arm(heartbeatMs);
