@@ -138,6 +138,16 @@ export class UpstreamUnreachableError extends GatewayError {
   }
 }
 
+/** A provider answered 2xx with a body that is not what its API sends (not JSON, not an object). */
+export class UpstreamInvalidResponseError extends GatewayError {
+  readonly status = 502;
+  readonly type = "upstream_invalid_response";
+  constructor(options?: ErrorOptions) {
+    super("the provider's answer could not be read", options);
+    this.name = "UpstreamInvalidResponseError";
+  }
+}
+
 /** A provider did not answer within `UPSTREAM_TIMEOUT_MS` (passthrough routes; SDK calls report their own). */
 export class UpstreamTimeoutError extends GatewayError {
   readonly status = 504;

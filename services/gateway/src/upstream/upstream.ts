@@ -23,7 +23,7 @@ import {
 } from "@luthien/wire";
 import type { UpstreamCredential } from "../identity/auth";
 import type { ClientFormat } from "../formats/client-api";
-import { InvalidRequestError, UpstreamUnreachableError } from "../errors";
+import { InvalidRequestError, UpstreamInvalidResponseError } from "../errors";
 import { JsonBody } from "../formats/json-body";
 import { createProviderClient, readBody, streamError, type ProviderClient, type ProviderRequest } from "./provider-client";
 import type { ProviderConfig } from "./routing";
@@ -91,7 +91,7 @@ function createUpstream(client: ProviderClient, provider: ProviderConfig, client
     try {
       return JsonBody.parse(bytes);
     } catch (err) {
-      throw new UpstreamUnreachableError({ cause: new Error(`the provider answered with something that is not a JSON object: ${(err as Error).message}`) });
+      throw new UpstreamInvalidResponseError({ cause: err });
     }
   };
   const events = (res: IncomingMessage): AsyncGenerator<StreamEvent> => providerEvents(provider, res);
@@ -192,7 +192,12 @@ async function* providerEvents(provider: ProviderConfig, res: IncomingMessage): 
         yield e;
         return;
       }
-      const data = e.json<{ error?: unknown } | null>();
+      let data: { error?: unknown } | null;
+      try {
+        data = e.json<{ error?: unknown } | null>();
+      } catch (err) {
+        throw new UpstreamInvalidResponseError({ cause: err });
+      }
       if (typeof data === "object" && data !== null && data.error !== undefined && data.error !== null) throw streamError(provider, data.error, res.headers);
     }
     yield e;
