@@ -95,4 +95,17 @@ describe("SKIP streams reach the client byte for byte", () => {
       }
     });
   }
+
+  it("a provider answer that cannot be read is a 502 in the client's format, never passed on as an answer", async () => {
+    serving.set("/v1/chat/completions", "this is not JSON");
+    const whole = await postRaw(`${stack.gateway.url}/v1/chat/completions`, { ...ROUTES[0]?.body, stream: false });
+    expect(whole.status).toBe(502);
+    expect(await whole.json()).toMatchObject({ error: { type: "upstream_invalid_response" } });
+    serving.set("/v1/chat/completions", 'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}\n\ndata: {not json\n\n');
+    const streamed = await postRaw(`${stack.gateway.url}/v1/chat/completions`, ROUTES[0]?.body);
+    const text = await streamed.text();
+    expect(text).toContain("upstream_invalid_response");
+    expect(text).not.toContain("{not json");
+    expect(text).not.toContain("[DONE]");
+  });
 });
