@@ -51,6 +51,7 @@ export {
   policyMessageLimit,
   messageLimitOptions,
 } from "./internal/load";
+export { drainingWriter } from "./internal/writer";
 export type {
   PolicyEngineClientOptions,
   HealthService,

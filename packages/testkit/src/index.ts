@@ -17,4 +17,5 @@ export { startFakeEngine } from "./fake-engine";
 export type { FakeEngine, FakeEngineAction, FakeEngineBehaviour, FakeEngineContext, FakeEngineOptions, FakeEngineRecord } from "./fake-engine";
 export { recordScenario, runScenario, FAULTS_REPORT_ENV } from "./scorecard";
 export type { ScenarioResult } from "./scorecard";
-export { seededRandom } from "./random";
+// The policy test kit's seeded source, for the variant generators of every test.
+export { seededRandom } from "@luthien/policy-sdk";

@@ -1,5 +1,6 @@
 import {
   ENGINE_PROTOCOL_VERSIONS,
+  drainingWriter,
   encodeDeny,
   encodeEmit,
   readStart,
@@ -123,24 +124,10 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
       open.add(calls);
       stream.once("close", () => open.delete(calls));
 
-      // One waiter per stream, however many writes are blocked: a listener per blocked write would pile up past
-      // Node's limit of 10 under load (MaxListenersExceededWarning) with hundreds of calls on one stream.
-      let drained: Promise<void> | undefined;
-      const writable = (): Promise<void> =>
-        (drained ??= new Promise<void>((resolve) => {
-          const done = (): void => {
-            stream.off("drain", done);
-            stream.off("close", done);
-            drained = undefined;
-            resolve();
-          };
-          stream.on("drain", done);
-          // A stream that closes never drains: its blocked writers give up rather than wait for ever.
-          stream.on("close", done);
-        }));
+      const write = drainingWriter<EngineMessage>(stream);
       const send = async (message: EngineMessage): Promise<void> => {
         if (closed) return;
-        if (!stream.write(message)) await writable();
+        await write(message);
       };
       const reply = (call: { id: string }, seq: string, answer: Answer): Promise<void> => send({ callId: call.id, replyTo: seq, ...answer });
       /** The call is over on the engine's side: later messages for it are late and need no answer. */

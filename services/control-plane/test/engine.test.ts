@@ -1,31 +1,6 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { createPolicyEngineClient, type EngineMessage__Output, type GatewayMessage } from "@luthien/protocol";
 import { startService, waitFor, type RunningService } from "@luthien/testkit";
-
-function writeConfig(text: string): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "luthien-cp-")), "policies.yaml");
-  writeFileSync(file, text);
-  return file;
-}
-
-/** Runs one Process stream: writes `messages`, collects answers until the engine closes its side. */
-async function converse(address: string, messages: GatewayMessage[]): Promise<EngineMessage__Output[]> {
-  const client = createPolicyEngineClient({ address });
-  const stream = client.Process();
-  const answers: EngineMessage__Output[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    stream.on("data", (m: EngineMessage__Output) => answers.push(m));
-    stream.on("end", () => resolve());
-    stream.on("error", reject);
-  });
-  for (const m of messages) stream.write(m);
-  stream.end();
-  await done;
-  client.close();
-  return answers;
-}
+import { converse, writeConfig } from "./converse";
 
 const request = (content: string): Buffer => Buffer.from(JSON.stringify({ model: "m", messages: [{ role: "user", content }] }));
 const chunk = (content: string): Buffer =>

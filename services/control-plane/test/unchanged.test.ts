@@ -1,36 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
-import { PROTOCOL_VERSION, createPolicyEngineClient, type EngineMessage__Output, type GatewayMessage } from "@luthien/protocol";
+import { PROTOCOL_VERSION, type EngineMessage__Output, type GatewayMessage } from "@luthien/protocol";
 import { startService, type RunningService } from "@luthien/testkit";
+import { converse, writeConfig } from "./converse";
 
 /**
  * `Emit.unchanged` (protocol version 2): the engine answers a chunk no policy changed without sending it back, only
  * to a gateway whose version has it, and never for a chunk a policy rewrote, held back or released.
  */
 
-function writeConfig(text: string): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "luthien-cp-")), "policies.yaml");
-  writeFileSync(file, text);
-  return file;
-}
-
-/** Runs one Process stream: writes `messages`, collects answers until the engine closes its side. */
-async function converse(address: string, messages: GatewayMessage[]): Promise<EngineMessage__Output[]> {
-  const client = createPolicyEngineClient({ address });
-  const stream = client.Process();
-  const answers: EngineMessage__Output[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    stream.on("data", (m: EngineMessage__Output) => answers.push(m));
-    stream.on("end", () => resolve());
-    stream.on("error", reject);
-  });
-  for (const m of messages) stream.write(m);
-  stream.end();
-  await done;
-  client.close();
-  return answers;
-}
 
 const request = (stream: boolean): Buffer => Buffer.from(JSON.stringify({ model: "m", stream, messages: [{ role: "user", content: "hi" }] }));
 // Spaced and key-ordered unlike JSON.stringify, so bytes sent back as they came can be told from re-serialised ones.

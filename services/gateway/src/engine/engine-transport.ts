@@ -1,4 +1,4 @@
-import { grpc, type EngineMessage__Output, type GatewayMessage, type createPolicyEngineClient } from "@luthien/protocol";
+import { drainingWriter, grpc, type EngineMessage__Output, type GatewayMessage, type createPolicyEngineClient } from "@luthien/protocol";
 import { PolicyUnavailableError } from "../errors";
 
 // How a call's messages reach the engine: a `Process` stream of its own, or a share of one of a few long-lived
@@ -32,34 +32,10 @@ function streamFailure(err: grpc.ServiceError): PolicyUnavailableError {
 }
 const closedEarly = (): PolicyUnavailableError => new PolicyUnavailableError("closed", "policy engine closed the stream before finishing the call");
 
-/**
- * A writer of `stream` that waits for `drain` when the stream is full. One waiter per stream, however many writes
- * are blocked: a listener pair per blocked write would pile up with hundreds of calls on one stream, and removing
- * each again costs a scan of them all.
- */
-function writerOf(stream: grpc.ClientDuplexStream<GatewayMessage, EngineMessage__Output>): (message: GatewayMessage) => Promise<void> {
-  let drained: Promise<void> | undefined;
-  const waitForDrain = (): Promise<void> =>
-    (drained ??= new Promise<void>((resolve) => {
-      const done = (): void => {
-        stream.off("drain", done);
-        stream.off("close", done);
-        drained = undefined;
-        resolve();
-      };
-      stream.on("drain", done);
-      // A stream that closes never drains: its blocked writers give up rather than wait for ever.
-      stream.on("close", done);
-    }));
-  return async (message) => {
-    if (!stream.write(message)) await waitForDrain();
-  };
-}
-
 /** Stream per call: the call owns a `Process` stream; ending the call half-closes or cancels it. */
 export function openOwnStream(client: ReturnType<typeof createPolicyEngineClient>, sink: CallSink): CallLink {
   const stream = client.Process();
-  const write = writerOf(stream);
+  const write = drainingWriter<GatewayMessage>(stream);
   let released = false;
   stream.on("data", (m: EngineMessage__Output) => sink.data(m));
   stream.on("error", (err: grpc.ServiceError) => {
@@ -104,7 +80,7 @@ export function createMultiplexedTransport(
   };
   const open = (): SharedStream => {
     const stream = client.Process();
-    const s: SharedStream = { stream, write: writerOf(stream), calls: new Map(), draining: false };
+    const s: SharedStream = { stream, write: drainingWriter<GatewayMessage>(stream), calls: new Map(), draining: false };
     s.stream.on("data", (m: EngineMessage__Output) => {
       const sink = s.calls.get(m.callId);
       // Answers for a call already released (cancelled, failed, timed out) are expected now and then.
