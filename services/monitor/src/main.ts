@@ -12,6 +12,8 @@ import { STORE_ORIGINALS_MODES } from "./originals";
  * - `DATABASE_URL` (PostgreSQL); unset → embedded PGlite in `MONITOR_DATA_DIR` (default `.luthien/monitor-db`;
  *   a relative path is taken from the checkout root, whatever the working directory)
  * - `ADMIN_API_KEY`: the API and the UI's data need it (Bearer or the login form); unset → loopback clients only
+ * - `MONITOR_PGLITE_OPTIMIZE` (default `off`): `on` lets V8 optimise PGlite's hot WASM code (large scans ~3x
+ *   faster, ~80 MiB more RSS); ignored with `DATABASE_URL`
  * - `MONITOR_BATCH` (default 500): most events per database transaction
  * - `MONITOR_ACK_WAIT_MS` (default 30000): how long NATS waits for an ack before redelivering
  * - `MONITOR_STORE_ORIGINALS` (default `redacted`): originals stored with detected secrets replaced, `full`, or
@@ -31,8 +33,9 @@ async function main(): Promise<void> {
   const ackWaitMs = envInt("MONITOR_ACK_WAIT_MS", 30_000);
   const storeOriginals = envEnum("MONITOR_STORE_ORIGINALS", STORE_ORIGINALS_MODES, "redacted");
   const durable = envString("MONITOR_CONSUMER", DEFAULT_CONSUMER);
+  const optimize = envEnum("MONITOR_PGLITE_OPTIMIZE", ["off", "on"], "off") === "on";
   if (!isValidConsumerName(durable)) throw new ConfigError(`MONITOR_CONSUMER: ${new InvalidConsumerNameError(durable).message}`);
-  const database = databaseUrl !== "" ? { kind: "postgres" as const, url: databaseUrl } : { kind: "pglite" as const, dataDir };
+  const database = databaseUrl !== "" ? { kind: "postgres" as const, url: databaseUrl } : { kind: "pglite" as const, dataDir, optimize };
   // Only where the data goes, never the URL itself: it may carry a password.
   logger.info("opening database", databaseUrl !== "" ? { kind: "postgres" } : { kind: "pglite", dataDir });
   const monitor = await startMonitor({ port, host, natsUrl, database, adminApiKey, logger, batch, ackWaitMs, durable, storeOriginals });
