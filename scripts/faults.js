@@ -74,8 +74,14 @@ for (const r of results.filter((x) => !x.passed)) failures.push(`scenario failed
 out("");
 
 // I1: bypasses in fail-closed.
-const closedBypasses = sum(results.filter((r) => r.failMode === "closed"), (r) => r.bypasses);
-const openBypasses = sum(results.filter((r) => r.failMode === "open"), (r) => r.bypasses);
+const closedBypasses = sum(
+  results.filter((r) => r.failMode === "closed"),
+  (r) => r.bypasses,
+);
+const openBypasses = sum(
+  results.filter((r) => r.failMode === "open"),
+  (r) => r.bypasses,
+);
 out(`Bypasses in fail-closed: ${closedBypasses} (must be 0); in fail-open, marked: ${openBypasses}`);
 if (closedBypasses !== 0) failures.push(`${closedBypasses} bypasses in fail-closed`);
 
@@ -89,7 +95,10 @@ if (classes.length > 0) {
     const cell = (r) => (r === undefined ? "-" : `${r.bypasses ?? 0}/${r.variants}`);
     out(`  ${name.padEnd(34)} closed ${cell(modes.closed).padStart(9)}   open ${cell(modes.open).padStart(9)}`);
   }
-  const openClassBypasses = sum(classes.filter((r) => r.failMode === "open"), (r) => r.bypasses);
+  const openClassBypasses = sum(
+    classes.filter((r) => r.failMode === "open"),
+    (r) => r.bypasses,
+  );
   if (openClassBypasses !== 0) failures.push(`${openClassBypasses} bypasses of a healthy engine in fail-open`);
 } else failures.push("the bypass suite did not run");
 out("");

@@ -34,7 +34,7 @@ function stopAll(code) {
   stopping = true;
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   setTimeout(() => process.exit(code), 12_000).unref();
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null))).then(() => process.exit(code));
+  void Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null))).then(() => process.exit(code));
 }
 
 /** Resolves true when something accepts TCP connections at host:port within a second. */
@@ -104,7 +104,7 @@ process.on("SIGTERM", () => stopAll(0));
   if (useMock) await start("mock-llm");
   await start("monitor");
   await start("gateway");
-  const upstream = useMock ? `mock-llm on :${env.MOCK_LLM_PORT} (no provider key set)` : env.OPENAI_UPSTREAM_URL ?? "https://api.openai.com/v1";
+  const upstream = useMock ? `mock-llm on :${env.MOCK_LLM_PORT} (no provider key set)` : (env.OPENAI_UPSTREAM_URL ?? "https://api.openai.com/v1");
   console.log(
     [
       "",

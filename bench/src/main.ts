@@ -168,7 +168,9 @@ async function main(): Promise<void> {
   const has = (s: Scenario): boolean => opts.only.has(s);
   const machine = machineInfo();
   const report: Report = { machine, settings: {}, figures: [], targets: [], skipped: [], raw: {} };
-  console.log(`Luthien benchmarks${opts.quick ? " (quick)" : ""}${opts.profile ? " (profile)" : ""} — ${machine.cpu}, ${machine.cores} cores, ${machine.ramGb} GB, Node ${machine.node}, ${machine.commit}`);
+  console.log(
+    `Luthien benchmarks${opts.quick ? " (quick)" : ""}${opts.profile ? " (profile)" : ""} — ${machine.cpu}, ${machine.cores} cores, ${machine.ramGb} GB, Node ${machine.node}, ${machine.commit}`,
+  );
 
   const ctx: BenchContext = { opts, report, portkey: undefined, monitorPid: undefined };
   const cleanups: (() => Promise<void>)[] = [];

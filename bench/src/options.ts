@@ -111,7 +111,10 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       const list = arg === "--only" ? argv[++i] : arg.slice("--only=".length);
       if (list === undefined) throw new UsageError("--only needs a list, e.g. --only latency,ttfb");
       only = new Set();
-      for (const name of list.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+      for (const name of list
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")) {
         if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`unknown scenario ${JSON.stringify(name)}; known: ${SCENARIOS.join(", ")}`);
         only.add(name as Scenario);
       }
@@ -121,7 +124,13 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   if (profile && (only !== undefined || write)) throw new UsageError("--profile runs the profile alone: it takes no --only or --write");
   const peersEnv = (env["BENCH_PEERS"] ?? "").trim();
-  const named = peersEnv === "" || peersEnv === "none" ? [] : peersEnv.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const named =
+    peersEnv === "" || peersEnv === "none"
+      ? []
+      : peersEnv
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
   for (const peer of named) {
     if (!(KNOWN_PEERS as readonly string[]).includes(peer)) throw new UsageError(`unknown peer ${JSON.stringify(peer)} in BENCH_PEERS; known: ${KNOWN_PEERS.join(", ")}, or "none"`);
   }

@@ -98,8 +98,7 @@ export async function startPortkey(options: PortkeyOptions = {}): Promise<Runnin
     version: PORTKEY_VERSION,
     url,
     process: child,
-    targetFor: (mockUrl) =>
-      createTarget("portkey", url, { "x-portkey-provider": "openai", "x-portkey-custom-host": `${mockUrl}/v1`, authorization: "Bearer sk-mock" }),
+    targetFor: (mockUrl) => createTarget("portkey", url, { "x-portkey-provider": "openai", "x-portkey-custom-host": `${mockUrl}/v1`, authorization: "Bearer sk-mock" }),
     stop,
   };
 }

@@ -63,7 +63,11 @@ function figureRow(f: Figure): string[] {
 
 /** Prints the run's verdicts on the targets. */
 export function printTargets(targets: readonly TargetCheck[]): void {
-  printTable("Targets", ["goal", "measured", "verdict"], targets.map((t) => [t.goal, t.measured, verdict(t.met)]));
+  printTable(
+    "Targets",
+    ["goal", "measured", "verdict"],
+    targets.map((t) => [t.goal, t.measured, verdict(t.met)]),
+  );
 }
 
 function verdict(met: boolean | undefined): string {

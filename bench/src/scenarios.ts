@@ -73,7 +73,15 @@ function latencyTable(title: string, by: Map<string, Summary>): void {
   printTable(
     title,
     ["target", "p50", "p99", "mean", "max", "added p50", "added p99"],
-    [...by].map(([name, s]) => [name, fmt(s.p50), fmt(s.p99), fmt(s.mean), fmt(s.max), name === "direct" || d === undefined ? "" : `**${fmt(s.p50 - d.p50)}**`, name === "direct" || d === undefined ? "" : fmt(s.p99 - d.p99)]),
+    [...by].map(([name, s]) => [
+      name,
+      fmt(s.p50),
+      fmt(s.p99),
+      fmt(s.mean),
+      fmt(s.max),
+      name === "direct" || d === undefined ? "" : `**${fmt(s.p50 - d.p50)}**`,
+      name === "direct" || d === undefined ? "" : fmt(s.p99 - d.p99),
+    ]),
   );
 }
 
@@ -86,7 +94,14 @@ function latencyTable(title: string, by: Map<string, Summary>): void {
 export async function latencyScenario(ctx: BenchContext, stack: Stack, chain: ChainLabel, variant?: GatewayVariant): Promise<Map<string, Summary>> {
   const { calls, warmup } = ctx.opts;
   const gateways = gatewaysOf(stack, variant);
-  const meter = cpuMeter(Object.fromEntries(gateways.flatMap((g) => [[`${g.name} gateway`, g.gateway.process.pid], [`${g.name} engine`, g.engine?.process.pid]])));
+  const meter = cpuMeter(
+    Object.fromEntries(
+      gateways.flatMap((g) => [
+        [`${g.name} gateway`, g.gateway.process.pid],
+        [`${g.name} engine`, g.engine?.process.pid],
+      ]),
+    ),
+  );
   const timings = await interleaved(targetsOf(ctx, stack, chain.startsWith("SKIP"), variant), chatBody(false), calls, warmup);
   const cpu = meter.perCall(calls + warmup);
   const by = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
@@ -98,7 +113,14 @@ export async function latencyScenario(ctx: BenchContext, stack: Stack, chain: Ch
   for (const q of ["p50", "p99"] as const) {
     for (const g of gateways) {
       const peer = g.suffix === "" ? by.get("portkey")?.[q] : undefined;
-      figure(ctx, { scenario: scenario + g.suffix, metric: `latency ${q}`, unit: "ms", baseline: direct?.[q], luthien: by.get(g.name)?.[q] ?? NaN, ...(peer !== undefined ? { portkey: peer } : {}) });
+      figure(ctx, {
+        scenario: scenario + g.suffix,
+        metric: `latency ${q}`,
+        unit: "ms",
+        baseline: direct?.[q],
+        luthien: by.get(g.name)?.[q] ?? NaN,
+        ...(peer !== undefined ? { portkey: peer } : {}),
+      });
     }
   }
   for (const who of ["gateway", "engine"] as const) {
@@ -127,7 +149,14 @@ export async function ttfbScenario(ctx: BenchContext, stack: Stack, chain: Chain
   latencyTable(`Streaming, 1 connection, ${chain}: time to first byte, ${calls} calls per target (ms)`, ttfb);
   for (const q of ["p50", "p99"] as const) {
     const peer = ttfb.get("portkey")?.[q];
-    figure(ctx, { scenario: `stream TTFB, ${chain}`, metric: `TTFB ${q}`, unit: "ms", baseline: ttfb.get("direct")?.[q], luthien: ttfb.get("gateway")?.[q] ?? NaN, ...(peer !== undefined ? { portkey: peer } : {}) });
+    figure(ctx, {
+      scenario: `stream TTFB, ${chain}`,
+      metric: `TTFB ${q}`,
+      unit: "ms",
+      baseline: ttfb.get("direct")?.[q],
+      luthien: ttfb.get("gateway")?.[q] ?? NaN,
+      ...(peer !== undefined ? { portkey: peer } : {}),
+    });
   }
   ctx.report.raw[`ttfb ${chain}`] = { ttfb: Object.fromEntries(ttfb), wholeStream: Object.fromEntries(total) };
   return ttfb;
@@ -198,16 +227,37 @@ export async function throughputScenario(ctx: BenchContext, stack: Stack, varian
   for (const [metric, unit, pick] of rows) {
     for (const g of gateways) {
       const r = results.get(g.name);
-      figure(ctx, { scenario: scenario + g.suffix, metric, unit, baseline: d === undefined ? undefined : pick(d), luthien: r === undefined ? NaN : pick(r), ...(g.suffix === "" && p !== undefined ? { portkey: pick(p) } : {}) });
+      figure(ctx, {
+        scenario: scenario + g.suffix,
+        metric,
+        unit,
+        baseline: d === undefined ? undefined : pick(d),
+        luthien: r === undefined ? NaN : pick(r),
+        ...(g.suffix === "" && p !== undefined ? { portkey: pick(p) } : {}),
+      });
     }
   }
   for (const g of gateways) {
     const pk = g.suffix === "" ? peaks.get("portkey") : undefined;
-    figure(ctx, { scenario: scenario + g.suffix, metric: "peak RSS under load", unit: "MiB", baseline: undefined, luthien: peaks.get(g.name) ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
+    figure(ctx, {
+      scenario: scenario + g.suffix,
+      metric: "peak RSS under load",
+      unit: "MiB",
+      baseline: undefined,
+      luthien: peaks.get(g.name) ?? NaN,
+      ...(pk !== undefined ? { portkey: pk } : {}),
+    });
   }
   for (const g of gateways) {
     const pk = g.suffix === "" ? cpu.get("portkey")?.process : undefined;
-    figure(ctx, { scenario: scenario + g.suffix, metric: "gateway CPU per call", unit: "ms", baseline: undefined, luthien: cpu.get(g.name)?.process ?? NaN, ...(pk !== undefined ? { portkey: pk } : {}) });
+    figure(ctx, {
+      scenario: scenario + g.suffix,
+      metric: "gateway CPU per call",
+      unit: "ms",
+      baseline: undefined,
+      luthien: cpu.get(g.name)?.process ?? NaN,
+      ...(pk !== undefined ? { portkey: pk } : {}),
+    });
   }
   if (storing) {
     figure(ctx, { scenario, metric: "monitor CPU per call (storing the activity)", unit: "ms", baseline: undefined, luthien: cpu.get("gateway")?.monitor ?? NaN });
@@ -309,9 +359,21 @@ export interface Watched {
 export async function idleRssScenario(ctx: BenchContext, watched: readonly Watched[]): Promise<Map<string, number>> {
   await sleep(ctx.opts.idleSettleMs);
   const idle = new Map(watched.map((w) => [w.name, treeRssMb(w.pid)]));
-  printTable(`Idle RSS after ${ctx.opts.idleSettleMs / 1000} s without traffic (MiB)`, ["service", "RSS"], [...idle].map(([n, mb]) => [n, fmt(mb, 1)]));
+  printTable(
+    `Idle RSS after ${ctx.opts.idleSettleMs / 1000} s without traffic (MiB)`,
+    ["service", "RSS"],
+    [...idle].map(([n, mb]) => [n, fmt(mb, 1)]),
+  );
   for (const [name, mb] of idle) {
-    if (name !== "portkey") figure(ctx, { scenario: "idle", metric: `${name} RSS`, unit: "MiB", baseline: undefined, luthien: mb, ...(name === "gateway" && idle.has("portkey") ? { portkey: idle.get("portkey") as number } : {}) });
+    if (name !== "portkey")
+      figure(ctx, {
+        scenario: "idle",
+        metric: `${name} RSS`,
+        unit: "MiB",
+        baseline: undefined,
+        luthien: mb,
+        ...(name === "gateway" && idle.has("portkey") ? { portkey: idle.get("portkey") as number } : {}),
+      });
   }
   ctx.report.raw["idle rss MiB"] = Object.fromEntries(idle);
   return idle;
@@ -396,7 +458,10 @@ export async function workersScenario(ctx: BenchContext, stack: Stack, env: Reco
       const { connections, loadMs, loadWarmupMs } = ctx.opts;
       const results = new Map<string, LoadResult>();
       const peaks = new Map<string, number>();
-      for (const [name, svc] of [["1 worker", one], ["2 workers", two]] as const) {
+      for (const [name, svc] of [
+        ["1 worker", one],
+        ["2 workers", two],
+      ] as const) {
         const sampler = sampleRss([svc.process.pid as number]);
         results.set(name, await closedLoop({ target: createTarget(name, svc.url), body: chatBody(false), connections, durationMs: loadMs, warmupMs: loadWarmupMs }));
         peaks.set(name, sampler.stop().peakMb);
@@ -453,14 +518,27 @@ export async function transportScenario(ctx: BenchContext, stack: Stack, env: Re
       ["transport", "p50 ms", "p99 ms", "added p50 ms", `requests/s at ${connections}`, `p99 ms at ${connections}`],
       [...by].map(([name, s]) => {
         const load = loads.get(name);
-        return [name, fmt(s.p50), fmt(s.p99), name === "direct" || direct === undefined ? "" : fmt(s.p50 - direct.p50), load === undefined ? "" : fmt(load.rps, 0), load === undefined ? "" : fmt(load.latency.p99)];
+        return [
+          name,
+          fmt(s.p50),
+          fmt(s.p99),
+          name === "direct" || direct === undefined ? "" : fmt(s.p50 - direct.p50),
+          load === undefined ? "" : fmt(load.rps, 0),
+          load === undefined ? "" : fmt(load.latency.p99),
+        ];
       }),
     );
     // Baseline is stream-per-call, so the ratio reads as what multiplexing changes.
     const a = by.get("stream per call");
     const b = by.get("multiplexed");
     figure(ctx, { scenario: "engine transport, stream per call → multiplexed", metric: "1 connection p50", unit: "ms", baseline: a?.p50, luthien: b?.p50 ?? NaN });
-    figure(ctx, { scenario: "engine transport, stream per call → multiplexed", metric: `throughput, ${connections} connections`, unit: "requests/s", baseline: loads.get("stream per call")?.rps, luthien: loads.get("multiplexed")?.rps ?? NaN });
+    figure(ctx, {
+      scenario: "engine transport, stream per call → multiplexed",
+      metric: `throughput, ${connections} connections`,
+      unit: "requests/s",
+      baseline: loads.get("stream per call")?.rps,
+      luthien: loads.get("multiplexed")?.rps ?? NaN,
+    });
     ctx.report.raw["transport"] = { latency: Object.fromEntries(by), load: Object.fromEntries(loads) };
   } finally {
     await Promise.all([perCall.stop(), shared.stop()]);

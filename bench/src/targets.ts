@@ -73,7 +73,8 @@ export function evaluateTargets(report: Report, context: TargetContext): TargetC
   const monitorMib = byMetric("idle", "monitor RSS")?.luthien;
   const goalMonitor = `monitor idle RSS ≤ ${MONITOR_IDLE_RSS_MB} MB with its embedded PGlite`;
   const monitorWhy =
-    notRun("memory") ?? (context.monitorOnPostgres ? "n/a: the monitor ran on PostgreSQL (DATABASE_URL), not PGlite" : monitorMib === undefined ? "n/a: no monitor ran (see below)" : undefined);
+    notRun("memory") ??
+    (context.monitorOnPostgres ? "n/a: the monitor ran on PostgreSQL (DATABASE_URL), not PGlite" : monitorMib === undefined ? "n/a: no monitor ran (see below)" : undefined);
   checks.push(atMost(goalMonitor, monitorMib === undefined ? undefined : monitorMib * MIB_IN_MB, MONITOR_IDLE_RSS_MB, "MB", monitorWhy, 1, true));
 
   const growth = report.figures.filter((f) => f.scenario.startsWith("soak") && f.metric.endsWith("RSS growth"));

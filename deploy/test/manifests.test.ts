@@ -25,8 +25,7 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
   monitor: "MONITOR_PORT",
   "mock-llm": "MOCK_LLM_PORT",
 };
-const portOf = (service: ServiceName, env: Record<string, string> = {}): number =>
-  Number(env[PORT_VARIABLE[service]] ?? defaultPort(factsOf(service), PORT_VARIABLE[service]));
+const portOf = (service: ServiceName, env: Record<string, string> = {}): number => Number(env[PORT_VARIABLE[service]] ?? defaultPort(factsOf(service), PORT_VARIABLE[service]));
 
 /** The engine service name the gRPC health probes ask for: `<package>.<service>` of the protocol's proto. */
 const ENGINE_HEALTH_SERVICE = (() => {
@@ -64,12 +63,18 @@ describe("Dockerfiles", () => {
 
   describe.each(SERVICES)("%s", (service) => {
     const text = readFileSync(path.join(REPO, "deploy/docker", `${service}.Dockerfile`), "utf8").replace(/\\\n/g, " ");
-    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+    const lines = text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
     const f = factsOf(service);
     const copies = lines.filter((l) => l.startsWith("COPY ")).map((l) => l.split(/\s+/).slice(1));
     const fromContext = copies.filter((c) => !c.some((a) => a.startsWith("--from=")));
     const fromBuild = copies.filter((c) => c.includes("--from=build")).map((c) => (c.filter((a) => !a.startsWith("--"))[0] as string).replace(/^\/app\//, ""));
-    const manifests = fromContext.flatMap((c) => c.slice(0, -1)).filter((s) => s.endsWith("/package.json")).map((s) => path.dirname(s));
+    const manifests = fromContext
+      .flatMap((c) => c.slice(0, -1))
+      .filter((s) => s.endsWith("/package.json"))
+      .map((s) => path.dirname(s));
 
     it("copies sources that exist in the build context", () => {
       for (const c of fromContext) for (const src of c.slice(0, -1)) expect({ src, exists: existsSync(path.join(REPO, src)) }).toEqual({ src, exists: true });
@@ -158,9 +163,7 @@ describe("docker-compose.yml", () => {
   });
 
   it("publishes the same ports as `pnpm start`, at the ports the services listen on", () => {
-    const published = Object.fromEntries(
-      luthien.filter((l) => l.s["ports"] !== undefined).map((l) => [l.name, (l.s["ports"] as string[]).map((p) => p.split(":").map(Number))]),
-    );
+    const published = Object.fromEntries(luthien.filter((l) => l.s["ports"] !== undefined).map((l) => [l.name, (l.s["ports"] as string[]).map((p) => p.split(":").map(Number))]));
     expect(published).toEqual({
       "control-plane": [[50051, portOf("control-plane", envOf(services["control-plane"] as Json))]],
       gateway: [[8000, portOf("gateway", envOf(services["gateway"] as Json))]],
@@ -249,10 +252,7 @@ describe("docker-compose.yml", () => {
 });
 
 describe("config files", () => {
-  const policyFiles = [
-    ...readdirSync(path.join(REPO, "deploy/config/policies")).map((f) => `deploy/config/policies/${f}`),
-    "deploy/k8s/base/config/policies.yaml",
-  ];
+  const policyFiles = [...readdirSync(path.join(REPO, "deploy/config/policies")).map((f) => `deploy/config/policies/${f}`), "deploy/k8s/base/config/policies.yaml"];
 
   it.each(policyFiles)("%s parses with the control plane's config parser", (file) => {
     expect(loadPolicyConfig(path.join(REPO, file)).policies.length).toBeGreaterThan(0);
@@ -310,7 +310,9 @@ describe.each(["dev", "prod"])("Kubernetes overlay %s", (overlay) => {
   const podLabels = (o: K8sObject): Json => (((o["spec"] as Json)["template"] as Json)["metadata"] as Json)["labels"] as Json;
   /** Luthien containers: named after the service they run. */
   const luthien = workloads.flatMap((w) =>
-    podContainers(w).filter((c) => (SERVICES as readonly string[]).includes(c["name"] as string)).map((c) => ({ w, c, service: c["name"] as ServiceName })),
+    podContainers(w)
+      .filter((c) => (SERVICES as readonly string[]).includes(c["name"] as string))
+      .map((c) => ({ w, c, service: c["name"] as ServiceName })),
   );
   const envOf = (c: Json): Record<string, string> =>
     Object.fromEntries(((c["env"] ?? []) as Json[]).filter((e) => typeof e["value"] === "string").map((e) => [e["name"] as string, e["value"] as string]));
@@ -370,7 +372,11 @@ describe.each(["dev", "prod"])("Kubernetes overlay %s", (overlay) => {
     for (const { w, c, service } of luthien) {
       const gatewayConfig = envOf(c)["GATEWAY_CONFIG"];
       const extra = gatewayConfig === undefined ? [] : configEnvReads(mountedFile(w, c, gatewayConfig));
-      expectEnvRead(service, ((c["env"] ?? []) as Json[]).map((e) => e["name"] as string), extra);
+      expectEnvRead(
+        service,
+        ((c["env"] ?? []) as Json[]).map((e) => e["name"] as string),
+        extra,
+      );
     }
   });
 

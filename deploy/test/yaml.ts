@@ -26,9 +26,11 @@ export function parseYaml(text: string): unknown {
 export function parseYamlDocuments(text: string): unknown[] {
   const parsed = yaml.parseAllDocuments(text);
   const docs = Array.isArray(parsed) ? parsed : [parsed];
-  return docs.map((d) => {
-    const first = d.errors[0];
-    if (first !== undefined) throw new Error(first.message);
-    return d.toJS();
-  }).filter((d) => d !== null && d !== undefined);
+  return docs
+    .map((d) => {
+      const first = d.errors[0];
+      if (first !== undefined) throw new Error(first.message);
+      return d.toJS();
+    })
+    .filter((d) => d !== null && d !== undefined);
 }

@@ -42,8 +42,7 @@ function parseArgs(argv) {
   return o;
 }
 
-const LOREM =
-  "The quick brown fox jumps over the lazy dog; élan, naïve café — 日本語 too. Refactor the parser so streamed tool calls keep their index. ";
+const LOREM = "The quick brown fox jumps over the lazy dog; élan, naïve café — 日本語 too. Refactor the parser so streamed tool calls keep their index. ";
 const text = (bytes) => LOREM.repeat(Math.ceil(bytes / LOREM.length)).slice(0, bytes);
 
 /** One call's events, shaped like the gateway's (Anthropic format, one tool, a short conversation). */
@@ -56,7 +55,13 @@ function callPayloads() {
     tools: [{ name: "Bash", description: text(200), input_schema: { type: "object", properties: { command: { type: "string" } }, required: ["command"] } }],
     messages: [
       { role: "user", content: [{ type: "text", text: text(1200) }] },
-      { role: "assistant", content: [{ type: "text", text: text(400) }, { type: "tool_use", id: "toolu_01A", name: "Bash", input: { command: "ls -la src" } }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: text(400) },
+          { type: "tool_use", id: "toolu_01A", name: "Bash", input: { command: "ls -la src" } },
+        ],
+      },
       { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01A", content: text(900) }] },
     ],
   };
@@ -216,10 +221,7 @@ async function main() {
     }
     const base = median(baseline.map((x) => x.process));
     const baseSys = median(baseline.map((x) => x.sys));
-    console.log(
-      `${opts.calls} calls × ${EVENTS_PER_CALL} events (${bytesPerCall} B of data per call), ${opts.rounds} rounds, ` +
-        `paced at ${opts.rate} calls/s; medians, ms per call`,
-    );
+    console.log(`${opts.calls} calls × ${EVENTS_PER_CALL} events (${bytesPerCall} B of data per call), ${opts.rounds} rounds, ` + `paced at ${opts.rate} calls/s; medians, ms per call`);
     console.log(`paced baseline (loop without publishing): ${base.toFixed(4)} ms process CPU per call`);
     console.log("caller = CPU inside publish() [wall time inside it]; process = whole-process CPU until every ack is in [of it, system]");
     console.log("build         burst caller        burst process     paced caller        paced process (net)   counters");

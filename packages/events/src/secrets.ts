@@ -100,7 +100,11 @@ const compiled: readonly Compiled[] = SECRET_DETECTORS.map(({ kind, rule }) => (
   global: new RegExp(rule.pattern.source, rule.pattern.flags.replace(/[gy]/g, "") + "g"),
 }));
 // Every secret starts with one of these: text without any is returned untouched, cheaply.
-const anyStart = new RegExp(SECRET_DETECTORS.flatMap((d) => d.rule.starts).map(escapeRegExp).join("|"));
+const anyStart = new RegExp(
+  SECRET_DETECTORS.flatMap((d) => d.rule.starts)
+    .map(escapeRegExp)
+    .join("|"),
+);
 
 /**
  * Replaces every secret in a whole text (not a stream), with the same rules and precedence as the

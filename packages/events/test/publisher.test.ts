@@ -1,12 +1,5 @@
 import { startNats, waitFor, type RunningNats } from "@luthien/testkit";
-import {
-  createActivityConsumer,
-  createEventPublisher,
-  parseActivityEvent,
-  type ActivityEvent,
-  type EventPublisher,
-  type EventsLogger,
-} from "../src/index";
+import { createActivityConsumer, createEventPublisher, parseActivityEvent, type ActivityEvent, type EventPublisher, type EventsLogger } from "../src/index";
 
 let nats: RunningNats;
 const open: { close(): Promise<void> }[] = [];

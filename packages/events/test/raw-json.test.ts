@@ -3,7 +3,7 @@ import { encodeEvent } from "../src/raw-json";
 
 /** Values whose JSON text is spliced in must encode as if they had been encoded with the rest. */
 const SAMPLES: unknown[] = [
-  { model: "m", messages: [{ role: "user", content: "hi \u0000 \"quoted\" \\ \u2028 😀" }] },
+  { model: "m", messages: [{ role: "user", content: 'hi \u0000 "quoted" \\ \u2028 😀' }] },
   [1, 2.5, -0, null, true, "x"],
   "a string",
   42,

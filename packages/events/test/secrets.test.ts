@@ -11,9 +11,7 @@ describe("redactSecrets", () => {
   it("replaces every kind the detectors know, and counts them", () => {
     const text = `a ${ANTHROPIC} b ${OPENAI} c ${AWS} d ${GITHUB} e ${JWT} f ${PEM} g`;
     const r = redactSecrets(text);
-    expect(r.value).toBe(
-      "a [REDACTED:anthropic_key] b [REDACTED:openai_key] c [REDACTED:aws_access_key] d [REDACTED:github_token] e [REDACTED:jwt] f [REDACTED:private_key] g",
-    );
+    expect(r.value).toBe("a [REDACTED:anthropic_key] b [REDACTED:openai_key] c [REDACTED:aws_access_key] d [REDACTED:github_token] e [REDACTED:jwt] f [REDACTED:private_key] g");
     expect(r.counts).toEqual({ anthropic_key: 1, openai_key: 1, aws_access_key: 1, github_token: 1, jwt: 1, private_key: 1 });
     expect(SECRET_DETECTORS.map((d) => d.kind).sort()).toEqual(Object.keys(r.counts).sort());
   });

@@ -92,11 +92,7 @@ function eventCarriers(event: PolicyEvent): Carrier[] {
 }
 
 /** A choice's logprobs spell its content and refusal tokens. */
-function choiceCarrier(
-  index: number,
-  text: string,
-  holder: { logprobs?: ChatCompletion.Choice["logprobs"] | ChatCompletionChunk.Choice["logprobs"] },
-): Carrier {
+function choiceCarrier(index: number, text: string, holder: { logprobs?: ChatCompletion.Choice["logprobs"] | ChatCompletionChunk.Choice["logprobs"] }): Carrier {
   const lp = holder.logprobs;
   return {
     key: `choices[${index}]`,

@@ -20,20 +20,14 @@ export type ResponseMode = "FULL" | "OBSERVE" | "SKIP";
 export type ClientFormat = "openai" | "anthropic" | "responses";
 
 /** The client's request, in its own format. */
-export type PolicyRequest =
-  | { format: "openai"; body: ChatCompletionCreateParams }
-  | { format: "anthropic"; body: MessageCreateParams }
-  | { format: "responses"; body: ResponsesRequest };
+export type PolicyRequest = { format: "openai"; body: ChatCompletionCreateParams } | { format: "anthropic"; body: MessageCreateParams } | { format: "responses"; body: ResponsesRequest };
 /** A whole (non-streaming) response, in the client's format. */
 export type PolicyResponse = { format: "openai"; body: ChatCompletion } | { format: "anthropic"; body: Message } | { format: "responses"; body: ResponsesResponse };
 /**
  * One stream event, in the client's format: an OpenAI chunk, an Anthropic event (with its `type`), or a Responses
  * event (with its `type` and `sequence_number`; the gateway renumbers what reaches the client).
  */
-export type PolicyEvent =
-  | { format: "openai"; chunk: ChatCompletionChunk }
-  | { format: "anthropic"; event: AnthropicStreamEvent }
-  | { format: "responses"; event: ResponsesStreamEvent };
+export type PolicyEvent = { format: "openai"; chunk: ChatCompletionChunk } | { format: "anthropic"; event: AnthropicStreamEvent } | { format: "responses"; event: ResponsesStreamEvent };
 
 /** Refuse the call; the gateway renders the error in the client's format. */
 export interface DenyDecision {
@@ -122,4 +116,5 @@ export interface Policy<S = undefined> {
  * A policy whatever its state type, as a chain holds them. (Hooks take the state as a parameter, so `Policy<S>` is
  * not assignable to `Policy<unknown>`.)
  */
+// biome-ignore lint/suspicious/noExplicitAny: a chain holds policies of every state type, which `unknown` would not accept
 export type AnyPolicy = Policy<any>;

@@ -76,8 +76,7 @@ export function createRegexReplacer(options: RegexReplacerOptions): TextStreamTr
   let held = 0;
   let stopped = false;
 
-  const isFinal = (r: CompiledRule, m: RegExpExecArray, end: boolean): boolean =>
-    end || (r.settles && m.index + m[0].length < buf.length) || m.index + r.maxLength < buf.length;
+  const isFinal = (r: CompiledRule, m: RegExpExecArray, end: boolean): boolean => end || (r.settles && m.index + m[0].length < buf.length) || m.index + r.maxLength < buf.length;
 
   /** The first position ≥ `from` where `r` may still match once more text arrives (Infinity if none). */
   const pendingFrom = (r: CompiledRule, from: number): number => {

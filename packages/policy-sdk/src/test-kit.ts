@@ -23,17 +23,7 @@ import {
   type StopReason,
   StreamProtocolError,
 } from "@luthien/wire";
-import {
-  isDeny,
-  isRespond,
-  type AnyPolicy,
-  type CallInfo,
-  type DenyDecision,
-  type PolicyEvent,
-  type PolicyRequest,
-  type PolicyResponse,
-  type RequestOutcome,
-} from "./policy";
+import { isDeny, isRespond, type AnyPolicy, type CallInfo, type DenyDecision, type PolicyEvent, type PolicyRequest, type PolicyResponse, type RequestOutcome } from "./policy";
 import { startCallRun } from "./chain";
 import { responsesCallOf } from "./internal/responses-calls";
 import type { OutputItem, OutputMessage } from "./internal/responses-output";
@@ -96,7 +86,6 @@ export interface PolicyRun {
    */
   stopReason: string | null;
 }
-
 
 /**
  * Runs a policy (or a chain, each policy seeing the previous one's output) in-process the way the engine and the
@@ -356,7 +345,8 @@ function checkResponses(events: readonly ResponsesStreamEvent[]): { delivered: P
         final = event.response;
         ended = true;
         // A stream that streamed no item at all (only the final response) has nothing to disagree with.
-        if (items.length > 0 && canonical(final.output) !== canonical(items)) fail(`the final response's output is not what the stream delivered:\n${canonical(final.output)}\n${canonical(items)}`);
+        if (items.length > 0 && canonical(final.output) !== canonical(items))
+          fail(`the final response's output is not what the stream delivered:\n${canonical(final.output)}\n${canonical(items)}`);
         break;
       case "error":
         ended = true;
@@ -475,19 +465,19 @@ export function openAIResponse(reply: RecordedOpenAIReply): PolicyResponse {
     object: "chat.completion",
     created: 1,
     model: reply.model ?? "gpt-4o-mini",
-    choices: [{
-      index: 0,
-      logprobs: null,
-      finish_reason: reply.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
-      message: {
-        role: "assistant",
-        content: text === "" && calls.length > 0 ? null : text,
-        refusal: null,
-        ...(calls.length > 0
-          ? { tool_calls: calls.map((c, i) => ({ id: c.id ?? `call_${i}`, type: "function" as const, function: { name: c.name, arguments: argumentText(c) } })) }
-          : {}),
+    choices: [
+      {
+        index: 0,
+        logprobs: null,
+        finish_reason: reply.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
+        message: {
+          role: "assistant",
+          content: text === "" && calls.length > 0 ? null : text,
+          refusal: null,
+          ...(calls.length > 0 ? { tool_calls: calls.map((c, i) => ({ id: c.id ?? `call_${i}`, type: "function" as const, function: { name: c.name, arguments: argumentText(c) } })) } : {}),
+        },
       },
-    }],
+    ],
     usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
   };
   return { format: "openai", body };
@@ -559,7 +549,9 @@ function responsesBody(reply: RecordedResponsesReply, output: OutputItem[], stat
     top_p: null,
     ...(status === "in_progress"
       ? {}
-      : { usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 }, output_tokens: 10, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 20 } }),
+      : {
+          usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 }, output_tokens: 10, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 20 },
+        }),
   };
 }
 
@@ -626,9 +618,7 @@ export function anthropicResponse(reply: RecordedAnthropicReply): PolicyResponse
   const content: ContentBlock[] = [];
   if (reply.thinking !== undefined) content.push({ type: "thinking", thinking: reply.thinking, signature: "sig" });
   if (text !== "") content.push({ type: "text", text, citations: null });
-  calls.forEach((c, i) =>
-    content.push({ type: "tool_use", id: c.id ?? `toolu_${i}`, name: c.name, input: JSON.parse(argumentText(c)) as unknown, caller: { type: "direct" } }),
-  );
+  calls.forEach((c, i) => content.push({ type: "tool_use", id: c.id ?? `toolu_${i}`, name: c.name, input: JSON.parse(argumentText(c)) as unknown, caller: { type: "direct" } }));
   return { format: "anthropic", body: anthropicMessage(reply, content, reply.stopReason ?? (calls.length > 0 ? "tool_use" : "end_turn")) };
 }
 

@@ -160,10 +160,12 @@ export function createTextPolicy(options: TextPolicyOptions): Policy<TextState> 
   const changed = (ctx: PolicyContext<TextState>, side: "request" | "response"): void => {
     if (action !== null) ctx.emit(`${side}_${action}`);
   };
-  const runner = (ctx: PolicyContext<TextState>, side: "request" | "response") => (text: string): string => {
-    const t = options.createTransformer({ side, ctx });
-    return t.push(text) + t.end();
-  };
+  const runner =
+    (ctx: PolicyContext<TextState>, side: "request" | "response") =>
+    (text: string): string => {
+      const t = options.createTransformer({ side, ctx });
+      return t.push(text) + t.end();
+    };
   // Logprobs are a shadow of text the policy already reports on: their transformers report nothing.
   const quiet = (ctx: PolicyContext<TextState>): TextScope["ctx"] => ({ ...ctx, emit: () => undefined });
   const signedChange = (where: string): never => {

@@ -221,7 +221,9 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     // Arguments clients could read another way (truncated, not an object, ...) are never decided: blocked.
     const refusal = refusalOf(call);
     const verdict =
-      refusal !== undefined ? Promise.resolve<ToolCallDecision>({ action: "block", reason: `the ${call.name} call was refused: ${refusal}` }) : Promise.resolve().then(() => options.decide(call, ctx));
+      refusal !== undefined
+        ? Promise.resolve<ToolCallDecision>({ action: "block", reason: `the ${call.name} call was refused: ${refusal}` })
+        : Promise.resolve().then(() => options.decide(call, ctx));
     // Decisions may settle before anyone awaits them; their failure is reported where they are awaited.
     verdict.catch(() => undefined);
     return verdict;
@@ -326,7 +328,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     choice.fn = undefined;
     const fnCall = fn === undefined ? [] : [jsonCall(FUNCTION_CALL_ID, fn.name, fn.arguments)];
     const calls = [...fnCall, ...held.map((h) => jsonCall(h.id, h.name, h.arguments))];
-    const decisions = await settle(ctx, calls, calls.map((c) => decide(c, ctx)));
+    const decisions = await settle(
+      ctx,
+      calls,
+      calls.map((c) => decide(c, ctx)),
+    );
     const make = (delta: ChatCompletionChunk.Choice.Delta): PolicyEvent => ({
       format: "openai",
       chunk: chunkFrom(template, [{ index: choiceIndex, delta, finish_reason: null, logprobs: null }]),
@@ -439,7 +445,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     });
     const calls = perChoice.flatMap((p) => [...(p.fn !== undefined ? [p.fn] : []), ...p.tools]);
     if (calls.length === 0) return { format: "openai", body };
-    const decisions = await settle(ctx, calls, calls.map((c) => decide(c, ctx)));
+    const decisions = await settle(
+      ctx,
+      calls,
+      calls.map((c) => decide(c, ctx)),
+    );
     let n = 0;
     const choices = body.choices.map((choice, c) => {
       const { tool_calls: toolCalls, function_call: functionCall, ...message } = choice.message;
@@ -465,7 +475,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
             texts.push(textOf(call, d));
             break;
           case "rewrite":
-            kept.push(tc.type === "function" ? { ...tc, function: { ...tc.function, arguments: jsonText(d.input) } } : { ...tc, custom: { ...tc.custom, input: typeof d.input === "string" ? d.input : jsonText(d.input) } });
+            kept.push(
+              tc.type === "function"
+                ? { ...tc, function: { ...tc.function, arguments: jsonText(d.input) } }
+                : { ...tc, custom: { ...tc.custom, input: typeof d.input === "string" ? d.input : jsonText(d.input) } },
+            );
             break;
           default: {
             const unknown: never = d;
@@ -492,7 +506,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     state.open.clear();
     if (held.length === 0) return [];
     const calls = held.map(toolUseCall);
-    const decisions = await settle(ctx, calls, held.map((h, i) => h.verdict ?? decide(calls[i] as ToolCall, ctx)));
+    const decisions = await settle(
+      ctx,
+      calls,
+      held.map((h, i) => h.verdict ?? decide(calls[i] as ToolCall, ctx)),
+    );
     const out: AnthropicStreamEvent[] = [];
     decisions.forEach((d, i) => {
       if (d.action !== "block") return;
@@ -600,7 +618,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       ids.add(b.id);
     }
     const calls = uses.map((b) => objectCall(b.id, b.name, b.input));
-    const decisions = await settle(ctx, calls, calls.map((c) => decide(c, ctx)));
+    const decisions = await settle(
+      ctx,
+      calls,
+      calls.map((c) => decide(c, ctx)),
+    );
     const texts: ContentBlock[] = [];
     const kept: ContentBlock[] = [];
     decisions.forEach((d, i) => {
@@ -644,7 +666,11 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     }
     if (found.length === 0) return output;
     const fresh = found.filter((f) => f.known === undefined);
-    const decisions = await settle(ctx, fresh.map((f) => f.call), fresh.map((f) => decide(f.call, ctx)));
+    const decisions = await settle(
+      ctx,
+      fresh.map((f) => f.call),
+      fresh.map((f) => decide(f.call, ctx)),
+    );
     const byIndex = new Map<number, ToolCallDecision>();
     fresh.forEach((f, i) => byIndex.set(f.index, decisions[i] as ToolCallDecision));
     for (const f of found) if (f.known !== undefined) byIndex.set(f.index, f.known.decision);
@@ -1104,7 +1130,5 @@ function chunkFrom(template: ChatCompletionChunk, choices: ChatCompletionChunk.C
 /** A chunk that says nothing: no choice has a delta field or a finish, and there is no usage. */
 function isEmptyChunk(chunk: ChatCompletionChunk): boolean {
   if (chunk.usage !== undefined && chunk.usage !== null) return false;
-  return chunk.choices.every(
-    (c) => (c.finish_reason === null || c.finish_reason === undefined) && Object.values(c.delta).every((v) => v === undefined || v === null),
-  );
+  return chunk.choices.every((c) => (c.finish_reason === null || c.finish_reason === undefined) && Object.values(c.delta).every((v) => v === undefined || v === null));
 }

@@ -31,7 +31,15 @@ async function outcomes(policies: readonly AnyPolicy[], stream: readonly PolicyE
 }
 
 const textOf = (events: readonly PolicyEvent[]): string =>
-  events.map((e) => (e.format === "openai" ? (e.chunk.choices[0]?.delta.content ?? "") : e.format === "anthropic" && e.event.type === "content_block_delta" && e.event.delta.type === "text_delta" ? e.event.delta.text : "")).join("");
+  events
+    .map((e) =>
+      e.format === "openai"
+        ? (e.chunk.choices[0]?.delta.content ?? "")
+        : e.format === "anthropic" && e.event.type === "content_block_delta" && e.event.delta.type === "text_delta"
+          ? e.event.delta.text
+          : "",
+    )
+    .join("");
 
 describe("startCallRun: events no policy changed", () => {
   it("are unchanged when every policy returns the event it got, as is or re-wrapped", async () => {

@@ -44,10 +44,14 @@ function chunks(pieces: string[]): ChatCompletionChunk[] {
 
 function runChain(policy: AnyPolicy) {
   const emitted: string[] = [];
-  const run = startChainRun([policy], { callId: "c", format: "openai", stream: true, keyId: "", userId: "", sessionId: "", model: "m" }, {
-    emit: (p, a) => emitted.push(`${p}.${a}`),
-    keepalive: () => undefined,
-  });
+  const run = startChainRun(
+    [policy],
+    { callId: "c", format: "openai", stream: true, keyId: "", userId: "", sessionId: "", model: "m" },
+    {
+      emit: (p, a) => emitted.push(`${p}.${a}`),
+      keepalive: () => undefined,
+    },
+  );
   return { run, emitted };
 }
 

@@ -5,7 +5,13 @@ describe("requestText", () => {
     const request = openAIRequest([
       { role: "system", content: "be brief" },
       { role: "developer", content: [{ type: "text", text: "dev rules" }] },
-      { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "data:image/png;base64,AA" } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "look" },
+          { type: "image_url", image_url: { url: "data:image/png;base64,AA" } },
+        ],
+      },
       { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
       { role: "tool", tool_call_id: "c1", content: "tool output" },
       { role: "assistant", content: "answer" },
@@ -26,7 +32,14 @@ describe("requestText", () => {
     const request = anthropicRequest(
       [
         { role: "user", content: "hi" },
-        { role: "assistant", content: [{ type: "thinking", thinking: "hmm", signature: "s" }, { type: "text", text: "calling" }, { type: "tool_use", id: "t", name: "f", input: { a: "not text" } }] },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "hmm", signature: "s" },
+            { type: "text", text: "calling" },
+            { type: "tool_use", id: "t", name: "f", input: { a: "not text" } },
+          ],
+        },
         {
           role: "user",
           content: [

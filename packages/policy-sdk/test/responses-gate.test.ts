@@ -40,8 +40,7 @@ function body(r: PolicyResponse | unknown): ResponsesResponse {
 const eventsOf = (list: readonly PolicyEvent[]): ResponsesStreamEvent[] => list.flatMap((e) => (e.format === "responses" ? [e.event] : []));
 const types = (list: readonly PolicyEvent[]): string[] => eventsOf(list).map((e) => e.type);
 const kinds = (output: ResponsesOutputItem[]): string[] => output.map((i) => i.type);
-const streamed = (list: readonly PolicyEvent[]): ResponsesOutputItem[] =>
-  eventsOf(list).flatMap((e) => (e.type === "response.output_item.done" ? [e.item] : []));
+const streamed = (list: readonly PolicyEvent[]): ResponsesOutputItem[] => eventsOf(list).flatMap((e) => (e.type === "response.output_item.done" ? [e.item] : []));
 
 /** What stands in a blocked call's place: a whole message item. */
 const BLOCKED_MESSAGE_EVENTS = [
@@ -71,7 +70,9 @@ describe("createToolCallGate, Responses stream", () => {
     expect(types(run.delivered).filter((t) => t.startsWith("response.function_call"))).toEqual([]);
     expect(JSON.stringify(run.delivered)).not.toContain("rm -r");
     // The message stands where the call was: output index 1, as a whole item.
-    const replaced = eventsOf(run.delivered).filter((e) => "output_index" in e && e.output_index === 1).map((e) => e.type);
+    const replaced = eventsOf(run.delivered)
+      .filter((e) => "output_index" in e && e.output_index === 1)
+      .map((e) => e.type);
     expect(replaced).toEqual(BLOCKED_MESSAGE_EVENTS);
     expect(streamed(run.delivered)).toEqual(out.output);
     expect(run.text).toBe("Sure.\n\n⛔ BLOCKED by test-gate: the Bash tool call was not run. Reason: no deleting");
@@ -85,7 +86,9 @@ describe("createToolCallGate, Responses stream", () => {
     const out = body(run.response);
     expect(kinds(out.output)).toEqual(["message", "function_call"]);
     expect(out.output[1]).toMatchObject({ call_id: "call_1", arguments: '{"command":"ls -la"}' });
-    const deltas = eventsOf(run.events).filter((e) => e.type === "response.function_call_arguments.delta").map((e) => (e as { delta: string }).delta);
+    const deltas = eventsOf(run.events)
+      .filter((e) => e.type === "response.function_call_arguments.delta")
+      .map((e) => (e as { delta: string }).delta);
     expect(deltas).toEqual(['{"command":', '"ls -la"}']);
     // The allowed call's own events, as they came (but for the renumbering).
     const original = eventsOf(stream).filter((e) => "output_index" in e && e.output_index === 1);
@@ -148,11 +151,12 @@ describe("createToolCallGate, Responses stream", () => {
   });
 
   it("rewrites a local shell call's command and a custom tool's input", async () => {
-    const items: ResponsesOutputItem[] = [
-      { type: "local_shell_call", id: "lsc_1", call_id: "call_l", status: "completed", action: { type: "exec", command: ["echo", "hi"], env: {} } },
-    ];
+    const items: ResponsesOutputItem[] = [{ type: "local_shell_call", id: "lsc_1", call_id: "call_l", status: "completed", action: { type: "exec", command: ["echo", "hi"], env: {} } }];
     const rewriter = createToolCallGate({ name: "rw", decide: (call) => ({ action: "rewrite", input: call.name === "local_shell" ? { command: ["echo", "HI"] } : "safe" }) });
-    const run = await runPolicy(rewriter, { request: responsesRequest("go"), stream: withItems([...items, { type: "custom_tool_call", id: "ctc_1", call_id: "call_c", name: "exec", input: "x" }]) });
+    const run = await runPolicy(rewriter, {
+      request: responsesRequest("go"),
+      stream: withItems([...items, { type: "custom_tool_call", id: "ctc_1", call_id: "call_c", name: "exec", input: "x" }]),
+    });
     expect(body(run.response).output).toMatchObject([
       { type: "local_shell_call", action: { type: "exec", command: ["echo", "HI"], env: {} } },
       { type: "custom_tool_call", input: "safe" },
@@ -200,20 +204,40 @@ describe("createToolCallGate, Responses fails closed", () => {
   const run = (stream: PolicyEvent[]) => runPolicy(gate, { request: responsesRequest("go"), stream });
 
   it("when a call's identity changes between added, deltas and done", async () => {
-    const otherCallId = mutate(call(), (e) => e.type === "response.output_item.done", (e) => ({ ...e, item: { ...(e as { item: object }).item, call_id: "call_x" } }) as ResponsesStreamEvent);
+    const otherCallId = mutate(
+      call(),
+      (e) => e.type === "response.output_item.done",
+      (e) => ({ ...e, item: { ...(e as { item: object }).item, call_id: "call_x" } }) as ResponsesStreamEvent,
+    );
     await expect(run(otherCallId)).rejects.toThrow(/changed identity/);
-    const otherName = mutate(call(), (e) => e.type === "response.function_call_arguments.done", (e) => ({ ...e, name: "Other" }) as ResponsesStreamEvent);
+    const otherName = mutate(
+      call(),
+      (e) => e.type === "response.function_call_arguments.done",
+      (e) => ({ ...e, name: "Other" }) as ResponsesStreamEvent,
+    );
     await expect(run(otherName)).rejects.toThrow(/is named Bash, its arguments Other/);
-    const otherItem = mutate(call(), (e) => e.type === "response.function_call_arguments.delta", (e) => ({ ...e, item_id: "fc_other" }) as ResponsesStreamEvent);
+    const otherItem = mutate(
+      call(),
+      (e) => e.type === "response.function_call_arguments.delta",
+      (e) => ({ ...e, item_id: "fc_other" }) as ResponsesStreamEvent,
+    );
     await expect(run(otherItem)).rejects.toThrow(/holds item fc_0/);
     // Added as a message, done as a call: the call would have skipped its hold.
     const shell = withItems([{ type: "local_shell_call", id: "lsc_1", call_id: "call_l", status: "completed", action: { type: "exec", command: ["ls"], env: {} } }]);
-    const disguised = mutate(shell, (e) => e.type === "response.output_item.added", (e) => ({ ...e, item: { type: "message", id: "lsc_1", role: "assistant", status: "in_progress", content: [] } }) as ResponsesStreamEvent);
+    const disguised = mutate(
+      shell,
+      (e) => e.type === "response.output_item.added",
+      (e) => ({ ...e, item: { type: "message", id: "lsc_1", role: "assistant", status: "in_progress", content: [] } }) as ResponsesStreamEvent,
+    );
     await expect(run(disguised)).rejects.toThrow(/changed identity/);
   });
 
   it("when the streamed arguments are not the done item's", async () => {
-    const swapped = mutate(call(), (e) => e.type === "response.output_item.done", (e) => ({ ...e, item: { ...(e as { item: object }).item, arguments: '{"command":"rm -rf /"}' } }) as ResponsesStreamEvent);
+    const swapped = mutate(
+      call(),
+      (e) => e.type === "response.output_item.done",
+      (e) => ({ ...e, item: { ...(e as { item: object }).item, arguments: '{"command":"rm -rf /"}' } }) as ResponsesStreamEvent,
+    );
     await expect(run(swapped)).rejects.toThrow(/other arguments/);
   });
 
@@ -227,10 +251,14 @@ describe("createToolCallGate, Responses fails closed", () => {
   });
 
   it("when the final response's call is not the one the stream decided", async () => {
-    const differs = mutate(call(), (e) => e.type === "response.completed", (e) => {
-      const c = e as Extract<ResponsesStreamEvent, { type: "response.completed" }>;
-      return { ...c, response: { ...c.response, output: c.response.output.map((i) => (i.type === "function_call" ? { ...i, arguments: '{"command":"rm -rf /"}' } : i)) } };
-    });
+    const differs = mutate(
+      call(),
+      (e) => e.type === "response.completed",
+      (e) => {
+        const c = e as Extract<ResponsesStreamEvent, { type: "response.completed" }>;
+        return { ...c, response: { ...c.response, output: c.response.output.map((i) => (i.type === "function_call" ? { ...i, arguments: '{"command":"rm -rf /"}' } : i)) } };
+      },
+    );
     await expect(run(differs)).rejects.toThrow(/differs from the streamed one/);
   });
 });
@@ -254,6 +282,8 @@ describe("createToolCallGate, Responses response", () => {
     const run = await runPolicy(gate, { request: responsesRequest("go"), response: responsesResponse({ toolCalls: [{ name: "Bash", arguments: "rm -rf / now" }] }) });
     expect(seen).toEqual([]);
     expect(kinds(body(run.response).output)).toEqual(["message"]);
-    expect(run.activity).toEqual([{ policy: "test-gate", action: "blocked", data: { tool: "Bash", id: "call_0", reason: "the Bash call was refused: its arguments are not complete JSON" } }]);
+    expect(run.activity).toEqual([
+      { policy: "test-gate", action: "blocked", data: { tool: "Bash", id: "call_0", reason: "the Bash call was refused: its arguments are not complete JSON" } },
+    ]);
   });
 });

@@ -24,7 +24,9 @@ const redact = createTextPolicy({
   name: "redact",
   createTransformer: () =>
     createRegexReplacer({
-      rules: [{ pattern: /\bsk-(?!ant-)[A-Za-z0-9_-]{20,}/, starts: ["sk-"], partial: /\bsk-[A-Za-z0-9_-]*/, maxLength: 512, settlesWhenFollowed: true, replacement: "[REDACTED:openai_key]" }],
+      rules: [
+        { pattern: /\bsk-(?!ant-)[A-Za-z0-9_-]{20,}/, starts: ["sk-"], partial: /\bsk-[A-Za-z0-9_-]*/, maxLength: 512, settlesWhenFollowed: true, replacement: "[REDACTED:openai_key]" },
+      ],
     }),
 });
 /** Like all-caps: no hold-back, every piece on its own. */
@@ -110,7 +112,13 @@ function copies(list: ResponsesStreamEvent[], t: Texts): Record<string, string[]
   const accumulator = createResponsesAccumulator();
   for (const e of list) accumulator.push(e);
   const accumulated = accumulator.result() as ResponsesResponse;
-  const joined = (deltas: { delta: string; index: number }[], n: number): string[] => Array.from({ length: n }, (_, k) => deltas.filter((d) => d.index === k).map((d) => d.delta).join(""));
+  const joined = (deltas: { delta: string; index: number }[], n: number): string[] =>
+    Array.from({ length: n }, (_, k) =>
+      deltas
+        .filter((d) => d.index === k)
+        .map((d) => d.delta)
+        .join(""),
+    );
   const copies: Record<string, string[]> = {
     summaryDone: ofType(list, "response.reasoning_summary_text.done").map((e) => e.text),
     summaryPartDone: ofType(list, "response.reasoning_summary_part.done").map((e) => e.part.text),
@@ -122,7 +130,11 @@ function copies(list: ResponsesStreamEvent[], t: Texts): Record<string, string[]
     finalContent: contentTexts(completed?.output ?? []),
     accumulatedSummary: summaryTexts(accumulated.output),
     accumulatedContent: contentTexts(accumulated.output),
-    transcript: [ofType(list, "response.audio.transcript.delta").map((e) => e.delta).join("")],
+    transcript: [
+      ofType(list, "response.audio.transcript.delta")
+        .map((e) => e.delta)
+        .join(""),
+    ],
   };
   const summaryDeltas = ofType(list, "response.reasoning_summary_text.delta").map((e) => ({ delta: e.delta, index: e.summary_index }));
   const contentDeltas = ofType(list, "response.reasoning_text.delta").map((e) => ({ delta: e.delta, index: e.content_index }));
@@ -207,7 +219,15 @@ describe("the text policy on Responses reasoning and transcripts (generated spli
         }
       }
       // Not streamed.
-      const response: PolicyResponse = { format: "responses", body: { ...(ofType(stream(texts, "deltas", split).map((e) => (e as { event: ResponsesStreamEvent }).event), "response.completed")[0]?.response as ResponsesResponse) } };
+      const response: PolicyResponse = {
+        format: "responses",
+        body: {
+          ...(ofType(
+            stream(texts, "deltas", split).map((e) => (e as { event: ResponsesStreamEvent }).event),
+            "response.completed",
+          )[0]?.response as ResponsesResponse),
+        },
+      };
       const whole = await runPolicy(policy, { request: responsesRequest("x"), response });
       const out = (whole.response as { body: ResponsesResponse }).body.output;
       expect([summaryTexts(out), contentTexts(out)]).toEqual([want.summaries, want.contents]);
@@ -230,20 +250,27 @@ describe("the text policy on Responses reasoning and transcripts (generated spli
 
   it("reports the change once, and leaves an unchanged reasoning item as it came", async () => {
     const secret = "sk-abcdefghijklmnopqrstuvwx";
-    const changed = await runPolicy(redact, { request: responsesRequest("x"), stream: stream({ summaries: [`a ${secret}`], contents: [], transcript: "" }, "deltas", (t) => (t === "" ? [] : [t.slice(0, 5), t.slice(5)])) });
+    const changed = await runPolicy(redact, {
+      request: responsesRequest("x"),
+      stream: stream({ summaries: [`a ${secret}`], contents: [], transcript: "" }, "deltas", (t) => (t === "" ? [] : [t.slice(0, 5), t.slice(5)])),
+    });
     expect(changed.activity.filter((a) => a.policy === "redact").map((a) => a.action)).toEqual(["response_modified"]);
     const texts: Texts = { summaries: ["nothing to hide"], contents: ["plain"], transcript: "hello" };
     const events = stream(texts, "deltas", (t) => (t === "" ? [] : [t]));
     const run = await runPolicy(redact, { request: responsesRequest("x"), stream: events });
     expect(run.activity.filter((a) => a.policy === "redact")).toEqual([]);
-    const itemDone = (list: readonly PolicyEvent[]) => list.flatMap((e) => (e.format === "responses" && e.event.type === "response.output_item.done" && e.event.item.type === "reasoning" ? [e.event.item] : []));
+    const itemDone = (list: readonly PolicyEvent[]) =>
+      list.flatMap((e) => (e.format === "responses" && e.event.type === "response.output_item.done" && e.event.item.type === "reasoning" ? [e.event.item] : []));
     expect(itemDone(run.delivered)).toEqual(itemDone(events));
   });
 
   it("fails closed on reasoning text for a part after its done event", async () => {
     const events = stream({ summaries: ["done"], contents: [], transcript: "" }, "deltas", (t) => (t === "" ? [] : [t]));
     const at = events.findIndex((e) => e.format === "responses" && e.event.type === "response.reasoning_summary_part.done");
-    const late: PolicyEvent = { format: "responses", event: { type: "response.reasoning_summary_text.delta", item_id: "rs_1", output_index: 0, summary_index: 0, delta: "more", sequence_number: 0 } };
+    const late: PolicyEvent = {
+      format: "responses",
+      event: { type: "response.reasoning_summary_text.delta", item_id: "rs_1", output_index: 0, summary_index: 0, delta: "more", sequence_number: 0 },
+    };
     await expect(runPolicy(redact, { request: responsesRequest("x"), stream: [...events.slice(0, at + 1), late, ...events.slice(at + 1)] })).rejects.toThrow(/after its done event/);
   });
 });

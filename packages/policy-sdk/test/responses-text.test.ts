@@ -36,7 +36,11 @@ const ofType = <T extends ResponsesStreamEvent["type"]>(list: ResponsesStreamEve
 function textsEverywhere(list: ResponsesStreamEvent[]): Record<string, string[]> {
   const completed = ofType(list, "response.completed")[0]?.response;
   return {
-    deltas: [ofType(list, "response.output_text.delta").map((e) => e.delta).join("")],
+    deltas: [
+      ofType(list, "response.output_text.delta")
+        .map((e) => e.delta)
+        .join(""),
+    ],
     textDone: ofType(list, "response.output_text.done").map((e) => e.text),
     partDone: ofType(list, "response.content_part.done").flatMap((e) => (e.part.type === "output_text" ? [e.part.text] : [])),
     itemDone: ofType(list, "response.output_item.done").flatMap((e) => (e.item.type === "message" ? e.item.content.flatMap((p) => (p.type === "output_text" ? [p.text] : [])) : [])),
@@ -50,11 +54,7 @@ describe("requestText, Responses", () => {
     const request = responsesRequest("hello", {
       instructions: "be brief",
       prompt: { id: "p1", variables: { name: "Ann", topic: { type: "input_text", text: "rust" } } },
-      tools: [
-        { type: "function", name: "f", parameters: null, strict: null, description: "runs f" },
-        { type: "custom", name: "c", description: "free-form" },
-        { type: "web_search" },
-      ],
+      tools: [{ type: "function", name: "f", parameters: null, strict: null, description: "runs f" }, { type: "custom", name: "c", description: "free-form" }, { type: "web_search" }],
     });
     expect([...requestText(request)]).toEqual([
       { where: "instructions", role: "system", text: "be brief" },
@@ -69,14 +69,37 @@ describe("requestText, Responses", () => {
   it("yields every input item kind that carries text, with its place and role", () => {
     const request = responsesRequest([
       { role: "developer", content: "dev rules" },
-      { type: "message", role: "user", content: [{ type: "input_text", text: "look" }, { type: "input_image", detail: "auto", image_url: "data:image/png;base64,AA" }] },
-      { type: "message", id: "msg_1", role: "assistant", status: "completed", content: [{ type: "output_text", text: "calling", annotations: [] }, { type: "refusal", refusal: "no" }] },
+      {
+        type: "message",
+        role: "user",
+        content: [
+          { type: "input_text", text: "look" },
+          { type: "input_image", detail: "auto", image_url: "data:image/png;base64,AA" },
+        ],
+      },
+      {
+        type: "message",
+        id: "msg_1",
+        role: "assistant",
+        status: "completed",
+        content: [
+          { type: "output_text", text: "calling", annotations: [] },
+          { type: "refusal", refusal: "no" },
+        ],
+      },
       { type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "thinking it over" }] },
       { type: "function_call", call_id: "call_1", name: "Bash", arguments: '{"command":"ls"}' },
       { type: "function_call_output", call_id: "call_1", output: "file.txt" },
       { type: "custom_tool_call", call_id: "call_2", name: "patch", input: "*** Begin Patch" },
       { type: "custom_tool_call_output", call_id: "call_2", output: [{ type: "input_text", text: "patched" }] },
-      { type: "function_call_output", call_id: "call_3", output: [{ type: "input_text", text: "part one" }, { type: "input_image", image_url: "x" }] },
+      {
+        type: "function_call_output",
+        call_id: "call_3",
+        output: [
+          { type: "input_text", text: "part one" },
+          { type: "input_image", image_url: "x" },
+        ],
+      },
       { type: "local_shell_call", id: "ls_1", call_id: "call_4", status: "completed", action: { type: "exec", command: ["ls", "-la"], env: {} } },
       { type: "local_shell_call_output", id: "call_4", output: "total 0" },
       { type: "shell_call_output", call_id: "call_5", output: [{ stdout: "out", stderr: "err", outcome: { type: "exit", exit_code: 0 } }] },
@@ -136,7 +159,10 @@ describe("createTextPolicy, Responses request", () => {
 
 describe("createTextPolicy, Responses response", () => {
   it("rewrites output_text parts, drops their logprobs and keeps output_text consistent", async () => {
-    const run = await runPolicy(replace("secret", "[x]"), { request: responsesRequest("hi"), response: responsesResponse({ text: "a secret", logprobs: true, toolCalls: [{ name: "f", input: { q: "secret" } }] }) });
+    const run = await runPolicy(replace("secret", "[x]"), {
+      request: responsesRequest("hi"),
+      response: responsesResponse({ text: "a secret", logprobs: true, toolCalls: [{ name: "f", input: { q: "secret" } }] }),
+    });
     const out = body(run.response);
     expect(out.output[0]).toMatchObject({ type: "message", content: [{ type: "output_text", text: "a [x]", logprobs: [] }] });
     expect(out.output_text).toBe("a [x]");
@@ -155,7 +181,14 @@ describe("createTextPolicy, Responses response", () => {
 describe("createTextPolicy, Responses stream", () => {
   it("matches a replacement split across deltas, and every copy of the text agrees", async () => {
     const run = await runPolicy(replace("secret", "[x]"), { request: responsesRequest("hi"), stream: responsesStream({ chunks: ["a sec", "ret b"] }) });
-    expect(textsEverywhere(events(run))).toEqual({ deltas: ["a [x] b"], textDone: ["a [x] b"], partDone: ["a [x] b"], itemDone: ["a [x] b"], completed: ["a [x] b"], outputText: ["a [x] b"] });
+    expect(textsEverywhere(events(run))).toEqual({
+      deltas: ["a [x] b"],
+      textDone: ["a [x] b"],
+      partDone: ["a [x] b"],
+      itemDone: ["a [x] b"],
+      completed: ["a [x] b"],
+      outputText: ["a [x] b"],
+    });
     expect(run.text).toBe("a [x] b");
     expect(run.activity.filter((a) => a.policy === "replace").map((a) => a.action)).toEqual(["response_modified"]);
   });
@@ -201,18 +234,29 @@ describe("createTextPolicy, Responses stream", () => {
   });
 
   it("releases what parts hold when the stream ends without their done events", async () => {
-    const stream = responsesStream({ chunks: ["a se"] }).filter((e) => e.format === "responses" && ["response.created", "response.output_item.added", "response.content_part.added", "response.output_text.delta"].includes(e.event.type));
+    const stream = responsesStream({ chunks: ["a se"] }).filter(
+      (e) => e.format === "responses" && ["response.created", "response.output_item.added", "response.content_part.added", "response.output_text.delta"].includes(e.event.type),
+    );
     const ctx = { callId: "c", format: "responses" as const, stream: true, keyId: "", userId: "", sessionId: "", model: "m", emit: () => undefined, keepalive: () => undefined };
     const policy = replace("secret", "[x]");
     const state = policy.createState?.(ctx);
     const out: PolicyEvent[] = [];
     for (const e of stream) out.push(...(await policy.onEvent!(e, { ...ctx, state })));
     out.push(...(await policy.onStreamEnd!({ ...ctx, state })));
-    expect(ofType(out.flatMap((e) => (e.format === "responses" ? [e.event] : [])), "response.output_text.delta").map((e) => e.delta)).toEqual(["a ", "se"]);
+    expect(
+      ofType(
+        out.flatMap((e) => (e.format === "responses" ? [e.event] : [])),
+        "response.output_text.delta",
+      ).map((e) => e.delta),
+    ).toEqual(["a ", "se"]);
   });
 
   it("passes tool calls untouched and rewrites a reasoning summary like the text", async () => {
-    const stream = responsesStream({ text: "ok", toolCalls: [{ name: "Bash", input: { command: "echo ok" } }], items: [{ type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "ok" }] }] });
+    const stream = responsesStream({
+      text: "ok",
+      toolCalls: [{ name: "Bash", input: { command: "echo ok" } }],
+      items: [{ type: "reasoning", id: "rs_1", summary: [{ type: "summary_text", text: "ok" }] }],
+    });
     const run = await runPolicy(upper, { request: responsesRequest("hi"), stream });
     expect(run.text).toBe("OK");
     expect(run.toolCalls).toEqual([{ id: "call_0", name: "Bash", input: { command: "echo ok" } }]);

@@ -9,11 +9,25 @@ function run(pieces: string[], replacements: [string, string][], matchCapitaliza
 describe("createStringReplacer", () => {
   it("replaces a match split across every possible boundary exactly as in the whole text", () => {
     const text = "say foobar and foo, then fo";
-    const whole = run([text], [["foobar", "X"], ["foo", "Y"]]).join("");
+    const whole = run(
+      [text],
+      [
+        ["foobar", "X"],
+        ["foo", "Y"],
+      ],
+    ).join("");
     expect(whole).toBe("say X and Y, then fo");
     for (let i = 1; i < text.length; i++) {
       for (let j = i; j < text.length; j++) {
-        expect(run([text.slice(0, i), text.slice(i, j), text.slice(j)], [["foobar", "X"], ["foo", "Y"]]).join("")).toBe(whole);
+        expect(
+          run(
+            [text.slice(0, i), text.slice(i, j), text.slice(j)],
+            [
+              ["foobar", "X"],
+              ["foo", "Y"],
+            ],
+          ).join(""),
+        ).toBe(whole);
       }
     }
   });

@@ -29,9 +29,37 @@ import { mapOpenAICompletion, mapOpenAIRequest } from "../src/internal/openai-te
 
 /** Keys whose strings are structure, not text (type tags, ids, roles, payloads). */
 const STRUCTURAL = new Set([
-  "type", "role", "model", "id", "tool_call_id", "tool_use_id", "call_id", "object", "media_type", "detail", "format", "voice",
-  "signature", "encrypted_content", "encrypted_index", "encrypted_stdout", "file_id", "data", "mode", "finish_reason", "stop_reason",
-  "page_age", "error_code", "syntax", "file_type", "retrieved_at", "status", "user", "tab_id", "system_fingerprint", "service_tier",
+  "type",
+  "role",
+  "model",
+  "id",
+  "tool_call_id",
+  "tool_use_id",
+  "call_id",
+  "object",
+  "media_type",
+  "detail",
+  "format",
+  "voice",
+  "signature",
+  "encrypted_content",
+  "encrypted_index",
+  "encrypted_stdout",
+  "file_id",
+  "data",
+  "mode",
+  "finish_reason",
+  "stop_reason",
+  "page_age",
+  "error_code",
+  "syntax",
+  "file_type",
+  "retrieved_at",
+  "status",
+  "user",
+  "tab_id",
+  "system_fingerprint",
+  "service_tier",
 ]);
 
 /** Every string leaf of `value` not under a structural key (base64 image data excluded), with its path. */
@@ -69,7 +97,10 @@ const openAIBody = (): PolicyRequest =>
       {
         role: "assistant",
         name: "bot",
-        content: [{ type: "text", text: m("assistant part") }, { type: "refusal", refusal: m("refusal part") }],
+        content: [
+          { type: "text", text: m("assistant part") },
+          { type: "refusal", refusal: m("refusal part") },
+        ],
         refusal: m("refusal"),
         tool_calls: [
           { id: "c1", type: "function", function: { name: "Bash", arguments: JSON.stringify({ command: m("earlier command") }) } },
@@ -84,7 +115,10 @@ const openAIBody = (): PolicyRequest =>
       prediction: { type: "content", content: m("prediction") },
       metadata: { note: m("metadata") },
       tools: [
-        { type: "function", function: { name: "Bash", description: m("tool description"), parameters: { type: "object", properties: { command: { type: "string", description: m("param description") } } } } },
+        {
+          type: "function",
+          function: { name: "Bash", description: m("tool description"), parameters: { type: "object", properties: { command: { type: "string", description: m("param description") } } } },
+        },
         { type: "custom", custom: { name: "patch", description: m("custom description"), format: { type: "grammar", grammar: { syntax: "lark", definition: m("grammar") } } } },
       ],
       functions: [{ name: "legacy", description: m("function description") }],
@@ -97,7 +131,11 @@ const anthropicBody = (): PolicyRequest => {
     {
       role: "user",
       content: [
-        { type: "text", text: m("user text"), citations: [{ type: "char_location", cited_text: m("cited"), document_index: 0, document_title: m("doc title"), start_char_index: 0, end_char_index: 1 }] },
+        {
+          type: "text",
+          text: m("user text"),
+          citations: [{ type: "char_location", cited_text: m("cited"), document_index: 0, document_title: m("doc title"), start_char_index: 0, end_char_index: 1 }],
+        },
         { type: "image", source: { type: "url", url: `https://img.example/a.png?sig=${m("image url")}` } },
         { type: "document", source: { type: "text", media_type: "text/plain", data: m("text document") }, title: m("document title"), context: m("document context") },
         { type: "document", source: { type: "content", content: [{ type: "text", text: m("content document") }] } },
@@ -113,10 +151,26 @@ const anthropicBody = (): PolicyRequest => {
         { type: "text", text: m("assistant text") },
         { type: "tool_use", id: "t1", name: "Bash", input: { command: m("earlier tool input") } },
         { type: "server_tool_use", id: "s1", name: "web_search", input: { query: m("search query") } },
-        { type: "web_search_tool_result", tool_use_id: "s1", content: [{ type: "web_search_result", title: m("web result title"), url: `https://w.example/${m("web url")}`, encrypted_content: "enc" }] },
-        { type: "web_fetch_tool_result", tool_use_id: "s2", content: { type: "web_fetch_result", url: `https://f.example/${m("fetch url")}`, content: { type: "document", source: { type: "text", media_type: "text/plain", data: m("fetched page") } } } },
+        {
+          type: "web_search_tool_result",
+          tool_use_id: "s1",
+          content: [{ type: "web_search_result", title: m("web result title"), url: `https://w.example/${m("web url")}`, encrypted_content: "enc" }],
+        },
+        {
+          type: "web_fetch_tool_result",
+          tool_use_id: "s2",
+          content: {
+            type: "web_fetch_result",
+            url: `https://f.example/${m("fetch url")}`,
+            content: { type: "document", source: { type: "text", media_type: "text/plain", data: m("fetched page") } },
+          },
+        },
         { type: "code_execution_tool_result", tool_use_id: "s3", content: { type: "code_execution_result", stdout: m("stdout"), stderr: m("stderr"), return_code: 0, content: [] } },
-        { type: "bash_code_execution_tool_result", tool_use_id: "s4", content: { type: "bash_code_execution_result", stdout: m("bash stdout"), stderr: m("bash stderr"), return_code: 0, content: [] } },
+        {
+          type: "bash_code_execution_tool_result",
+          tool_use_id: "s4",
+          content: { type: "bash_code_execution_result", stdout: m("bash stdout"), stderr: m("bash stderr"), return_code: 0, content: [] },
+        },
         { type: "text_editor_code_execution_tool_result", tool_use_id: "s5", content: { type: "text_editor_code_execution_view_result", content: m("editor view"), file_type: "text" } },
       ],
     },
@@ -234,11 +288,40 @@ const message = (): Message => ({
   stop_details: null,
   container: null,
   diagnostics: null,
-  usage: { input_tokens: 1, output_tokens: 1, cache_creation_input_tokens: null, cache_read_input_tokens: null, server_tool_use: null, service_tier: null, cache_creation: null, inference_geo: null, output_tokens_details: null } as Message["usage"],
+  usage: {
+    input_tokens: 1,
+    output_tokens: 1,
+    cache_creation_input_tokens: null,
+    cache_read_input_tokens: null,
+    server_tool_use: null,
+    service_tier: null,
+    cache_creation: null,
+    inference_geo: null,
+    output_tokens_details: null,
+  } as Message["usage"],
   content: [
-    { type: "text", text: m("text"), citations: [{ type: "web_search_result_location", cited_text: m("cited text"), encrypted_index: "e", title: m("citation title"), url: `https://c.example/${m("citation url")}` }] },
-    { type: "web_search_tool_result", tool_use_id: "s", caller: { type: "direct" }, content: [{ type: "web_search_result", title: m("search title"), url: `https://s.example/${m("search url")}`, encrypted_content: "enc", page_age: null }] },
-    { type: "web_fetch_tool_result", tool_use_id: "f", caller: { type: "direct" }, content: { type: "web_fetch_result", url: `https://f.example/${m("fetch url")}`, retrieved_at: null, content: { type: "document", citations: null, title: m("fetched title"), source: { type: "text", media_type: "text/plain", data: m("fetched page") } } } },
+    {
+      type: "text",
+      text: m("text"),
+      citations: [{ type: "web_search_result_location", cited_text: m("cited text"), encrypted_index: "e", title: m("citation title"), url: `https://c.example/${m("citation url")}` }],
+    },
+    {
+      type: "web_search_tool_result",
+      tool_use_id: "s",
+      caller: { type: "direct" },
+      content: [{ type: "web_search_result", title: m("search title"), url: `https://s.example/${m("search url")}`, encrypted_content: "enc", page_age: null }],
+    },
+    {
+      type: "web_fetch_tool_result",
+      tool_use_id: "f",
+      caller: { type: "direct" },
+      content: {
+        type: "web_fetch_result",
+        url: `https://f.example/${m("fetch url")}`,
+        retrieved_at: null,
+        content: { type: "document", citations: null, title: m("fetched title"), source: { type: "text", media_type: "text/plain", data: m("fetched page") } },
+      },
+    },
     { type: "code_execution_tool_result", tool_use_id: "x", content: { type: "code_execution_result", stdout: m("stdout"), stderr: m("stderr"), return_code: 0, content: [] } },
     { type: "tool_use", id: "t", name: "Bash", input: { command: m("tool input") }, caller: { type: "direct" } },
   ],
@@ -277,7 +360,11 @@ describe("responseText sees every text of a response", () => {
 
 /** Runs a chain over a stream until it throws, returning what was emitted before (what reached the client). */
 async function emittedUntilThrow(policy: typeof redact, stream: PolicyEvent[]): Promise<{ out: PolicyEvent[]; error: unknown }> {
-  const run = startChainRun([policy], { callId: "c", format: stream[0]?.format ?? "openai", stream: true, keyId: "", userId: "", sessionId: "", model: "m" }, { emit: () => undefined, keepalive: () => undefined });
+  const run = startChainRun(
+    [policy],
+    { callId: "c", format: stream[0]?.format ?? "openai", stream: true, keyId: "", userId: "", sessionId: "", model: "m" },
+    { emit: () => undefined, keepalive: () => undefined },
+  );
   const out: PolicyEvent[] = [];
   try {
     for (const e of stream) out.push(...(await run.onEvent(e)));
@@ -292,7 +379,11 @@ describe("the text policy in streams (generated splits)", () => {
   const SECRET = "SECRET";
   const sentence = (k: number) => `step ${k}: the SECRET is here, and SECRET again.`;
   const base = { id: "chatcmpl", object: "chat.completion.chunk" as const, created: 1, model: "m" };
-  const chunk = (delta: ChatCompletionChunk.Choice.Delta, finish: ChatCompletionChunk.Choice["finish_reason"] = null, logprobs: ChatCompletionChunk.Choice["logprobs"] = null): PolicyEvent => ({
+  const chunk = (
+    delta: ChatCompletionChunk.Choice.Delta,
+    finish: ChatCompletionChunk.Choice["finish_reason"] = null,
+    logprobs: ChatCompletionChunk.Choice["logprobs"] = null,
+  ): PolicyEvent => ({
     format: "openai",
     chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs }] },
   });
@@ -310,7 +401,9 @@ describe("the text policy in streams (generated splits)", () => {
         const run = await runPolicy(redact, { request: openAIRequest("x"), stream });
         const said = run.events
           .flatMap((e) => (e.format === "openai" ? e.chunk.choices : []))
-          .map((c) => (field === "audio" ? ((c.delta as { audio?: { transcript?: string } }).audio?.transcript ?? "") : (((c.delta as Record<string, unknown>)[field] as string | undefined) ?? "")))
+          .map((c) =>
+            field === "audio" ? ((c.delta as { audio?: { transcript?: string } }).audio?.transcript ?? "") : (((c.delta as Record<string, unknown>)[field] as string | undefined) ?? ""),
+          )
           .join("");
         expect([field, said]).toEqual([field, text.replaceAll(SECRET, "[gone]")]);
         variants++;
@@ -331,7 +424,9 @@ describe("the text policy in streams (generated splits)", () => {
     const random = seededRandom(11);
     for (let k = 0; k < 20; k++) {
       const pieces = randomPieces(random, sentence(k), 6);
-      const events: AnthropicStreamEvent[] = (anthropicStream({ thinking: "x" }).flatMap((e) => (e.format === "anthropic" ? [e.event] : []))).filter((e) => e.type === "message_start");
+      const events: AnthropicStreamEvent[] = anthropicStream({ thinking: "x" })
+        .flatMap((e) => (e.format === "anthropic" ? [e.event] : []))
+        .filter((e) => e.type === "message_start");
       events.push(
         { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } },
         ...pieces.map((thinking): AnthropicStreamEvent => ({ type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking } })),
@@ -351,16 +446,25 @@ describe("the text policy in streams (generated splits)", () => {
     }
     const citation = { type: "char_location" as const, cited_text: "the SECRET", document_index: 0, document_title: "SECRET doc", start_char_index: 0, end_char_index: 1, file_id: null };
     const events: AnthropicStreamEvent[] = [
-      ...anthropicStream({ text: "see the SECRET" }).flatMap((e) => (e.format === "anthropic" ? [e.event] : [])).filter((e) => e.type === "message_start"),
+      ...anthropicStream({ text: "see the SECRET" })
+        .flatMap((e) => (e.format === "anthropic" ? [e.event] : []))
+        .filter((e) => e.type === "message_start"),
       { type: "content_block_start", index: 0, content_block: { type: "text", text: "", citations: [] } },
       { type: "content_block_delta", index: 0, delta: { type: "citations_delta", citation } },
       { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "SEC" } },
       { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "RET" } },
       { type: "content_block_stop", index: 0 },
-      { type: "content_block_start", index: 1, content_block: { type: "code_execution_tool_result", tool_use_id: "x", content: { type: "code_execution_result", stdout: "SECRET out", stderr: "", return_code: 0, content: [] } } },
+      {
+        type: "content_block_start",
+        index: 1,
+        content_block: { type: "code_execution_tool_result", tool_use_id: "x", content: { type: "code_execution_result", stdout: "SECRET out", stderr: "", return_code: 0, content: [] } },
+      },
       { type: "content_block_stop", index: 1 },
     ];
-    const run = await emittedUntilThrow(redact, events.map((event) => ({ format: "anthropic", event })));
+    const run = await emittedUntilThrow(
+      redact,
+      events.map((event) => ({ format: "anthropic", event })),
+    );
     expect(run.error).toBeUndefined();
     expect(JSON.stringify(run.out)).not.toContain(SECRET);
   });
@@ -390,12 +494,20 @@ describe("the text policy on Responses refusals (generated splits)", () => {
       const run = await runPolicy(redact, { request: responsesRequest("x"), stream: events.map((event): PolicyEvent => ({ format: "responses", event })) });
       const expected = refusal.replaceAll("SECRET", "[gone]");
       const out = run.delivered.flatMap((e) => (e.format === "responses" ? [e.event] : []));
-      expect(out.filter((e) => e.type === "response.refusal.delta").map((e) => (e as { delta: string }).delta).join("")).toBe(expected);
+      expect(
+        out
+          .filter((e) => e.type === "response.refusal.delta")
+          .map((e) => (e as { delta: string }).delta)
+          .join(""),
+      ).toBe(expected);
       expect(JSON.stringify(out)).not.toContain("SECRET");
       const final = (run.response as { body: { output: { content: { refusal: string }[] }[] } }).body.output[0]?.content[0]?.refusal;
       expect(final).toBe(expected);
     }
-    const whole = await runPolicy(redact, { request: responsesRequest("x"), response: responsesResponse({ items: [{ type: "message", id: "m", role: "assistant", status: "completed", content: [{ type: "refusal", refusal: "no SECRET" }] }] }) });
+    const whole = await runPolicy(redact, {
+      request: responsesRequest("x"),
+      response: responsesResponse({ items: [{ type: "message", id: "m", role: "assistant", status: "completed", content: [{ type: "refusal", refusal: "no SECRET" }] }] }),
+    });
     expect(JSON.stringify(whole.response)).not.toContain("SECRET");
   });
 });
@@ -403,7 +515,13 @@ describe("the text policy on Responses refusals (generated splits)", () => {
 describe("text in shapes the SDK's types do not have", () => {
   const chunk = (content: unknown, finish: ChatCompletionChunk.Choice["finish_reason"] = null): PolicyEvent => ({
     format: "openai",
-    chunk: { id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content } as ChatCompletionChunk.Choice.Delta, finish_reason: finish, logprobs: null }] },
+    chunk: {
+      id: "c",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: "m",
+      choices: [{ index: 0, delta: { content } as ChatCompletionChunk.Choice.Delta, finish_reason: finish, logprobs: null }],
+    },
   });
 
   it("OpenAI content as a list of parts (providers send it, thinking parts with nested text too), streamed at random and whole", async () => {
@@ -411,10 +529,21 @@ describe("text in shapes the SDK's types do not have", () => {
     for (let k = 0; k < 20; k++) {
       const text = `the SECRET ${k} and SECRET`;
       const pieces = randomPieces(random, text, 6);
-      const stream = [chunk(""), ...pieces.map((p, j) => chunk(j % 2 === 0 ? [{ type: "text", text: p }] : [{ type: "thinking", thinking: [{ type: "text", text: p }] }])), chunk(null, "stop")];
+      const stream = [
+        chunk(""),
+        ...pieces.map((p, j) => chunk(j % 2 === 0 ? [{ type: "text", text: p }] : [{ type: "thinking", thinking: [{ type: "text", text: p }] }])),
+        chunk(null, "stop"),
+      ];
       const run = await runPolicy(redact, { request: openAIRequest("x"), stream });
       // Every text the client gets, in order, strings and (nested) parts alike.
-      const texts = (x: unknown): string[] => (typeof x === "string" ? [x] : Array.isArray(x) ? x.flatMap(texts) : typeof x === "object" && x !== null ? Object.entries(x).flatMap(([key, v]) => (key === "type" ? [] : texts(v))) : []);
+      const texts = (x: unknown): string[] =>
+        typeof x === "string"
+          ? [x]
+          : Array.isArray(x)
+            ? x.flatMap(texts)
+            : typeof x === "object" && x !== null
+              ? Object.entries(x).flatMap(([key, v]) => (key === "type" ? [] : texts(v)))
+              : [];
       const said = run.events.flatMap((e) => (e.format === "openai" ? e.chunk.choices.flatMap((c) => texts(c.delta.content)) : [])).join("");
       expect(said).toBe(text.replaceAll("SECRET", "[gone]"));
     }
@@ -428,7 +557,12 @@ describe("text in shapes the SDK's types do not have", () => {
   it("request parts and blocks of kinds the SDK does not type are seen (and text in them written)", () => {
     const openai = openAIRequest([{ role: "user", content: [{ type: "input_text", text: "odd SECRET" } as unknown as { type: "text"; text: string }] }]);
     expect([...requestText(openai)].map((c) => c.text)).toEqual(["odd SECRET"]);
-    const anthropic = anthropicRequest([{ role: "user", content: [{ type: "mcp_tool_result", tool_use_id: "m", content: [{ type: "text", text: "beta SECRET" }] } as unknown as MessageParam["content"][number] & object] } as MessageParam]);
+    const anthropic = anthropicRequest([
+      {
+        role: "user",
+        content: [{ type: "mcp_tool_result", tool_use_id: "m", content: [{ type: "text", text: "beta SECRET" }] } as unknown as MessageParam["content"][number] & object],
+      } as MessageParam,
+    ]);
     expect([...requestText(anthropic)].some((c) => c.text.includes("beta SECRET"))).toBe(true);
   });
 });

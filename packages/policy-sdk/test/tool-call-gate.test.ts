@@ -117,8 +117,12 @@ describe("createToolCallGate, Anthropic", () => {
     });
     expect(run.events.map((e) => (e.format === "anthropic" ? e.event.type : ""))).toEqual([
       "message_start",
-      "content_block_start", "content_block_delta", "content_block_stop",
-      "content_block_start", "content_block_delta", "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
       "message_delta",
       "message_stop",
     ]);
@@ -136,7 +140,10 @@ describe("createToolCallGate, Anthropic", () => {
     });
     // The gate's own output is already valid: indices in order, tool_use last.
     const starts = run.events.flatMap((e) => (e.format === "anthropic" && e.event.type === "content_block_start" ? [[e.event.index, e.event.content_block.type]] : []));
-    expect(starts).toEqual([[0, "text"], [1, "tool_use"]]);
+    expect(starts).toEqual([
+      [0, "text"],
+      [1, "tool_use"],
+    ]);
     const body = anthropic(run.response);
     expect(body.content.map((b) => b.type)).toEqual(["text", "tool_use"]);
     expect(body.content[1]).toMatchObject({ name: "Bash", input: { command: "ls -la" } });
@@ -194,7 +201,12 @@ describe("createToolCallGate with a slow decision", () => {
   });
 
   it("fails the call when decide throws", async () => {
-    const broken = createToolCallGate({ name: "broken", decide: () => { throw new Error("boom"); } });
+    const broken = createToolCallGate({
+      name: "broken",
+      decide: () => {
+        throw new Error("boom");
+      },
+    });
     await expect(runPolicy(broken, { request: openAIRequest("go"), stream: openAIStream({ toolCalls: [bash("ls")] }) })).rejects.toThrow("boom");
   });
 });

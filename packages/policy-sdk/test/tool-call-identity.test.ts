@@ -39,7 +39,10 @@ const chunk = (delta: Delta, finish: ChatCompletionChunk.Choice["finish_reason"]
 });
 const openAIChunks = (events: readonly PolicyEvent[]): ChatCompletionChunk[] => events.flatMap((e) => (e.format === "openai" ? [e.chunk] : []));
 const deltasOf = (events: readonly PolicyEvent[]): Delta[] => openAIChunks(events).flatMap((c) => c.choices.map((x) => x.delta));
-const finishOf = (events: readonly PolicyEvent[]): (string | null | undefined)[] => openAIChunks(events).flatMap((c) => c.choices.map((x) => x.finish_reason)).filter((f) => f !== null);
+const finishOf = (events: readonly PolicyEvent[]): (string | null | undefined)[] =>
+  openAIChunks(events)
+    .flatMap((c) => c.choices.map((x) => x.finish_reason))
+    .filter((f) => f !== null);
 const streamOf = (...deltas: Delta[]): PolicyEvent[] => [chunk({ role: "assistant", content: "" }), ...deltas.map((d) => chunk(d)), chunk({}, "tool_calls")];
 const runOpenAI = (stream: PolicyEvent[]) => runPolicy(gate, { request: openAIRequest("go"), stream });
 
@@ -54,7 +57,11 @@ describe("createToolCallGate, the legacy OpenAI function_call", () => {
   it("blocks a streamed function_call: no function_call deltas reach the client, a BLOCKED text, finish stop", async () => {
     const run = await runOpenAI(legacy(['{"comm', 'and":"rm -rf /"}']));
     expect(deltasOf(run.events).some((d) => d.function_call !== undefined)).toBe(false);
-    expect(deltasOf(run.events).map((d) => d.content ?? "").join("")).toContain("BLOCKED by gate: the Bash tool call was not run");
+    expect(
+      deltasOf(run.events)
+        .map((d) => d.content ?? "")
+        .join(""),
+    ).toContain("BLOCKED by gate: the Bash tool call was not run");
     expect(finishOf(run.events)).toEqual(["stop"]);
     expect(seen).toEqual([{ id: "function_call", name: "Bash", input: { command: "rm -rf /" } }]);
   });
@@ -62,7 +69,11 @@ describe("createToolCallGate, the legacy OpenAI function_call", () => {
   it("releases an allowed function_call as it came, finish function_call", async () => {
     const stream = legacy(['{"command":', '"ls"}']);
     const run = await runOpenAI(stream);
-    expect(deltasOf(run.events).flatMap((d) => (d.function_call !== undefined ? [d.function_call] : []))).toEqual([{ name: "Bash", arguments: "" }, { arguments: '{"command":' }, { arguments: '"ls"}' }]);
+    expect(deltasOf(run.events).flatMap((d) => (d.function_call !== undefined ? [d.function_call] : []))).toEqual([
+      { name: "Bash", arguments: "" },
+      { arguments: '{"command":' },
+      { arguments: '"ls"}' },
+    ]);
     expect(finishOf(run.events)).toEqual(["function_call"]);
   });
 
@@ -111,7 +122,10 @@ describe("createToolCallGate fails calls whose identity clients read differently
   });
 
   it("a call after its choice's finish_reason", async () => {
-    const stream = [...streamOf({ tool_calls: [first] }, args("{}")), chunk({ tool_calls: [{ index: 1, id: "call_z", type: "function", function: { name: "Bash", arguments: '{"command":"rm -rf /"}' } }] })];
+    const stream = [
+      ...streamOf({ tool_calls: [first] }, args("{}")),
+      chunk({ tool_calls: [{ index: 1, id: "call_z", type: "function", function: { name: "Bash", arguments: '{"command":"rm -rf /"}' } }] }),
+    ];
     await expect(runOpenAI(stream)).rejects.toThrow(/after its finish_reason/);
   });
 
@@ -121,7 +135,12 @@ describe("createToolCallGate fails calls whose identity clients read differently
   });
 
   it("two calls with one id in a whole response", async () => {
-    const response = openAIResponse({ toolCalls: [{ name: "Bash", input: {}, id: "x" }, { name: "Read", input: {}, id: "x" }] });
+    const response = openAIResponse({
+      toolCalls: [
+        { name: "Bash", input: {}, id: "x" },
+        { name: "Read", input: {}, id: "x" },
+      ],
+    });
     await expect(runPolicy(gate, { request: openAIRequest("go"), response })).rejects.toThrow(/two tool calls with the id "x"/);
   });
 });
@@ -160,7 +179,14 @@ describe("createToolCallGate fails tool_use blocks whose events disagree (Anthro
   });
 
   it("two tool_use blocks with one id", async () => {
-    await expect(run(stream([{ name: "Bash", input: {}, id: "t" }, { name: "Read", input: {}, id: "t" }]))).rejects.toThrow(/two tool_use blocks have the id "t"/);
+    await expect(
+      run(
+        stream([
+          { name: "Bash", input: {}, id: "t" },
+          { name: "Read", input: {}, id: "t" },
+        ]),
+      ),
+    ).rejects.toThrow(/two tool_use blocks have the id "t"/);
   });
 
   it("decides a tool_use whose input came whole in its start, as the SDK reads it", async () => {
@@ -190,7 +216,13 @@ describe("createToolCallGate, Responses: arguments in the added item", () => {
  * object (then `decide` saw exactly `JSON.parse` of it), and no surviving call says `rm -rf`.
  */
 describe("createToolCallGate, arguments that are not one complete JSON object (generated)", () => {
-  const dangerous = ['{"command":"ls -la"}', '{"command":"rm -rf ~"}', '{"command": "rm -rf /", "description": "clean"}', '{"cmd":["sh","-c","rm -rf ~"],"opts":{"force":true}}', '{"a":{"b":[1,2,{"command":"rm -rf /home"}]}}'];
+  const dangerous = [
+    '{"command":"ls -la"}',
+    '{"command":"rm -rf ~"}',
+    '{"command": "rm -rf /", "description": "clean"}',
+    '{"cmd":["sh","-c","rm -rf ~"],"opts":{"force":true}}',
+    '{"a":{"b":[1,2,{"command":"rm -rf /home"}]}}',
+  ];
   function variants(seed: number): string[] {
     const random = seededRandom(seed);
     const out = new Set<string>();

@@ -16,7 +16,19 @@ import {
 const event = { event: "", data: Buffer.from('{"a": 1}') };
 const msg = (m: Partial<EngineMessage__Output>): EngineMessage__Output => ({ callId: "c", replyTo: "1", ...m }) as EngineMessage__Output;
 const start = (s: Partial<Start__Output>): Start__Output =>
-  ({ protocolVersion: PROTOCOL_VERSION, format: "OPENAI_CHAT", stream: true, keyId: "", userId: "", sessionId: "", route: "", headers: {}, requestJson: Buffer.from("{}"), traceContext: {}, ...s }) as Start__Output;
+  ({
+    protocolVersion: PROTOCOL_VERSION,
+    format: "OPENAI_CHAT",
+    stream: true,
+    keyId: "",
+    userId: "",
+    sessionId: "",
+    route: "",
+    headers: {},
+    requestJson: Buffer.from("{}"),
+    traceContext: {},
+    ...s,
+  }) as Start__Output;
 
 describe("protocol codec: versions", () => {
   it("this build's gateway speaks a version its engines serve, and unchanged answers only from version 2", () => {
@@ -45,7 +57,16 @@ describe("protocol codec: formats and Start", () => {
   });
 
   it("encodes a Start with this build's version and no trace context unless given", () => {
-    const s = encodeStart({ format: "OPENAI_RESPONSES", stream: false, keyId: "k", userId: "u", sessionId: "s", route: "/v1/responses", requestJson: Buffer.from("{}"), headers: { a: "b" } });
+    const s = encodeStart({
+      format: "OPENAI_RESPONSES",
+      stream: false,
+      keyId: "k",
+      userId: "u",
+      sessionId: "s",
+      route: "/v1/responses",
+      requestJson: Buffer.from("{}"),
+      headers: { a: "b" },
+    });
     expect(s).toMatchObject({ protocolVersion: PROTOCOL_VERSION, format: "OPENAI_RESPONSES", traceContext: {}, headers: { a: "b" } });
   });
 });
@@ -70,7 +91,10 @@ describe("protocol codec: engine answers", () => {
 
   it("reads denials with the defaults the gateway renders (never a success status)", () => {
     const deny = (d: object) => readEngineMessage(msg({ kind: "request", request: { action: "deny", deny: d as never } }));
-    expect(deny({ status: 200, errorType: "", message: "no" })).toEqual({ kind: "request", request: { action: "deny", deny: { status: 403, errorType: "permission_error", message: "no" } } });
+    expect(deny({ status: 200, errorType: "", message: "no" })).toEqual({
+      kind: "request",
+      request: { action: "deny", deny: { status: 403, errorType: "permission_error", message: "no" } },
+    });
     expect(deny({ status: 429, errorType: "rate", message: "slow" })).toMatchObject({ request: { deny: { status: 429, errorType: "rate" } } });
     expect(readEngineMessage(msg({ kind: "response", response: { action: "respond", respond: { responseJson: Buffer.alloc(0) } } }))).toEqual({
       kind: "response",

@@ -16,7 +16,10 @@ describe("protocol generated types", () => {
   it("are fresh: regenerating from proto/ gives the committed files", () => {
     const out = mkdtempSync(path.join(tmpdir(), "luthien-gen-"));
     const script = JSON.parse(readFileSync(path.join(PKG, "package.json"), "utf8")).scripts.gen as string;
-    const args = script.split(/\s+/).slice(1).map((a) => (a === "--outDir=src/gen" ? `--outDir=${out}` : a));
+    const args = script
+      .split(/\s+/)
+      .slice(1)
+      .map((a) => (a === "--outDir=src/gen" ? `--outDir=${out}` : a));
     execFileSync(path.join(PKG, "node_modules", ".bin", "proto-loader-gen-types"), args, { cwd: PKG });
     const committed = files(path.join(PKG, "src", "gen")).sort();
     expect(files(out).sort()).toEqual(committed);

@@ -24,7 +24,10 @@ export function envInt(name: string, fallback: number, env: Env = process.env): 
 
 /** A comma-separated list; blanks are dropped. */
 export function envList(name: string, env: Env = process.env): string[] {
-  return (env[name] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return (env[name] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 /** One of a fixed set of values. @throws ConfigError when set to anything else */

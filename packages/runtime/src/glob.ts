@@ -4,6 +4,14 @@
  */
 export function createGlobMatcher(patterns: string | readonly string[]): (name: string) => boolean {
   const list = typeof patterns === "string" ? [patterns] : patterns;
-  const res = list.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]")}$`));
+  const res = list.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, "[\\s\\S]*")
+          .replace(/\?/g, "[\\s\\S]")}$`,
+      ),
+  );
   return (name) => res.some((re) => re.test(name));
 }

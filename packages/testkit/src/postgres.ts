@@ -138,11 +138,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Runn
   const spawnOptions = { cwd: root, ...(account ?? {}) };
 
   await new Promise<void>((resolve, reject) => {
-    execFile(
-      bin("initdb"),
-      ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-      { ...spawnOptions, timeout: 60_000 },
-      (err, stdout, stderr) => (err !== null ? reject(new Error(`initdb failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
+    execFile(bin("initdb"), ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], { ...spawnOptions, timeout: 60_000 }, (err, stdout, stderr) =>
+      err !== null ? reject(new Error(`initdb failed: ${err.message}\n${stdout}${stderr}`)) : resolve(),
     );
   }).catch((err: unknown) => {
     rmSync(root, { recursive: true, force: true });

@@ -47,10 +47,7 @@ export function recordScenario(result: ScenarioResult): void {
  * Runs a scenario body and records its result either way: `passed` is whether the body completed, and the body
  * fills in the figures on the result it is handed. The body's error is rethrown, so the test still fails.
  */
-export async function runScenario(
-  meta: Omit<ScenarioResult, "passed">,
-  body: (result: ScenarioResult) => Promise<void>,
-): Promise<ScenarioResult> {
+export async function runScenario(meta: Omit<ScenarioResult, "passed">, body: (result: ScenarioResult) => Promise<void>): Promise<ScenarioResult> {
   const result: ScenarioResult = { ...meta, passed: false };
   try {
     await body(result);

@@ -34,14 +34,18 @@ async function converse(chunks: string[], waitMs = 300): Promise<{ answers: Engi
   return { answers, status };
 }
 
-const script = (byChunk: Record<number, FakeEngineAction>): void =>
-  engine.behave((ctx) => (ctx.kind === "chunk" ? byChunk[ctx.chunkIndex] : undefined));
+const script = (byChunk: Record<number, FakeEngineAction>): void => engine.behave((ctx) => (ctx.kind === "chunk" ? byChunk[ctx.chunkIndex] : undefined));
 
 describe("fake engine", () => {
   it("answers like a correct engine by default, and records what it received and approved", async () => {
     engine.behave(undefined);
     const { answers } = await converse(["a", "b"]);
-    expect(answers.map((a) => [a.replyTo, a.kind])).toEqual([["1", "request"], ["2", "emit"], ["3", "emit"], ["4", "finish"]]);
+    expect(answers.map((a) => [a.replyTo, a.kind])).toEqual([
+      ["1", "request"],
+      ["2", "emit"],
+      ["3", "emit"],
+      ["4", "finish"],
+    ]);
     expect(answers[0]?.request?.continue?.mode).toBe("FULL");
     expect(answers[1]?.emit?.events[0]?.data.toString()).toBe("A");
     expect(engine.received.filter((r) => r.kind === "chunk")).toHaveLength(2);

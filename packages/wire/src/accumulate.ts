@@ -60,9 +60,7 @@ export function createOpenAIAccumulator(): StreamAccumulator<ChatCompletionChunk
             role: "assistant",
             content: c.content,
             refusal: c.refusal,
-            ...(c.tools.size > 0
-              ? { tool_calls: [...c.tools.values()].map((t) => ({ id: t.id, type: "function" as const, function: { name: t.name, arguments: t.arguments } })) }
-              : {}),
+            ...(c.tools.size > 0 ? { tool_calls: [...c.tools.values()].map((t) => ({ id: t.id, type: "function" as const, function: { name: t.name, arguments: t.arguments } })) } : {}),
           },
         })),
         ...(usage !== undefined ? { usage } : {}),

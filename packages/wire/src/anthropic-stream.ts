@@ -1,11 +1,4 @@
-import type {
-  AnthropicStreamEvent,
-  RawContentBlockDelta,
-  RawContentBlockDeltaEvent,
-  RawContentBlockStartEvent,
-  RawMessageDeltaEvent,
-  StopReason,
-} from "./anthropic";
+import type { AnthropicStreamEvent, RawContentBlockDelta, RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageDeltaEvent, StopReason } from "./anthropic";
 import { StreamProtocolError } from "./errors";
 
 // The rules below are the ones Claude Code and the official SDKs depend on; breaking them earns a 400 on every later
@@ -80,9 +73,7 @@ interface HeldToolUse {
 }
 
 /** Where an input block goes: straight out under a new index, or into the held tool_use blocks. */
-type Route =
-  | { kind: "direct"; blockType: string; outIndex: number; closed: boolean }
-  | { kind: "held"; blockType: string; tool: HeldToolUse; closed: boolean };
+type Route = { kind: "direct"; blockType: string; outIndex: number; closed: boolean } | { kind: "held"; blockType: string; tool: HeldToolUse; closed: boolean };
 
 /** Creates an {@link AnthropicStreamBuilder} for one stream. */
 export function createAnthropicStreamBuilder(): AnthropicStreamBuilder {

@@ -81,11 +81,7 @@ export const RESPONSES_EVENT_TYPES: ReadonlySet<string> = new Set(
 );
 
 /** A stream event before it has its place in the stream: what converters build, numbered when emitted. */
-export type UnnumberedResponsesStreamEvent = ResponsesStreamEvent extends infer E
-  ? E extends ResponsesStreamEvent
-    ? Omit<E, "sequence_number">
-    : never
-  : never;
+export type UnnumberedResponsesStreamEvent = ResponsesStreamEvent extends infer E ? (E extends ResponsesStreamEvent ? Omit<E, "sequence_number"> : never) : never;
 
 /** The events that end a Responses stream carrying the response (the other end is an `error` event). */
 export type ResponsesTerminalEventType = "response.completed" | "response.incomplete" | "response.failed";
@@ -235,10 +231,7 @@ function itemContentEvents(item: ResponseOutputItem, output_index: number): Unnu
   }
 }
 
-function messagePartEvents(
-  part: ResponseOutputMessage["content"][number],
-  at: { item_id: string; output_index: number; content_index: number },
-): UnnumberedResponsesStreamEvent[] {
+function messagePartEvents(part: ResponseOutputMessage["content"][number], at: { item_id: string; output_index: number; content_index: number }): UnnumberedResponsesStreamEvent[] {
   switch (part.type) {
     case "output_text":
       return [

@@ -1,9 +1,4 @@
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionCreateParams,
-  ChatCompletionMessageParam,
-} from "openai/resources/chat/completions";
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { StreamProtocolError } from "./errors";
 
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ChatCompletionMessageParam };
@@ -71,12 +66,14 @@ export function completionToChunks(completion: ChatCompletion): ChatCompletionCh
       if (call.type !== "function") return;
       chunks.push({
         ...base,
-        choices: [{
-          index,
-          delta: { tool_calls: [{ index: n, id: call.id, type: "function", function: { name: call.function.name, arguments: call.function.arguments } }] },
-          finish_reason: null,
-          logprobs: null,
-        }],
+        choices: [
+          {
+            index,
+            delta: { tool_calls: [{ index: n, id: call.id, type: "function", function: { name: call.function.name, arguments: call.function.arguments } }] },
+            finish_reason: null,
+            logprobs: null,
+          },
+        ],
       });
     });
     chunks.push({ ...base, choices: [{ index, delta: {}, finish_reason: choice.finish_reason, logprobs: null }] });

@@ -1,12 +1,4 @@
-import {
-  completionToChunks,
-  createAnthropicAccumulator,
-  createOpenAIAccumulator,
-  messageToEvents,
-  StreamProtocolError,
-  type ChatCompletion,
-  type Message,
-} from "@luthien/wire";
+import { completionToChunks, createAnthropicAccumulator, createOpenAIAccumulator, messageToEvents, StreamProtocolError, type ChatCompletion, type Message } from "@luthien/wire";
 
 describe("stream accumulators", () => {
   it("rebuild an Anthropic message from its events", () => {

@@ -1,10 +1,4 @@
-import {
-  StreamProtocolError,
-  createAnthropicStreamBuilder,
-  createAnthropicStreamValidator,
-  type AnthropicStreamEvent,
-  type RawMessageDeltaEvent,
-} from "../src";
+import { StreamProtocolError, createAnthropicStreamBuilder, createAnthropicStreamValidator, type AnthropicStreamEvent, type RawMessageDeltaEvent } from "../src";
 import {
   anthropicSse,
   blockStop,
@@ -47,8 +41,7 @@ function shape(events: readonly AnthropicStreamEvent[]): string[] {
   });
 }
 
-const messageDeltas = (events: readonly AnthropicStreamEvent[]): RawMessageDeltaEvent[] =>
-  events.filter((e): e is RawMessageDeltaEvent => e.type === "message_delta");
+const messageDeltas = (events: readonly AnthropicStreamEvent[]): RawMessageDeltaEvent[] => events.filter((e): e is RawMessageDeltaEvent => e.type === "message_delta");
 
 describe("createAnthropicStreamBuilder", () => {
   it("passes a valid stream through unchanged", () => {
@@ -64,17 +57,33 @@ describe("createAnthropicStreamBuilder", () => {
   it("moves text emitted after a tool_use block in front of it", () => {
     const out = build([
       messageStart(),
-      textStart(0), textDelta(0, "before"), blockStop(0),
-      toolStart(1, "t1", "rm"), jsonDelta(1, '{"path":'), jsonDelta(1, '"/"}'), blockStop(1),
-      textStart(2), textDelta(2, "blocked"), blockStop(2),
-      messageDelta("tool_use"), messageStop(),
+      textStart(0),
+      textDelta(0, "before"),
+      blockStop(0),
+      toolStart(1, "t1", "rm"),
+      jsonDelta(1, '{"path":'),
+      jsonDelta(1, '"/"}'),
+      blockStop(1),
+      textStart(2),
+      textDelta(2, "blocked"),
+      blockStop(2),
+      messageDelta("tool_use"),
+      messageStop(),
     ]);
     expect(shape(out)).toEqual([
       "message_start",
-      "start 0 text", "delta 0 before", "stop 0",
-      "start 1 text", "delta 1 blocked", "stop 1",
-      "start 2 tool_use", 'delta 2 {"path":', 'delta 2 "/"}', "stop 2",
-      "message_delta tool_use", "message_stop",
+      "start 0 text",
+      "delta 0 before",
+      "stop 0",
+      "start 1 text",
+      "delta 1 blocked",
+      "stop 1",
+      "start 2 tool_use",
+      'delta 2 {"path":',
+      'delta 2 "/"}',
+      "stop 2",
+      "message_delta tool_use",
+      "message_stop",
     ]);
   });
 
@@ -175,9 +184,14 @@ describe("createAnthropicStreamBuilder", () => {
     it("gives MessageStream a message with text before the tool call and the right inputs", async () => {
       const out = build([
         messageStart(),
-        toolStart(5, "toolu_1", "bash"), jsonDelta(5, '{"cmd":'), jsonDelta(5, '"ls"}'), blockStop(5),
-        textStart(9), textDelta(9, "Running ls."),
-        messageDelta("tool_use"), messageStop(),
+        toolStart(5, "toolu_1", "bash"),
+        jsonDelta(5, '{"cmd":'),
+        jsonDelta(5, '"ls"}'),
+        blockStop(5),
+        textStart(9),
+        textDelta(9, "Running ls."),
+        messageDelta("tool_use"),
+        messageStop(),
       ]);
       const final = await sdk.anthropicFinalMessage(anthropicSse(out));
       expect(final.content).toEqual([

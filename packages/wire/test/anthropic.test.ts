@@ -44,10 +44,18 @@ describe("messageToEvents", () => {
     validateAnthropic(events);
     expect(events.map((e) => (e.type === "content_block_delta" ? `${e.type}:${e.delta.type}` : e.type))).toEqual([
       "message_start",
-      "content_block_start", "content_block_delta:thinking_delta", "content_block_delta:signature_delta", "content_block_stop",
-      "content_block_start", "content_block_stop",
-      "content_block_start", "content_block_delta:text_delta", "content_block_stop",
-      "content_block_start", "content_block_delta:input_json_delta", "content_block_stop",
+      "content_block_start",
+      "content_block_delta:thinking_delta",
+      "content_block_delta:signature_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta:text_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta:input_json_delta",
+      "content_block_stop",
       "message_delta",
       "message_stop",
     ]);

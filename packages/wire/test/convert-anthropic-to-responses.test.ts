@@ -89,7 +89,15 @@ describe("anthropicMessageToResponse", () => {
   });
 
   it("maps thinking, text runs and tool calls to items in block order", () => {
-    const content = [thinkingBlock("plan"), textBlock("Checking "), textBlock("both."), toolUseBlock("toolu_a", "ls", { path: "/" }), textBlock("And"), { type: "redacted_thinking", data: "x" } as ContentBlock, textBlock(" more")];
+    const content = [
+      thinkingBlock("plan"),
+      textBlock("Checking "),
+      textBlock("both."),
+      toolUseBlock("toolu_a", "ls", { path: "/" }),
+      textBlock("And"),
+      { type: "redacted_thinking", data: "x" } as ContentBlock,
+      textBlock(" more"),
+    ];
     const res = anthropicMessageToResponse(message(content, { id: "msg_01X", stop_reason: "tool_use" }), { request: responsesRequest(), ...TIMES });
     expect(res.id).toBe("resp_01X");
     const messageItem = (id: string, texts: string[]) => ({
@@ -120,7 +128,13 @@ describe("anthropicMessageToResponse", () => {
     );
     expect(next.messages).toEqual([
       { role: "user", content: [{ type: "text", text: "hi" }] },
-      { role: "assistant", content: [{ type: "thinking", thinking: "Let me look.", signature: "sig-1" }, { type: "tool_use", id: "toolu_a", name: "ls", input: {} }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "thinking", thinking: "Let me look.", signature: "sig-1" },
+          { type: "tool_use", id: "toolu_a", name: "ls", input: {} },
+        ],
+      },
       { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_a", content: "ok" }] },
     ]);
   });
@@ -178,8 +192,7 @@ function rechunked(whole: Message, random: ReturnType<typeof rng>): AnthropicStr
   return messageToEvents(whole).flatMap((event): AnthropicStreamEvent[] => {
     if (event.type !== "content_block_delta") return [event];
     const { delta } = event;
-    const split = (text: string, make: (piece: string) => RawContentBlockDelta): AnthropicStreamEvent[] =>
-      randomPieces(text, random).map((piece) => ({ ...event, delta: make(piece) }));
+    const split = (text: string, make: (piece: string) => RawContentBlockDelta): AnthropicStreamEvent[] => randomPieces(text, random).map((piece) => ({ ...event, delta: make(piece) }));
     switch (delta.type) {
       case "text_delta":
         return split(delta.text, (text) => ({ type: "text_delta", text }));
@@ -202,8 +215,14 @@ describe("createAnthropicToResponsesStream", () => {
     { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "an" } },
     { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "sig" } },
     blockStop(0),
-    textStart(1), textDelta(1, "Checking "), textDelta(1, "both."), blockStop(1),
-    toolStart(2, "toolu_a", "ls"), jsonDelta(2, '{"path": '), jsonDelta(2, '"/"}'), blockStop(2),
+    textStart(1),
+    textDelta(1, "Checking "),
+    textDelta(1, "both."),
+    blockStop(1),
+    toolStart(2, "toolu_a", "ls"),
+    jsonDelta(2, '{"path": '),
+    jsonDelta(2, '"/"}'),
+    blockStop(2),
     messageDelta("tool_use", 31),
     messageStop(),
   ];

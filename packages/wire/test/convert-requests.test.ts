@@ -60,31 +60,52 @@ describe("openAIRequestToAnthropic", () => {
   });
 
   it("collects several system and developer messages into system text blocks", () => {
-    const req = openAIRequestToAnthropic(openAI([
-      { role: "system", content: "One." },
-      { role: "developer", content: [{ type: "text", text: "Two." }] },
-      { role: "user", content: "hi" },
-    ]));
-    expect(req.system).toEqual([{ type: "text", text: "One." }, { type: "text", text: "Two." }]);
+    const req = openAIRequestToAnthropic(
+      openAI([
+        { role: "system", content: "One." },
+        { role: "developer", content: [{ type: "text", text: "Two." }] },
+        { role: "user", content: "hi" },
+      ]),
+    );
+    expect(req.system).toEqual([
+      { type: "text", text: "One." },
+      { type: "text", text: "Two." },
+    ]);
   });
 
   it("merges consecutive messages of one role so roles alternate", () => {
-    const req = openAIRequestToAnthropic(openAI([{ role: "user", content: "a" }, { role: "user", content: "b" }, { role: "assistant", content: "c" }]));
+    const req = openAIRequestToAnthropic(
+      openAI([
+        { role: "user", content: "a" },
+        { role: "user", content: "b" },
+        { role: "assistant", content: "c" },
+      ]),
+    );
     expect(req.messages).toEqual([
-      { role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "a" },
+          { type: "text", text: "b" },
+        ],
+      },
       { role: "assistant", content: [{ type: "text", text: "c" }] },
     ]);
   });
 
   it("maps image parts: data: URLs to base64 sources, http URLs to url sources", () => {
-    const req = openAIRequestToAnthropic(openAI([{
-      role: "user",
-      content: [
-        { type: "text", text: "What is this?" },
-        { type: "image_url", image_url: { url: `data:image/png;base64,${PNG}`, detail: "high" } },
-        { type: "image_url", image_url: { url: "https://example.com/cat.jpg" } },
-      ],
-    }]));
+    const req = openAIRequestToAnthropic(
+      openAI([
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is this?" },
+            { type: "image_url", image_url: { url: `data:image/png;base64,${PNG}`, detail: "high" } },
+            { type: "image_url", image_url: { url: "https://example.com/cat.jpg" } },
+          ],
+        },
+      ]),
+    );
     expect(req.messages[0]?.content).toEqual([
       { type: "text", text: "What is this?" },
       { type: "image", source: { type: "base64", media_type: "image/png", data: PNG } },
@@ -98,12 +119,14 @@ describe("openAIRequestToAnthropic", () => {
   });
 
   it("maps function tools, defaulting input_schema to an object", () => {
-    const req = openAIRequestToAnthropic(openAI([{ role: "user", content: "hi" }], {
-      tools: [
-        { type: "function", function: { name: "ls", description: "List", parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] }, strict: true } },
-        { type: "function", function: { name: "now" } },
-      ],
-    }));
+    const req = openAIRequestToAnthropic(
+      openAI([{ role: "user", content: "hi" }], {
+        tools: [
+          { type: "function", function: { name: "ls", description: "List", parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] }, strict: true } },
+          { type: "function", function: { name: "now" } },
+        ],
+      }),
+    );
     expect(req.tools).toEqual([
       { name: "ls", description: "List", input_schema: { type: "object", properties: { path: { type: "string" } }, required: ["path"] }, strict: true },
       { name: "now", input_schema: { type: "object" } },
@@ -120,11 +143,13 @@ describe("openAIRequestToAnthropic", () => {
     [undefined, false, { type: "auto", disable_parallel_tool_use: true }],
     [undefined, undefined, undefined],
   ])("maps tool_choice %j with parallel_tool_calls %s", (choice, parallel, expected) => {
-    const req = openAIRequestToAnthropic(openAI([{ role: "user", content: "hi" }], {
-      tools: [{ type: "function", function: { name: "ls" } }],
-      ...(choice !== undefined ? { tool_choice: choice } : {}),
-      ...(parallel !== undefined ? { parallel_tool_calls: parallel } : {}),
-    }));
+    const req = openAIRequestToAnthropic(
+      openAI([{ role: "user", content: "hi" }], {
+        tools: [{ type: "function", function: { name: "ls" } }],
+        ...(choice !== undefined ? { tool_choice: choice } : {}),
+        ...(parallel !== undefined ? { parallel_tool_calls: parallel } : {}),
+      }),
+    );
     expect(req.tool_choice).toEqual(expected);
   });
 
@@ -133,17 +158,19 @@ describe("openAIRequestToAnthropic", () => {
   });
 
   it("maps stop, token limits, sampling, user and stream", () => {
-    const req = openAIRequestToAnthropic(openAI([{ role: "user", content: "hi" }], {
-      stop: "END",
-      max_tokens: 100,
-      temperature: 1.5,
-      top_p: 0.9,
-      user: "u-1",
-      stream: true,
-      stream_options: { include_usage: true },
-      logprobs: true,
-      seed: 3,
-    }));
+    const req = openAIRequestToAnthropic(
+      openAI([{ role: "user", content: "hi" }], {
+        stop: "END",
+        max_tokens: 100,
+        temperature: 1.5,
+        top_p: 0.9,
+        user: "u-1",
+        stream: true,
+        stream_options: { include_usage: true },
+        logprobs: true,
+        seed: 3,
+      }),
+    );
     expect(req).toEqual({
       model: "claude-x",
       messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }],
@@ -179,9 +206,11 @@ describe("openAIRequestToAnthropic", () => {
   });
 
   it("maps a json_schema response_format to output_config", () => {
-    const req = openAIRequestToAnthropic(openAI([{ role: "user", content: "hi" }], {
-      response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" } } },
-    }));
+    const req = openAIRequestToAnthropic(
+      openAI([{ role: "user", content: "hi" }], {
+        response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" } } },
+      }),
+    );
     expect(req.output_config).toEqual({ format: { type: "json_schema", schema: { type: "object" } } });
   });
 
@@ -193,8 +222,16 @@ describe("openAIRequestToAnthropic", () => {
   it.each<[string, ChatCompletionCreateParams, RegExp]>([
     ["n > 1", openAI([{ role: "user", content: "hi" }], { n: 2 }), /n: 2/],
     ["audio output", openAI([{ role: "user", content: "hi" }], { modalities: ["text", "audio"] }), /audio/],
-    ["invalid tool-call JSON", openAI([{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "ls", arguments: "{oops" } }] }]), /messages\[0\]\.tool_calls\[0\]\.function\.arguments is not valid JSON/],
-    ["non-object tool-call JSON", openAI([{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "ls", arguments: "[1]" } }] }]), /must be a JSON object, got an array/],
+    [
+      "invalid tool-call JSON",
+      openAI([{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "ls", arguments: "{oops" } }] }]),
+      /messages\[0\]\.tool_calls\[0\]\.function\.arguments is not valid JSON/,
+    ],
+    [
+      "non-object tool-call JSON",
+      openAI([{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "ls", arguments: "[1]" } }] }]),
+      /must be a JSON object, got an array/,
+    ],
     ["an unsupported image type", openAI([{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/bmp;base64,AA" } }] }]), /image\/bmp/],
     ["an ftp image", openAI([{ role: "user", content: [{ type: "image_url", image_url: { url: "ftp://x/y.png" } }] }]), /data: URL or an http/],
     ["audio input", openAI([{ role: "user", content: [{ type: "input_audio", input_audio: { data: "AA", format: "wav" } }] }]), /audio input/],
@@ -209,26 +246,38 @@ describe("openAIRequestToAnthropic", () => {
 
 describe("anthropicRequestToOpenAI", () => {
   it("maps a tool conversation: tool_use to tool_calls, tool_result to tool messages before the user's text", () => {
-    const req = anthropicRequestToOpenAI(anthropic([
-      { role: "user", content: "List /" },
-      {
-        role: "assistant",
-        content: [
-          { type: "thinking", thinking: "hmm", signature: "s" },
-          { type: "text", text: "Listing." },
-          { type: "tool_use", id: "toolu_1", name: "ls", input: { path: "/" } },
-          { type: "tool_use", id: "toolu_2", name: "ls", input: { path: "/tmp" } },
+    const req = anthropicRequestToOpenAI(
+      anthropic(
+        [
+          { role: "user", content: "List /" },
+          {
+            role: "assistant",
+            content: [
+              { type: "thinking", thinking: "hmm", signature: "s" },
+              { type: "text", text: "Listing." },
+              { type: "tool_use", id: "toolu_1", name: "ls", input: { path: "/" } },
+              { type: "tool_use", id: "toolu_2", name: "ls", input: { path: "/tmp" } },
+            ],
+          },
+          {
+            role: "user",
+            content: [
+              {
+                type: "tool_result",
+                tool_use_id: "toolu_1",
+                content: [
+                  { type: "text", text: "bin" },
+                  { type: "text", text: "etc" },
+                ],
+              },
+              { type: "tool_result", tool_use_id: "toolu_2", content: "denied", is_error: true },
+              { type: "text", text: "Thanks" },
+            ],
+          },
         ],
-      },
-      {
-        role: "user",
-        content: [
-          { type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "bin" }, { type: "text", text: "etc" }] },
-          { type: "tool_result", tool_use_id: "toolu_2", content: "denied", is_error: true },
-          { type: "text", text: "Thanks" },
-        ],
-      },
-    ], { system: "Be brief." }));
+        { system: "Be brief." },
+      ),
+    );
     expect(req.messages).toEqual([
       { role: "system", content: "Be brief." },
       { role: "user", content: "List /" },
@@ -247,43 +296,78 @@ describe("anthropicRequestToOpenAI", () => {
   });
 
   it("maps system blocks (cache_control dropped) and system-role messages", () => {
-    const req = anthropicRequestToOpenAI(anthropic(
-      [{ role: "user", content: "hi" }, { role: "system", content: "Later rule." }],
-      { system: [{ type: "text", text: "A", cache_control: { type: "ephemeral" } }, { type: "text", text: "B" }] },
-    ));
+    const req = anthropicRequestToOpenAI(
+      anthropic(
+        [
+          { role: "user", content: "hi" },
+          { role: "system", content: "Later rule." },
+        ],
+        {
+          system: [
+            { type: "text", text: "A", cache_control: { type: "ephemeral" } },
+            { type: "text", text: "B" },
+          ],
+        },
+      ),
+    );
     expect(req.messages).toEqual([
-      { role: "system", content: [{ type: "text", text: "A" }, { type: "text", text: "B" }] },
+      {
+        role: "system",
+        content: [
+          { type: "text", text: "A" },
+          { type: "text", text: "B" },
+        ],
+      },
       { role: "user", content: "hi" },
       { role: "system", content: "Later rule." },
     ]);
   });
 
   it("maps images and text documents to content parts", () => {
-    const req = anthropicRequestToOpenAI(anthropic([{
-      role: "user",
-      content: [
-        { type: "text", text: "Compare" },
-        { type: "image", source: { type: "base64", media_type: "image/png", data: PNG } },
-        { type: "image", source: { type: "url", url: "https://example.com/a.jpg" } },
-        { type: "document", source: { type: "text", media_type: "text/plain", data: "notes" } },
-      ],
-    }]));
-    expect(req.messages).toEqual([{
-      role: "user",
-      content: [
-        { type: "text", text: "Compare" },
-        { type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } },
-        { type: "image_url", image_url: { url: "https://example.com/a.jpg" } },
-        { type: "text", text: "notes" },
-      ],
-    }]);
+    const req = anthropicRequestToOpenAI(
+      anthropic([
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Compare" },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: PNG } },
+            { type: "image", source: { type: "url", url: "https://example.com/a.jpg" } },
+            { type: "document", source: { type: "text", media_type: "text/plain", data: "notes" } },
+          ],
+        },
+      ]),
+    );
+    expect(req.messages).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Compare" },
+          { type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } },
+          { type: "image_url", image_url: { url: "https://example.com/a.jpg" } },
+          { type: "text", text: "notes" },
+        ],
+      },
+    ]);
   });
 
   it("moves images of a tool result into the following user message", () => {
-    const req = anthropicRequestToOpenAI(anthropic([{
-      role: "user",
-      content: [{ type: "tool_result", tool_use_id: "t", content: [{ type: "text", text: "screenshot:" }, { type: "image", source: { type: "base64", media_type: "image/png", data: PNG } }] }],
-    }]));
+    const req = anthropicRequestToOpenAI(
+      anthropic([
+        {
+          role: "user",
+          content: [
+            {
+              type: "tool_result",
+              tool_use_id: "t",
+              content: [
+                { type: "text", text: "screenshot:" },
+                { type: "image", source: { type: "base64", media_type: "image/png", data: PNG } },
+              ],
+            },
+          ],
+        },
+      ]),
+    );
     expect(req.messages).toEqual([
       { role: "tool", tool_call_id: "t", content: `screenshot:\n${TOOL_RESULT_IMAGE_NOTE}` },
       { role: "user", content: [{ type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } }] },
@@ -299,7 +383,10 @@ describe("anthropicRequestToOpenAI", () => {
     const choices: [AnthropicRequest["tool_choice"], unknown][] = [
       [{ type: "auto" }, "auto"],
       [{ type: "none" }, "none"],
-      [{ type: "tool", name: "ls" }, { type: "function", function: { name: "ls" } }],
+      [
+        { type: "tool", name: "ls" },
+        { type: "function", function: { name: "ls" } },
+      ],
     ];
     for (const [choice, expected] of choices) {
       const r = anthropicRequestToOpenAI(anthropic([{ role: "user", content: "hi" }], { tools, ...(choice !== undefined ? { tool_choice: choice } : {}) }));
@@ -309,15 +396,17 @@ describe("anthropicRequestToOpenAI", () => {
   });
 
   it("maps stop_sequences, max_tokens, sampling, metadata.user_id and streaming with usage", () => {
-    const req = anthropicRequestToOpenAI(anthropic([{ role: "user", content: "hi" }], {
-      stop_sequences: ["END"],
-      temperature: 0.3,
-      top_p: 0.8,
-      top_k: 5,
-      metadata: { user_id: "user_abc" },
-      stream: true,
-      thinking: { type: "enabled", budget_tokens: 2000 },
-    }));
+    const req = anthropicRequestToOpenAI(
+      anthropic([{ role: "user", content: "hi" }], {
+        stop_sequences: ["END"],
+        temperature: 0.3,
+        top_p: 0.8,
+        top_k: 5,
+        metadata: { user_id: "user_abc" },
+        stream: true,
+        thinking: { type: "enabled", budget_tokens: 2000 },
+      }),
+    );
     expect(req).toEqual({
       model: "gpt-x",
       messages: [{ role: "user", content: "hi" }],

@@ -112,7 +112,15 @@ describe("responsesRequestToAnthropic", () => {
       input: [
         { role: "user", content: "hi" },
         { type: "reasoning", id: "rs_a", summary: [{ type: "summary_text", text: "dropped" }] },
-        { type: "reasoning", id: "rs_b", summary: [{ type: "summary_text", text: "Let me " }, { type: "summary_text", text: "check." }], encrypted_content: "sig" },
+        {
+          type: "reasoning",
+          id: "rs_b",
+          summary: [
+            { type: "summary_text", text: "Let me " },
+            { type: "summary_text", text: "check." },
+          ],
+          encrypted_content: "sig",
+        },
         { type: "function_call", call_id: "c", name: "ls", arguments: "{}" },
       ],
     });
@@ -204,11 +212,19 @@ describe("responsesRequestToAnthropic", () => {
     ["json_object output", { text: { format: { type: "json_object" } } }, /^text.format json_object cannot be converted/],
     ["item_reference", { input: [{ type: "item_reference", id: "msg_1" }] }, /^input\[0\]: item_reference cannot be converted/],
     ["an untyped item reference", { input: [{ id: "msg_1" }] }, /^input\[0\]: item_reference/],
-    ["built-in tool items", { input: [{ type: "web_search_call", id: "ws", status: "completed", action: { type: "search", query: "q" } }] }, /^input\[0\]: web_search_call items cannot be converted/],
+    [
+      "built-in tool items",
+      { input: [{ type: "web_search_call", id: "ws", status: "completed", action: { type: "search", query: "q" } }] },
+      /^input\[0\]: web_search_call items cannot be converted/,
+    ],
     ["compaction items", { input: [{ type: "compaction", encrypted_content: "x" }] }, /^input\[0\]: compaction items cannot be converted/],
     ["file-id images", { input: [{ role: "user", content: [{ type: "input_image", detail: "auto", file_id: "file_1" }] }] }, /^input\[0\].content\[0\]: an image given by file_id/],
     ["file ids", { input: [{ role: "user", content: [{ type: "input_file", file_id: "file_1" }] }] }, /^input\[0\].content\[0\]: only a PDF given as file_data/],
-    ["images in system messages", { input: [{ role: "system", content: [{ type: "input_image", detail: "auto", image_url: "https://x.test/a.png" }] }] }, /^input\[0\].content\[0\]: input_image cannot be converted: system and developer messages carry text only/],
+    [
+      "images in system messages",
+      { input: [{ role: "system", content: [{ type: "input_image", detail: "auto", image_url: "https://x.test/a.png" }] }] },
+      /^input\[0\].content\[0\]: input_image cannot be converted: system and developer messages carry text only/,
+    ],
     ["arguments that are not an object", { input: [{ type: "function_call", call_id: "c", name: "f", arguments: "[1]" }] }, /^input\[0\].arguments must be a JSON object/],
     ["a non-object parameters schema", { tools: [{ type: "function", name: "f", parameters: { type: "array" }, strict: null }] }, /^tools\[0\].parameters must describe an object/],
     ["a missing model", { model: undefined }, /^model is required/],

@@ -1,10 +1,4 @@
-import {
-  ConversionError,
-  anthropicMessageToOpenAI,
-  openAICompletionToAnthropic,
-  type ChatCompletion,
-  type StopReason,
-} from "../src";
+import { ConversionError, anthropicMessageToOpenAI, openAICompletionToAnthropic, type ChatCompletion, type StopReason } from "../src";
 import { message, textBlock, toolUseBlock } from "./fixtures";
 
 const completion = (msg: Partial<ChatCompletion.Choice["message"]>, finish: ChatCompletion.Choice["finish_reason"] = "stop", extra: Partial<ChatCompletion> = {}): ChatCompletion => ({
@@ -80,12 +74,14 @@ describe("anthropicMessageToOpenAI", () => {
 describe("openAICompletionToAnthropic", () => {
   it("maps a text answer with its id, the client's model, stop reason and usage", () => {
     const m = openAICompletionToAnthropic(completion({ content: "Hi!" }), { model: "claude-alias" });
-    expect(m).toEqual(message([textBlock("Hi!")], {
-      id: "msg_chatcmpl-7",
-      model: "claude-alias",
-      stop_reason: "end_turn",
-      usage: { ...message([]).usage, input_tokens: 20, output_tokens: 8 },
-    }));
+    expect(m).toEqual(
+      message([textBlock("Hi!")], {
+        id: "msg_chatcmpl-7",
+        model: "claude-alias",
+        stop_reason: "end_turn",
+        usage: { ...message([]).usage, input_tokens: 20, output_tokens: 8 },
+      }),
+    );
   });
 
   it("maps one tool call to a tool_use block with the same id", () => {
@@ -95,20 +91,27 @@ describe("openAICompletionToAnthropic", () => {
   });
 
   it("maps text and two parallel tool calls in order", () => {
-    const m = openAICompletionToAnthropic(completion({
-      content: "Checking.",
-      tool_calls: [
-        { id: "a", type: "function", function: { name: "ls", arguments: "{}" } },
-        { id: "b", type: "function", function: { name: "cat", arguments: '{"f":"x"}' } },
-      ],
-    }, "tool_calls"));
+    const m = openAICompletionToAnthropic(
+      completion(
+        {
+          content: "Checking.",
+          tool_calls: [
+            { id: "a", type: "function", function: { name: "ls", arguments: "{}" } },
+            { id: "b", type: "function", function: { name: "cat", arguments: '{"f":"x"}' } },
+          ],
+        },
+        "tool_calls",
+      ),
+    );
     expect(m.content).toEqual([textBlock("Checking."), toolUseBlock("a", "ls", {}), toolUseBlock("b", "cat", { f: "x" })]);
   });
 
   it("takes cached tokens out of input_tokens", () => {
-    const m = openAICompletionToAnthropic(completion({ content: "x" }, "stop", {
-      usage: { prompt_tokens: 120, completion_tokens: 9, total_tokens: 129, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 2 } },
-    }));
+    const m = openAICompletionToAnthropic(
+      completion({ content: "x" }, "stop", {
+        usage: { prompt_tokens: 120, completion_tokens: 9, total_tokens: 129, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 2 } },
+      }),
+    );
     expect(m.usage).toMatchObject({ input_tokens: 20, cache_read_input_tokens: 100, output_tokens: 9, output_tokens_details: { thinking_tokens: 2 } });
   });
 
@@ -133,7 +136,9 @@ describe("openAICompletionToAnthropic", () => {
   });
 
   it("throws ConversionError for arguments that are not JSON, and for no choices", () => {
-    expect(() => openAICompletionToAnthropic(completion({ tool_calls: [{ id: "a", type: "function", function: { name: "ls", arguments: "{bad" } }] }, "tool_calls"))).toThrow(ConversionError);
+    expect(() => openAICompletionToAnthropic(completion({ tool_calls: [{ id: "a", type: "function", function: { name: "ls", arguments: "{bad" } }] }, "tool_calls"))).toThrow(
+      ConversionError,
+    );
     expect(() => openAICompletionToAnthropic(completion({}, "stop", { choices: [] }))).toThrow(ConversionError);
   });
 

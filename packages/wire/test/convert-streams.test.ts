@@ -62,9 +62,18 @@ const toolStream: AnthropicStreamEvent[] = [
   { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "plan" } },
   { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "sig" } },
   blockStop(0),
-  textStart(1), textDelta(1, "Checking "), textDelta(1, "both."), blockStop(1),
-  toolStart(2, "toolu_a", "ls"), jsonDelta(2, '{"pa'), jsonDelta(2, 'th":"/"}'), blockStop(2),
-  toolStart(3, "toolu_b", "cat"), jsonDelta(3, '{"file":'), jsonDelta(3, '"x.txt"}'), blockStop(3),
+  textStart(1),
+  textDelta(1, "Checking "),
+  textDelta(1, "both."),
+  blockStop(1),
+  toolStart(2, "toolu_a", "ls"),
+  jsonDelta(2, '{"pa'),
+  jsonDelta(2, 'th":"/"}'),
+  blockStop(2),
+  toolStart(3, "toolu_b", "cat"),
+  jsonDelta(3, '{"file":'),
+  jsonDelta(3, '"x.txt"}'),
+  blockStop(3),
   messageDelta("tool_use", 31),
   messageStop(),
 ];
@@ -174,16 +183,8 @@ describe("createAnthropicToOpenAIStream", () => {
 
 describe("createOpenAIToAnthropicStream", () => {
   it("streams text: message_start, one lazily started text block, message_delta with usage, message_stop", async () => {
-    const events = toAnthropic([
-      chunk({ role: "assistant", content: "" }),
-      chunk({ content: "Hel" }),
-      chunk({ content: "lo" }),
-      chunk({}, "stop"),
-      usageChunk(30, 4, 10),
-    ]);
-    expect(events.map((e) => e.type)).toEqual([
-      "message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
-    ]);
+    const events = toAnthropic([chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" }), chunk({ content: "lo" }), chunk({}, "stop"), usageChunk(30, 4, 10)]);
+    expect(events.map((e) => e.type)).toEqual(["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
     const start = events[0];
     expect(start?.type === "message_start" && [start.message.id, start.message.model, start.message.usage.input_tokens]).toEqual(["msg_chatcmpl-9", "claude-alias", 0]);
     const final = await sdk.anthropicFinalMessage(anthropicSse(events));
@@ -223,7 +224,17 @@ describe("createOpenAIToAnthropicStream", () => {
       chunk({ tool_calls: [{ index: 0, function: { arguments: '{"q":' } }] }),
       chunk({ tool_calls: [{ index: 0, id: "late", function: { name: "search" } }] }),
       chunk({ tool_calls: [{ index: 1, id: "end", type: "function", function: { name: "now" } }] }),
-      { ...chunk({ tool_calls: [{ index: 0, function: { arguments: '"x"}' } }, { index: 1, function: { arguments: '{"tz":"UTC"}' } }] }, "tool_calls") },
+      {
+        ...chunk(
+          {
+            tool_calls: [
+              { index: 0, function: { arguments: '"x"}' } },
+              { index: 1, function: { arguments: '{"tz":"UTC"}' } },
+            ],
+          },
+          "tool_calls",
+        ),
+      },
     ]);
     const final = await sdk.anthropicFinalMessage(anthropicSse(events));
     expect(final.content).toEqual([toolUseBlock("late", "search", { q: "x" }), toolUseBlock("end", "now", { tz: "UTC" })]);

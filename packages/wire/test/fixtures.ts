@@ -187,9 +187,7 @@ export async function startSdkHarness(): Promise<SdkHarness> {
     },
     async anthropicFinalMessage(next) {
       body = next;
-      const final = await anthropic.messages
-        .stream({ model: "claude-test", max_tokens: 100, messages: [{ role: "user", content: "hi" }] })
-        .finalMessage();
+      const final = await anthropic.messages.stream({ model: "claude-test", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).finalMessage();
       // The SDK adds its structured-output parse, which is not part of the wire message.
       const { parsed_output: _parsed, ...wire } = final;
       return wire;

@@ -1,11 +1,5 @@
 import { accumulateResponse } from "openai/lib/responses/ResponseAccumulator";
-import {
-  createResponsesStreamValidator,
-  encodeSseEvent,
-  type ResponsesRequest,
-  type ResponsesResponse,
-  type ResponsesStreamEvent,
-} from "../src";
+import { createResponsesStreamValidator, encodeSseEvent, type ResponsesRequest, type ResponsesResponse, type ResponsesStreamEvent } from "../src";
 import type { SdkHarness } from "./fixtures";
 
 /** A Responses request with defaults. */
@@ -42,7 +36,10 @@ export const richResponse = (over: Partial<ResponsesResponse> = {}): ResponsesRe
       {
         id: "rs_1",
         type: "reasoning",
-        summary: [{ type: "summary_text", text: "Think" }, { type: "summary_text", text: "" }],
+        summary: [
+          { type: "summary_text", text: "Think" },
+          { type: "summary_text", text: "" },
+        ],
         content: [{ type: "reasoning_text", text: "raw thoughts" }],
       },
       {

@@ -8,16 +8,7 @@ import {
   type ResponsesStreamEvent,
 } from "../src";
 import { startSdkHarness, type SdkHarness } from "./fixtures";
-import {
-  renumber,
-  response,
-  responsesSse,
-  richResponse,
-  rng,
-  sdkAccumulate,
-  sdkFinalResponse,
-  validateResponses,
-} from "./responses-fixtures";
+import { renumber, response, responsesSse, richResponse, rng, sdkAccumulate, sdkFinalResponse, validateResponses } from "./responses-fixtures";
 
 let sdk: SdkHarness;
 beforeAll(async () => {
@@ -148,9 +139,11 @@ describe("responseToEvents", () => {
 describe("createResponsesStreamValidator", () => {
   const valid = (): ResponsesStreamEvent[] => responseToEvents(richResponse());
   /** The valid stream with the event at `i` changed by `change`. */
-  const mutate = (i: number, change: (e: ResponsesStreamEvent) => ResponsesStreamEvent): ResponsesStreamEvent[] =>
-    valid().map((e, j) => (j === i ? change(e) : e));
-  const indexOf = (type: string, nth = 0): number => valid().map((e, i) => [e.type, i] as const).filter(([t]) => t === type)[nth]?.[1] ?? -1;
+  const mutate = (i: number, change: (e: ResponsesStreamEvent) => ResponsesStreamEvent): ResponsesStreamEvent[] => valid().map((e, j) => (j === i ? change(e) : e));
+  const indexOf = (type: string, nth = 0): number =>
+    valid()
+      .map((e, i) => [e.type, i] as const)
+      .filter(([t]) => t === type)[nth]?.[1] ?? -1;
 
   it.each<[string, () => ResponsesStreamEvent[], RegExp]>([
     ["an event before response.created", () => valid().slice(1), /before response.created/],
@@ -163,11 +156,7 @@ describe("createResponsesStreamValidator", () => {
     ["a sequence_number that repeats", () => mutate(3, (e) => ({ ...e, sequence_number: 2 })), /not after 2/],
     ["a sequence_number that goes back", () => mutate(5, (e) => ({ ...e, sequence_number: 1 })), /not after 4/],
     ["a missing sequence_number", () => mutate(3, (e) => ({ ...e, sequence_number: undefined as unknown as number })), /without a sequence_number/],
-    [
-      "another response id",
-      () => mutate(1, (e) => (e.type === "response.in_progress" ? { ...e, response: { ...e.response, id: "resp_other" } } : e)),
-      /response resp_other/,
-    ],
+    ["another response id", () => mutate(1, (e) => (e.type === "response.in_progress" ? { ...e, response: { ...e.response, id: "resp_other" } } : e)), /response resp_other/],
     ["an output_index out of order", () => mutate(indexOf("response.output_item.added", 1), (e) => ({ ...e, output_index: 2 }) as ResponsesStreamEvent), /output_index 2, expected 1/],
     [
       "a reused item id",
@@ -179,11 +168,23 @@ describe("createResponsesStreamValidator", () => {
       () => mutate(indexOf("response.output_item.added", 3), (e) => (e.type === "response.output_item.added" ? { ...e, item: { ...e.item, id: "" } } : e)),
       /has no item id/,
     ],
-    ["an item_id that disagrees with output_index", () => mutate(indexOf("response.output_text.delta"), (e) => ({ ...e, item_id: "rs_1" }) as ResponsesStreamEvent), /is not the item at output_index 1/],
+    [
+      "an item_id that disagrees with output_index",
+      () => mutate(indexOf("response.output_text.delta"), (e) => ({ ...e, item_id: "rs_1" }) as ResponsesStreamEvent),
+      /is not the item at output_index 1/,
+    ],
     ["an output_index never added", () => mutate(indexOf("response.output_text.delta"), (e) => ({ ...e, output_index: 7 }) as ResponsesStreamEvent), /output_index 7, which was never added/],
     ["a content_index never added", () => mutate(indexOf("response.output_text.delta"), (e) => ({ ...e, content_index: 4 }) as ResponsesStreamEvent), /content_index 4 .* never added/],
-    ["a content part out of order", () => mutate(indexOf("response.content_part.added", 1), (e) => ({ ...e, content_index: 1 }) as ResponsesStreamEvent), /index 1 for item msg_1, expected 0/],
-    ["response.in_progress after an item", () => renumber([valid()[0] as ResponsesStreamEvent, ...valid().slice(2, 4), valid()[1] as ResponsesStreamEvent, ...valid().slice(4)]), /response.in_progress after output_item.added/],
+    [
+      "a content part out of order",
+      () => mutate(indexOf("response.content_part.added", 1), (e) => ({ ...e, content_index: 1 }) as ResponsesStreamEvent),
+      /index 1 for item msg_1, expected 0/,
+    ],
+    [
+      "response.in_progress after an item",
+      () => renumber([valid()[0] as ResponsesStreamEvent, ...valid().slice(2, 4), valid()[1] as ResponsesStreamEvent, ...valid().slice(4)]),
+      /response.in_progress after output_item.added/,
+    ],
     [
       "an output_text delta into a refusal part",
       () => mutate(indexOf("response.refusal.delta"), (e) => ({ ...e, type: "response.output_text.delta", logprobs: [] }) as ResponsesStreamEvent),
@@ -199,10 +200,21 @@ describe("createResponsesStreamValidator", () => {
       () => mutate(indexOf("response.output_item.done", 3), (e) => (e.type === "response.output_item.done" ? { ...e, item: { ...e.item, type: "file_search_call" } as typeof e.item } : e)),
       /carries a file_search_call/,
     ],
-    ["an item done before its parts", () => valid().filter((_, i) => i !== indexOf("response.content_part.done", 3)).map((e, i) => ({ ...e, sequence_number: i })), /while one of its parts is open/],
+    [
+      "an item done before its parts",
+      () =>
+        valid()
+          .filter((_, i) => i !== indexOf("response.content_part.done", 3))
+          .map((e, i) => ({ ...e, sequence_number: i })),
+      /while one of its parts is open/,
+    ],
     ["response.completed while an item is open", () => renumber(valid().filter((_, i) => i !== indexOf("response.output_item.done", 3))), /response.completed while item ws_1/],
     ["an event after the terminal event", () => renumber([...valid(), valid()[4] as ResponsesStreamEvent]), /after response.completed/],
-    ["an event after error", () => renumber([...valid().slice(0, 3), { type: "error", code: null, message: "x", param: null, sequence_number: 0 }, valid()[3] as ResponsesStreamEvent]), /after error/],
+    [
+      "an event after error",
+      () => renumber([...valid().slice(0, 3), { type: "error", code: null, message: "x", param: null, sequence_number: 0 }, valid()[3] as ResponsesStreamEvent]),
+      /after error/,
+    ],
   ])("rejects %s", (_name, events, message) => {
     expect(() => validateResponses(events())).toThrow(StreamProtocolError);
     expect(() => validateResponses(events())).toThrow(message);
@@ -315,7 +327,9 @@ describe("createResponsesStreamBuilder", () => {
   it("renumbers output indices by item when a policy drops a whole item", () => {
     const events = responseToEvents(richResponse()).filter((e) => !("output_index" in e) || e.output_index !== 0);
     const out = build(events);
-    const indices = out.flatMap((e) => ("output_index" in e ? [[e.type === "response.output_item.added" || e.type === "response.output_item.done" ? e.item.id : e.item_id, e.output_index]] : []));
+    const indices = out.flatMap((e) =>
+      "output_index" in e ? [[e.type === "response.output_item.added" || e.type === "response.output_item.done" ? e.item.id : e.item_id, e.output_index]] : [],
+    );
     expect(new Map(indices as [string, number][])).toEqual(
       new Map([
         ["msg_1", 0],
@@ -365,7 +379,9 @@ describe("createResponsesStreamBuilder", () => {
   it("keeps what reaches the client valid whatever a policy did (300 random mutations with wild sequence numbers)", () => {
     const random = rng(11);
     for (let n = 0; n < 300; n++) {
-      const events = responseToEvents(richResponse()).filter(() => random.next() > 0.05).map((e) => ({ ...e, sequence_number: random.int(5) }));
+      const events = responseToEvents(richResponse())
+        .filter(() => random.next() > 0.05)
+        .map((e) => ({ ...e, sequence_number: random.int(5) }));
       const builder = createResponsesStreamBuilder();
       const out: ResponsesStreamEvent[] = [];
       try {

@@ -129,9 +129,7 @@ function loadCustomFactory(use: string, at: string, baseDir: string): PolicyFact
   try {
     resolved = local ? require.resolve(path.resolve(baseDir, use)) : require.resolve(use, { paths: [baseDir] });
   } catch {
-    throw new ConfigError(
-      `${at}: unknown policy ${JSON.stringify(use)} (not built in — ${[...BUILTIN_POLICIES.keys()].join(", ")} — and no module found)`,
-    );
+    throw new ConfigError(`${at}: unknown policy ${JSON.stringify(use)} (not built in — ${[...BUILTIN_POLICIES.keys()].join(", ")} — and no module found)`);
   }
   delete require.cache[resolved];
   let mod: unknown;

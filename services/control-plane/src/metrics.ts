@@ -99,7 +99,6 @@ export function createControlPlaneMetrics(options: { processMetrics?: boolean } 
   };
 }
 
-
 /**
  * Serves `GET /metrics` and `GET /health` on their own port (the gRPC port speaks HTTP/2 only).
  * @param options.port 0 picks a free port
@@ -126,10 +125,7 @@ export interface MetricsStart {
  * @param options.port the port from `CONTROL_PLANE_METRICS_PORT`, or its default, 9464 (Prometheus' exporter convention)
  * @param options.configured whether the operator set the port (then no other port is tried)
  */
-export async function startControlPlaneMetrics(
-  metrics: ControlPlaneMetrics,
-  options: { port: number; configured: boolean; host?: string },
-): Promise<MetricsStart> {
+export async function startControlPlaneMetrics(metrics: ControlPlaneMetrics, options: { port: number; configured: boolean; host?: string }): Promise<MetricsStart> {
   const listen = (port: number): Promise<MetricsServer> => serveControlPlaneMetrics(metrics, { port, ...(options.host !== undefined ? { host: options.host } : {}) });
   try {
     return { server: await listen(options.port) };

@@ -52,9 +52,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   );
   const health = createHealthService(server, [ENGINE_SERVICE]);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err === null ? resolve(p) : reject(err),
-    );
+    server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err)));
   });
   return {
     port,

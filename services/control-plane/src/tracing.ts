@@ -24,10 +24,7 @@ export interface EngineCallTrace {
 /** Tracing is off: nothing to record, so no span or context bookkeeping per message. */
 const NO_TRACE: EngineCallTrace = { phase: (_phase, run) => run(), end: () => undefined };
 
-export function traceEngineCall(
-  start: Start__Output,
-  info: { callId: string; format: string; model: string; stream: boolean; policies: readonly string[]; mode: string },
-): EngineCallTrace {
+export function traceEngineCall(start: Start__Output, info: { callId: string; format: string; model: string; stream: boolean; policies: readonly string[]; mode: string }): EngineCallTrace {
   if (!isTracingActive()) return NO_TRACE;
   const tracer = trace.getTracer(SCOPE);
   const parent = extractTraceContext(start.traceContext ?? {});

@@ -33,16 +33,13 @@ afterAll(async () => {
 function streamCall(i: number): Promise<{ status: number; body: string }> {
   const body = JSON.stringify({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: `call ${i}` }] });
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: "127.0.0.1", port: stack.gateway.port, method: "POST", path: "/v1/chat/completions", agent, headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on("error", reject);
-      },
-    );
+    const req = http.request({ host: "127.0.0.1", port: stack.gateway.port, method: "POST", path: "/v1/chat/completions", agent, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", reject);
+    });
     req.on("error", reject);
     req.end(body);
   });

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import OpenAI from "openai";
 import { startStack, waitFor, type Stack } from "@luthien/testkit";
@@ -49,7 +48,6 @@ describe("chains and rules", () => {
 });
 
 describe("hot reload", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "luthien-reload-"));
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ policies: "policies:\n  - use: noop\n" });

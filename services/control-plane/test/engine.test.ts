@@ -1,4 +1,4 @@
-import { createPolicyEngineClient, type EngineMessage__Output, type GatewayMessage } from "@luthien/protocol";
+import { createPolicyEngineClient, type EngineMessage__Output } from "@luthien/protocol";
 import { startService, waitFor, type RunningService } from "@luthien/testkit";
 import { converse, writeConfig } from "./converse";
 
@@ -21,7 +21,12 @@ describe("control plane", () => {
       { callId, seq: 3, chunk: { event: { data: chunk("def") } } },
       { callId, seq: 4, end: {} },
     ]);
-    expect(answers.map((a) => [a.replyTo, a.kind])).toEqual([["1", "request"], ["2", "emit"], ["3", "emit"], ["4", "finish"]]);
+    expect(answers.map((a) => [a.replyTo, a.kind])).toEqual([
+      ["1", "request"],
+      ["2", "emit"],
+      ["3", "emit"],
+      ["4", "finish"],
+    ]);
     expect(answers[0]?.request?.continue?.mode).toBe("FULL");
     const texts = answers.slice(1, 3).map((a) => JSON.parse(a.emit?.events[0]?.data.toString() ?? "{}").choices[0].delta.content);
     expect(texts).toEqual(["ABC", "DEF"]);
@@ -42,9 +47,7 @@ describe("control plane", () => {
   });
 
   it("refuses an unsupported protocol version with a clear error instead of hanging", async () => {
-    const answers = await converse(engine.address, [
-      { callId: "v", seq: 1, start: { protocolVersion: 99, format: "OPENAI_CHAT", requestJson: request("hi") } },
-    ]);
+    const answers = await converse(engine.address, [{ callId: "v", seq: 1, start: { protocolVersion: 99, format: "OPENAI_CHAT", requestJson: request("hi") } }]);
     expect(answers).toHaveLength(1);
     expect(answers[0]?.kind).toBe("error");
     expect(answers[0]?.error?.code).toBe("unsupported_protocol_version");
@@ -55,9 +58,7 @@ describe("control plane", () => {
   it("answers SKIP for a noop chain", async () => {
     const noop = await startService("control-plane", { env: { POLICY_CONFIG: writeConfig("policies:\n  - use: noop\n") } });
     try {
-      const answers = await converse(noop.address, [
-        { callId: "n", seq: 1, start: { protocolVersion: 1, format: "OPENAI_CHAT", requestJson: request("hi") } },
-      ]);
+      const answers = await converse(noop.address, [{ callId: "n", seq: 1, start: { protocolVersion: 1, format: "OPENAI_CHAT", requestJson: request("hi") } }]);
       expect(answers[0]?.request?.continue?.mode).toBe("SKIP");
     } finally {
       await noop.stop();
@@ -100,9 +101,7 @@ describe("control plane configuration", () => {
   };
 
   it("refuses to start and names the bad field", async () => {
-    expect(await startWith('policies:\n  - use: string-replace\n    with:\n      replacements: [["a", "b"], ["c"]]\n')).toContain(
-      "policies[0].with.replacements[1]",
-    );
+    expect(await startWith('policies:\n  - use: string-replace\n    with:\n      replacements: [["a", "b"], ["c"]]\n')).toContain("policies[0].with.replacements[1]");
     expect(await startWith("policies:\n  - use: noop\n  - use: nope\n")).toMatch(/policies\[1\]\.use: unknown policy .*nope/);
     expect(await startWith("policies:\n  - use: all-caps\n    with: { loud: true }\n")).toContain("policies[0].with.loud");
   });

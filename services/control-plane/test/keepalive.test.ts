@@ -26,8 +26,8 @@ describe("keepalives extend the verdict deadline", () => {
     await judgeControl.script({ text: '{"probability": 0.05, "explanation": "fine"}', delayMs: 4000 });
     await stack.mockControl.script({ toolCalls: [{ name: "Bash", arguments: '{"command":"ls -la"}' }] });
     const started = Date.now();
-    const final = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 })
-      .chat.completions.stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "list files" }] })
+    const final = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 }).chat.completions
+      .stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "list files" }] })
       .finalChatCompletion();
     expect(Date.now() - started).toBeGreaterThanOrEqual(3900);
     expect(final.choices[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: "Bash", arguments: '{"command":"ls -la"}' } });
@@ -40,8 +40,8 @@ describe("keepalives extend the verdict deadline", () => {
     await judgeControl.script({ text: '{"probability": 0.05, "explanation": "fine"}', delayMs: 9500 });
     await stack.mockControl.script({ toolCalls: [{ name: "Bash", arguments: '{"command":"ls"}' }] });
     const started = Date.now();
-    const err = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 })
-      .chat.completions.stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "list files" }] })
+    const err = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 }).chat.completions
+      .stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "list files" }] })
       .finalChatCompletion()
       .catch((e: unknown) => e);
     const took = Date.now() - started;

@@ -38,7 +38,9 @@ async function ask(stack: Stack, v: Variant, content = "hi"): Promise<Reply> {
     const choice = completion.choices[0];
     return {
       text: choice?.message.content ?? "",
-      toolCalls: (choice?.message.tool_calls ?? []).map((t) => (t.type === "function" ? { name: t.function.name, input: JSON.parse(t.function.arguments) as unknown } : { name: t.custom.name, input: t.custom.input })),
+      toolCalls: (choice?.message.tool_calls ?? []).map((t) =>
+        t.type === "function" ? { name: t.function.name, input: JSON.parse(t.function.arguments) as unknown } : { name: t.custom.name, input: t.custom.input },
+      ),
       stopReason: choice?.finish_reason ?? null,
       blocks: [],
     };
@@ -142,14 +144,7 @@ describe("text policies through the stack", () => {
 
 describe("guards through the stack: [regex-filter (request), dangerous-commands, secret-redaction]", () => {
   const stack = withStack(
-    [
-      "policies:",
-      "  - use: regex-filter",
-      '    with: { patterns: ["forbidden-codeword"], applyTo: request }',
-      "  - use: dangerous-commands",
-      "  - use: secret-redaction",
-      "",
-    ].join("\n"),
+    ["policies:", "  - use: regex-filter", '    with: { patterns: ["forbidden-codeword"], applyTo: request }', "  - use: dangerous-commands", "  - use: secret-redaction", ""].join("\n"),
   );
 
   it.each(VARIANTS)("blocks Bash rm -rf /: no tool call, a BLOCKED text, end_turn ($format, stream $stream)", async (v) => {
@@ -213,9 +208,7 @@ describe("guards through the stack: [regex-filter (request), dangerous-commands,
 
 describe("llm-judge through the stack", () => {
   describe("with an unreachable judge and onError: block", () => {
-    const stack = withStack(
-      "policies:\n  - use: llm-judge\n    with: { model: judge-model, upstream: openai, baseUrl: 'http://127.0.0.1:1/v1', onError: block, timeoutMs: 3000 }\n",
-    );
+    const stack = withStack("policies:\n  - use: llm-judge\n    with: { model: judge-model, upstream: openai, baseUrl: 'http://127.0.0.1:1/v1', onError: block, timeoutMs: 3000 }\n");
     it.each(VARIANTS)("blocks the call ($format, stream $stream)", async (v) => {
       await stack().mockControl.script({ toolCalls: [bash("ls -la")] });
       const reply = await ask(stack(), v);

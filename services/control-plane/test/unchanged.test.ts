@@ -7,11 +7,12 @@ import { converse, writeConfig } from "./converse";
  * to a gateway whose version has it, and never for a chunk a policy rewrote, held back or released.
  */
 
-
 const request = (stream: boolean): Buffer => Buffer.from(JSON.stringify({ model: "m", stream, messages: [{ role: "user", content: "hi" }] }));
 // Spaced and key-ordered unlike JSON.stringify, so bytes sent back as they came can be told from re-serialised ones.
 const chunk = (content: string): Buffer =>
-  Buffer.from(`{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": ${JSON.stringify(content)}}, "finish_reason": null}]}`);
+  Buffer.from(
+    `{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": ${JSON.stringify(content)}}, "finish_reason": null}]}`,
+  );
 
 /** A streamed call: Start at `version`, one chunk per piece, End. */
 const streamed = (callId: string, version: number, pieces: string[]): GatewayMessage[] => [
@@ -74,7 +75,9 @@ describe("unchanged answers", () => {
   });
 
   it("a whole response no policy changed travels back as an empty response_json (the gateway sends its own bytes)", async () => {
-    const body = Buffer.from('{"id": "r", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "plain"}, "finish_reason": "stop"}]}');
+    const body = Buffer.from(
+      '{"id": "r", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "plain"}, "finish_reason": "stop"}]}',
+    );
     const answers = await converse(engines.pass.address, [
       { callId: "resp", seq: 1, start: { protocolVersion: 2, format: "OPENAI_CHAT", stream: false, requestJson: request(false) } },
       { callId: "resp", seq: 2, response: { responseJson: body } },

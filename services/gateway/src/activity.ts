@@ -1,14 +1,5 @@
 import type { JsonValue, LifecycleEventData } from "@luthien/events";
-import {
-  SSE_DONE,
-  createAnthropicAccumulator,
-  createOpenAIAccumulator,
-  createResponsesAccumulator,
-  usageOf,
-  type StreamAccumulator,
-  type StreamEvent,
-  type TokenUsage,
-} from "@luthien/wire";
+import { SSE_DONE, createAnthropicAccumulator, createOpenAIAccumulator, createResponsesAccumulator, usageOf, type StreamAccumulator, type StreamEvent, type TokenUsage } from "@luthien/wire";
 import type { ClientFormat } from "./formats/client-api";
 
 /** Where activity events go: the NATS publisher of `@luthien/events`, which never blocks or throws. */

@@ -1,16 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import {
-  createTestDatabase,
-  startNats,
-  startService,
-  startStack,
-  waitFor,
-  type RunningNats,
-  type RunningService,
-  type Stack,
-  type TestDatabase,
-} from "@luthien/testkit";
+import { createTestDatabase, startNats, startService, startStack, waitFor, type RunningNats, type RunningService, type Stack, type TestDatabase } from "@luthien/testkit";
 
 /**
  * Activity end to end: gateway and control plane publish to a NATS of the test's own, the monitor stores what
@@ -69,7 +59,10 @@ async function storedCall(callId: string, timeoutMs = 20_000): Promise<StoredEve
 function checkComplete(events: StoredEvent[]): void {
   expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
   for (const source of ["gateway", "control-plane"]) {
-    const seqs = events.filter((e) => e.source === source).map((e) => e.seq).sort((a, b) => a - b);
+    const seqs = events
+      .filter((e) => e.source === source)
+      .map((e) => e.seq)
+      .sort((a, b) => a - b);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   }
   const gatewayTypes = events.filter((e) => e.source === "gateway").map((e) => e.type);
@@ -116,7 +109,10 @@ describe("activity events from gateway and control plane reach the monitor", () 
       const unauthorized = await post(guarded.url, { model: "gpt-4o-mini", messages: [] }, "wrong-key-value");
       expect([bad.status, unauthorized.status]).toEqual([400, 401]);
       // Auth runs before the body is read, so a 401 knows no model.
-      for (const [res, status, type, model] of [[bad, 400, "invalid_request_error", "gpt-4o-mini"], [unauthorized, 401, "authentication_error", ""]] as const) {
+      for (const [res, status, type, model] of [
+        [bad, 400, "invalid_request_error", "gpt-4o-mini"],
+        [unauthorized, 401, "authentication_error", ""],
+      ] as const) {
         const events = await storedCall(res.headers.get("x-luthien-call-id") ?? "");
         expect(events.map((e) => e.type)).toEqual(["call.started", "call.ended"]);
         expect(events[0]?.data).toMatchObject({ model, route: "/v1/chat/completions", format: "openai" });

@@ -87,7 +87,10 @@ async function resultsOf(c: Anthropic, id: string): Promise<Anthropic.Messages.M
 
 /** The Anthropic error message of a call the gateway refused. */
 async function errorMessage(call: Promise<unknown>): Promise<string> {
-  const err = (await call.then(() => undefined, (e: unknown) => e)) as { error?: { error?: { message?: string } } } | undefined;
+  const err = (await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as { error?: { error?: { message?: string } } } | undefined;
   return err?.error?.error?.message ?? "";
 }
 
@@ -95,7 +98,9 @@ const silent: Logger = { debug: () => undefined, info: () => undefined, warn: ()
 
 /** A gateway in this process (to read its activity or give it another engine), on the stack's mock provider. */
 async function inProcess(env: Record<string, string>, sink?: ActivitySink): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  return listen(createGateway(readGatewayConfig({ ...AUTH, ANTHROPIC_UPSTREAM_URL: stack.mock.url, OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`, GATEWAY_CONFIG: ENABLED, ...env }), silent, sink));
+  return listen(
+    createGateway(readGatewayConfig({ ...AUTH, ANTHROPIC_UPSTREAM_URL: stack.mock.url, OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`, GATEWAY_CONFIG: ENABLED, ...env }), silent, sink),
+  );
 }
 
 /** A batch made at the mock itself, past the gateway (to fetch its results through a gateway under test). */
@@ -121,7 +126,12 @@ describe("Message Batches through the policies", () => {
       { model: MODEL, max_tokens: 50, messages: [{ role: "user" as const, content: [{ type: "tool_result" as const, tool_use_id: "toolu_1", content: `out: ${BLOCKED}` }] }] },
     ];
     for (const blocked of carriers) {
-      const create = client().messages.batches.create({ requests: [{ custom_id: "clean", params: params("hello") }, { custom_id: "bad-one", params: blocked }] });
+      const create = client().messages.batches.create({
+        requests: [
+          { custom_id: "clean", params: params("hello") },
+          { custom_id: "bad-one", params: blocked },
+        ],
+      });
       await expect(create).rejects.toMatchObject({ status: 400, error: { type: "error", error: { type: "invalid_request_error" } } });
       const message = await errorMessage(create);
       expect(message).toContain('custom_id "bad-one"');
@@ -131,10 +141,20 @@ describe("Message Batches through the policies", () => {
   });
 
   it("sends the policies' rewritten params in place of the originals", async () => {
-    await client().messages.batches.create({ requests: [{ custom_id: "r", params: params("please REWRITE-ME now") }, { custom_id: "s", params: params("as is") }] });
+    await client().messages.batches.create({
+      requests: [
+        { custom_id: "r", params: params("please REWRITE-ME now") },
+        { custom_id: "s", params: params("as is") },
+      ],
+    });
     const [seen] = await stack.mockControl.requests();
     expect(seen?.path).toBe("/v1/messages/batches");
-    expect(seen?.body).toEqual({ requests: [{ custom_id: "r", params: params("please rewritten now") }, { custom_id: "s", params: params("as is") }] });
+    expect(seen?.body).toEqual({
+      requests: [
+        { custom_id: "r", params: params("please rewritten now") },
+        { custom_id: "s", params: params("as is") },
+      ],
+    });
     expect(seen?.headers["x-api-key"]).toBe(SERVER_KEY);
   });
 
@@ -178,7 +198,10 @@ describe("Message Batches through the policies", () => {
     // dangerous-commands: the destructive tool call is gone, and the stop reason with it.
     expect(message(2).content.filter((b) => b.type === "tool_use")).toEqual([]);
     expect(message(2).stop_reason).toBe("end_turn");
-    expect(results[3]?.result).toEqual({ type: "errored", error: { type: "error", error: { type: "permission_error", message: "batch-marker: this answer is not allowed" }, request_id: null } });
+    expect(results[3]?.result).toEqual({
+      type: "errored",
+      error: { type: "error", error: { type: "permission_error", message: "batch-marker: this answer is not allowed" }, request_id: null },
+    });
     expect(results[4]?.result).toMatchObject({ type: "errored", error: { type: "error", error: { type: "api_error", message: "boom" } } });
 
     // Every call reached the provider with the server's key, the results download included.
@@ -220,12 +243,24 @@ describe("Message Batches through the policies", () => {
       ["routes to no Anthropic provider", { requests: [{ custom_id: "o", params: { ...params("hi"), model: "gpt-4o-mini" } }] }],
       ["unknown field", { requests: [{ custom_id: "u", params: params("hi") }], extra: true }],
       ["unknown request field", { requests: [{ custom_id: "u", params: params("hi"), other: 1 }] }],
-      ["duplicate custom_id", { requests: [{ custom_id: "d", params: params("a") }, { custom_id: "d", params: params("b") }] }],
+      [
+        "duplicate custom_id",
+        {
+          requests: [
+            { custom_id: "d", params: params("a") },
+            { custom_id: "d", params: params("b") },
+          ],
+        },
+      ],
       ["no requests", { requests: [] }],
       ["bad params", { requests: [{ custom_id: "p", params: { model: MODEL, messages: [] } }] }],
     ];
     for (const [what, body] of bad) {
-      const res = await fetch(`${stack.gateway.url}/v1/messages/batches`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": GATEWAY_KEY }, body: JSON.stringify(body) });
+      const res = await fetch(`${stack.gateway.url}/v1/messages/batches`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": GATEWAY_KEY },
+        body: JSON.stringify(body),
+      });
       expect([what, res.status]).toEqual([what, 400]);
       expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
     }
@@ -242,7 +277,12 @@ describe("Message Batches through the policies", () => {
       ["GET", "/v1/messages/batches/..%2F..%2Fmodels"],
       ["GET", "/v1/messages/batches/a%2Fb/results"],
     ] as const) {
-      const res = await rawRequest(stack.gateway.port, { method, path: p, headers: { "content-type": "application/json", "x-api-key": GATEWAY_KEY, "content-length": String(Buffer.byteLength(body)) }, body });
+      const res = await rawRequest(stack.gateway.port, {
+        method,
+        path: p,
+        headers: { "content-type": "application/json", "x-api-key": GATEWAY_KEY, "content-length": String(Buffer.byteLength(body)) },
+        body,
+      });
       expect([method, p, res.status]).toEqual([method, p, 404]);
     }
     expect(await stack.mockControl.requests()).toEqual([]);
@@ -250,7 +290,12 @@ describe("Message Batches through the policies", () => {
 
   it("keeps every batch route behind auth", async () => {
     for (const r of BATCH_ROUTES) {
-      const res = await rawRequest(stack.gateway.port, { method: r.method.toUpperCase(), path: r.path.replace(":batchId", "msgbatch_1"), headers: { "content-type": "application/json" }, body: "{}" });
+      const res = await rawRequest(stack.gateway.port, {
+        method: r.method.toUpperCase(),
+        path: r.path.replace(":batchId", "msgbatch_1"),
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
       expect([r.path, res.status]).toEqual([r.path, 401]);
     }
     const gateway = createGateway(readGatewayConfig({ ...AUTH, GATEWAY_CONFIG: ENABLED, POLICY_ENGINE_URL: "127.0.0.1:1" }), silent);
@@ -308,13 +353,20 @@ describe("Message Batches when the policy engine or the provider fails", () => {
   it("in a pool that fails open, serves the batch and its results marked as bypassed", async () => {
     const gw = await inProcess({ POLICY_ENGINE_URL: "127.0.0.1:1", POLICY_FAILURE_MODE: "open" });
     try {
-      const { data: batch, response } = await client(gw.url).messages.batches.create({ requests: [{ custom_id: "a", params: params("hi") }] }).withResponse();
+      const { data: batch, response } = await client(gw.url)
+        .messages.batches.create({ requests: [{ custom_id: "a", params: params("hi") }] })
+        .withResponse();
       expect(response.headers.get("x-luthien-policy-bypassed")).toBe("unavailable");
       expect(batch.results_url).toBe(`${gw.url}/v1/messages/batches/${batch.id}/results`);
       const res = await fetch(`${gw.url}/v1/messages/batches/${batch.id}/results`, { headers: { "x-api-key": GATEWAY_KEY } });
       expect(res.status).toBe(200);
       expect(res.headers.get("x-luthien-policy-bypassed")).toBe("unavailable");
-      expect((await res.text()).trim().split("\n").map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(["a"]);
+      expect(
+        (await res.text())
+          .trim()
+          .split("\n")
+          .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id),
+      ).toEqual(["a"]);
     } finally {
       await gw.close();
     }
@@ -377,7 +429,11 @@ describe("Message Batches activity", () => {
       expect(JSON.stringify(created[2]?.data)).toContain("please rewritten");
       expect(created.at(-1)?.data).toMatchObject({ status: 200, outcome: "ok", policyActions: ["request_modified"] });
 
-      const denied = await fetch(`${gw.url}/v1/messages/batches`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": GATEWAY_KEY }, body: JSON.stringify({ requests: [{ custom_id: "b", params: params(BLOCKED) }] }) });
+      const denied = await fetch(`${gw.url}/v1/messages/batches`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": GATEWAY_KEY },
+        body: JSON.stringify({ requests: [{ custom_id: "b", params: params(BLOCKED) }] }),
+      });
       expect(denied.status).toBe(400);
       const refused = events.filter((e) => e.callId === denied.headers.get("x-luthien-call-id"));
       expect(refused.map((e) => e.type)).toEqual(["call.started", "request.received", "call.ended"]);

@@ -172,7 +172,11 @@ describe("GATEWAY_ALLOWED_ORIGINS", () => {
     const res = await rawRequest(stack.gateway.port, {
       method: "OPTIONS",
       path: "/v1/messages",
-      headers: { origin: ALLOWED, "access-control-request-method": "POST", "access-control-request-headers": "content-type, x-api-key, anthropic-version, anthropic-dangerous-direct-browser-access" },
+      headers: {
+        origin: ALLOWED,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, x-api-key, anthropic-version, anthropic-dangerous-direct-browser-access",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers).toMatchObject({
@@ -185,7 +189,13 @@ describe("GATEWAY_ALLOWED_ORIGINS", () => {
 
   it("serves a browser app of an allowed origin (the Anthropic SDK with dangerouslyAllowBrowser sends Origin from a page), with CORS headers", async () => {
     await stack.mockControl.script({ text: "hello page" });
-    const res = await post(stack, "/v1/messages", { "content-type": "application/json", "anthropic-version": "2023-06-01", "anthropic-dangerous-direct-browser-access": "true", origin: "https://app.example.com", "sec-fetch-site": "cross-site" });
+    const res = await post(stack, "/v1/messages", {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "anthropic-dangerous-direct-browser-access": "true",
+      origin: "https://app.example.com",
+      "sec-fetch-site": "cross-site",
+    });
     expect(res.status).toBe(200);
     expect(res.headers["access-control-allow-origin"]).toBe("https://app.example.com");
     expect(res.headers["access-control-expose-headers"]).toContain("x-luthien-call-id");

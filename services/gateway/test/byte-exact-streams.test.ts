@@ -16,7 +16,11 @@ interface Route {
   body: object;
 }
 const ROUTES: Route[] = [
-  { name: "Chat Completions", path: "/v1/chat/completions", body: { model: "gpt-4o-mini", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi there" }] } },
+  {
+    name: "Chat Completions",
+    path: "/v1/chat/completions",
+    body: { model: "gpt-4o-mini", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi there" }] },
+  },
   { name: "Anthropic Messages", path: "/v1/messages", body: { model: "claude-sonnet-4-6", max_tokens: 50, stream: true, messages: [{ role: "user", content: "hi there" }] } },
   { name: "Responses", path: "/v1/responses", body: { model: "gpt-4o-mini", stream: true, input: "hi there" } },
 ];

@@ -47,7 +47,9 @@ describe("gateway /v1/chat/completions with all-caps", () => {
   });
 
   it("rejects a wrong key with 401 without reaching the provider", async () => {
-    const err = await client(stack, "sk-wrong").chat.completions.create(ask).catch((e: unknown) => e);
+    const err = await client(stack, "sk-wrong")
+      .chat.completions.create(ask)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: "authentication_error" });
     const res = await postRaw(`${stack.gateway.url}/v1/chat/completions`, ask);
@@ -69,7 +71,9 @@ describe("gateway /v1/chat/completions with all-caps", () => {
 
   it("passes a provider error through with its status", async () => {
     await stack.mockControl.script({ error: { status: 429, type: "rate_limit_error", message: "slow down" } });
-    const err = await client(stack).chat.completions.create({ ...ask, stream: true }).catch((e: unknown) => e);
+    const err = await client(stack)
+      .chat.completions.create({ ...ask, stream: true })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
   });
 

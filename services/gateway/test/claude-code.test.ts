@@ -83,9 +83,13 @@ describe.each(["noop", "all-caps"])("Claude Code traffic through a %s chain", (p
   });
 
   it("passes count_tokens and models through with the same auth and no policy", async () => {
-    const count = await postRaw(`${stack.gateway.url}/v1/messages/count_tokens`, { model: "claude-mock-sonnet", messages: [{ role: "user", content: "hi" }] }, {
-      headers: { "x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01" },
-    });
+    const count = await postRaw(
+      `${stack.gateway.url}/v1/messages/count_tokens`,
+      { model: "claude-mock-sonnet", messages: [{ role: "user", content: "hi" }] },
+      {
+        headers: { "x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01" },
+      },
+    );
     expect(count.status).toBe(200);
     expect(((await count.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
     expect((await lastRecord(stack)).headers["x-api-key"]).toBe(SERVER_KEY);
@@ -167,9 +171,13 @@ describe("AUTH_MODE: which credential the provider sees", () => {
   it.each(cases)("%s with %s", async (mode, cred) => {
     const stack = stacks.get(mode) as Stack;
     await stack.mockControl.reset();
-    const res = await postRaw(`${stack.gateway.url}/v1/messages`, { model: "claude-mock-haiku", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }, {
-      headers: { "anthropic-version": "2023-06-01", ...credentials[cred] },
-    });
+    const res = await postRaw(
+      `${stack.gateway.url}/v1/messages`,
+      { model: "claude-mock-haiku", max_tokens: 5, messages: [{ role: "user", content: "hi" }] },
+      {
+        headers: { "anthropic-version": "2023-06-01", ...credentials[cred] },
+      },
+    );
     const want = expected[mode][cred];
     if (want === 401) {
       expect(res.status).toBe(401);

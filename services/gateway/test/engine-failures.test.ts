@@ -13,7 +13,9 @@ describe("gateway fails closed when the policy engine fails", () => {
       stack.engine?.signal("SIGKILL");
       await new Promise((r) => setTimeout(r, 200));
       const started = Date.now();
-      const err = await client(stack).chat.completions.create(ask).catch((e: unknown) => e);
+      const err = await client(stack)
+        .chat.completions.create(ask)
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.APIError);
       expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
       expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: "policy_unavailable" });
@@ -63,7 +65,9 @@ describe("gateway fails closed when the policy engine fails", () => {
     try {
       stack.engine?.signal("SIGSTOP");
       const started = Date.now();
-      const err = await client(stack).chat.completions.create(ask).catch((e: unknown) => e);
+      const err = await client(stack)
+        .chat.completions.create(ask)
+        .catch((e: unknown) => e);
       const took = Date.now() - started;
       expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
       expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: "policy_timeout" });
@@ -108,7 +112,9 @@ describe("gateway with POLICY_FAILURE_MODE=open", () => {
 
   it("streams without the engine and marks the bypass", async () => {
     await stack.mockControl.script({ chunks: ["a", "b"] });
-    const { data, response } = await client(stack).chat.completions.create({ ...ask, stream: true }).withResponse();
+    const { data, response } = await client(stack)
+      .chat.completions.create({ ...ask, stream: true })
+      .withResponse();
     expect(response.headers.get("x-luthien-policy-bypassed")).toBe("unavailable");
     let text = "";
     for await (const chunk of data) text += chunk.choices[0]?.delta.content ?? "";

@@ -89,9 +89,7 @@ describe("GATEWAY_CONFIG engine pools", () => {
       },
     });
     try {
-      const answers = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? text(client(gateway, "team-plain")) : text(client(gateway, "team-strict")))),
-      );
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? text(client(gateway, "team-plain")) : text(client(gateway, "team-strict")))));
       answers.forEach((a, i) => expect(a).toBe(i % 2 === 0 ? "Hello from the Luthien replica A." : "HELLO FROM THE LUTHIEN MOCK MODEL."));
 
       // A pool that fails open serves its calls, marked; the other pools stay closed.

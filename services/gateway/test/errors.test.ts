@@ -24,10 +24,13 @@ const openaiBody = (model: string, stream = false) => ({ model, stream, messages
 const anthropicBody = (model: string, stream = false) => ({ model, stream, max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
 
 describe("provider errors before the stream keep their status, in the client's format", () => {
-  const cases = STATUSES.flatMap((status) => [
-    [status, "gpt-4o-mini"],
-    [status, "claude-mock-sonnet"],
-  ] as const);
+  const cases = STATUSES.flatMap(
+    (status) =>
+      [
+        [status, "gpt-4o-mini"],
+        [status, "claude-mock-sonnet"],
+      ] as const,
+  );
 
   it.each(cases)("OpenAI client, provider %d via %s", async (status, model) => {
     await stack.mockControl.script({ error: { status, message: `scripted ${status}` } });
@@ -47,10 +50,14 @@ describe("provider errors before the stream keep their status, in the client's f
 
   it("reach the SDKs as their own error classes", async () => {
     await stack.mockControl.script({ error: { status: 529 } }, { error: { status: 429 } });
-    const a = await new Anthropic({ apiKey: "k", baseURL: stack.gateway.url, maxRetries: 0 }).messages.create(anthropicBody("claude-mock-sonnet") as Anthropic.MessageCreateParamsNonStreaming).catch((e: unknown) => e);
+    const a = await new Anthropic({ apiKey: "k", baseURL: stack.gateway.url, maxRetries: 0 }).messages
+      .create(anthropicBody("claude-mock-sonnet") as Anthropic.MessageCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
     expect(a).toBeInstanceOf(Anthropic.APIError);
     expect((a as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
-    const o = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 }).chat.completions.create({ model: "claude-mock-sonnet", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    const o = await new OpenAI({ apiKey: "k", baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 }).chat.completions
+      .create({ model: "claude-mock-sonnet", messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
     expect(o).toBeInstanceOf(OpenAI.RateLimitError);
   });
 });

@@ -27,7 +27,13 @@ type Case = keyof typeof SCRIPTS;
 const EXPECTED: Record<Case, { text: string; tools: [string, unknown][] }> = {
   text: { text: "HELLO WORLD", tools: [] },
   oneTool: { text: "", tools: [["get_weather", { city: "Paris" }]] },
-  twoTools: { text: "CHECKING BOTH.", tools: [["get_weather", { city: "Paris" }], ["get_time", { tz: "CET" }]] },
+  twoTools: {
+    text: "CHECKING BOTH.",
+    tools: [
+      ["get_weather", { city: "Paris" }],
+      ["get_time", { tz: "CET" }],
+    ],
+  },
 };
 const TOOLS = [
   { name: "get_weather", description: "weather", input_schema: { type: "object" as const, properties: { city: { type: "string" } } } },
@@ -66,7 +72,9 @@ describe.each(providers)("OpenAI client → %s provider", (_provider, model) => 
   });
   it.each(Object.keys(SCRIPTS) as Case[])("streaming %s", async (kase) => {
     await stack.mockControl.script(SCRIPTS[kase]);
-    const final = await client().chat.completions.stream({ ...request, stream_options: { include_usage: true } }).finalChatCompletion();
+    const final = await client()
+      .chat.completions.stream({ ...request, stream_options: { include_usage: true } })
+      .finalChatCompletion();
     check(final, kase);
   });
 });

@@ -19,12 +19,22 @@ describe("bodies the fuzzer found", () => {
 
   it.each([
     ["OpenAI → Anthropic provider, tools not a list", "/v1/chat/completions", '{"model":"claude-mock-sonnet","messages":[{"role":"user","content":"hi"}],"tools":""}', "`tools`"],
-    ["OpenAI → Anthropic provider, content blocks that are not objects", "/v1/chat/completions", '{"model":"claude-x","messages":[{"role":"assistant","content":[false,1,null,"x"]}]}', "messages[0].content[0]"],
+    [
+      "OpenAI → Anthropic provider, content blocks that are not objects",
+      "/v1/chat/completions",
+      '{"model":"claude-x","messages":[{"role":"assistant","content":[false,1,null,"x"]}]}',
+      "messages[0].content[0]",
+    ],
     ["Anthropic → OpenAI provider, a null content block", "/v1/messages", '{"model":"gpt-4o-mini","max_tokens":5,"messages":[{"role":"user","content":[null]}]}', "messages[0].content[0]"],
     ["Anthropic, a system prompt that is a number", "/v1/messages", '{"model":"claude-mock-sonnet","max_tokens":5,"system":5,"messages":[]}', "`system`"],
     ["a message that is not an object", "/v1/chat/completions", '{"model":"gpt-4o-mini","messages":[-698361081]}', "messages[0]"],
     ["5,000 levels of nesting (was a stack overflow and a 500)", "/v1/chat/completions", `{"metadata":${deep(5000)},"model":"gpt-4o-mini","messages":[]}`, "nested more than 128 levels"],
-    ["OpenAI → Anthropic provider, an image part without its URL", "/v1/chat/completions", '{"model":"claude-x","messages":[{"role":"user","content":[{"type":"image_url","image_url":null}]}]}', ""],
+    [
+      "OpenAI → Anthropic provider, an image part without its URL",
+      "/v1/chat/completions",
+      '{"model":"claude-x","messages":[{"role":"user","content":[{"type":"image_url","image_url":null}]}]}',
+      "",
+    ],
   ])("%s → 400, provider never called", async (_what, path, body, says) => {
     const res = await postRaw(`${stack.gateway.url}${path}`, body);
     expect(res.status).toBe(400);

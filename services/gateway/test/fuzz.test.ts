@@ -49,12 +49,18 @@ afterAll(async () => {
   agent.destroy();
   await stack.stop();
   const total = [...tried.values()].reduce((a, b) => a + b, 0);
-  process.stdout.write(
-    `fuzz: ${total} requests; by category ${JSON.stringify(Object.fromEntries(tried))}; statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`,
-  );
+  process.stdout.write(`fuzz: ${total} requests; by category ${JSON.stringify(Object.fromEntries(tried))}; statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
   const fiveXx = [...statuses].filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
   const hangs = statuses.get("hang") ?? 0;
-  recordScenario({ suite: "fuzz", scenario: "bad inputs", failMode: "closed", passed: fiveXx === 0 && hangs === 0 && total > 0, badInputs: Object.fromEntries(tried), fiveXx, note: `${hangs} hangs` });
+  recordScenario({
+    suite: "fuzz",
+    scenario: "bad inputs",
+    failMode: "closed",
+    passed: fiveXx === 0 && hangs === 0 && total > 0,
+    badInputs: Object.fromEntries(tried),
+    fiveXx,
+    note: `${hangs} hangs`,
+  });
 });
 
 function send(r: FuzzRequest): Promise<Outcome> {
@@ -123,7 +129,12 @@ function check(category: string, what: unknown, outcome: Outcome): void {
           ? `took ${outcome.ms} ms`
           : undefined;
   if (problem !== undefined) {
-    const errors = stack.gateway.output().split("\n").filter((l) => / (error|warn) /.test(l)).slice(-3).join("\n");
+    const errors = stack.gateway
+      .output()
+      .split("\n")
+      .filter((l) => / (error|warn) /.test(l))
+      .slice(-3)
+      .join("\n");
     throw new Error(`${category}: ${problem}\nrequest: ${JSON.stringify(what).slice(0, 2000)}\ngateway: ${errors}`);
   }
 }
@@ -199,9 +210,29 @@ const message = fc.oneof(
 );
 
 const FIELDS = [
-  "model", "messages", "max_tokens", "max_completion_tokens", "stream", "stream_options", "tools", "tool_choice", "system",
-  "temperature", "top_p", "stop", "stop_sequences", "n", "metadata", "thinking", "response_format", "user", "reasoning_effort",
-  "parallel_tool_calls", "functions", "logit_bias", "output_config",
+  "model",
+  "messages",
+  "max_tokens",
+  "max_completion_tokens",
+  "stream",
+  "stream_options",
+  "tools",
+  "tool_choice",
+  "system",
+  "temperature",
+  "top_p",
+  "stop",
+  "stop_sequences",
+  "n",
+  "metadata",
+  "thinking",
+  "response_format",
+  "user",
+  "reasoning_effort",
+  "parallel_tool_calls",
+  "functions",
+  "logit_bias",
+  "output_config",
 ] as const;
 
 // ----- the properties -------------------------------------------------------------------------------------------
@@ -213,26 +244,22 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
     const body = fc.oneof(
       fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)),
       fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
-      fc.jsonValue().filter((v) => typeof v !== "object" || v === null || Array.isArray(v)).map(json),
+      fc
+        .jsonValue()
+        .filter((v) => typeof v !== "object" || v === null || Array.isArray(v))
+        .map(json),
       fc.tuple(endpoint, fc.nat()).map(([p, n]) => {
         const text = JSON.stringify(validBody(p, "gpt-4o-mini", false));
         return Buffer.from(text.slice(0, n % text.length));
       }),
-      fc.constantFrom("", "{", "}", "[", "{\"model\":}", "{'model': 'x'}", "{\"a\":1,}", "NaN", "1e400", "\ufeff{}", "{\"model\":\"x\"}{}", "null", "\"\"").map((s) => Buffer.from(s)),
+      fc.constantFrom("", "{", "}", "[", '{"model":}', "{'model': 'x'}", '{"a":1,}', "NaN", "1e400", "\ufeff{}", '{"model":"x"}{}', "null", '""').map((s) => Buffer.from(s)),
     );
     await fuzz("invalid-json", fc.record({ method: fc.constant("POST"), path: endpoint, headers: fc.constant(authed()), body }), 30);
   });
 
   it("wrong types for model, messages, max_tokens, stream, tools and every other field", async () => {
     const request = fc
-      .tuple(
-        endpoint,
-        models,
-        fc.boolean(),
-        fc.dictionary(fc.constantFrom(...FIELDS), oddValue, { maxKeys: 4 }),
-        fc.array(message, { maxLength: 4 }),
-        fc.boolean(),
-      )
+      .tuple(endpoint, models, fc.boolean(), fc.dictionary(fc.constantFrom(...FIELDS), oddValue, { maxKeys: 4 }), fc.array(message, { maxLength: 4 }), fc.boolean())
       .map(([path, model, stream, overrides, messages, replaceMessages]) => {
         const body = { ...validBody(path, model, stream), ...(replaceMessages ? { messages } : {}), ...overrides };
         return { method: "POST", path, headers: authed(), body: json(body) };
@@ -282,7 +309,11 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
       const body = { ...validBody(path, `gpt-${a}`, stream), messages: [{ role: "user", content: b }], metadata: { [a]: b } };
       let bytes: Buffer;
       if (how === "escaped") bytes = json(body);
-      else if (how === "raw") bytes = Buffer.from(JSON.stringify(body).replace(/\\u([0-9a-f]{4})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), "utf8");
+      else if (how === "raw")
+        bytes = Buffer.from(
+          JSON.stringify(body).replace(/\\u([0-9a-f]{4})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+          "utf8",
+        );
       else if (how === "bom") bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json(body)]);
       else {
         const text = JSON.stringify(body);
@@ -307,15 +338,24 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
 
   it("odd content types and encodings", async () => {
     const contentType = fc.constantFrom(
-      undefined, "application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-      "application/json; charset=utf-16", "application/json; charset=latin1", "application/json; charset=bogus", "application/json; charset=",
-      "application/octet-stream", "*/*", ";;;", "application/json; charset=utf-8; charset=utf-16",
+      undefined,
+      "application/json",
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/json; charset=utf-16",
+      "application/json; charset=latin1",
+      "application/json; charset=bogus",
+      "application/json; charset=",
+      "application/octet-stream",
+      "*/*",
+      ";;;",
+      "application/json; charset=utf-8; charset=utf-16",
     );
     const encoding = fc.constantFrom(undefined, "gzip", "deflate", "br", "identity", "gzip, gzip", "compress", "x-unknown", "GZIP", "");
     const request = fc.tuple(endpoint, contentType, encoding, fc.constantFrom("plain", "gzipped", "truncated-gzip", "deflated"), fc.boolean()).map(([path, ct, enc, how, stream]) => {
       const plain = json(validBody(path, "gpt-4o-mini", stream));
-      const body =
-        how === "gzipped" ? zlib.gzipSync(plain) : how === "truncated-gzip" ? zlib.gzipSync(plain).subarray(0, 20) : how === "deflated" ? zlib.deflateSync(plain) : plain;
+      const body = how === "gzipped" ? zlib.gzipSync(plain) : how === "truncated-gzip" ? zlib.gzipSync(plain).subarray(0, 20) : how === "deflated" ? zlib.deflateSync(plain) : plain;
       const headers: Record<string, string> = { "x-api-key": KEY };
       if (ct !== undefined) headers["content-type"] = ct;
       if (enc !== undefined) headers["content-encoding"] = enc;
@@ -325,7 +365,13 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
   });
 
   it("odd auth headers", async () => {
-    const latin1 = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c)), maxLength: 40 });
+    const latin1 = fc.string({
+      unit: fc
+        .integer({ min: 0x20, max: 0xff })
+        .filter((c) => c !== 0x7f)
+        .map((c) => String.fromCharCode(c)),
+      maxLength: 40,
+    });
     const value = fc.oneof(latin1, fc.constantFrom("", " ", KEY, `${KEY} `, ` ${KEY}`, KEY.toUpperCase(), "k".repeat(4000), "Bearer", "null", "undefined"));
     const auth = fc.oneof(
       value.map((v) => ({ authorization: v })),
@@ -347,13 +393,41 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
 
   it("hostile headers on both endpoints", async () => {
     const name = fc.constantFrom(
-      "anthropic-version", "anthropic-beta", "user-agent", "x-session-id", "x-request-id", "openai-organization", "openai-project", "x-app",
-      "accept", "accept-encoding", "connection", "expect", "te", "upgrade", "x-http-method-override", "x-forwarded-for", "x-forwarded-host",
-      "host", "range", "if-none-match", "origin", "cookie", "x-mock-script", "x-luthien-chain", "content-language",
+      "anthropic-version",
+      "anthropic-beta",
+      "user-agent",
+      "x-session-id",
+      "x-request-id",
+      "openai-organization",
+      "openai-project",
+      "x-app",
+      "accept",
+      "accept-encoding",
+      "connection",
+      "expect",
+      "te",
+      "upgrade",
+      "x-http-method-override",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "host",
+      "range",
+      "if-none-match",
+      "origin",
+      "cookie",
+      "x-mock-script",
+      "x-luthien-chain",
+      "content-language",
     );
     const value = fc.oneof(
-      fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c)), maxLength: 60 }),
-      fc.constantFrom("", "\t", "100-continue", "h2c", "websocket", "trailers", "close", "bytes=0-1", "*", "{\"error\":{\"status\":500}}", "2023-06-01,2023-06-01"),
+      fc.string({
+        unit: fc
+          .integer({ min: 0x20, max: 0xff })
+          .filter((c) => c !== 0x7f)
+          .map((c) => String.fromCharCode(c)),
+        maxLength: 60,
+      }),
+      fc.constantFrom("", "\t", "100-continue", "h2c", "websocket", "trailers", "close", "bytes=0-1", "*", '{"error":{"status":500}}', "2023-06-01,2023-06-01"),
     );
     const request = fc
       .tuple(endpoint, fc.dictionary(name, value, { maxKeys: 5 }), fc.boolean(), fc.constantFrom("gpt-4o-mini", "claude-mock-sonnet"))
@@ -370,9 +444,18 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
       .tuple(
         fc.array(segment, { minLength: 1, maxLength: 4 }),
         fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"),
-        fc.option(fc.oneof(fc.uint8Array({ maxLength: 100 }).map((a) => Buffer.from(a)), fc.jsonValue({ maxDepth: 3 }).map(json)), { nil: undefined }),
+        fc.option(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 100 }).map((a) => Buffer.from(a)),
+            fc.jsonValue({ maxDepth: 3 }).map(json),
+          ),
+          { nil: undefined },
+        ),
         fc.boolean(),
-        fc.option(fc.string({ unit: "grapheme-ascii", maxLength: 20 }).map((s) => `?${encodeURIComponent(s)}=1&a=%ZZ`), { nil: undefined }),
+        fc.option(
+          fc.string({ unit: "grapheme-ascii", maxLength: 20 }).map((s) => `?${encodeURIComponent(s)}=1&a=%ZZ`),
+          { nil: undefined },
+        ),
       )
       .map(([segments, method, body, anthropic, query]) => {
         const path = `/v1/${segments.join("/")}`;
@@ -400,13 +483,37 @@ describe("fuzzing the gateway: no 5xx, no crash, no hang", () => {
   it("raw bytes on the socket: broken request lines, header injection, lying lengths", async () => {
     const raw = fc
       .tuple(
-        fc.constantFrom("POST /v1/chat/completions", "POST /v1/messages", "GET /v1/models", "POST  /v1/messages", "POST /v1/messages?x=%", "GARBAGE", "POST http://evil/v1/messages", "POST /v1/messages HTTP/1.1 extra"),
+        fc.constantFrom(
+          "POST /v1/chat/completions",
+          "POST /v1/messages",
+          "GET /v1/models",
+          "POST  /v1/messages",
+          "POST /v1/messages?x=%",
+          "GARBAGE",
+          "POST http://evil/v1/messages",
+          "POST /v1/messages HTTP/1.1 extra",
+        ),
         fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1\r\n", "http/1.1", ""),
         fc.array(
           fc.constantFrom(
-            "Host: x", "Content-Length: 5", "Content-Length: -1", "Content-Length: 99999999999", "Content-Length: 5, 6", "Transfer-Encoding: chunked",
-            "Transfer-Encoding: chunked, identity", "Transfer-Encoding: gzip", "X-Api-Key: " + KEY, "Content-Type: application/json", "Bad Header", ": no-name",
-            "X-A: b\rc", "X-B:\u0000", "Expect: 100-continue", "Connection: upgrade", "Upgrade: websocket", "X-Long: " + "a".repeat(3000),
+            "Host: x",
+            "Content-Length: 5",
+            "Content-Length: -1",
+            "Content-Length: 99999999999",
+            "Content-Length: 5, 6",
+            "Transfer-Encoding: chunked",
+            "Transfer-Encoding: chunked, identity",
+            "Transfer-Encoding: gzip",
+            "X-Api-Key: " + KEY,
+            "Content-Type: application/json",
+            "Bad Header",
+            ": no-name",
+            "X-A: b\rc",
+            "X-B:\u0000",
+            "Expect: 100-continue",
+            "Connection: upgrade",
+            "Upgrade: websocket",
+            "X-Long: " + "a".repeat(3000),
           ),
           { maxLength: 6 },
         ),

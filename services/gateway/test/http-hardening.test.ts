@@ -7,7 +7,13 @@ import { postRaw, readEvents } from "./sse";
 
 const CAPS = "policies:\n  - use: all-caps\n";
 const openaiBody = (stream: boolean, extra: Record<string, unknown> = {}) => ({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content: "hi" }], ...extra });
-const anthropicBody = (stream: boolean, extra: Record<string, unknown> = {}) => ({ model: "claude-mock-sonnet", stream, max_tokens: 50, messages: [{ role: "user", content: "hi" }], ...extra });
+const anthropicBody = (stream: boolean, extra: Record<string, unknown> = {}) => ({
+  model: "claude-mock-sonnet",
+  stream,
+  max_tokens: 50,
+  messages: [{ role: "user", content: "hi" }],
+  ...extra,
+});
 const APIS = [
   { name: "OpenAI", path: "/v1/chat/completions", body: openaiBody },
   { name: "Anthropic", path: "/v1/messages", body: anthropicBody },

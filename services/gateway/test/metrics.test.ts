@@ -82,8 +82,8 @@ describe("gateway and control-plane metrics", () => {
       },
       async () => {
         const started = performance.now();
-        const { response } = await new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.gateway.url, maxRetries: 0 })
-          .messages.create({ model: "claude-mock-sonnet", max_tokens: 20, messages: [{ role: "user", content: "hi" }] })
+        const { response } = await new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.gateway.url, maxRetries: 0 }).messages
+          .create({ model: "claude-mock-sonnet", max_tokens: 20, messages: [{ role: "user", content: "hi" }] })
           .withResponse();
         return { response, total: performance.now() - started };
       },
@@ -112,10 +112,13 @@ describe("gateway and control-plane metrics", () => {
     expect((await fetch(`${stack.gateway.url}/no/such/path-12345`)).status).toBe(404);
     expect((await fetch(`${stack.gateway.url}/v1/models/secret-model-name`)).status).toBe(401);
 
-    const after = await waitFor(async () => {
-      const t = await scrape(stack.gateway.url);
-      return sample(t, "luthien_gateway_active_streams") === 0 ? t : undefined;
-    }, { what: "the stream gauge back at 0" });
+    const after = await waitFor(
+      async () => {
+        const t = await scrape(stack.gateway.url);
+        return sample(t, "luthien_gateway_active_streams") === 0 ? t : undefined;
+      },
+      { what: "the stream gauge back at 0" },
+    );
     expect(chat(after) - chat(before)).toBe(2);
     expect(sample(after, "luthien_gateway_http_requests_total", { route: "/v1/messages", status: "200" })).toBeGreaterThanOrEqual(1);
     expect(sample(after, "luthien_gateway_http_requests_total", { route: "unmatched", status: "404" })).toBeGreaterThanOrEqual(1);
@@ -129,10 +132,13 @@ describe("gateway and control-plane metrics", () => {
     expect(after).not.toContain("secret-model-name");
 
     // The engine counted the same calls and has none left open (its streams may stay open for the next calls).
-    const engine = await waitFor(async () => {
-      const t = await scrape(engineMetrics);
-      return sample(t, "luthien_control_plane_calls_active") === 0 ? t : undefined;
-    }, { what: "the engine's calls ended" });
+    const engine = await waitFor(
+      async () => {
+        const t = await scrape(engineMetrics);
+        return sample(t, "luthien_control_plane_calls_active") === 0 ? t : undefined;
+      },
+      { what: "the engine's calls ended" },
+    );
     expect(sample(engine, "luthien_control_plane_calls_total", { service: "control-plane" })).toBeGreaterThanOrEqual(3);
     expect(sample(engine, "luthien_control_plane_streams_total")).toBeGreaterThanOrEqual(1);
     // The gateway's multiplexed streams stay open for the next calls: at least one, at most POLICY_STREAMS (4).
@@ -144,10 +150,13 @@ describe("gateway and control-plane metrics", () => {
     expect(sample(engine, "luthien_control_plane_policy_errors_total")).toBe(0);
 
     // Activity events reached NATS.
-    const published = await waitFor(async () => {
-      const n = sample(await scrape(stack.gateway.url), "luthien_gateway_activity_published_total");
-      return n > 0 ? n : undefined;
-    }, { what: "activity published" });
+    const published = await waitFor(
+      async () => {
+        const n = sample(await scrape(stack.gateway.url), "luthien_gateway_activity_published_total");
+        return n > 0 ? n : undefined;
+      },
+      { what: "activity published" },
+    );
     expect(published).toBeGreaterThan(0);
   });
 

@@ -29,9 +29,7 @@ beforeEach(() => stack.mockControl.reset());
 
 /** Runs a snippet as a script: its imports become requires, localhost:8000 becomes the test's gateway. */
 async function run(snippet: string): Promise<void> {
-  const body = snippet
-    .replace(/^import (\w+) from ("[^"]+");$/gm, "const $1 = require($2);")
-    .replaceAll("http://localhost:8000", stack.gateway.url);
+  const body = snippet.replace(/^import (\w+) from ("[^"]+");$/gm, "const $1 = require($2);").replaceAll("http://localhost:8000", stack.gateway.url);
   const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (r: NodeRequire) => Promise<void>;
   await new AsyncFunction("require", body)(require);
 }

@@ -93,14 +93,7 @@ describe.each(PROVIDERS)("built-in policies on the Responses format (%s provider
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      policies: [
-        "policies:",
-        "  - use: dangerous-commands",
-        "  - use: secret-redaction",
-        "  - use: max-tokens",
-        "    with: { limit: 50 }",
-        "",
-      ].join("\n"),
+      policies: ["policies:", "  - use: dangerous-commands", "  - use: secret-redaction", "  - use: max-tokens", "    with: { limit: 50 }", ""].join("\n"),
     });
   });
   afterAll(() => stack.stop());

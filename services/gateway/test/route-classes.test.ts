@@ -6,7 +6,10 @@ import { classifyPassthrough, DECIDED_ROUTES, decidedRouteMatching, normalisePat
  * backslashes, doubled slashes, case, a trailing slash), one that resolves onto a decided endpoint is never passed
  * through, not even where an operator opted a prefix in.
  */
-const UNCHECKED = [{ path: "/v1/files*", methods: [] }, { path: "/v1/embeddings", methods: ["POST"] }];
+const UNCHECKED = [
+  { path: "/v1/files*", methods: [] },
+  { path: "/v1/embeddings", methods: ["POST"] },
+];
 
 /** Ways to write one separator or one segment so that a provider resolves it the same. */
 const separator = fc.constantFrom("/", "//", "\\", "%2f", "%2F", "/./", "/%2e/", "/x/../", "/files/../", "/models/%2e%2e/", "/a/b/..%2f..%2f", "%5c");
@@ -52,7 +55,17 @@ describe("route classes", () => {
     expect(classifyPassthrough("GET", "/v1/models/gpt-4o/anything", []).kind).toBe("refused");
     expect(classifyPassthrough("GET", "/v1/models/", []).kind).toBe("refused");
     expect(classifyPassthrough("POST", "/v1/models", []).kind).toBe("refused");
-    for (const path of ["/v1/completions", "/v1/embeddings", "/v1/messages/batches", "/v1/assistants", "/v1/threads/runs", "/v1/responses/resp_1", "/v1/responses/resp_1/input_items", "/v1/files", "/v1/batches"]) {
+    for (const path of [
+      "/v1/completions",
+      "/v1/embeddings",
+      "/v1/messages/batches",
+      "/v1/assistants",
+      "/v1/threads/runs",
+      "/v1/responses/resp_1",
+      "/v1/responses/resp_1/input_items",
+      "/v1/files",
+      "/v1/batches",
+    ]) {
       expect(classifyPassthrough("POST", path, []).kind).toBe("refused");
       expect(classifyPassthrough("GET", path, []).kind).toBe("refused");
     }

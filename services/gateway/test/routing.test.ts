@@ -48,7 +48,13 @@ describe("GATEWAY_CONFIG routes model globs to named providers", () => {
     const [seen] = await stack.mockControl.requests();
     expect(seen?.path).toBe("/v1/chat/completions");
     expect(seen?.headers["authorization"]).toBe("Bearer local-secret");
-    expect(seen?.body).toMatchObject({ model: "llama3.1:8b", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hello" }] });
+    expect(seen?.body).toMatchObject({
+      model: "llama3.1:8b",
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "hello" },
+      ],
+    });
     await stack.mockControl.reset();
   });
 

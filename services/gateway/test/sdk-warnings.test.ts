@@ -36,7 +36,10 @@ describe("provider SDK warnings", () => {
       }
       await anthropic.messages.create({ model: "claude-opus-4-6", max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 }, messages: [{ role: "user", content: "hi" }] });
     }
-    const lines = stack.gateway.output().split("\n").filter((l) => l !== "");
+    const lines = stack.gateway
+      .output()
+      .split("\n")
+      .filter((l) => l !== "");
     // Every line is one of the logger's; no `The model '...' is deprecated` or `Using Claude with ...`.
     expect(lines.filter((l) => !LOGGER_LINE.test(l))).toEqual([]);
     expect(lines.filter((l) => /deprecated|Please migrate|Using Claude with/.test(l))).toEqual([]);

@@ -43,11 +43,7 @@ describe("secret canaries over a whole run, error paths included", () => {
   afterAll(() => stack.stop());
 
   /** Sends a call, reads the whole answer (streams included) and keeps it for the final check. */
-  async function call(
-    what: string,
-    path: string,
-    o: { body?: unknown; headers?: Record<string, string>; method?: string; signal?: AbortSignal; echoesInput?: boolean } = {},
-  ): Promise<Seen> {
+  async function call(what: string, path: string, o: { body?: unknown; headers?: Record<string, string>; method?: string; signal?: AbortSignal; echoesInput?: boolean } = {}): Promise<Seen> {
     const res = await fetch(`${stack.gateway.url}${path}`, {
       method: o.method ?? "POST",
       headers: { "content-type": "application/json", ...o.headers },
@@ -102,7 +98,13 @@ describe("secret canaries over a whole run, error paths included", () => {
   });
 
   it("401s: a wrong key, no key, a key in the wrong scheme", async () => {
-    for (const headers of [{ "x-api-key": KEYS.wrong }, { authorization: `Bearer ${KEYS.wrong}` }, {}, { authorization: `Basic ${KEYS.client1}` }, { authorization: `Bearer ${KEYS.openai}` }]) {
+    for (const headers of [
+      { "x-api-key": KEYS.wrong },
+      { authorization: `Bearer ${KEYS.wrong}` },
+      {},
+      { authorization: `Basic ${KEYS.client1}` },
+      { authorization: `Bearer ${KEYS.openai}` },
+    ]) {
       expect((await call("401 messages", "/v1/messages", { body: anthropic(false), headers })).status).toBe(401);
       expect((await call("401 chat", "/v1/chat/completions", { body: openai(true), headers })).status).toBe(401);
       expect((await call("401 passthrough", "/v1/models", { method: "GET", headers })).status).toBe(401);
@@ -142,7 +144,12 @@ describe("secret canaries over a whole run, error paths included", () => {
     await stack.mockControl.reset();
     await stack.mockControl.script({ chunks: ["a", "b", "c"], hangAfter: 1 });
     const abort = new AbortController();
-    const res = await fetch(`${stack.gateway.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", ...as2 }, body: JSON.stringify(anthropic(true)), signal: abort.signal });
+    const res = await fetch(`${stack.gateway.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...as2 },
+      body: JSON.stringify(anthropic(true)),
+      signal: abort.signal,
+    });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
     abort.abort();

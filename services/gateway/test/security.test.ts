@@ -19,7 +19,13 @@ const SERVER_OPENAI = "sk-server-openai-0123456789";
 const SERVER_ANTHROPIC = "sk-ant-server-anthropic-0123456789";
 
 const openaiBody = (stream = false, extra: Record<string, unknown> = {}) => ({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content: "hi" }], ...extra });
-const anthropicBody = (stream = false, extra: Record<string, unknown> = {}) => ({ model: "claude-mock-sonnet", stream, max_tokens: 20, messages: [{ role: "user", content: "hi" }], ...extra });
+const anthropicBody = (stream = false, extra: Record<string, unknown> = {}) => ({
+  model: "claude-mock-sonnet",
+  stream,
+  max_tokens: 20,
+  messages: [{ role: "user", content: "hi" }],
+  ...extra,
+});
 
 /** A logger that keeps its lines, for in-process gateways (the testkit's processes print theirs). */
 function captureLogger(): Logger & { lines: string[] } {
@@ -33,7 +39,6 @@ function forms(secret: string): string[] {
   const digest = createHash("sha256").update(secret).digest();
   return [secret, digest.toString("hex"), digest.toString("hex").slice(0, 12), digest.toString("base64"), keyIdOf(secret)];
 }
-
 
 interface RouteLayer {
   route?: { path: string; methods: Record<string, boolean>; stack: { method: string; handle: unknown; name: string }[] };
@@ -85,7 +90,14 @@ describe("route inventory: every route but /health, /ready and /metrics is behin
   it("answers 401 on every guarded route without a key", async () => {
     const server = await listen(createGateway(readGatewayConfig({ GATEWAY_API_KEYS: GATEWAY_KEY, POLICY_ENGINE_URL: "127.0.0.1:1" }), captureLogger()));
     try {
-      for (const [method, path] of [["POST", "/v1/chat/completions"], ["POST", "/v1/messages"], ["GET", "/v1/models"], ["POST", "/v1/messages/count_tokens"], ["DELETE", "/v1/files/x"], ["OPTIONS", "/v1/messages"]] as const) {
+      for (const [method, path] of [
+        ["POST", "/v1/chat/completions"],
+        ["POST", "/v1/messages"],
+        ["GET", "/v1/models"],
+        ["POST", "/v1/messages/count_tokens"],
+        ["DELETE", "/v1/files/x"],
+        ["OPTIONS", "/v1/messages"],
+      ] as const) {
         const res = await rawRequest(server.port, { method, path, headers: { "content-type": "application/json" }, body: "{}" });
         expect([method, path, res.status]).toEqual([method, path, 401]);
       }
@@ -125,7 +137,9 @@ describe("authentication answers", () => {
       expect(res.status).toBe(401);
       const text = await res.text();
       expect(JSON.parse(text)).toMatchObject(shape);
-      const presented = Object.values(headers).map((v) => v.replace(/^(Bearer|Basic)\s*/i, "")).filter((v) => v.length > 3);
+      const presented = Object.values(headers)
+        .map((v) => v.replace(/^(Bearer|Basic)\s*/i, ""))
+        .filter((v) => v.length > 3);
       for (const secret of [GATEWAY_KEY, SERVER_ANTHROPIC, ...presented]) for (const f of forms(secret)) expect(text).not.toContain(f);
       expect(text).not.toMatch(/sha-?256|digest|table|luthien/i);
     }
@@ -133,7 +147,11 @@ describe("authentication answers", () => {
   });
 
   it("a bad request that carries the key in its body does not echo it", async () => {
-    const res = await postRaw(`${stack.gateway.url}/v1/chat/completions`, { api_key: GATEWAY_KEY, model: 5, messages: [{ role: "user", content: GATEWAY_KEY }] }, { headers: { "x-api-key": GATEWAY_KEY } });
+    const res = await postRaw(
+      `${stack.gateway.url}/v1/chat/completions`,
+      { api_key: GATEWAY_KEY, model: 5, messages: [{ role: "user", content: GATEWAY_KEY }] },
+      { headers: { "x-api-key": GATEWAY_KEY } },
+    );
     expect(res.status).toBe(400);
     const text = await res.text();
     for (const f of forms(GATEWAY_KEY)) expect(text).not.toContain(f);
@@ -203,16 +221,7 @@ describe("the client cannot choose its policy", () => {
   let stack: Stack;
   beforeAll(async () => {
     // The default chain upper-cases; only OTHER_KEY's calls get the lenient chain.
-    const policies = [
-      "policies:",
-      "  - use: all-caps",
-      "chains:",
-      "  lenient:",
-      "    - use: noop",
-      "rules:",
-      `  - { keyId: ${keyIdOf(OTHER_KEY)}, chain: lenient }`,
-      "",
-    ].join("\n");
+    const policies = ["policies:", "  - use: all-caps", "chains:", "  lenient:", "    - use: noop", "rules:", `  - { keyId: ${keyIdOf(OTHER_KEY)}, chain: lenient }`, ""].join("\n");
     stack = await startStack({ policies, gatewayEnv: { GATEWAY_API_KEYS: `${GATEWAY_KEY},${OTHER_KEY}`, AUTH_MODE: "client_key" } });
   });
   afterAll(() => stack.stop());
@@ -393,7 +402,12 @@ describe("secret redaction (unit)", () => {
     expect(toHttpError(Object.assign(new Error("x"), { code: "HPE_INVALID_METHOD" }))).toMatchObject({ status: 400 });
     expect(toHttpError(Object.assign(new Error("x"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }))).toMatchObject({ status: 408 });
     const r = createSecretRedactor([SERVER_OPENAI]);
-    const provider = OpenAI.APIError.generate(401, { error: { message: `Incorrect API key provided: ${SERVER_OPENAI}`, type: "invalid_request_error", code: SERVER_OPENAI } }, undefined, new Headers());
+    const provider = OpenAI.APIError.generate(
+      401,
+      { error: { message: `Incorrect API key provided: ${SERVER_OPENAI}`, type: "invalid_request_error", code: SERVER_OPENAI } },
+      undefined,
+      new Headers(),
+    );
     const http = toHttpError(provider, { redact: (t) => r.redact(t) });
     expect(http).toMatchObject({ status: 401, message: "Incorrect API key provided: [REDACTED]", code: "[REDACTED]", fromProvider: "openai" });
   });

@@ -1,11 +1,7 @@
 import { decodeSseEvents, type SseMessage } from "@luthien/wire";
 
 /** Posts to the gateway with fetch and collects the raw SSE events, with the time the stream closed. */
-export async function postRaw(
-  url: string,
-  body: unknown,
-  init: { headers?: Record<string, string>; signal?: AbortSignal } = {},
-): Promise<Response> {
+export async function postRaw(url: string, body: unknown, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
   return fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...init.headers },

@@ -14,7 +14,11 @@ let stack: Stack;
 let subscription: ActivitySubscription;
 const events: ActivityEvent[] = [];
 
-const bash = (command: string): object => ({ name: "Bash", arguments: JSON.stringify({ command }), argumentChunks: [JSON.stringify({ command }).slice(0, 9), JSON.stringify({ command }).slice(9)] });
+const bash = (command: string): object => ({
+  name: "Bash",
+  arguments: JSON.stringify({ command }),
+  argumentChunks: [JSON.stringify({ command }).slice(0, 9), JSON.stringify({ command }).slice(9)],
+});
 
 beforeAll(async () => {
   nats = await startNats();

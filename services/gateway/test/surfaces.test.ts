@@ -48,9 +48,11 @@ describe("every surface under a request-blocking chain", () => {
     ];
     for (const body of variants) {
       await expect(client.responses.create(body)).rejects.toMatchObject({ status: 400 });
-      await expect((async () => {
-        for await (const _ of await client.responses.create({ ...body, stream: true })) void _;
-      })()).rejects.toMatchObject({ status: 400 });
+      await expect(
+        (async () => {
+          for await (const _ of await client.responses.create({ ...body, stream: true })) void _;
+        })(),
+      ).rejects.toMatchObject({ status: 400 });
     }
   });
 
@@ -80,7 +82,9 @@ describe("every surface under a request-blocking chain", () => {
       const res = await fetch(`${stack.gateway.url}${route}`, {
         method,
         headers: { "content-type": "application/json", ...headers },
-        ...(method === "POST" ? { body: JSON.stringify({ model: "gpt-4o-mini", prompt: SECRET, input: SECRET, requests: [{ params: { messages: [{ role: "user", content: SECRET }] } }] }) } : {}),
+        ...(method === "POST"
+          ? { body: JSON.stringify({ model: "gpt-4o-mini", prompt: SECRET, input: SECRET, requests: [{ params: { messages: [{ role: "user", content: SECRET }] } }] }) }
+          : {}),
       });
       expect(res.status).toBe(404);
       const body = (await res.json()) as { error: { message: string; type: string } };
@@ -92,7 +96,15 @@ describe("every surface under a request-blocking chain", () => {
   });
 
   it("refuses paths disguised as decided endpoints instead of passing them through", async () => {
-    const disguised = ["/v1/x/../chat/completions", "/v1/models/%2e%2e/messages", "/v1/models/..%2f..%2fv1%2fresponses", "/v1//chat/completions", "/v1\\messages", "/v1/chat%2Fcompletions", "/V1/Models/../Messages"];
+    const disguised = [
+      "/v1/x/../chat/completions",
+      "/v1/models/%2e%2e/messages",
+      "/v1/models/..%2f..%2fv1%2fresponses",
+      "/v1//chat/completions",
+      "/v1\\messages",
+      "/v1/chat%2Fcompletions",
+      "/V1/Models/../Messages",
+    ];
     for (const p of disguised) {
       const body = JSON.stringify({ model: "gpt-4o-mini", max_tokens: 5, messages: [{ role: "user", content: SECRET }], input: SECRET });
       const res = await rawRequest(stack.gateway.port, { method: "POST", path: p, headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }, body });

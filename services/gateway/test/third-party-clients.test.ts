@@ -18,7 +18,9 @@ beforeAll(async () => {
 afterAll(() => stack.stop());
 beforeEach(() => stack.mockControl.reset());
 
-const shellCall = (command: string) => ({ toolCalls: [{ name: "shell", arguments: JSON.stringify({ command }), argumentChunks: [JSON.stringify({ command }).slice(0, 12), JSON.stringify({ command }).slice(12)] }] });
+const shellCall = (command: string) => ({
+  toolCalls: [{ name: "shell", arguments: JSON.stringify({ command }), argumentChunks: [JSON.stringify({ command }).slice(0, 12), JSON.stringify({ command }).slice(12)] }],
+});
 const done = { text: "All done." };
 
 describe.each(["gpt-4o-mini", "claude-mock-sonnet"])("the AI SDK's default provider (Responses API), model %s", (model) => {

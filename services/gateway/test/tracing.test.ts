@@ -48,17 +48,17 @@ interface ReceivedSpan {
 
 const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 };
 
-function valueOf(v: OtlpValue): unknown {
+function otlpValueOf(v: OtlpValue): unknown {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.intValue !== undefined) return Number(v.intValue);
   if (v.boolValue !== undefined) return v.boolValue;
   if (v.doubleValue !== undefined) return v.doubleValue;
-  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(valueOf);
+  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(otlpValueOf);
   return undefined;
 }
 
 function attributesOf(list: { key: string; value: OtlpValue }[] | undefined): Record<string, unknown> {
-  return Object.fromEntries((list ?? []).map((a) => [a.key, valueOf(a.value)]));
+  return Object.fromEntries((list ?? []).map((a) => [a.key, otlpValueOf(a.value)]));
 }
 
 /** A tiny OTLP/HTTP collector: keeps every request's raw body and the spans it carried. */

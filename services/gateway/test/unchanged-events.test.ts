@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { startFakeEngine, startService, startStack, type FakeEngine, type RunningService, type Stack } from "@luthien/testkit";
 import { postRaw, readEvents } from "./sse";
 

@@ -99,7 +99,10 @@ function stream(call: CallContext): StreamPlan {
     );
   }
   if (hasTextPart(script)) {
-    block({ type: "text", text: "" }, script.textChunks.map((text) => ({ type: "text_delta", text })));
+    block(
+      { type: "text", text: "" },
+      script.textChunks.map((text) => ({ type: "text_delta", text })),
+    );
   }
   for (const c of script.toolCalls) {
     block(
@@ -108,19 +111,16 @@ function stream(call: CallContext): StreamPlan {
     );
   }
 
-  event(
-    "message_delta",
-    { delta: { stop_reason: stopReason(call), stop_sequence: null }, usage: { output_tokens: script.outputTokens } },
-    { ending: true },
-  );
+  event("message_delta", { delta: { stop_reason: stopReason(call), stop_sequence: null }, usage: { output_tokens: script.outputTokens } }, { ending: true });
   event("message_stop", {});
 
   return {
     frames,
-    errorFrame: () => sseEvent("error", {
-      type: "error",
-      error: { type: "api_error", message: scriptedFailure(script) },
-    }),
+    errorFrame: () =>
+      sseEvent("error", {
+        type: "error",
+        error: { type: "api_error", message: scriptedFailure(script) },
+      }),
   };
 }
 

@@ -315,9 +315,7 @@ export function createMockLlm(options: MockLlmOptions = {}): MockLlm {
     const message = status === 500 ? "mock-llm: internal error" : err instanceof Error ? err.message : String(err);
     if (status === 500) logger.error("unhandled", { path: req.path, error: err instanceof Error ? err.message : String(err) });
     const format = FORMATS.get(req.path);
-    res
-      .status(status)
-      .json(format?.errorBody(status, undefined, message) ?? { error: { message, type: status === 500 ? "api_error" : "invalid_request_error" } });
+    res.status(status).json(format?.errorBody(status, undefined, message) ?? { error: { message, type: status === 500 ? "api_error" : "invalid_request_error" } });
   });
 
   return {

@@ -22,10 +22,7 @@ export interface EventLogprob {
 const MAX_TOP_LOGPROBS = 20;
 
 /** The made-up runners-up of `top_logprobs`, least likely last. */
-const ALTERNATIVES = [
-  " the", " a", ",", ".", " and", " to", " of", " in", " is", " it",
-  " that", " for", " on", " with", " as", " this", " be", " at", " or", " by", " an",
-];
+const ALTERNATIVES = [" the", " a", ",", ".", " and", " to", " of", " in", " is", " it", " that", " for", " on", " with", " as", " this", " be", " at", " or", " by", " an"];
 
 function topLogprob(token: string, logprob: number): TopLogprob {
   return { token, logprob, bytes: [...Buffer.from(token, "utf8")] };
@@ -42,9 +39,7 @@ export function pieceLogprobs(piece: string, index: number, top: number): TokenL
   const logprob = -(((index * 7) % 10) + 1) / 100;
   const count = Math.min(Math.max(0, Math.floor(top)), MAX_TOP_LOGPROBS);
   const others = ALTERNATIVES.filter((t) => t !== piece);
-  const tops = Array.from({ length: count }, (_, k) =>
-    k === 0 ? topLogprob(piece, logprob) : topLogprob(others[k - 1] ?? "", logprob - 1.5 * k),
-  );
+  const tops = Array.from({ length: count }, (_, k) => (k === 0 ? topLogprob(piece, logprob) : topLogprob(others[k - 1] ?? "", logprob - 1.5 * k)));
   return [{ ...topLogprob(piece, logprob), top_logprobs: tops }];
 }
 

@@ -73,9 +73,7 @@ function reasoningItem(call: CallContext, thinking: NonNullable<CallContext["scr
 function messageItem(call: CallContext, status: string): OutputItem {
   const { script } = call;
   const id = `msg_mock_${call.callId}`;
-  const pieces: TokenLogprob[][] = included(call, "message.output_text.logprobs")
-    ? textLogprobs(script.textChunks, requestedTopLogprobs(call.request))
-    : script.textChunks.map(() => []);
+  const pieces: TokenLogprob[][] = included(call, "message.output_text.logprobs") ? textLogprobs(script.textChunks, requestedTopLogprobs(call.request)) : script.textChunks.map(() => []);
   const logprobs = pieces.flat();
   const part = { type: "output_text", annotations: [], logprobs, text: script.text };
   return {
@@ -188,13 +186,16 @@ function stream(call: CallContext): StreamPlan {
     emit("response.output_item.done", { output_index, item: item.done });
   });
   const status = finalStatus(call);
-  const final = responseObject(call, status, items.map((item) => item.done));
+  const final = responseObject(
+    call,
+    status,
+    items.map((item) => item.done),
+  );
   emit(`response.${status}`, { response: final }, { ending: true });
 
   return {
     frames,
-    errorFrame: (sent) =>
-      sseEvent("error", { type: "error", code: "server_error", message: scriptedFailure(call.script), param: null, sequence_number: sent }),
+    errorFrame: (sent) => sseEvent("error", { type: "error", code: "server_error", message: scriptedFailure(call.script), param: null, sequence_number: sent }),
   };
 }
 

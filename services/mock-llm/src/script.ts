@@ -123,10 +123,7 @@ function checkJoin(chunks: string[] | undefined, whole: string | undefined, wher
   }
 }
 
-const SCRIPT_KEYS = [
-  "text", "chunks", "toolCalls", "thinking", "finishReason", "usage", "error",
-  "failAfter", "hangAfter", "delayMs", "chunkDelayMs", "pauseAfter", "pauseMs",
-] as const;
+const SCRIPT_KEYS = ["text", "chunks", "toolCalls", "thinking", "finishReason", "usage", "error", "failAfter", "hangAfter", "delayMs", "chunkDelayMs", "pauseAfter", "pauseMs"] as const;
 
 /**
  * Validates one script from wire JSON.
@@ -286,8 +283,7 @@ export function resolveScript(script: MockScript, options: ResolveOptions): Reso
     arguments: c.arguments,
     argumentChunks: c.argumentChunks ?? (c.arguments === "" ? [] : [c.arguments]),
   }));
-  const text =
-    script.chunks?.join("") ?? script.text ?? (toolCalls.length === 0 ? DEFAULT_TEXT : "");
+  const text = script.chunks?.join("") ?? script.text ?? (toolCalls.length === 0 ? DEFAULT_TEXT : "");
   const textChunks = script.chunks ?? splitWords(text);
   const thinking =
     script.thinking === undefined
@@ -297,8 +293,7 @@ export function resolveScript(script: MockScript, options: ResolveOptions): Reso
           signature: script.thinking.signature ?? DEFAULT_SIGNATURE,
           chunks: script.thinking.chunks ?? splitWords(script.thinking.text),
         };
-  const answerChars =
-    text.length + (thinking?.text.length ?? 0) + toolCalls.reduce((n, c) => n + c.name.length + c.arguments.length, 0);
+  const answerChars = text.length + (thinking?.text.length ?? 0) + toolCalls.reduce((n, c) => n + c.name.length + c.arguments.length, 0);
   return {
     text,
     textChunks,
@@ -307,10 +302,7 @@ export function resolveScript(script: MockScript, options: ResolveOptions): Reso
     finishReason: script.finishReason,
     inputTokens: script.usage?.inputTokens ?? Math.max(1, Math.ceil(options.requestBytes / 4)),
     outputTokens: script.usage?.outputTokens ?? Math.max(1, Math.ceil(answerChars / 4)),
-    error:
-      script.error === undefined
-        ? undefined
-        : { status: script.error.status, type: script.error.type, message: script.error.message },
+    error: script.error === undefined ? undefined : { status: script.error.status, type: script.error.type, message: script.error.message },
     failAfter: script.failAfter,
     hangAfter: script.hangAfter,
     delayMs: script.delayMs ?? 0,

@@ -1,4 +1,4 @@
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { DEFAULT_TEXT } from "../src/index";
 import { useMock } from "./support";
 
@@ -26,26 +26,44 @@ describe("mock-llm Message Batches", () => {
 
     const results: Anthropic.Messages.MessageBatchIndividualResponse[] = [];
     for await (const r of await client.messages.batches.results(batch.id)) results.push(r);
-    expect(results.map((r) => [r.custom_id, r.result.type])).toEqual([["a", "succeeded"], ["b", "errored"], ["c", "succeeded"]]);
+    expect(results.map((r) => [r.custom_id, r.result.type])).toEqual([
+      ["a", "succeeded"],
+      ["b", "errored"],
+      ["c", "succeeded"],
+    ]);
     const first = results[0]?.result as Anthropic.Messages.MessageBatchSucceededResult;
     expect(first.message).toMatchObject({ type: "message", role: "assistant", model: "claude-mock-sonnet", content: [{ type: "text", text: "first answer" }] });
     expect(results[1]?.result).toMatchObject({ type: "errored", error: { type: "error", error: { type: "rate_limit_error", message: "slow down" } } });
     expect((results[2]?.result as Anthropic.Messages.MessageBatchSucceededResult).message.content).toEqual([{ type: "text", text: DEFAULT_TEXT }]);
 
     const recorded = await mock.recorded();
-    expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual([
-      "POST /v1/messages/batches",
-      `GET /v1/messages/batches/${batch.id}`,
-      `GET /v1/messages/batches/${batch.id}/results`,
-    ]);
-    expect(recorded[0]?.body).toEqual({ requests: [{ custom_id: "a", params: params("one") }, { custom_id: "b", params: params("two") }, { custom_id: "c", params: params("three") }] });
+    expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v1/messages/batches", `GET /v1/messages/batches/${batch.id}`, `GET /v1/messages/batches/${batch.id}/results`]);
+    expect(recorded[0]?.body).toEqual({
+      requests: [
+        { custom_id: "a", params: params("one") },
+        { custom_id: "b", params: params("two") },
+        { custom_id: "c", params: params("three") },
+      ],
+    });
   });
 
   it("applies the x-mock-script header to every request of the batch", async () => {
-    const res = await mock.post("/v1/messages/batches", { requests: [{ custom_id: "x", params: params("1") }, { custom_id: "y", params: params("2") }] }, { "x-mock-script": JSON.stringify({ text: "same" }) });
+    const res = await mock.post(
+      "/v1/messages/batches",
+      {
+        requests: [
+          { custom_id: "x", params: params("1") },
+          { custom_id: "y", params: params("2") },
+        ],
+      },
+      { "x-mock-script": JSON.stringify({ text: "same" }) },
+    );
     const batch = (await res.json()) as { id: string };
     const lines = (await (await fetch(`${mock.url()}/v1/messages/batches/${batch.id}/results`)).text()).trim().split("\n");
-    expect(lines.map((l) => (JSON.parse(l) as { result: { message: { content: unknown } } }).result.message.content)).toEqual([[{ type: "text", text: "same" }], [{ type: "text", text: "same" }]]);
+    expect(lines.map((l) => (JSON.parse(l) as { result: { message: { content: unknown } } }).result.message.content)).toEqual([
+      [{ type: "text", text: "same" }],
+      [{ type: "text", text: "same" }],
+    ]);
     const bad = await mock.post("/v1/messages/batches", { requests: [{ custom_id: "x", params: params("1") }] }, { "x-mock-script": "{nope" });
     expect(bad.status).toBe(400);
   });

@@ -29,23 +29,15 @@ describe("mock-llm chat logprobs", () => {
 
   it("streams each chunk's own logprobs, which the SDK accumulates", async () => {
     const script = { chunks: ["Hel", "lo", "", " you"] };
-    const res = await mock.post(
-      "/v1/chat/completions",
-      { model: "m", messages: userMessage, stream: true, logprobs: true },
-      { "x-mock-script": JSON.stringify(script) },
-    );
+    const res = await mock.post("/v1/chat/completions", { model: "m", messages: userMessage, stream: true, logprobs: true }, { "x-mock-script": JSON.stringify(script) });
     const chunks = sseEvents(await res.text())
       .filter((e) => e.data !== "[DONE]")
       .map((e) => JSON.parse(e.data) as OpenAI.ChatCompletionChunk);
-    expect(chunks.map((c) => c.choices[0]?.logprobs?.content?.map((l) => l.token) ?? null)).toEqual([
-      null, ["Hel"], ["lo"], [], [" you"], null,
-    ]);
+    expect(chunks.map((c) => c.choices[0]?.logprobs?.content?.map((l) => l.token) ?? null)).toEqual([null, ["Hel"], ["lo"], [], [" you"], null]);
     expect(chunks[1]?.choices[0]?.logprobs?.refusal).toBeNull();
 
     await mock.queue(script);
-    const final = await mock.openai().chat.completions
-      .stream({ model: "m", messages: userMessage, logprobs: true })
-      .finalChatCompletion();
+    const final = await mock.openai().chat.completions.stream({ model: "m", messages: userMessage, logprobs: true }).finalChatCompletion();
     expect(final.choices[0]?.logprobs?.content?.map((l) => l.token)).toEqual(["Hel", "lo", " you"]);
   });
 });
@@ -88,7 +80,11 @@ describe("mock-llm /v1/embeddings", () => {
     expect(decoded).toMatchObject({ object: "list", model: "text-embedding-mock", usage: { prompt_tokens: expect.any(Number) } });
     expect(decoded.usage.total_tokens).toBe(decoded.usage.prompt_tokens);
     const [alpha, beta, alphaAgain] = decoded.data;
-    expect(decoded.data.map((d) => [d.object, d.index])).toEqual([["embedding", 0], ["embedding", 1], ["embedding", 2]]);
+    expect(decoded.data.map((d) => [d.object, d.index])).toEqual([
+      ["embedding", 0],
+      ["embedding", 1],
+      ["embedding", 2],
+    ]);
     expect(alpha?.embedding).toHaveLength(8);
     expect(Math.hypot(...(alpha?.embedding ?? []))).toBeCloseTo(1, 5);
     expect(alphaAgain?.embedding).toEqual(alpha?.embedding);
@@ -106,7 +102,10 @@ describe("mock-llm /v1/embeddings", () => {
     expect(await missing.json()).toMatchObject({ error: { type: "invalid_request_error", message: expect.stringContaining("input") } });
 
     await mock.queue({ error: { status: 429 } });
-    const limited = await mock.openai().embeddings.create({ model: "m", input: "x" }).catch((e: unknown) => e);
+    const limited = await mock
+      .openai()
+      .embeddings.create({ model: "m", input: "x" })
+      .catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
     expect((await mock.recorded()).map((r) => [r.path, r.status])).toEqual([
       ["/v1/embeddings", 400],

@@ -46,9 +46,7 @@ describe("mock-llm", () => {
 
   it("streams OpenAI chunks the SDK accumulates", async () => {
     await queue({ chunks: ["Hel", "lo", " world"], usage: { inputTokens: 7, outputTokens: 3 } });
-    const final = await openai.chat.completions
-      .stream({ model: "gpt-mock", messages: userMessage, stream_options: { include_usage: true } })
-      .finalChatCompletion();
+    const final = await openai.chat.completions.stream({ model: "gpt-mock", messages: userMessage, stream_options: { include_usage: true } }).finalChatCompletion();
     expect(final.choices[0]?.message.content).toBe("Hello world");
     expect(final.choices[0]?.finish_reason).toBe("stop");
     expect(final.usage).toEqual({ prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 });
@@ -92,9 +90,7 @@ describe("mock-llm", () => {
         { name: "bash", arguments: '{"command":"ls -la"}', argumentChunks: ["", '{"command":', '"ls -la"}'] },
       ],
     });
-    const final = await openai.chat.completions
-      .stream({ model: "gpt-mock", messages: userMessage })
-      .finalChatCompletion();
+    const final = await openai.chat.completions.stream({ model: "gpt-mock", messages: userMessage }).finalChatCompletion();
     const choice = final.choices[0];
     expect(choice?.finish_reason).toBe("tool_calls");
     expect(choice?.message.content).toBeNull();
@@ -146,9 +142,7 @@ describe("mock-llm", () => {
       ],
       usage: { inputTokens: 11, outputTokens: 22 },
     });
-    const final = await anthropic.messages
-      .stream({ model: "claude-mock", max_tokens: 100, messages: userMessage })
-      .finalMessage();
+    const final = await anthropic.messages.stream({ model: "claude-mock", max_tokens: 100, messages: userMessage }).finalMessage();
     expect(final.content).toEqual([
       expect.objectContaining({ type: "thinking", thinking: "I should list files.", signature: expect.stringMatching(/.+/) }),
       expect.objectContaining({ type: "text", text: "Let me check." }),
@@ -167,11 +161,20 @@ describe("mock-llm", () => {
     );
     const events = sseEvents(await res.text());
     expect(events.map((e) => e.event)).toEqual([
-      "message_start", "ping",
-      "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-      "content_block_start", "content_block_delta", "content_block_stop",
-      "content_block_start", "content_block_delta", "content_block_stop",
-      "message_delta", "message_stop",
+      "message_start",
+      "ping",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
     ]);
     const payloads = events.map((e) => JSON.parse(e.data) as { type: string; index?: number; delta?: Record<string, unknown> });
     expect(payloads.map((p) => p.type)).toEqual(events.map((e) => e.event));
@@ -181,11 +184,7 @@ describe("mock-llm", () => {
   });
 
   it("answers a scripted error with the SDKs' matching error class", async () => {
-    await queue(
-      { error: { status: 429, message: "slow down" } },
-      { error: { status: 429, message: "slow down" } },
-      { error: { status: 529 } },
-    );
+    await queue({ error: { status: 429, message: "slow down" } }, { error: { status: 429, message: "slow down" } }, { error: { status: 529 } });
     const openaiError = await openai.chat.completions.create({ model: "m", messages: userMessage, stream: true }).catch((e: unknown) => e);
     expect(openaiError).toBeInstanceOf(OpenAI.RateLimitError);
     expect(openaiError).toMatchObject({ status: 429, error: { message: "slow down", type: "rate_limit_error", param: null, code: null } });
@@ -229,10 +228,7 @@ describe("mock-llm", () => {
   it("records a client that aborts a hung stream as clientClosed within 1 s", async () => {
     await queue({ chunks: ["a", "b", "c"], hangAfter: 2 });
     const controller = new AbortController();
-    const stream = await openai.chat.completions.create(
-      { model: "m", messages: userMessage, stream: true },
-      { signal: controller.signal },
-    );
+    const stream = await openai.chat.completions.create({ model: "m", messages: userMessage, stream: true }, { signal: controller.signal });
     const seen: string[] = [];
     let abortedAt = 0;
     await (async () => {

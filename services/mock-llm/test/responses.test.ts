@@ -132,17 +132,21 @@ describe("mock-llm /v1/responses", () => {
   });
 
   it("streams the events in OpenAI's order, named as their type, numbered from 0", async () => {
-    const { names, events } = await rawStream(
-      { chunks: ["a", "b c"], toolCalls: [{ name: "f", arguments: "{}", argumentChunks: ["{", "}"] }] },
-      { instructions: "x" },
-    );
+    const { names, events } = await rawStream({ chunks: ["a", "b c"], toolCalls: [{ name: "f", arguments: "{}", argumentChunks: ["{", "}"] }] }, { instructions: "x" });
     expect(names).toEqual([
-      "response.created", "response.in_progress",
-      "response.output_item.added", "response.content_part.added",
-      "response.output_text.delta", "response.output_text.delta", "response.output_text.done",
-      "response.content_part.done", "response.output_item.done",
+      "response.created",
+      "response.in_progress",
       "response.output_item.added",
-      "response.function_call_arguments.delta", "response.function_call_arguments.delta", "response.function_call_arguments.done",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.done",
       "response.output_item.done",
       "response.completed",
     ]);
@@ -242,19 +246,24 @@ describe("mock-llm /v1/responses", () => {
         if (event.type === "response.output_text.delta" && event.delta === "b") controller.abort();
       }
     })().catch(() => undefined);
-    expect(seen).toEqual([
-      "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added", "a", "b",
-    ]);
+    expect(seen).toEqual(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added", "a", "b"]);
     const closed = await waitFor(async () => (await mock.recorded()).find((r) => r.clientClosed), { timeoutMs: 1000, what: "clientClosed" });
     expect(closed).toMatchObject({ path: "/v1/responses", finished: false, status: 200 });
   });
 
   it("answers scripted and request errors in OpenAI's error format", async () => {
     await mock.queue({ error: { status: 429, message: "slow down" }, delayMs: 20 }, { error: { status: 500 } });
-    const limited = await mock.openai().responses.create({ model: "m", input: "hi" }).catch((e: unknown) => e);
+    const limited = await mock
+      .openai()
+      .responses.create({ model: "m", input: "hi" })
+      .catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
     expect(limited).toMatchObject({ status: 429, error: { message: "slow down", type: "rate_limit_error", param: null, code: null } });
-    const failed = await mock.openai().responses.stream({ model: "m", input: "hi" }).finalResponse().catch((e: unknown) => e);
+    const failed = await mock
+      .openai()
+      .responses.stream({ model: "m", input: "hi" })
+      .finalResponse()
+      .catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
 
     const bad = await mock.post("/v1/responses", "{nope");

@@ -16,7 +16,15 @@ describe("mock-llm scripts", () => {
     expect(plain).toMatchObject({ text: DEFAULT_TEXT, toolCalls: [], thinking: undefined, delayMs: 0, chunkDelayMs: 0, inputTokens: 10 });
     expect(plain.outputTokens).toBeGreaterThan(0);
 
-    const tools = resolveScript({ toolCalls: [{ name: "f", arguments: '{"a":1}' }, { name: "g", arguments: "" }] }, resolveOptions);
+    const tools = resolveScript(
+      {
+        toolCalls: [
+          { name: "f", arguments: '{"a":1}' },
+          { name: "g", arguments: "" },
+        ],
+      },
+      resolveOptions,
+    );
     expect(tools.text).toBe("");
     expect(tools.textChunks).toEqual([]);
     expect(tools.toolCalls).toEqual([

@@ -98,8 +98,8 @@
       storeOriginals = session.storeOriginals || storeOriginals;
       if (location.hash === "#login-failed") history.replaceState(null, "", "#/");
       startFeed();
-      loadCalls(true);
-      loadConfigEvents();
+      void loadCalls(true);
+      void loadConfigEvents();
       route();
     } catch (err) {
       if (!(err instanceof Unauthorized)) throw err;
@@ -146,7 +146,7 @@
       pill.className = "pill bad";
     }
   }
-  pollReady();
+  void pollReady();
   setInterval(pollReady, 3000);
 
   // ---------------------------------------------------------------- live feed
@@ -191,7 +191,9 @@
       case "call.started":
         return [d.model, d.stream ? "stream" : null, d.format, d.keyId ? "key " + d.keyId : null].filter(Boolean).join(" · ");
       case "call.ended":
-        return [d.status, d.outcome, d.latencyMs !== undefined ? ms(d.latencyMs) : null, (d.policyActions || []).join(", ")].filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
+        return [d.status, d.outcome, d.latencyMs !== undefined ? ms(d.latencyMs) : null, (d.policyActions || []).join(", ")]
+          .filter((x) => x !== null && x !== undefined && x !== "")
+          .join(" · ");
       case "policy.bypassed":
       case "policy.unavailable":
         return [d.reason, d.message].filter(Boolean).join(": ");
@@ -265,7 +267,10 @@
     add("keyId", "f-key");
     add("status", "f-status");
     add("action", "f-action");
-    for (const [k, id] of [["from", "f-from"], ["to", "f-to"]]) {
+    for (const [k, id] of [
+      ["from", "f-from"],
+      ["to", "f-to"],
+    ]) {
       const v = $(id).value;
       if (v) q.set(k, new Date(v).toISOString());
     }
@@ -283,7 +288,7 @@
       nextCursor = page.nextCursor;
       renderCalls();
     } catch (err) {
-      loadFailed(err, "calls-empty", "calls");
+      void loadFailed(err, "calls-empty", "calls");
     }
   }
 
@@ -355,12 +360,12 @@
   $("call-filters").addEventListener("submit", (e) => {
     e.preventDefault();
     nextCursor = null;
-    loadCalls(true);
+    void loadCalls(true);
   });
   $("f-reset").addEventListener("click", () => {
     for (const id of ["f-q", "f-model", "f-key", "f-status", "f-action", "f-from", "f-to"]) $(id).value = "";
     nextCursor = null;
-    loadCalls(true);
+    void loadCalls(true);
   });
   $("calls-more").addEventListener("click", () => loadCalls(false));
 
@@ -390,7 +395,7 @@
       );
       $("config-empty").hidden = configEvents.length !== 0;
     } catch (err) {
-      loadFailed(err, "config-empty", "configuration changes");
+      void loadFailed(err, "config-empty", "configuration changes");
     }
   }
 
@@ -399,7 +404,7 @@
     if (configTimer) return;
     configTimer = setTimeout(() => {
       configTimer = null;
-      loadConfigEvents();
+      void loadConfigEvents();
     }, 300);
   }
 
@@ -416,14 +421,14 @@
     if (callTimer) return;
     callTimer = setTimeout(() => {
       callTimer = null;
-      if (currentCall) renderCall(currentCall);
+      if (currentCall) void renderCall(currentCall);
     }, 300);
   }
 
   function openCall(id) {
     currentCall = id;
     $("call-id").textContent = id;
-    renderCall(id);
+    void renderCall(id);
   }
 
   async function renderCall(id) {

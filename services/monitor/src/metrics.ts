@@ -43,9 +43,14 @@ export function createMonitorMetrics(options: MonitorMetricsOptions): MonitorMet
     registers,
     collect: counterFrom(() => options.consumer.counters().handlerFailures),
   });
-  new Gauge({ name: `${PREFIX}live_clients`, help: "Live activity viewers (SSE) attached now", registers, collect() {
-    this.set(options.liveClients());
-  } });
+  new Gauge({
+    name: `${PREFIX}live_clients`,
+    help: "Live activity viewers (SSE) attached now",
+    registers,
+    collect() {
+      this.set(options.liveClients());
+    },
+  });
 
   // Asked of NATS once per scrape for both gauges; NaN while NATS does not answer (unknown, not zero).
   let asked: Promise<{ pending: number; ackPending: number } | undefined> | undefined;

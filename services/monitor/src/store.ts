@@ -213,7 +213,9 @@ const INSERT_CONFIG_HEAD = sql`insert into config_events (${namesOf(CONFIG_EVENT
 const INSERT_CONFIG_TAIL = sql`::jsonb) as x(${recordsetOf(CONFIG_EVENT_COLUMNS)}) on conflict (id) do nothing returning id`;
 
 const UPSERT_CALLS_HEAD = sql`insert into calls (${namesOf(CALL_COLUMNS)}) select ${sql.raw(
-  CALL_COLUMNS.map(([n]) => (n === "policy_actions" ? "coalesce(policy_actions, '{}')" : n === "event_count" ? "coalesce(event_count, 0)" : n === "search_text" ? "coalesce(search_text, '')" : n)).join(", "),
+  CALL_COLUMNS.map(([n]) =>
+    n === "policy_actions" ? "coalesce(policy_actions, '{}')" : n === "event_count" ? "coalesce(event_count, 0)" : n === "search_text" ? "coalesce(search_text, '')" : n,
+  ).join(", "),
 )} from jsonb_to_recordset(`;
 const UPSERT_CALLS_TAIL = sql`::jsonb) as x(${recordsetOf(CALL_COLUMNS)}) on conflict (call_id) do update set ${sql.raw(
   CALL_COLUMNS.filter(([n]) => n !== "call_id")
@@ -445,9 +447,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .orderBy(asc(events.time), sql`${events.streamSeq} asc nulls last`, asc(events.seq))
         .limit(maxEvents + 1);
       if (call === undefined && evs.length === 0) return undefined;
-      const refs = [call?.requestReceivedId, call?.requestSentId, call?.responseReceivedId, call?.responseSentId].filter(
-        (x): x is string => x !== null && x !== undefined,
-      );
+      const refs = [call?.requestReceivedId, call?.requestSentId, call?.responseReceivedId, call?.responseSentId].filter((x): x is string => x !== null && x !== undefined);
       const bodies = new Map<string, { body: unknown; storedAs: StoreOriginals | null }>();
       if (refs.length > 0) {
         const rows = await db.select({ id: events.id, data: events.data, storedAs: events.storedAs }).from(events).where(inArray(events.id, refs));
@@ -486,7 +486,11 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     },
 
     async listDeadLetters(limit) {
-      const rows = await db.select().from(deadLetters).orderBy(desc(deadLetters.id)).limit(Math.min(Math.max(limit, 1), MAX_PAGE_SIZE));
+      const rows = await db
+        .select()
+        .from(deadLetters)
+        .orderBy(desc(deadLetters.id))
+        .limit(Math.min(Math.max(limit, 1), MAX_PAGE_SIZE));
       return rows.map((r) => ({
         id: r.id,
         subject: r.subject,

@@ -40,14 +40,26 @@ const MAX_SEARCH_PER_BODY = 16 * 1024;
 export const MAX_SEARCH_TEXT = 64 * 1024;
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-const int = (v: unknown): number | undefined =>
-  typeof v === "number" && Number.isFinite(v) ? Math.max(-2147483648, Math.min(2147483647, Math.round(v))) : undefined;
+const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? Math.max(-2147483648, Math.min(2147483647, Math.round(v))) : undefined);
 const bool = (v: unknown): boolean | undefined => (typeof v === "boolean" ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 // Keys whose strings are not prose: signatures, base64 payloads, ids and enums would only pollute search.
-const SKIP_KEYS = new Set(["signature", "data", "id", "type", "role", "media_type", "tool_use_id", "tool_call_id", "stop_reason", "finish_reason", "object", "system_fingerprint", "cache_control"]);
+const SKIP_KEYS = new Set([
+  "signature",
+  "data",
+  "id",
+  "type",
+  "role",
+  "media_type",
+  "tool_use_id",
+  "tool_call_id",
+  "stop_reason",
+  "finish_reason",
+  "object",
+  "system_fingerprint",
+  "cache_control",
+]);
 
 /** The prose of a request or response body (any format): every string not under a key in SKIP_KEYS, capped. */
 export function textOf(body: unknown, max = MAX_SEARCH_PER_BODY): string {
@@ -166,6 +178,9 @@ export function summarize(callId: string, evs: readonly ActivityEvent[]): CallPa
   p.startedAt = new Date(startedAt);
   p.lastEventAt = new Date(lastEventAt);
   p.policyActions = [...actions].sort();
-  p.searchText = search.filter((s) => s !== "").join("\n").slice(0, MAX_SEARCH_TEXT);
+  p.searchText = search
+    .filter((s) => s !== "")
+    .join("\n")
+    .slice(0, MAX_SEARCH_TEXT);
   return p;
 }

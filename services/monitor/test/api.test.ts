@@ -222,7 +222,15 @@ describe("monitor API", () => {
       for (const host of [`localhost:${open.port}`, "localhost", `127.0.0.1:${open.port}`, `[::1]:${open.port}`, `LOCALHOST:${open.port}`]) {
         expect({ host, status: (await raw(open.port, "/api/calls?limit=1", { host })).status }).toEqual({ host, status: 200 });
       }
-      for (const host of [`evil.example:${open.port}`, "evil.example", `localhost.evil.example:${open.port}`, `127.0.0.1.nip.io:${open.port}`, `[::1].evil:${open.port}`, `localhost:${open.port}@evil.example`, ""]) {
+      for (const host of [
+        `evil.example:${open.port}`,
+        "evil.example",
+        `localhost.evil.example:${open.port}`,
+        `127.0.0.1.nip.io:${open.port}`,
+        `[::1].evil:${open.port}`,
+        `localhost:${open.port}@evil.example`,
+        "",
+      ]) {
         const res = await raw(open.port, "/api/calls?limit=1", { host });
         expect({ host, status: res.status }).toEqual({ host, status: 421 });
         expect(res.body).toMatch(/ADMIN_API_KEY is not set/);

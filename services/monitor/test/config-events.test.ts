@@ -45,8 +45,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const configEvents = async (url = monitor.url): Promise<ConfigEvent[]> =>
-  (await getJson<{ configEvents: ConfigEvent[] }>(`${url}/api/config-events`)).configEvents;
+const configEvents = async (url = monitor.url): Promise<ConfigEvent[]> => (await getJson<{ configEvents: ConfigEvent[] }>(`${url}/api/config-events`)).configEvents;
 
 describe("monitor config events", () => {
   it("keeps the control plane's reloads and rejections out of the call list, in GET /api/config-events", async () => {
@@ -93,9 +92,7 @@ describe("monitor config events", () => {
           ('0190a0a0-0000-7000-8000-000000000001', 'control-plane-config', 1, 'policy.config.reloaded', 'control-plane', now(), '{"file":"/etc/p.yaml","trigger":"file","chains":[]}'),
           ('0190a0a0-0000-7000-8000-000000000002', 'real-call', 1, 'call.started', 'gateway', now(), '{"model":"m"}')`,
       );
-      await pool.query(
-        "insert into calls (call_id, started_at, last_event_at, event_count) values ('control-plane-config', now(), now(), 1), ('real-call', now(), now(), 1)",
-      );
+      await pool.query("insert into calls (call_id, started_at, last_event_at, event_count) values ('control-plane-config', now(), now(), 1), ('real-call', now(), now(), 1)");
 
       upgraded = await startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: old.url, ADMIN_API_KEY: ADMIN_KEY, MONITOR_CONSUMER: "cfg-upgrade" } });
       const moved = await configEvents(upgraded.url);

@@ -54,6 +54,8 @@ describe("monitor durable consumer (MONITOR_CONSUMER)", () => {
   });
 
   it("refuses a name JetStream would not take, naming the variable", async () => {
-    await expect(monitor(dbs[1]!, { MONITOR_CONSUMER: "checkout.b" })).rejects.toThrow(/failed to start error="MONITOR_CONSUMER: not a valid JetStream durable name: checkout\.b \(use 1 to 128 characters/);
+    await expect(monitor(dbs[1]!, { MONITOR_CONSUMER: "checkout.b" })).rejects.toThrow(
+      /failed to start error="MONITOR_CONSUMER: not a valid JetStream durable name: checkout\.b \(use 1 to 128 characters/,
+    );
   });
 });

@@ -49,21 +49,14 @@ async function expectCallsStored(prefix: string, calls: number, modified: number
     "response.sent": calls,
     ...(modified > 0 ? { "policy.all-caps.response_modified": modified } : {}),
   });
-  const [dups] = await rows<{ total: string; distinct_ids: string }>(
-    "select count(*) as total, count(distinct id) as distinct_ids from events where call_id like $1",
-    [like],
-  );
+  const [dups] = await rows<{ total: string; distinct_ids: string }>("select count(*) as total, count(distinct id) as distinct_ids from events where call_id like $1", [like]);
   expect(Number(dups!.total)).toBe(Number(dups!.distinct_ids));
   // seq is complete when, per (call, source), max(seq) = count = count(distinct seq).
-  const gaps = await rows(
-    "select call_id, source from events where call_id like $1 group by call_id, source having max(seq) <> count(*) or count(distinct seq) <> count(*)",
-    [like],
-  );
+  const gaps = await rows("select call_id, source from events where call_id like $1 group by call_id, source having max(seq) <> count(*) or count(distinct seq) <> count(*)", [like]);
   expect(gaps).toEqual([]);
-  const summary = await rows<{ n: string; events: string; ended: string }>(
-    "select count(*) as n, sum(event_count) as events, count(ended_at) as ended from calls where call_id like $1",
-    [like],
-  );
+  const summary = await rows<{ n: string; events: string; ended: string }>("select count(*) as n, sum(event_count) as events, count(ended_at) as ended from calls where call_id like $1", [
+    like,
+  ]);
   expect(Number(summary[0]!.n)).toBe(calls);
   expect(Number(summary[0]!.ended)).toBe(calls);
   // A redelivered event is never counted twice in the summary.
@@ -120,10 +113,10 @@ describe("monitor on PostgreSQL", () => {
       clearInterval(timer);
     }
     await pubs.flush();
-    await waitFor(
-      async () => Number((await rows<{ n: string }>("select count(*) as n from events where call_id like 'kill-%'"))[0]!.n) >= total * 7,
-      { timeoutMs: 30_000, what: "every event of the 20 calls" },
-    );
+    await waitFor(async () => Number((await rows<{ n: string }>("select count(*) as n from events where call_id like 'kill-%'"))[0]!.n) >= total * 7, {
+      timeoutMs: 30_000,
+      what: "every event of the 20 calls",
+    });
     await new Promise((r) => setTimeout(r, 500));
     await expectCallsStored("kill-", total, total);
   }, 60_000);
@@ -150,10 +143,13 @@ describe("monitor on PostgreSQL", () => {
     await publishActivityBytes({ url: nats.url, subject: "luthien.activity.call.started", payload: JSON.stringify({ id: "nope", callId: "x" }) });
     publishCall(pubs, { callId: "after-garbage" });
     await pubs.flush();
-    await waitFor(async () => (await rows("select 1 from dead_letters")).length >= 2 && (await rows("select 1 from calls where call_id = 'after-garbage' and ended_at is not null")).length === 1, {
-      timeoutMs: 15_000,
-      what: "dead letters and the next call",
-    });
+    await waitFor(
+      async () => (await rows("select 1 from dead_letters")).length >= 2 && (await rows("select 1 from calls where call_id = 'after-garbage' and ended_at is not null")).length === 1,
+      {
+        timeoutMs: 15_000,
+        what: "dead letters and the next call",
+      },
+    );
     const dead = await rows<{ subject: string; error: string; raw: Buffer }>("select subject, error, raw from dead_letters order by id");
     const g = dead.find((d) => d.subject === "luthien.activity.garbage")!;
     expect(Buffer.compare(g.raw, garbage)).toBe(0);

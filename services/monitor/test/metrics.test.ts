@@ -75,10 +75,13 @@ describe("monitor metrics", () => {
 
   it("reports the lag as NaN, not 0, while NATS is away", async () => {
     await nats.stop();
-    const text = await waitFor(async () => {
-      const t = await scrape();
-      return /^luthien_monitor_consumer_pending\{service="monitor"\} NaN$/im.test(t) ? t : undefined;
-    }, { what: "an unknown lag" });
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        return /^luthien_monitor_consumer_pending\{service="monitor"\} NaN$/im.test(t) ? t : undefined;
+      },
+      { what: "an unknown lag" },
+    );
     expect(text).toMatch(/^luthien_monitor_consumer_ack_pending\{service="monitor"\} NaN$/im);
     await nats.restart();
   });

@@ -51,9 +51,7 @@ interface Detail {
 
 /** A call through the gateway whose prompt carries a key and whose answer carries a token; its call id. */
 async function callWithSecrets(stream: boolean): Promise<string> {
-  await stack.mockControl.script(
-    stream ? { chunks: ["here: ", GITHUB_TOKEN.slice(0, 9), GITHUB_TOKEN.slice(9), " done"] } : { text: `here: ${GITHUB_TOKEN} done` },
-  );
+  await stack.mockControl.script(stream ? { chunks: ["here: ", GITHUB_TOKEN.slice(0, 9), GITHUB_TOKEN.slice(9), " done"] } : { text: `here: ${GITHUB_TOKEN} done` });
   const messages = [{ role: "user" as const, content: `my key is ${ANTHROPIC_KEY}, keep it safe` }];
   if (stream) {
     const { data, response } = await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).withResponse();
@@ -142,8 +140,8 @@ describe("originals at rest (MONITOR_STORE_ORIGINALS)", () => {
   });
 
   it("refuses an unknown mode at start", async () => {
-    await expect(
-      startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: dbFull.url, MONITOR_STORE_ORIGINALS: "sometimes" } }),
-    ).rejects.toThrow(/MONITOR_STORE_ORIGINALS must be one of redacted\|full\|none/);
+    await expect(startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: dbFull.url, MONITOR_STORE_ORIGINALS: "sometimes" } })).rejects.toThrow(
+      /MONITOR_STORE_ORIGINALS must be one of redacted\|full\|none/,
+    );
   });
 });

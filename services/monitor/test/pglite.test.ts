@@ -55,9 +55,7 @@ describe("monitor on embedded PGlite", () => {
         "response.received": n,
         "response.sent": n,
       });
-      const gaps = await db.query(
-        "select call_id, source from events group by call_id, source having max(seq) <> count(*) or count(distinct seq) <> count(*)",
-      );
+      const gaps = await db.query("select call_id, source from events group by call_id, source having max(seq) <> count(*) or count(distinct seq) <> count(*)");
       expect(gaps.rows).toEqual([]);
       const dups = await db.query<{ total: number; ids: number }>("select count(*)::int as total, count(distinct id)::int as ids from events");
       expect(dups.rows[0]!.total).toBe(dups.rows[0]!.ids);

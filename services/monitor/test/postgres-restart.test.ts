@@ -119,8 +119,7 @@ describe("monitor faults: PostgreSQL restarts", () => {
       const expected = calls * EVENTS_PER_CALL;
       const pool = new Pool({ connectionString: db.url, max: 1 });
       try {
-        const count = async (): Promise<number> =>
-          Number((await pool.query<{ n: string }>("select count(*) as n from events where call_id like 'pgr-%'")).rows[0]!.n);
+        const count = async (): Promise<number> => Number((await pool.query<{ n: string }>("select count(*) as n from events where call_id like 'pgr-%'")).rows[0]!.n);
         result.eventsExpected = expected;
         try {
           await waitFor(async () => (await count()) >= expected, { timeoutMs: 60_000, what: `${expected} events stored` });

@@ -64,7 +64,13 @@ describe("summarize", () => {
   });
 
   it("keeps prose, not signatures or base64, in the search text", () => {
-    const text = textOf({ content: [{ type: "thinking", thinking: "hmm", signature: "SIG" }, { type: "image", source: { data: "AAAA", media_type: "image/png" } }, { type: "text", text: "answer" }] });
+    const text = textOf({
+      content: [
+        { type: "thinking", thinking: "hmm", signature: "SIG" },
+        { type: "image", source: { data: "AAAA", media_type: "image/png" } },
+        { type: "text", text: "answer" },
+      ],
+    });
     expect(text).toBe("hmm answer");
   });
 });

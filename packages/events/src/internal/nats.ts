@@ -3,14 +3,7 @@
  * through the publisher, the consumer and the subscription built on these helpers.
  */
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import {
-  DiscardPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  RetentionPolicy,
-  StorageType,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
+import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { ClosedError } from "../errors";
 import type { EventsLogger } from "../logger";
 import { ACTIVITY_STREAM, ACTIVITY_SUBJECTS } from "../subjects";
@@ -34,7 +27,10 @@ const STREAM_NAME_IN_USE = 10058;
  */
 export function connectForever(url: string, name: string, isClosed: () => boolean): Promise<NatsConnection> {
   return connect({
-    servers: url.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    servers: url
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
     name,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
@@ -55,11 +51,7 @@ export function connectForever(url: string, name: string, isClosed: () => boolea
  * it does not exist. An existing stream is left as it is, since an operator may have tuned its limits; a warning
  * says when it does not capture every activity subject.
  */
-export async function ensureActivityStream(
-  jsm: JetStreamManager,
-  limits: ActivityStreamLimits,
-  logger: EventsLogger,
-): Promise<void> {
+export async function ensureActivityStream(jsm: JetStreamManager, limits: ActivityStreamLimits, logger: EventsLogger): Promise<void> {
   try {
     const info = await jsm.streams.info(ACTIVITY_STREAM);
     if (!(info.config.subjects ?? []).includes(ACTIVITY_SUBJECTS)) {

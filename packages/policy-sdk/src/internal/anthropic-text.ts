@@ -291,7 +291,15 @@ export function mapContentBlock(b: ContentBlock, at: string, walk: Walk): Conten
 
 type ServerResult = Extract<
   ContentBlock,
-  { type: "web_search_tool_result" | "web_fetch_tool_result" | "code_execution_tool_result" | "bash_code_execution_tool_result" | "text_editor_code_execution_tool_result" | "tool_search_tool_result" }
+  {
+    type:
+      | "web_search_tool_result"
+      | "web_fetch_tool_result"
+      | "code_execution_tool_result"
+      | "bash_code_execution_tool_result"
+      | "text_editor_code_execution_tool_result"
+      | "tool_search_tool_result";
+  }
 >;
 
 /**
@@ -331,7 +339,7 @@ function mapServerResult(b: ServerResult, at: string, role: TextRole, walk: Walk
         case "code_execution_tool_result_error":
           return b;
         default: {
-          const unknown: never = c;
+          const _exhaustive: never = c;
           return readUnknown(b, at, role, walk);
         }
       }
@@ -353,7 +361,7 @@ function mapServerResult(b: ServerResult, at: string, role: TextRole, walk: Walk
         case "text_editor_code_execution_create_result":
           return b;
         default: {
-          const unknown: never = c;
+          const _exhaustive: never = c;
           return readUnknown(b, at, role, walk);
         }
       }

@@ -78,7 +78,7 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 
 function hasProtoKey(x: unknown, depth: number): boolean {
   if (depth > 128 || typeof x !== "object" || x === null) return false;
-  if (Object.prototype.hasOwnProperty.call(x, "__proto__")) return true;
+  if (Object.hasOwn(x, "__proto__")) return true;
   return Object.values(x).some((v) => hasProtoKey(v, depth + 1));
 }
 

@@ -372,7 +372,10 @@ export function mapOpenAIChunk(chunk: ChatCompletionChunk, visit: VisitCarrier):
     const fc = choice.delta.function_call;
     if (typeof fc?.name === "string") walk(fc.name, `${at}.delta.function_call.name`, "assistant", "read");
     if (typeof fc?.arguments === "string") walk(fc.arguments, `${at}.delta.function_call.arguments`, "assistant", "read");
-    const drop = deltaText(delta, "content") === deltaText(choice.delta, "content") && deltaText(delta, "refusal") === deltaText(choice.delta, "refusal") && logprobsDropped(choice.logprobs, at, dropped);
+    const drop =
+      deltaText(delta, "content") === deltaText(choice.delta, "content") &&
+      deltaText(delta, "refusal") === deltaText(choice.delta, "refusal") &&
+      logprobsDropped(choice.logprobs, at, dropped);
     return { ...choice, delta, ...(drop ? { logprobs: null } : {}) };
   });
   return changed() ? { ...chunk, choices } : chunk;

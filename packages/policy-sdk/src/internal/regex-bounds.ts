@@ -113,7 +113,7 @@ export function regexBounds(re: RegExp): RegexBounds {
       return { max: lookbehind ? 0 : inner, literal: undefined };
     }
     i++;
-    if (c === "." ) return { max: unit, literal: undefined };
+    if (c === ".") return { max: unit, literal: undefined };
     if (c === "^" || c === "$") return { max: 0, literal: "" };
     return { max: 1, literal: c };
   };

@@ -55,11 +55,13 @@ export function mapMessageText(item: OutputMessage, map: <P extends OutputTextPa
 /** Maps the written parts of a reasoning item, summary then content; same item when unchanged. */
 function mapReasoningText(item: OutputReasoning, map: MapPart): OutputReasoning {
   let changed = false;
-  const each = <P extends ReasoningSummaryPart | ReasoningTextPart>(list: PartSlot["list"]) => (part: P, index: number): P => {
-    const next = map(part, { itemId: item.id, list, index });
-    if (next !== part) changed = true;
-    return next;
-  };
+  const each =
+    <P extends ReasoningSummaryPart | ReasoningTextPart>(list: PartSlot["list"]) =>
+    (part: P, index: number): P => {
+      const next = map(part, { itemId: item.id, list, index });
+      if (next !== part) changed = true;
+      return next;
+    };
   const summary = item.summary.map(each<ReasoningSummaryPart>("summary"));
   const content = item.content?.map(each<ReasoningTextPart>("content"));
   if (!changed) return item;

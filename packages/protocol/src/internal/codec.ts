@@ -33,9 +33,7 @@ export interface ProtocolFeatures {
 }
 
 /** The outcome of {@link negotiateProtocol}. */
-export type Negotiation =
-  | { ok: true; features: ProtocolFeatures }
-  | { ok: false; code: typeof UNSUPPORTED_PROTOCOL_VERSION; message: string; supportedVersions: number[] };
+export type Negotiation = { ok: true; features: ProtocolFeatures } | { ok: false; code: typeof UNSUPPORTED_PROTOCOL_VERSION; message: string; supportedVersions: number[] };
 
 /**
  * The negotiation rule: the gateway names one version in its Start; the engine serves it when the version is in its

@@ -26,16 +26,12 @@ let policyProto: PolicyProto | undefined;
 let healthProto: HealthProto | undefined;
 
 function loadPolicy(): PolicyProto {
-  policyProto ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync("luthien/policy/v1/policy.proto", { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] }),
-  ) as unknown as PolicyProto;
+  policyProto ??= grpc.loadPackageDefinition(protoLoader.loadSync("luthien/policy/v1/policy.proto", { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] })) as unknown as PolicyProto;
   return policyProto;
 }
 
 function loadHealth(): HealthProto {
-  healthProto ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync("grpc/health/v1/health.proto", { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] }),
-  ) as unknown as HealthProto;
+  healthProto ??= grpc.loadPackageDefinition(protoLoader.loadSync("grpc/health/v1/health.proto", { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] })) as unknown as HealthProto;
   return healthProto;
 }
 

@@ -11,12 +11,7 @@ import type {
   ChatCompletionToolChoiceOption,
   ChatCompletionToolMessageParam,
 } from "openai/resources/chat/completions";
-import type {
-  ContentBlockParam,
-  DocumentBlockParam,
-  ImageBlockParam,
-  ToolUnion,
-} from "@anthropic-ai/sdk/resources/messages";
+import type { ContentBlockParam, DocumentBlockParam, ImageBlockParam, ToolUnion } from "@anthropic-ai/sdk/resources/messages";
 import type { AnthropicRequest, TextBlockParam, ToolChoice, ToolResultBlockParam } from "../anthropic";
 import { ConversionError } from "../errors";
 
@@ -64,10 +59,7 @@ export const TOOL_RESULT_IMAGE_NOTE = "[image: attached in the next user message
  *   `container_upload`), file-id images and documents, URL PDFs, `search_result` blocks, `tool_reference` and
  *   `browser_state` in tool results, images or documents in assistant turns
  */
-export function anthropicRequestToOpenAI(
-  req: AnthropicRequest,
-  options: AnthropicRequestToOpenAIOptions = {},
-): ChatCompletionCreateParams {
+export function anthropicRequestToOpenAI(req: AnthropicRequest, options: AnthropicRequestToOpenAIOptions = {}): ChatCompletionCreateParams {
   const messages: ChatCompletionMessageParam[] = [];
   if (req.system !== undefined) messages.push(...systemMessages(req.system));
   req.messages.forEach((message, i) => {

@@ -27,15 +27,9 @@ export interface AnthropicToOpenAIStream {
   end(): ChatCompletionChunk[];
 }
 
-type UsageCounts = Pick<
-  MessageDeltaUsage,
-  "input_tokens" | "output_tokens" | "cache_read_input_tokens" | "cache_creation_input_tokens" | "output_tokens_details"
->;
+type UsageCounts = Pick<MessageDeltaUsage, "input_tokens" | "output_tokens" | "cache_read_input_tokens" | "cache_creation_input_tokens" | "output_tokens_details">;
 
-type BlockState =
-  | { kind: "text" }
-  | { kind: "tool"; toolIndex: number; startInput: unknown; argumentsSent: boolean }
-  | { kind: "dropped" };
+type BlockState = { kind: "text" } | { kind: "tool"; toolIndex: number; startInput: unknown; argumentsSent: boolean } | { kind: "dropped" };
 
 /**
  * Converts an Anthropic stream into OpenAI chunks, all sharing id (`chatcmpl-` + message id), `created` and `model`:

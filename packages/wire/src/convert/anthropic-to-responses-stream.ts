@@ -3,13 +3,7 @@ import { createAnthropicAccumulator } from "../accumulate";
 import type { AnthropicStreamEvent, ContentBlock, Message, RawContentBlockStopEvent, ToolUseBlock } from "../anthropic";
 import { deltaFits, requireBeforeMessageDelta, type AnthropicStreamPhase } from "../anthropic-stream";
 import { StreamProtocolError } from "../errors";
-import {
-  inProgressResponse,
-  terminalEventType,
-  type ResponsesRequest,
-  type ResponsesStreamEvent,
-  type UnnumberedResponsesStreamEvent,
-} from "../openai-responses";
+import { inProgressResponse, terminalEventType, type ResponsesRequest, type ResponsesStreamEvent, type UnnumberedResponsesStreamEvent } from "../openai-responses";
 import {
   anthropicMessageToResponse,
   createOutputLayout,
@@ -39,7 +33,7 @@ export interface AnthropicToResponsesStream {
    * Takes one upstream event and returns the events to send now.
    * @throws StreamProtocolError when the upstream breaks Anthropic's order: an event before `message_start` (but
    *   `ping`), a second `message_start` or one carrying content, a block starting while another is open or out of
- *   index order (0, 1, 2, ...), a delta or
+   *   index order (0, 1, 2, ...), a delta or
    *   stop for a block that is not the open one, a delta of the wrong kind for its block, a block or `message_delta`
    *   after `message_delta` or while a block is open, anything after `message_stop`
    */
@@ -96,9 +90,11 @@ export function createAnthropicToResponsesStream(options: AnthropicToResponsesSt
   let messageTexts: string[] = [];
 
   const message = (): Message => accumulator.result() as Message;
-  const emitter = (out: ResponsesStreamEvent[]) => (event: UnnumberedResponsesStreamEvent): void => {
-    out.push({ ...event, sequence_number: sequence++ } as ResponsesStreamEvent);
-  };
+  const emitter =
+    (out: ResponsesStreamEvent[]) =>
+    (event: UnnumberedResponsesStreamEvent): void => {
+      out.push({ ...event, sequence_number: sequence++ } as ResponsesStreamEvent);
+    };
 
   const closeMessage = (closed: ClosedMessage, status: "completed" | "incomplete", emit: Emit): void => {
     emit({ type: "response.output_item.done", output_index: closed.outputIndex, item: messageItem(closed.itemId, messageTexts, status) });

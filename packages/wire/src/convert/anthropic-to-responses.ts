@@ -1,9 +1,4 @@
-import type {
-  ResponseFunctionToolCall,
-  ResponseOutputMessage,
-  ResponseOutputText,
-  ResponseReasoningItem,
-} from "openai/resources/responses/responses";
+import type { ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText, ResponseReasoningItem } from "openai/resources/responses/responses";
 import type { ThinkingBlock } from "@anthropic-ai/sdk/resources/messages";
 import type { Message, StopReason, ToolUseBlock } from "../anthropic";
 import { outputTextOf, type ResponsesOutputItem, type ResponsesRequest, type ResponsesResponse } from "../openai-responses";

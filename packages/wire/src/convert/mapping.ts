@@ -57,10 +57,7 @@ export function stopReasonFromFinishReason(reason: FinishReason | null, hasToolC
 }
 
 /** The Anthropic usage fields that carry counts, as both `Usage` and `MessageDeltaUsage` have them. */
-export type AnthropicTokenCounts = Pick<
-  Usage,
-  "input_tokens" | "output_tokens" | "cache_read_input_tokens" | "cache_creation_input_tokens" | "output_tokens_details"
->;
+export type AnthropicTokenCounts = Pick<Usage, "input_tokens" | "output_tokens" | "cache_read_input_tokens" | "cache_creation_input_tokens" | "output_tokens_details">;
 
 /**
  * Anthropic usage → OpenAI usage. Anthropic's `input_tokens` excludes cached tokens and OpenAI's `prompt_tokens`

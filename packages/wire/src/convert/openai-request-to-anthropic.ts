@@ -7,14 +7,7 @@ import type {
   ChatCompletionToolChoiceOption,
   ChatCompletionToolMessageParam,
 } from "openai/resources/chat/completions";
-import type {
-  Base64ImageSource,
-  ContentBlockParam,
-  DocumentBlockParam,
-  ImageBlockParam,
-  MessageCreateParamsNonStreaming,
-  ThinkingConfigParam,
-} from "@anthropic-ai/sdk/resources/messages";
+import type { Base64ImageSource, ContentBlockParam, DocumentBlockParam, ImageBlockParam, MessageCreateParamsNonStreaming, ThinkingConfigParam } from "@anthropic-ai/sdk/resources/messages";
 import type { AnthropicRequest, AnthropicSamplingParams, MessageParam, TextBlockParam, Tool, ToolChoice } from "../anthropic";
 import { ConversionError } from "../errors";
 import { parseToolArguments } from "./mapping";
@@ -333,11 +326,7 @@ function toolChoiceToAnthropic(choice: ChatCompletionToolChoiceOption | undefine
 }
 
 /** See the `reasoning_effort` row of {@link openAIRequestToAnthropic}. */
-function thinkingFor(
-  effort: ReasoningEffort | undefined,
-  clientMax: number | undefined,
-  forcesTool: boolean,
-): { thinking: ThinkingConfigParam | undefined; maxTokens: number } {
+function thinkingFor(effort: ReasoningEffort | undefined, clientMax: number | undefined, forcesTool: boolean): { thinking: ThinkingConfigParam | undefined; maxTokens: number } {
   const maxTokens = clientMax ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
   if (effort === undefined) return { thinking: undefined, maxTokens };
   if (effort === "none" || effort === "minimal") return { thinking: { type: "disabled" }, maxTokens };

@@ -12,14 +12,7 @@ import type { AnthropicRequest, TextBlockParam, Tool, ToolResultBlockParam } fro
 import { ConversionError } from "../errors";
 import type { ResponsesInputItem, ResponsesRequest } from "../openai-responses";
 import { parseToolArguments } from "./mapping";
-import {
-  addTurn,
-  buildAnthropicRequest,
-  functionToolToAnthropic,
-  imageBlock,
-  pdfDocumentBlock,
-  type Turn,
-} from "./openai-request-to-anthropic";
+import { addTurn, buildAnthropicRequest, functionToolToAnthropic, imageBlock, pdfDocumentBlock, type Turn } from "./openai-request-to-anthropic";
 
 /** The `include` value with which a client asks for reasoning it can send back (see {@link responsesRequestToAnthropic}). */
 export const REASONING_ENCRYPTED_CONTENT = "reasoning.encrypted_content";
@@ -135,9 +128,7 @@ function addItem(item: ResponsesInputItem, at: string, system: TextBlockParam[],
       return;
     case "function_call":
       if (item.namespace !== undefined) throw new ConversionError(`${at}.namespace: calls of namespaced tools cannot be converted`);
-      addTurn(turns, "assistant", [
-        { type: "tool_use", id: item.call_id, name: item.name, input: parseToolArguments(item.arguments, `${at}.arguments`) },
-      ]);
+      addTurn(turns, "assistant", [{ type: "tool_use", id: item.call_id, name: item.name, input: parseToolArguments(item.arguments, `${at}.arguments`) }]);
       return;
     case "function_call_output": {
       const content = typeof item.output === "string" ? item.output : item.output.flatMap((part, j) => inputBlocks(part, `${at}.output[${j}]`));
@@ -191,13 +182,7 @@ function itemReferenceError(at: string): ConversionError {
   return new ConversionError(`${at}: item_reference cannot be converted: referenced items are stored at OpenAI; send the item itself`);
 }
 
-function addMessage(
-  role: "user" | "assistant" | "system" | "developer",
-  content: string | readonly MessagePart[],
-  at: string,
-  system: TextBlockParam[],
-  turns: Turn[],
-): void {
+function addMessage(role: "user" | "assistant" | "system" | "developer", content: string | readonly MessagePart[], at: string, system: TextBlockParam[], turns: Turn[]): void {
   const parts: readonly MessagePart[] = typeof content === "string" ? [{ type: "input_text", text: content }] : content;
   switch (role) {
     case "system":
@@ -208,7 +193,11 @@ function addMessage(
       addTurn(turns, "assistant", nonEmptyText(parts.map((part, j) => textOf(part, `${at}.content[${j}]`, "assistant turns carry text only"))));
       return;
     case "user":
-      addTurn(turns, "user", parts.flatMap((part, j) => inputBlocks(part, `${at}.content[${j}]`)));
+      addTurn(
+        turns,
+        "user",
+        parts.flatMap((part, j) => inputBlocks(part, `${at}.content[${j}]`)),
+      );
       return;
     default: {
       const unknown: never = role;

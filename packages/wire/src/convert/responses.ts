@@ -1,19 +1,7 @@
-import type {
-  ChatCompletion,
-  ChatCompletionMessage,
-  ChatCompletionMessageFunctionToolCall,
-} from "openai/resources/chat/completions";
+import type { ChatCompletion, ChatCompletionMessage, ChatCompletionMessageFunctionToolCall } from "openai/resources/chat/completions";
 import { emptyUsage, type ContentBlock, type Message } from "../anthropic";
 import { ConversionError } from "../errors";
-import {
-  anthropicIdFor,
-  finishReasonFromStopReason,
-  openAIIdFor,
-  parseToolArguments,
-  stopReasonFromFinishReason,
-  usageFromOpenAI,
-  usageToOpenAI,
-} from "./mapping";
+import { anthropicIdFor, finishReasonFromStopReason, openAIIdFor, parseToolArguments, stopReasonFromFinishReason, usageFromOpenAI, usageToOpenAI } from "./mapping";
 
 /** Options of {@link anthropicMessageToOpenAI}. */
 export interface AnthropicMessageToOpenAIOptions {

@@ -57,7 +57,32 @@ type CallCommand = Extract<Command, { type: "call" }>;
  * operands come before the command (`timeout DURATION cmd`, `chroot DIR cmd`).
  */
 const WRAPPERS: Readonly<Record<string, { valued: readonly string[]; operands?: number }>> = {
-  sudo: { valued: ["-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--host", "--prompt", "--close-from", "--chdir", "--role", "--type", "--other-user", "--command-timeout", "--chroot"] },
+  sudo: {
+    valued: [
+      "-u",
+      "-g",
+      "-h",
+      "-p",
+      "-C",
+      "-D",
+      "-r",
+      "-t",
+      "-U",
+      "-T",
+      "-R",
+      "--user",
+      "--group",
+      "--host",
+      "--prompt",
+      "--close-from",
+      "--chdir",
+      "--role",
+      "--type",
+      "--other-user",
+      "--command-timeout",
+      "--chroot",
+    ],
+  },
   doas: { valued: ["-u", "-C"] },
   pkexec: { valued: ["--user"] },
   nohup: { valued: [] },
@@ -209,7 +234,14 @@ class Check implements Expander {
       }
     }
     if (err.line !== undefined && err.line > 1) {
-      const why = this.script(text.split("\n").slice(0, err.line - 1).join("\n"), depth, stdin);
+      const why = this.script(
+        text
+          .split("\n")
+          .slice(0, err.line - 1)
+          .join("\n"),
+        depth,
+        stdin,
+      );
       if (why !== undefined) return why;
     }
     const name = DESTRUCTIVE_NAME.exec(text.replace(/["'\\\r]/g, ""))?.[1];
@@ -243,7 +275,10 @@ class Check implements Expander {
         if (program === "alias") {
           for (const a of args) {
             const eq = a?.indexOf("=") ?? -1;
-            const first = a?.slice(eq + 1).trim().split(/\s+/)[0];
+            const first = a
+              ?.slice(eq + 1)
+              .trim()
+              .split(/\s+/)[0];
             if (a !== undefined && eq > 0 && first !== undefined && first !== "") this.renames.set(a.slice(0, eq), baseName(first));
           }
         }
@@ -313,7 +348,8 @@ class Check implements Expander {
     }
     // bash takes leading NAME=value words as assignments even where mvdan/sh does not (`coproc x=1 rm -r /`).
     let first = 0;
-    while (first < c.args.length && /^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/.test(c.args[first]?.parts[0]?.type === "lit" ? (c.args[first]?.parts[0] as { value: string }).value : "")) first++;
+    while (first < c.args.length && /^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/.test(c.args[first]?.parts[0]?.type === "lit" ? (c.args[first]?.parts[0] as { value: string }).value : ""))
+      first++;
     return this.command(
       c.args.slice(first).flatMap((w) => expandWord(w, this)),
       stdin,
@@ -407,7 +443,10 @@ class Check implements Expander {
       return c.kind === "CoprocClause" ? { kind: "text", text: "" } : UNKNOWN_FLOW;
     }
     if (c.type !== "call") return { kind: "text", text: "" };
-    return this.callOutput(c.args.flatMap((w) => expandWord(w, this)), stdin);
+    return this.callOutput(
+      c.args.flatMap((w) => expandWord(w, this)),
+      stdin,
+    );
   }
 
   /** What a simple command prints: known for echo, printf, cat of its stdin, true; curl/wget print a download. */
@@ -502,7 +541,8 @@ class Check implements Expander {
       // `command -v rm` only prints where rm is.
       if (name === "command" && leading.some((t) => /^-[pvV]*[vV]/.test(t))) return undefined;
       // `sudo -s CMD` and `sudo -i CMD` hand CMD to a shell's -c; `runuser -c CMD` too.
-      const viaShell = (name === "sudo" && leading.some((t) => /^-[^-]*[si]|^--(?:shell|login)$/.test(t))) || (name === "runuser" && args.some((a) => /^-[^-]*c$|^--command/.test(argText(a) ?? "")));
+      const viaShell =
+        (name === "sudo" && leading.some((t) => /^-[^-]*[si]|^--(?:shell|login)$/.test(t))) || (name === "runuser" && args.some((a) => /^-[^-]*c$|^--command/.test(argText(a) ?? "")));
       if (name === "runuser" && viaShell) return this.scriptOption(name, args, stdin, depth);
       for (const rest of this.afterOptions(args, spec)) {
         const why = viaShell && rest.length > 0 ? this.nested(joinArgs(rest), depth, stdin) : this.command(rest, stdin, depth);
@@ -744,14 +784,24 @@ class Check implements Expander {
     const input: Flow = fromFile ? UNKNOWN_FLOW : stdin;
     if (input.kind !== "text") {
       const piece: Arg = input.kind === "paths" ? { pieces: [{ kind: "paths" }] } : unknownArg(input.kind === "unknown" && input.download);
-      const argv = replace === undefined ? [...command, piece] : command.map((a) => (argText(a)?.includes(replace as string) === true ? { pieces: piece.pieces.map((p) => (p.kind === "unknown" ? { ...p, splits: false } : p)) } : a));
+      const argv =
+        replace === undefined
+          ? [...command, piece]
+          : command.map((a) => (argText(a)?.includes(replace as string) === true ? { pieces: piece.pieces.map((p) => (p.kind === "unknown" ? { ...p, splits: false } : p)) } : a));
       return this.command(argv, UNKNOWN_FLOW, depth);
     }
     if (replace !== undefined) {
       for (const line of input.text.split("\n").slice(0, 64)) {
         const value = line.replace(/^[ \t]+/, "");
         if (value === "") continue;
-        const why = this.command(command.map((a) => { const t = argText(a); return t?.includes(replace as string) === true ? textArg(t.replaceAll(replace as string, value)) : a; }), UNKNOWN_FLOW, depth);
+        const why = this.command(
+          command.map((a) => {
+            const t = argText(a);
+            return t?.includes(replace as string) === true ? textArg(t.replaceAll(replace as string, value)) : a;
+          }),
+          UNKNOWN_FLOW,
+          depth,
+        );
         if (why !== undefined) return why;
       }
       return undefined;

@@ -53,12 +53,7 @@ export function readStringList(o: Record<string, unknown>, path: string, key: st
 }
 
 /** A number in [min, max] (integers only with `integer`). */
-export function readNumber(
-  o: Record<string, unknown>,
-  path: string,
-  key: string,
-  range: { min: number; max?: number; integer?: boolean; fallback?: number },
-): number {
+export function readNumber(o: Record<string, unknown>, path: string, key: string, range: { min: number; max?: number; integer?: boolean; fallback?: number }): number {
   const v = o[key] ?? range.fallback;
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
   const ok = typeof v === "number" && Number.isFinite(v) && v >= range.min && v <= max && (range.integer !== true || Number.isSafeInteger(v));

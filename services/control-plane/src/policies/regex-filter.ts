@@ -1,12 +1,4 @@
-import {
-  createRegexReplacer,
-  createTextPolicy,
-  deny,
-  requestText,
-  type AnyPolicy,
-  type TextScope,
-  type TextStreamTransformer,
-} from "@luthien/policy-sdk";
+import { createRegexReplacer, createTextPolicy, deny, requestText, type AnyPolicy, type TextScope, type TextStreamTransformer } from "@luthien/policy-sdk";
 import { readApplyTo, readChoice, readOptionalString, readOptions, readPatterns, type PatternOption } from "./options";
 
 /** The status and error type a request-side block answers with (Anthropic clients see `invalid_request_error`). */

@@ -112,6 +112,7 @@ interface MvdanSh {
   };
 }
 /** A GopherJS node: read field by field, typed by `NodeType`. */
+// biome-ignore lint/suspicious/noExplicitAny: the WASM parser hands out untyped objects; NodeType is what types them
 type GoNode = any;
 
 interface Loaded {
@@ -143,13 +144,31 @@ export function loadShellParser(): void {
     return code;
   };
   const redirSamples: [RedirOp, string][] = [
-    ["<", "a <b"], [">", "a >b"], [">>", "a >>b"], ["<>", "a <>b"], [">|", "a >|b"], ["<&", "a <&b"], [">&", "a >&b"],
-    ["&>", "a &>b"], ["&>>", "a &>>b"], ["<<", "a <<E\nx\nE"], ["<<-", "a <<-E\nx\nE"], ["<<<", "a <<<b"],
+    ["<", "a <b"],
+    [">", "a >b"],
+    [">>", "a >>b"],
+    ["<>", "a <>b"],
+    [">|", "a >|b"],
+    ["<&", "a <&b"],
+    [">&", "a >&b"],
+    ["&>", "a &>b"],
+    ["&>>", "a &>>b"],
+    ["<<", "a <<E\nx\nE"],
+    ["<<-", "a <<-E\nx\nE"],
+    ["<<<", "a <<<b"],
   ];
   const redirOps = new Map(redirSamples.map(([op, src]) => [first(src, "Redirect", (n) => n.Op), op]));
-  const binarySamples: [BinaryOp, string][] = [["&&", "a && b"], ["||", "a || b"], ["|", "a | b"], ["|&", "a |& b"]];
+  const binarySamples: [BinaryOp, string][] = [
+    ["&&", "a && b"],
+    ["||", "a || b"],
+    ["|", "a | b"],
+    ["|&", "a |& b"],
+  ];
   const binaryOps = new Map(binarySamples.map(([op, src]) => [first(src, "BinaryCmd", (n) => n.Op), op]));
-  const procSamples: ["<(" | ">(", string][] = [["<(", "a <(b)"], [">(", "a >(b)"]];
+  const procSamples: ["<(" | ">(", string][] = [
+    ["<(", "a <(b)"],
+    [">(", "a >(b)"],
+  ];
   const procOps = new Map(procSamples.map(([op, src]) => [first(src, "ProcSubst", (n) => n.Op), op]));
   loaded = { sh, parser, redirOps, binaryOps, procOps };
 }
@@ -253,7 +272,11 @@ class Converter {
       case "CaseClause": {
         const items = c.Items as GoNode[];
         const words = [this.word(c.Word, false), ...items.flatMap((i) => (i.Patterns as GoNode[]).map((w) => this.word(w, false)))];
-        return this.compound(type, items.flatMap((i) => this.stmts(i.Stmts)), words);
+        return this.compound(
+          type,
+          items.flatMap((i) => this.stmts(i.Stmts)),
+          words,
+        );
       }
       case "TimeClause":
         return this.compound(type, c.Stmt === null ? [] : [this.stmt(c.Stmt)]);
@@ -268,7 +291,12 @@ class Converter {
         return this.compound(type, [stmt]);
       }
       case "DeclClause":
-        return this.compound(type, [], [], (c.Args as GoNode[]).map((a) => this.assign(a)));
+        return this.compound(
+          type,
+          [],
+          [],
+          (c.Args as GoNode[]).map((a) => this.assign(a)),
+        );
       case "ArithmCmd":
       case "TestClause":
       case "LetClause":

@@ -225,10 +225,13 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     if (head === undefined) return;
     const now = performance.now();
     const limit = fromKeepalive ? Math.min(now + options.timeoutMs, head.askedAt + options.maxWaitMs) : now + options.timeoutMs;
-    timer = setTimeout(() => {
-      metrics.timeout();
-      fail(new PolicyTimeoutError(`the policy engine did not answer within ${Math.round(performance.now() - head.askedAt)} ms`));
-    }, Math.max(0, limit - now));
+    timer = setTimeout(
+      () => {
+        metrics.timeout();
+        fail(new PolicyTimeoutError(`the policy engine did not answer within ${Math.round(performance.now() - head.askedAt)} ms`));
+      },
+      Math.max(0, limit - now),
+    );
   };
 
   const onData = (m: EngineMessage__Output): void => {

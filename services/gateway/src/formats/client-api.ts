@@ -188,7 +188,9 @@ function requireResponsesInput(input: unknown): void {
     const type = item["type"];
     if (type !== undefined && typeof type !== "string") throw new InvalidRequestError(`\`input[${i}].type\` must be a string`);
     if (type === "item_reference") {
-      throw new InvalidRequestError(`\`input[${i}]\` is an item_reference, which this gateway does not serve: the referenced item is stored at the provider, where the policies cannot see it; send the item itself`);
+      throw new InvalidRequestError(
+        `\`input[${i}]\` is an item_reference, which this gateway does not serve: the referenced item is stored at the provider, where the policies cannot see it; send the item itself`,
+      );
     }
     if (type === undefined || type === "message") {
       if (typeof item["role"] !== "string") throw new InvalidRequestError(`\`input[${i}].role\` must be a string`);

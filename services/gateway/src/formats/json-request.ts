@@ -23,8 +23,13 @@ export function readJsonRequest(o: { limit: number }): (req: Request, res: Respo
     if (media !== "application/json" && !/^[\w.+-]+\/[\w.+-]+\+json$/.test(media)) {
       throw new InvalidRequestError(`the request body must be JSON, sent with Content-Type: application/json (got ${type === undefined ? "none" : JSON.stringify(type.slice(0, 100))})`, 415);
     }
-    const charset = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/^"|"$/g, "");
-    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") throw new InvalidRequestError(`the request body must be UTF-8 (got charset ${JSON.stringify(charset.slice(0, 40))})`, 415);
+    const charset = params
+      .map((p) => p.trim().toLowerCase())
+      .find((p) => p.startsWith("charset="))
+      ?.slice("charset=".length)
+      .replace(/^"|"$/g, "");
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8")
+      throw new InvalidRequestError(`the request body must be UTF-8 (got charset ${JSON.stringify(charset.slice(0, 40))})`, 415);
     const encoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
     const decoder = encoding === "identity" ? undefined : DECODERS[encoding];
     if (encoding !== "identity" && decoder === undefined) throw new InvalidRequestError(`unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}`, 415);
@@ -63,7 +68,9 @@ export function readJsonRequest(o: { limit: number }): (req: Request, res: Respo
       parts.push(chunk);
     });
     source.on("end", () => finish());
-    source.on("error", (err: Error) => finish(new InvalidRequestError(decoder !== undefined ? "the request body could not be decompressed" : "the request body could not be read", 400, { cause: err })));
+    source.on("error", (err: Error) =>
+      finish(new InvalidRequestError(decoder !== undefined ? "the request body could not be decompressed" : "the request body could not be read", 400, { cause: err })),
+    );
     req.on("aborted", () => finish(new InvalidRequestError("the request was aborted", 400)));
   };
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import { AuthenticationError, GatewayError, InvalidRequestError } from "../errors";
+import { AuthenticationError, GatewayError } from "../errors";
 
 /**
  * - `client_key`: callers must present a gateway key; the provider gets the server's own key.
@@ -152,4 +152,3 @@ export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOp
 export function isAuthMiddleware(handler: unknown): boolean {
   return typeof handler === "function" && authMiddlewares.has(handler);
 }
-

@@ -305,13 +305,18 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
         entries.forEach((e, i) => requireBatchProvider(e.model, `requests[${i}].params.model`));
         call.activity.requestReceived(req.body);
         const requests: JsonObject[] = [];
-        await inOrder(entries, options.window, (entry, i) => decideRequest(call, req, entry, i), (params) => {
-          const i = requests.length;
-          const model = params["model"];
-          if (typeof model !== "string") throw new PolicyUnavailableError("engine_error", `policy engine rewrote requests[${i}] without a model`);
-          requireBatchProvider(model, `requests[${i}].params.model (as the policies rewrote it)`);
-          requests.push({ custom_id: (entries[i] as BatchEntry).customId, params });
-        });
+        await inOrder(
+          entries,
+          options.window,
+          (entry, i) => decideRequest(call, req, entry, i),
+          (params) => {
+            const i = requests.length;
+            const model = params["model"];
+            if (typeof model !== "string") throw new PolicyUnavailableError("engine_error", `policy engine rewrote requests[${i}] without a model`);
+            requireBatchProvider(model, `requests[${i}].params.model (as the policies rewrote it)`);
+            requests.push({ custom_id: (entries[i] as BatchEntry).customId, params });
+          },
+        );
         const body = { requests };
         call.activity.requestSent(body);
         const received = await client.post(BATCHES_ROUTE, { body, headers: headersFor(req, call.auth.credential), signal: call.signal });
@@ -329,10 +334,15 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
         };
         if (upstream.body !== null) {
           let n = 0;
-          await inOrder(readLines(upstream.body, options.maxLineBytes), options.window, (line) => decideLine(call, req, line, ++n), async (out) => {
-            start();
-            if (!res.write(`${out}\n`)) await once(res, "drain", { signal: call.signal });
-          });
+          await inOrder(
+            readLines(upstream.body, options.maxLineBytes),
+            options.window,
+            (line) => decideLine(call, req, line, ++n),
+            async (out) => {
+              start();
+              if (!res.write(`${out}\n`)) await once(res, "drain", { signal: call.signal });
+            },
+          );
         }
         start();
         res.end();
@@ -347,7 +357,9 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
     const routed = routing.resolve(model);
     if (routed?.name === provider.name) return;
     const where = routed === undefined ? "no provider" : `provider ${JSON.stringify(routed.name)}`;
-    throw new InvalidRequestError(`${at}: ${JSON.stringify(model)} routes to ${where}; every request of a batch must route to ${JSON.stringify(provider.name)}, the Anthropic-format provider batches go to`);
+    throw new InvalidRequestError(
+      `${at}: ${JSON.stringify(model)} routes to ${where}; every request of a batch must route to ${JSON.stringify(provider.name)}, the Anthropic-format provider batches go to`,
+    );
   }
 }
 
@@ -518,4 +530,3 @@ async function* readLines(body: ReadableStream<Uint8Array>, maxBytes: number): A
   const last = Buffer.concat(parts).toString("utf8");
   if (last.trim() !== "") yield last;
 }
-

@@ -221,19 +221,20 @@ class Call {
   async #decideRequest(): Promise<RequestOutcome> {
     const auth = this.#credential;
     try {
-      return await this.#trace.requestVerdict(async () =>
-        (
-          await this.#engine.askRequest({
-            format: this.#api.protocolFormat,
-            stream: this.#stream,
-            keyId: auth.keyId,
-            ...this.#identity,
-            route: this.#api.route,
-            requestJson: this.#request.bytes,
-            headers: pickHeaders(this.#req, this.#api.visibleHeaders),
-            traceContext: this.#trace.traceContext,
-          })
-        ).result,
+      return await this.#trace.requestVerdict(
+        async () =>
+          (
+            await this.#engine.askRequest({
+              format: this.#api.protocolFormat,
+              stream: this.#stream,
+              keyId: auth.keyId,
+              ...this.#identity,
+              route: this.#api.route,
+              requestJson: this.#request.bytes,
+              headers: pickHeaders(this.#req, this.#api.visibleHeaders),
+              traceContext: this.#trace.traceContext,
+            })
+          ).result,
       );
     } catch (err) {
       if (this.#abort.signal.aborted) throw err;

@@ -95,7 +95,8 @@ export async function forwardToProvider(o: ForwardOptions): Promise<number> {
   const { req, res, provider, credential } = o;
   const base = new URL(provider.baseUrl.replace(/\/v1\/?$/, "").replace(/\/$/, "") + "/");
   const target = new URL(o.path.replace(/^\/+/, ""), base);
-  if (target.origin !== base.origin || !target.pathname.startsWith(`${base.pathname}v1/`)) throw new RouteRefusedError(refusal(req.method, req.path, "it resolves outside the provider's /v1/"));
+  if (target.origin !== base.origin || !target.pathname.startsWith(`${base.pathname}v1/`))
+    throw new RouteRefusedError(refusal(req.method, req.path, "it resolves outside the provider's /v1/"));
 
   const headers = new Headers();
   for (const name of FORWARD_REQUEST) {
@@ -145,7 +146,11 @@ export async function forwardToProvider(o: ForwardOptions): Promise<number> {
       return upstream.status;
     }
     await new Promise<void>((resolve, reject) => {
-      Readable.fromWeb(upstream.body as import("node:stream/web").ReadableStream).on("error", reject).pipe(res).on("finish", resolve).on("close", resolve);
+      Readable.fromWeb(upstream.body as import("node:stream/web").ReadableStream)
+        .on("error", reject)
+        .pipe(res)
+        .on("finish", resolve)
+        .on("close", resolve);
     });
     o.logger.info("passthrough", logged(upstream.status));
     return upstream.status;

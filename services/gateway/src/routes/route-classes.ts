@@ -66,10 +66,7 @@ export const HARMLESS_ROUTES: readonly { method: "GET"; path: string }[] = [
 ];
 
 /** The class of a request no decided route's handler took. */
-export type PassthroughClass =
-  | { kind: "harmless" }
-  | { kind: "unchecked"; route: UncheckedRoute }
-  | { kind: "refused"; reason: string };
+export type PassthroughClass = { kind: "harmless" } | { kind: "unchecked"; route: UncheckedRoute } | { kind: "refused"; reason: string };
 
 /**
  * The path as a provider would resolve it: percent-decoded once, `\` read as `/`, dot segments resolved, repeated
@@ -102,7 +99,13 @@ const matcher = (glob: string): ((path: string) => boolean) => {
 };
 /** A harmless route's `*` is one path segment: `/v1/models/*` is a model, not everything below it. */
 const segmentMatcher = (glob: string): ((path: string) => boolean) => {
-  const re = new RegExp(`^${glob.toLowerCase().split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]+")}$`);
+  const re = new RegExp(
+    `^${glob
+      .toLowerCase()
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[^/]+")}$`,
+  );
   return (path) => re.test(path.toLowerCase());
 };
 const harmless = HARMLESS_ROUTES.map((r) => ({ method: r.method, matches: segmentMatcher(r.path) }));

@@ -153,9 +153,7 @@ function providerError(provider: ProviderConfig, status: number, body: Buffer, r
   const headers = new Headers();
   for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
   const message = json === undefined ? text : undefined;
-  return provider.format === "anthropic"
-    ? Anthropic.APIError.generate(status, json, message, headers)
-    : OpenAI.APIError.generate(status, json, message, headers);
+  return provider.format === "anthropic" ? Anthropic.APIError.generate(status, json, message, headers) : OpenAI.APIError.generate(status, json, message, headers);
 }
 
 /**
@@ -165,7 +163,5 @@ function providerError(provider: ProviderConfig, status: number, body: Buffer, r
 export function streamError(provider: ProviderConfig, error: unknown, headers: http.IncomingHttpHeaders): Error {
   const h = new Headers();
   for (const [name, v] of Object.entries(headers)) if (typeof v === "string") h.set(name, v);
-  return provider.format === "anthropic"
-    ? new Anthropic.APIError(undefined, error as object, undefined, h)
-    : new OpenAI.APIError(undefined, error as object, undefined, h);
+  return provider.format === "anthropic" ? new Anthropic.APIError(undefined, error as object, undefined, h) : new OpenAI.APIError(undefined, error as object, undefined, h);
 }

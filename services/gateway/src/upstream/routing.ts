@@ -140,7 +140,10 @@ export function readRouting(env: Env = process.env): Routing {
     }
   }
   if (!engines.has(DEFAULT_ENGINE_POOL)) {
-    const targets = (nonEmpty(env["POLICY_ENGINE_URL"]) ?? "127.0.0.1:50051").split(",").map((t) => t.trim()).filter((t) => t !== "");
+    const targets = (nonEmpty(env["POLICY_ENGINE_URL"]) ?? "127.0.0.1:50051")
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== "");
     if (targets.length === 0) throw new ConfigError("POLICY_ENGINE_URL: expected host:port[,host:port...]");
     engines.set(DEFAULT_ENGINE_POOL, { name: DEFAULT_ENGINE_POOL, targets, failureMode });
   }
@@ -161,10 +164,7 @@ export function readRouting(env: Env = process.env): Routing {
     },
     resolveEngine(call) {
       const hit = compiledEngineRoutes.find(
-        ({ rule, model }) =>
-          (rule.keyId === undefined || rule.keyId === call.keyId) &&
-          (model === undefined || model(call.model)) &&
-          (rule.route === undefined || rule.route === call.route),
+        ({ rule, model }) => (rule.keyId === undefined || rule.keyId === call.keyId) && (model === undefined || model(call.model)) && (rule.route === undefined || rule.route === call.route),
       );
       return hit === undefined ? defaultPool : (engines.get(hit.rule.engine) as EnginePoolConfig);
     },
@@ -289,7 +289,8 @@ function readBatches(value: unknown, providers: ReadonlyMap<string, ProviderConf
   if (enabled) {
     for (const [i, route] of unchecked.entries()) {
       const hit = batchRouteMatching(route);
-      if (hit !== undefined) throw new ConfigError(`uncheckedRoutes[${i}].path: ${JSON.stringify(route.path)} matches ${hit}, which the policies decide when batches are enabled; it cannot be unchecked`);
+      if (hit !== undefined)
+        throw new ConfigError(`uncheckedRoutes[${i}].path: ${JSON.stringify(route.path)} matches ${hit}, which the policies decide when batches are enabled; it cannot be unchecked`);
     }
   }
   return { enabled, provider, publicBaseUrl };

@@ -119,14 +119,32 @@ function createUpstream(client: ProviderClient, provider: ProviderConfig, client
       native: false,
       async complete(body, o) {
         const request = body.value as ResponsesRequest;
-        const message = (await json(await post("/messages", translated(() => responsesRequestToAnthropic(request), false), false, o))).value as Message;
+        const message = (
+          await json(
+            await post(
+              "/messages",
+              translated(() => responsesRequestToAnthropic(request), false),
+              false,
+              o,
+            ),
+          )
+        ).value as Message;
         return JsonBody.fromValue(anthropicMessageToResponse(message, { request }));
       },
       async stream(body, o) {
         const request = body.value as ResponsesRequest;
-        const res = await post("/messages", translated(() => responsesRequestToAnthropic(request), true), true, o);
+        const res = await post(
+          "/messages",
+          translated(() => responsesRequestToAnthropic(request), true),
+          true,
+          o,
+        );
         const conv = createAnthropicToResponsesStream({ request });
-        return convert(events(res), (e) => conv.push(e.json<RawMessageStreamEvent>()).map(named), () => conv.end().map(named));
+        return convert(
+          events(res),
+          (e) => conv.push(e.json<RawMessageStreamEvent>()).map(named),
+          () => conv.end().map(named),
+        );
       },
     };
   }
@@ -137,14 +155,32 @@ function createUpstream(client: ProviderClient, provider: ProviderConfig, client
       native: false,
       async complete(body, o) {
         const request = body.value as MessageCreateParams;
-        const completion = (await json(await post("/chat/completions", translated(() => anthropicRequestToOpenAI(request), false), false, o))).value as ChatCompletion;
+        const completion = (
+          await json(
+            await post(
+              "/chat/completions",
+              translated(() => anthropicRequestToOpenAI(request), false),
+              false,
+              o,
+            ),
+          )
+        ).value as ChatCompletion;
         return JsonBody.fromValue(openAICompletionToAnthropic(completion, { model: request.model }));
       },
       async stream(body, o) {
         const request = body.value as MessageCreateParams;
-        const res = await post("/chat/completions", translated(() => anthropicRequestToOpenAI(request), true), true, o);
+        const res = await post(
+          "/chat/completions",
+          translated(() => anthropicRequestToOpenAI(request), true),
+          true,
+          o,
+        );
         const conv = createOpenAIToAnthropicStream({ model: request.model });
-        return convert(events(res), (e) => conv.push(e.json<ChatCompletionChunk>()).map(named), () => conv.end().map(named));
+        return convert(
+          events(res),
+          (e) => conv.push(e.json<ChatCompletionChunk>()).map(named),
+          () => conv.end().map(named),
+        );
       },
     };
   }
@@ -154,15 +190,33 @@ function createUpstream(client: ProviderClient, provider: ProviderConfig, client
     native: false,
     async complete(body, o) {
       const request = body.value as ChatCompletionCreateParams;
-      const message = (await json(await post("/messages", translated(() => openAIRequestToAnthropic(request), false), false, o))).value as Message;
+      const message = (
+        await json(
+          await post(
+            "/messages",
+            translated(() => openAIRequestToAnthropic(request), false),
+            false,
+            o,
+          ),
+        )
+      ).value as Message;
       return JsonBody.fromValue(anthropicMessageToOpenAI(message));
     },
     async stream(body, o) {
       const request = body.value as ChatCompletionCreateParams;
-      const res = await post("/messages", translated(() => openAIRequestToAnthropic(request), true), true, o);
+      const res = await post(
+        "/messages",
+        translated(() => openAIRequestToAnthropic(request), true),
+        true,
+        o,
+      );
       const conv = createAnthropicToOpenAIStream({ includeUsage: request.stream_options?.include_usage === true });
       const unnamed = (c: ChatCompletionChunk): StreamEvent => StreamEvent.fromJson(undefined, c);
-      return convert(events(res), (e) => conv.push(e.json<RawMessageStreamEvent>()).map(unnamed), () => conv.end().map(unnamed));
+      return convert(
+        events(res),
+        (e) => conv.push(e.json<RawMessageStreamEvent>()).map(unnamed),
+        () => conv.end().map(unnamed),
+      );
     },
   };
 }

@@ -138,7 +138,15 @@ async function callAs(format: Format, gateway: string, stream: boolean, body: { 
 async function runClass(name: string, variants: number, run: (mode: Mode, gateway: string) => Promise<{ bypasses: string[]; failed?: number }>): Promise<void> {
   for (const mode of ["closed", "open"] as const) {
     const { bypasses, failed = 0 } = await run(mode, gateways()[mode].url);
-    recordScenario({ suite: SUITE, scenario: name, failMode: mode, passed: bypasses.length === 0 && failed === 0, bypasses: bypasses.length, variants, note: `${variants} variants, ${bypasses.length} bypasses, ${failed} failed calls` });
+    recordScenario({
+      suite: SUITE,
+      scenario: name,
+      failMode: mode,
+      passed: bypasses.length === 0 && failed === 0,
+      bypasses: bypasses.length,
+      variants,
+      note: `${variants} variants, ${bypasses.length} bypasses, ${failed} failed calls`,
+    });
     expect([name, mode, bypasses.slice(0, 5), failed]).toEqual([name, mode, [], 0]);
   }
 }
@@ -176,9 +184,7 @@ describe("the bypass suite", () => {
   it("secrets in responses: generated keys split across chunks, every format, JSON and streams", async () => {
     const r = rng(34);
     const alnum = (n: number): string => Array.from({ length: n }, () => pick(r, [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"])).join("");
-    const keys = Array.from({ length: 16 }, (_, i) =>
-      [`sk-ant-api03-${alnum(40)}`, `sk-proj-${alnum(40)}`, `AKIA${alnum(16).toUpperCase()}`, `ghp_${alnum(36)}`][i % 4] as string,
-    );
+    const keys = Array.from({ length: 16 }, (_, i) => [`sk-ant-api03-${alnum(40)}`, `sk-proj-${alnum(40)}`, `AKIA${alnum(16).toUpperCase()}`, `ghp_${alnum(36)}`][i % 4] as string);
     await runClass("BY-02 secrets in responses", keys.length * FORMATS.length * 2, async (mode, gateway) => {
       const bypasses: string[] = [];
       for (const key of keys) {
@@ -198,35 +204,201 @@ describe("the bypass suite", () => {
   it("blocked prompts: the pattern in every request text carrier of every format", async () => {
     const raw = (path: string, body: object) => postJson(path, body);
     const carriers: [string, string, object][] = [
-      ["openai system", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "system", content: BLOCKED }, { role: "user", content: "hi" }] }],
-      ["openai developer", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "developer", content: BLOCKED }, { role: "user", content: "hi" }] }],
+      [
+        "openai system",
+        "/v1/chat/completions",
+        {
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "system", content: BLOCKED },
+            { role: "user", content: "hi" },
+          ],
+        },
+      ],
+      [
+        "openai developer",
+        "/v1/chat/completions",
+        {
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "developer", content: BLOCKED },
+            { role: "user", content: "hi" },
+          ],
+        },
+      ],
       ["openai user parts", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "user", content: [{ type: "text", text: BLOCKED }] }] }],
-      ["openai assistant", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "assistant", content: BLOCKED }, { role: "user", content: "hi" }] }],
-      ["openai tool result", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] }, { role: "tool", tool_call_id: "c1", content: BLOCKED }] }],
+      [
+        "openai assistant",
+        "/v1/chat/completions",
+        {
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "assistant", content: BLOCKED },
+            { role: "user", content: "hi" },
+          ],
+        },
+      ],
+      [
+        "openai tool result",
+        "/v1/chat/completions",
+        {
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+            { role: "tool", tool_call_id: "c1", content: BLOCKED },
+          ],
+        },
+      ],
       ["openai → anthropic", "/v1/chat/completions", { model: "claude-mock-sonnet", messages: [{ role: "user", content: BLOCKED }] }],
       ["anthropic system", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, system: BLOCKED, messages: [{ role: "user", content: "hi" }] }],
       ["anthropic system blocks", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, system: [{ type: "text", text: BLOCKED }], messages: [{ role: "user", content: "hi" }] }],
       ["anthropic text block", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: [{ type: "text", text: BLOCKED }] }] }],
-      ["anthropic tool_result", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: BLOCKED }] }] }],
-      ["anthropic tool_result parts", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: BLOCKED }] }] }] }],
-      ["anthropic text document", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: [{ type: "document", source: { type: "text", media_type: "text/plain", data: BLOCKED } }] }] }],
+      [
+        "anthropic tool_result",
+        "/v1/messages",
+        {
+          model: "claude-mock-sonnet",
+          max_tokens: 10,
+          messages: [
+            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: BLOCKED }] },
+          ],
+        },
+      ],
+      [
+        "anthropic tool_result parts",
+        "/v1/messages",
+        {
+          model: "claude-mock-sonnet",
+          max_tokens: 10,
+          messages: [
+            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: BLOCKED }] }] },
+          ],
+        },
+      ],
+      [
+        "anthropic text document",
+        "/v1/messages",
+        { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: [{ type: "document", source: { type: "text", media_type: "text/plain", data: BLOCKED } }] }] },
+      ],
       ["anthropic → openai", "/v1/messages", { model: "gpt-4o-mini", max_tokens: 10, messages: [{ role: "user", content: BLOCKED }] }],
-      ["openai assistant tool_calls arguments", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: JSON.stringify({ q: BLOCKED }) } }] }, { role: "tool", tool_call_id: "c1", content: "ok" }] }],
-      ["openai tool description", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", description: BLOCKED, parameters: { type: "object" } } }] }],
+      [
+        "openai assistant tool_calls arguments",
+        "/v1/chat/completions",
+        {
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: JSON.stringify({ q: BLOCKED }) } }] },
+            { role: "tool", tool_call_id: "c1", content: "ok" },
+          ],
+        },
+      ],
+      [
+        "openai tool description",
+        "/v1/chat/completions",
+        { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", description: BLOCKED, parameters: { type: "object" } } }] },
+      ],
       ["openai prediction", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], prediction: { type: "content", content: BLOCKED } }],
       ["openai message name", "/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "user", name: BLOCKED, content: "hi" }] }],
-      ["anthropic content document", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: [{ type: "document", source: { type: "content", content: [{ type: "text", text: BLOCKED }] } }] }] }],
-      ["anthropic document in tool_result", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "document", source: { type: "content", content: [{ type: "text", text: BLOCKED }] } }] }] }] }],
-      ["anthropic tool_use input in history", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: { q: BLOCKED } }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] }] }],
-      ["anthropic thinking in history", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: "hi" }, { role: "assistant", content: [{ type: "thinking", thinking: BLOCKED, signature: "sig" }, { type: "text", text: "ok" }] }, { role: "user", content: "go on" }] }],
-      ["anthropic tool description", "/v1/messages", { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: "hi" }], tools: [{ name: "f", description: BLOCKED, input_schema: { type: "object" } }] }],
+      [
+        "anthropic content document",
+        "/v1/messages",
+        {
+          model: "claude-mock-sonnet",
+          max_tokens: 10,
+          messages: [{ role: "user", content: [{ type: "document", source: { type: "content", content: [{ type: "text", text: BLOCKED }] } }] }],
+        },
+      ],
+      [
+        "anthropic document in tool_result",
+        "/v1/messages",
+        {
+          model: "claude-mock-sonnet",
+          max_tokens: 10,
+          messages: [
+            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "document", source: { type: "content", content: [{ type: "text", text: BLOCKED }] } }] }] },
+          ],
+        },
+      ],
+      [
+        "anthropic tool_use input in history",
+        "/v1/messages",
+        {
+          model: "claude-mock-sonnet",
+          max_tokens: 10,
+          messages: [
+            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: { q: BLOCKED } }] },
+            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] },
+          ],
+        },
+      ],
+      [
+        "anthropic thinking in history",
+        "/v1/messages",
+        {
+          model: "claude-mock-sonnet",
+          max_tokens: 10,
+          messages: [
+            { role: "user", content: "hi" },
+            {
+              role: "assistant",
+              content: [
+                { type: "thinking", thinking: BLOCKED, signature: "sig" },
+                { type: "text", text: "ok" },
+              ],
+            },
+            { role: "user", content: "go on" },
+          ],
+        },
+      ],
+      [
+        "anthropic tool description",
+        "/v1/messages",
+        { model: "claude-mock-sonnet", max_tokens: 10, messages: [{ role: "user", content: "hi" }], tools: [{ name: "f", description: BLOCKED, input_schema: { type: "object" } }] },
+      ],
       ["responses input string", "/v1/responses", { model: "gpt-4o-mini", input: BLOCKED }],
-      ["responses function_call arguments in history", "/v1/responses", { model: "gpt-4o-mini", input: [{ type: "function_call", call_id: "c1", name: "f", arguments: JSON.stringify({ q: BLOCKED }) }, { type: "function_call_output", call_id: "c1", output: "ok" }] }],
-      ["responses tool description", "/v1/responses", { model: "gpt-4o-mini", input: "hi", tools: [{ type: "function", name: "f", description: BLOCKED, parameters: { type: "object" }, strict: false }] }],
+      [
+        "responses function_call arguments in history",
+        "/v1/responses",
+        {
+          model: "gpt-4o-mini",
+          input: [
+            { type: "function_call", call_id: "c1", name: "f", arguments: JSON.stringify({ q: BLOCKED }) },
+            { type: "function_call_output", call_id: "c1", output: "ok" },
+          ],
+        },
+      ],
+      [
+        "responses tool description",
+        "/v1/responses",
+        { model: "gpt-4o-mini", input: "hi", tools: [{ type: "function", name: "f", description: BLOCKED, parameters: { type: "object" }, strict: false }] },
+      ],
       ["responses instructions", "/v1/responses", { model: "gpt-4o-mini", instructions: BLOCKED, input: "hi" }],
       ["responses input_text", "/v1/responses", { model: "gpt-4o-mini", input: [{ role: "user", content: [{ type: "input_text", text: BLOCKED }] }] }],
-      ["responses function_call_output", "/v1/responses", { model: "gpt-4o-mini", input: [{ type: "function_call", call_id: "c1", name: "f", arguments: "{}" }, { type: "function_call_output", call_id: "c1", output: BLOCKED }] }],
-      ["responses developer message", "/v1/responses", { model: "gpt-4o-mini", input: [{ role: "developer", content: BLOCKED }, { role: "user", content: "hi" }] }],
+      [
+        "responses function_call_output",
+        "/v1/responses",
+        {
+          model: "gpt-4o-mini",
+          input: [
+            { type: "function_call", call_id: "c1", name: "f", arguments: "{}" },
+            { type: "function_call_output", call_id: "c1", output: BLOCKED },
+          ],
+        },
+      ],
+      [
+        "responses developer message",
+        "/v1/responses",
+        {
+          model: "gpt-4o-mini",
+          input: [
+            { role: "developer", content: BLOCKED },
+            { role: "user", content: "hi" },
+          ],
+        },
+      ],
       ["responses → anthropic", "/v1/responses", { model: "claude-mock-sonnet", input: [{ role: "user", content: BLOCKED }] }],
     ];
     await runClass("BY-03 blocked prompts", carriers.length * 2, async (_mode, gateway) => {
@@ -244,9 +416,22 @@ describe("the bypass suite", () => {
 
   it("routes: refused and disguised paths carrying a blocked prompt", async () => {
     const paths = [
-      "/v1/completions", "/v1/embeddings", "/v1/messages/batches", "/v1/assistants", "/v1/threads/runs", "/v1/batches", "/v1/files",
-      "/v1/x/../chat/completions", "/v1/models/%2e%2e/messages", "/v1/models/..%2f..%2fv1%2fresponses", "/v1//chat/completions", "/v1\\messages",
-      "/v1/chat%2Fcompletions", "/V1/Models/../Messages", "/v1/./responses/", "/v1/messages/./count_tokens/../../messages",
+      "/v1/completions",
+      "/v1/embeddings",
+      "/v1/messages/batches",
+      "/v1/assistants",
+      "/v1/threads/runs",
+      "/v1/batches",
+      "/v1/files",
+      "/v1/x/../chat/completions",
+      "/v1/models/%2e%2e/messages",
+      "/v1/models/..%2f..%2fv1%2fresponses",
+      "/v1//chat/completions",
+      "/v1\\messages",
+      "/v1/chat%2Fcompletions",
+      "/V1/Models/../Messages",
+      "/v1/./responses/",
+      "/v1/messages/./count_tokens/../../messages",
     ];
     const body = JSON.stringify({ model: "gpt-4o-mini", max_tokens: 5, prompt: BLOCKED, input: BLOCKED, messages: [{ role: "user", content: BLOCKED }] });
     await runClass("BY-04 routes", paths.length * 2, async (_mode, gateway) => {
@@ -287,7 +472,9 @@ describe("the bypass suite", () => {
       // Each concurrent call takes the same script: the queue holds one per call.
       await stack.mockControl.script(...Array.from({ length: 200 }, () => ({ chunks })));
       const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => callAs(i % 3 === 0 ? "anthropic" : i % 3 === 1 ? "openai" : "responses", gateway, true, { prompt: "race", model: i % 3 === 0 ? "claude-race" : "gpt-race" })),
+        Array.from({ length: 200 }, (_, i) =>
+          callAs(i % 3 === 0 ? "anthropic" : i % 3 === 1 ? "openai" : "responses", gateway, true, { prompt: "race", model: i % 3 === 0 ? "claude-race" : "gpt-race" }),
+        ),
       );
       for (const [i, got] of results.entries()) {
         if (got.status !== 200) failed++;
@@ -309,10 +496,13 @@ async function postJson(url: string, body: object): Promise<number> {
 /** A POST with the path exactly as given (fetch would normalise it). */
 function rawPost(port: number, path: string, body: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });

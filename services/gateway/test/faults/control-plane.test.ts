@@ -1,17 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import {
-  createMockControl,
-  freePort,
-  runScenario,
-  startFaultProxy,
-  startService,
-  waitFor,
-  type FaultProxy,
-  type MockControl,
-  type RunningService,
-} from "@luthien/testkit";
+import { createMockControl, freePort, runScenario, startFaultProxy, startService, waitFor, type FaultProxy, type MockControl, type RunningService } from "@luthien/testkit";
 import { MOCK_SCRIPT, WORDS, bypassed, call, failedClosed, recovery, succeeded, unexpectedAnswersLogged, type CallResult, type ClientFormat } from "./harness";
 
 /**
@@ -85,7 +75,14 @@ async function strike(name: string, fault: () => void | Promise<void>): Promise<
   const mid = MODES.flatMap((mode) =>
     FORMATS.map((format) => {
       const tag = `${key}-mid-${mode}-${format}`;
-      return call(gateways[mode].url, { format, stream: true, tag, onEvent: (_e, n) => counts.set(tag, n) }).then((result) => ({ mode, format, phase: "mid" as const, tag, result, afterFaultMs: Date.now() - faultAt }));
+      return call(gateways[mode].url, { format, stream: true, tag, onEvent: (_e, n) => counts.set(tag, n) }).then((result) => ({
+        mode,
+        format,
+        phase: "mid" as const,
+        tag,
+        result,
+        afterFaultMs: Date.now() - faultAt,
+      }));
     }),
   );
   await waitFor(() => counts.size === 4 && [...counts.values()].every((n) => n >= 3), { timeoutMs: 10_000, what: "every stream to be under way" });
@@ -108,8 +105,7 @@ async function problemsOf(s: Struck, o: { errorType: "unavailable" | "timeout"; 
   const text = r.texts.join("");
   if (s.mode === "closed") {
     if (!failedClosed(r)) p(`not a well-formed failure: ${JSON.stringify(r.events.at(-1) ?? r.body).slice(0, 200)}`);
-    const expected =
-      s.format === "openai" ? (o.errorType === "timeout" ? "policy_timeout" : "policy_unavailable") : o.errorType === "timeout" ? "timeout_error" : "overloaded_error";
+    const expected = s.format === "openai" ? (o.errorType === "timeout" ? "policy_timeout" : "policy_unavailable") : o.errorType === "timeout" ? "timeout_error" : "overloaded_error";
     if (r.errorType !== expected) p(`error type ${r.errorType}, expected ${expected}`);
     if (bypassed(r)) p(`bypassed: ${JSON.stringify(r.texts)}`);
     // Delivered chunks ⊆ approved: an upper-case prefix of the answer, in order.
@@ -192,7 +188,9 @@ describe("CP-10: network faults between gateway and control plane (TCP fault pro
 
   it("black hole: calls fail at the verdict deadline; once it clears, calls succeed", async () => {
     const struck = await strike("CP-10 black hole", () => proxy.mode("blackhole"));
-    await judge([{ scenario: "CP-10 black hole", struck, expect: { errorType: "timeout", reason: "timeout", within: [TIMEOUT_MS - 200, TIMEOUT_MS + 1500] } }], async () => proxy.mode("pass"));
+    await judge([{ scenario: "CP-10 black hole", struck, expect: { errorType: "timeout", reason: "timeout", within: [TIMEOUT_MS - 200, TIMEOUT_MS + 1500] } }], async () =>
+      proxy.mode("pass"),
+    );
   });
 
   it("200 ms latency each way: calls succeed, and the added latency is reported", async () => {

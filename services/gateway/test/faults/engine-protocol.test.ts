@@ -1,17 +1,21 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { grpc } from "@luthien/protocol";
+import { createMockControl, runScenario, startFakeEngine, startService, type FakeEngine, type FakeEngineAction, type MockControl, type RunningService } from "@luthien/testkit";
 import {
-  createMockControl,
-  runScenario,
-  startFakeEngine,
-  startService,
-  type FakeEngine,
-  type FakeEngineAction,
-  type MockControl,
-  type RunningService,
-} from "@luthien/testkit";
-import { MOCK_SCRIPT, WORDS, bypassed, call, failedClosed, recovery, succeeded, unexpectedAnswersLogged, unexpectedAnswersMetric, upperCaseEvent, type CallResult, type ClientFormat } from "./harness";
+  MOCK_SCRIPT,
+  WORDS,
+  bypassed,
+  call,
+  failedClosed,
+  recovery,
+  succeeded,
+  unexpectedAnswersLogged,
+  unexpectedAnswersMetric,
+  upperCaseEvent,
+  type CallResult,
+  type ClientFormat,
+} from "./harness";
 
 /**
  * Control-plane faults a misbehaving engine causes on the policy stream itself (CP-04, CP-05, CP-07, CP-08), with a
@@ -115,7 +119,10 @@ async function runFaulty(s: Scenario): Promise<void> {
   for (const mode of ["closed", "open"] as const) for (const phase of ["req", "mid"] as const) for (const format of ["openai", "anthropic"] as const) combos.push({ mode, phase, format });
   const results = await Promise.all(combos.map((c) => call(gateways[c.mode].url, { format: c.format, stream: true, tag: tagOf(s.id, c.phase, c.mode, c.format) })));
   const seen = JSON.stringify(await mockControl.requests());
-  const problems = new Map<Mode, string[]>([["closed", []], ["open", []]]);
+  const problems = new Map<Mode, string[]>([
+    ["closed", []],
+    ["open", []],
+  ]);
   results.forEach((r, i) => {
     const c = combos[i]!;
     problems.get(c.mode)!.push(...check(s, c.mode, c.phase, r, seen.includes(`tag:${tagOf(s.id, c.phase, c.mode, c.format)}`)));
@@ -194,7 +201,9 @@ describe("CP-07: answers that do not fit are never applied", () => {
     for (const mode of ["closed", "open"] as const) {
       await runScenario({ suite: SUITE, scenario: id, failMode: mode }, async (rec) => {
         const runs = await Promise.all(
-          (["req", "mid"] as const).flatMap((phase) => (["openai", "anthropic"] as const).map((format) => call(gateways[mode].url, { format, stream: true, tag: tagOf(id, phase, mode, format) }))),
+          (["req", "mid"] as const).flatMap((phase) =>
+            (["openai", "anthropic"] as const).map((format) => call(gateways[mode].url, { format, stream: true, tag: tagOf(id, phase, mode, format) })),
+          ),
         );
         rec.bypasses = runs.filter(bypassed).length;
         for (const r of runs) {
@@ -223,7 +232,9 @@ describe("CP-09: answers of the right kind that say nothing usable", () => {
     for (const mode of ["closed", "open"] as const) {
       await runScenario({ suite: SUITE, scenario: id, failMode: mode }, async (rec) => {
         const runs = await Promise.all(
-          (["openai", "anthropic"] as const).flatMap((format) => [false, true].map((stream) => call(gateways[mode].url, { format, stream, tag: tagOf(id, phase, mode, `${format}${stream}`) }))),
+          (["openai", "anthropic"] as const).flatMap((format) =>
+            [false, true].map((stream) => call(gateways[mode].url, { format, stream, tag: tagOf(id, phase, mode, `${format}${stream}`) })),
+          ),
         );
         // A response verdict exists only for non-streaming calls; streams get theirs per event and stay correct.
         const hit = runs.filter((r) => phase === "req" || !r.stream);

@@ -28,8 +28,7 @@ let enginePort: number;
 let policyFile: string;
 const gateways = {} as Record<Mode, RunningService>;
 
-const startEngine = (): Promise<RunningService> =>
-  startService("control-plane", { env: { POLICY_CONFIG: policyFile, CONTROL_PLANE_PORT: String(enginePort), NATS_URL: nats.url } });
+const startEngine = (): Promise<RunningService> => startService("control-plane", { env: { POLICY_CONFIG: policyFile, CONTROL_PLANE_PORT: String(enginePort), NATS_URL: nats.url } });
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "luthien-accounting-"));

@@ -45,8 +45,7 @@ export interface OpenDatabaseOptions {
 // 57 operator intervention (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57014 canceled),
 // 58 system error (I/O).
 const TRANSIENT_SQLSTATE_CLASSES = new Set(["08", "40", "53", "57", "58"]);
-const TRANSIENT_MESSAGES =
-  /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|Connection ended|connection error|ECONNREFUSED|ECONNRESET/i;
+const TRANSIENT_MESSAGES = /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|Connection ended|connection error|ECONNREFUSED|ECONNRESET/i;
 
 /**
  * Whether a driver error means "the database is unreachable or going away, try again later" rather than "the
@@ -217,10 +216,9 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
       client = await PGlite.create({ startParams });
     }
   } catch (err) {
-    throw new DatabaseStartError(
-      `cannot open the embedded database in ${config.dataDir ?? "memory"} (is another monitor using it?): ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
+    throw new DatabaseStartError(`cannot open the embedded database in ${config.dataDir ?? "memory"} (is another monitor using it?): ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   const db = drizzlePglite({ client, schema });
   try {
@@ -243,7 +241,13 @@ async function ping(db: MonitorDb, timeoutMs = 2000): Promise<boolean> {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([db.execute(sql`select 1`).then(() => true, () => false), timeout]);
+    return await Promise.race([
+      db.execute(sql`select 1`).then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -4,18 +4,7 @@
  * (PostgreSQL 15 and PGlite's 18): no extensions.
  */
 import { sql } from "drizzle-orm";
-import {
-  bigint,
-  boolean,
-  customType,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  text,
-  timestamp,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 
@@ -40,11 +29,7 @@ export const events = pgTable(
      */
     storedAs: text("stored_as"),
   },
-  (t) => [
-    index("events_call_id_seq_idx").on(t.callId, t.seq),
-    index("events_type_idx").on(t.type),
-    index("events_time_idx").on(t.time),
-  ],
+  (t) => [index("events_call_id_seq_idx").on(t.callId, t.seq), index("events_type_idx").on(t.type), index("events_time_idx").on(t.time)],
 );
 
 /**

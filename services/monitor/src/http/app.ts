@@ -203,7 +203,10 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
         logger.warn("API requests fail: the database is unavailable", { error: rootCauseMessage(err) });
       }
       if (!res.headersSent) {
-        res.status(503).set("Retry-After", "2").json({ error: { type: "database_unavailable", message: "the database is unavailable; try again shortly" } });
+        res
+          .status(503)
+          .set("Retry-After", "2")
+          .json({ error: { type: "database_unavailable", message: "the database is unavailable; try again shortly" } });
       }
       return;
     }
