@@ -101,6 +101,17 @@ export interface FakeEngine {
 
 const answerAll: FakeEngineBehaviour = () => undefined;
 
+/** One buffer per size for `oversize`: filling 64 MiB anew per reply costs more than the reply's own trip. */
+const oversizedBuffers = new Map<number, Buffer>();
+function oversized(bytes: number): Buffer {
+  let b = oversizedBuffers.get(bytes);
+  if (b === undefined) {
+    b = Buffer.alloc(bytes, 0x61);
+    oversizedBuffers.set(bytes, b);
+  }
+  return b;
+}
+
 /**
  * A real grpc-js server speaking `luthien.policy.v1.PolicyEngine` (through `@luthien/protocol`), scriptable per
  * message, for fault tests. By default it is a correct engine: a Start gets `continue` in FULL mode with the
@@ -178,7 +189,7 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
             send(m.kind === "chunk" ? { callId: m.callId, replyTo: m.seq, finish: { events: [] } } : { callId: m.callId, replyTo: m.seq, emit: { events: [] } });
             return;
           case "oversize": {
-            const big = Buffer.alloc(action.bytes ?? policyMessageLimit() + 1, 0x61);
+            const big = oversized(action.bytes ?? policyMessageLimit() + 1);
             send(
               m.kind === "start"
                 ? { callId: m.callId, replyTo: m.seq, request: { continue: { requestJson: big, mode: "FULL" } } }

@@ -1,6 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { grpc } from "@luthien/protocol";
+import { grpc, policyMessageLimit } from "@luthien/protocol";
 import { createMockControl, runScenario, startFakeEngine, startService, type FakeEngine, type FakeEngineAction, type MockControl, type RunningService } from "@luthien/testkit";
 import {
   MOCK_SCRIPT,
@@ -24,6 +24,12 @@ import {
  */
 
 const TIMEOUT_MS = 2000;
+/**
+ * The gateways' MAX_BODY_BYTES, which their policy-stream message limit derives from. Lower than the default so
+ * that eight oversize replies at once (CP-08) cost the fake engine milliseconds, not the verdict deadline; one
+ * call at the default limit is checked on its own.
+ */
+const MAX_BODY_BYTES = 1024 * 1024;
 /** The upstream event whose verdict a mid-stream fault replaces (0-based). */
 const MID = 3;
 const SUITE = "control-plane faults: policy stream";
@@ -70,6 +76,7 @@ beforeAll(async () => {
         POLICY_ENGINE_URL: engine.address,
         POLICY_TIMEOUT_MS: String(TIMEOUT_MS),
         POLICY_FAILURE_MODE: mode,
+        MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       },
     });
   [gateways.closed, gateways.open] = await Promise.all([start("closed"), start("open")]);
@@ -250,5 +257,19 @@ describe("CP-09: answers of the right kind that say nothing usable", () => {
 
 describe("CP-08: an engine reply above the policy-stream message limit", () => {
   it("fails closed with a 5xx or an error event, never a pass-through", () =>
-    runFaulty({ id: "CP-08 oversize reply", action: { do: "oversize" }, errorType: "policy_unavailable", reason: "unavailable" }));
+    runFaulty({ id: "CP-08 oversize reply", action: { do: "oversize", bytes: policyMessageLimit(MAX_BODY_BYTES) + 1 }, errorType: "policy_unavailable", reason: "unavailable" }));
+
+  it("at the default limit too: a reply just above it fails the call as unavailable", async () => {
+    const id = "CP-08 default limit";
+    scenarios.set(id, { id, action: { do: "oversize", bytes: policyMessageLimit() + 1 }, errorType: "policy_unavailable", reason: "unavailable" });
+    const gw = await startService("gateway", {
+      env: { OPENAI_UPSTREAM_URL: `${mock.url}/v1`, ANTHROPIC_UPSTREAM_URL: mock.url, POLICY_ENGINE_URL: engine.address, POLICY_FAILURE_MODE: "closed" },
+    });
+    try {
+      const r = await call(gw.url, { format: "openai", stream: true, tag: tagOf(id, "req", "closed", "openai") });
+      expect([r.status, r.errorType, bypassed(r)]).toEqual([503, "policy_unavailable", false]);
+    } finally {
+      await gw.stop();
+    }
+  });
 });

@@ -99,7 +99,9 @@ describe("events accounting through engine and NATS faults", () => {
     // NATS goes away while the engine comes back: events wait in the gateways' outboxes.
     await nats.stop();
     engine = await startEngine();
-    await waitFor(async () => (await fetch(`${gateways.closed.url}/ready`)).status === 200, { timeoutMs: 10_000, what: "the engine to be back" });
+    // Both gateways: one still reconnecting would see the frozen engine below as unreachable, not as late.
+    const ready = async (m: "closed" | "open"): Promise<boolean> => (await fetch(`${gateways[m].url}/ready`)).status === 200;
+    await waitFor(async () => (await ready("closed")) && (await ready("open")), { timeoutMs: 10_000, what: "the engine to be back" });
     for (let i = 0; i < 3; i++) await both();
     // The engine freezes (NATS still away): verdicts time out.
     engine.signal("SIGSTOP");
