@@ -50,9 +50,14 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
     if (v !== undefined && !k.startsWith("JEST") && k !== "NODE_OPTIONS") env[k] = v;
   }
   // Tests publish activity only to a NATS they started themselves (NATS_URL in `env`), never the machine's own.
-  // Nothing else is overridden: services run with the operator's defaults (the control plane's metrics port
-  // included, which a second engine on the host must survive), so the tests see what operators see.
-  Object.assign(env, { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" }, options.env ?? {});
+  // A gateway runs with AUTH_MODE=off unless the test sets auth: most tests are about something else, and the
+  // default (client_key: no gateway key, 401) has its own tests (auth-default.test.ts). Nothing else is overridden:
+  // services run with the operator's defaults (the control plane's metrics port included, which a second engine on
+  // the host must survive), so the tests see what operators see.
+  const harness: Record<string, string> = { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" };
+  const wantsAuth = options.env !== undefined && ("AUTH_MODE" in options.env || "GATEWAY_API_KEYS" in options.env || "KEYS_NATS_URL" in options.env);
+  if (name === "gateway" && !wantsAuth) harness["AUTH_MODE"] = "off";
+  Object.assign(env, harness, options.env ?? {});
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(REPO_ROOT, "services", name, "dist", "main.js")], {
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -4,7 +4,8 @@ import type { Duplex } from "node:stream";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
 import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
-import { createAuthMiddleware, createClientAuth, presentedCredential } from "./identity/auth";
+import type { KeyDirectory } from "@luthien/keys";
+import { createAuthMiddleware, createClientAuth, gatewayKeyHeader, presentedCredential } from "./identity/auth";
 import { createBatchHandlers } from "./routes/batches";
 import { createCallHandler } from "./routes/call-handler";
 import { anthropicApi, CLIENT_APIS, looksLikeAnthropic, openaiApi, type ClientApi } from "./formats/client-api";
@@ -37,12 +38,14 @@ function apiOf(req: Request): ClientApi {
  * Builds the gateway's Express app and its engine client. `listen` is the caller's job.
  * @param activity where activity events go @default nowhere
  * @param metrics what `GET /metrics` serves @default the gateway's metrics without process metrics or publisher counters
+ * @param keys the watched virtual-key directory @default none: static keys only
  */
 export function createGateway(
   config: GatewayConfig,
   logger: Logger,
   activity: ActivitySink = NO_ACTIVITY,
   metrics: GatewayMetrics = createGatewayMetrics({ processMetrics: false }),
+  keys?: KeyDirectory,
 ): Gateway {
   const engines = createEnginePools({
     routing: config.routing,
@@ -55,9 +58,12 @@ export function createGateway(
     metrics: metrics.engine,
   });
   const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
-  const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode });
+  const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode, ...(keys !== undefined ? { directory: keys } : {}) });
   const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
-  if (!auth.enforced) logger.warn("GATEWAY_API_KEYS is empty: calls without a credential use the server's provider keys");
+  if (config.authMode === "off") logger.warn("AUTH_MODE=off: every caller is served with the server's provider keys, no gateway key asked");
+  else if (config.apiKeys.length === 0 && keys === undefined) {
+    logger.warn("no gateway keys (GATEWAY_API_KEYS empty, virtual keys off): every call is refused unless it passes its own credential through", { authMode: config.authMode });
+  }
   for (const pool of config.routing.engines.values()) {
     if (pool.failureMode === "open") logger.warn("policy engine pool fails open: its calls are served without policy when it fails", { pool: pool.name });
   }
@@ -185,7 +191,9 @@ function publishRefused(sink: ActivitySink, req: Request, res: Response, api: Cl
 function redactorFor(secrets: SecretRedactor, req: Request, res: Response): (text: string) => string {
   // Presented but refused (a 401) is still the caller's secret.
   const presented = presentedCredential(req);
-  return secrets.forCaller(res.locals.call.auth?.credential ?? presented);
+  const forCaller = secrets.forCaller(res.locals.call.auth?.credential ?? presented);
+  const header = gatewayKeyHeader(req);
+  return header === undefined ? forCaller : (text) => secrets.redact(forCaller(text), [header]);
 }
 
 /**

@@ -41,8 +41,15 @@ export interface GatewayConfig {
   policyWindow: number;
   /** GATEWAY_API_KEYS: the gateway's own client keys. */
   apiKeys: string[];
-  /** AUTH_MODE @default "both" */
+  /** AUTH_MODE (`both`, the old name of `passthrough`, is read as it). @default "client_key" */
   authMode: AuthMode;
+  /**
+   * KEYS_NATS_URL: the NATS whose JetStream KV bucket `luthien-keys` holds the virtual keys; "off" accepts static keys
+   * only. @default NATS_URL
+   */
+  keysUrl: string;
+  /** KEYS_STALE_AFTER_MS: cut off from the key store this long, the gateway refuses virtual keys. @default 2000 */
+  keysStaleAfterMs: number;
   /**
    * GATEWAY_ALLOWED_ORIGINS: web origins (`scheme://host[:port]`) whose pages may call the gateway from a browser;
    * any other request carrying `Origin`, or `Sec-Fetch-Site: cross-site`/`same-site`, gets 403. @default none
@@ -107,6 +114,11 @@ function readOrigin(entry: string): string {
   return origin;
 }
 
+function readAuthMode(env: Record<string, string | undefined>): AuthMode {
+  const mode = envEnum("AUTH_MODE", ["client_key", "passthrough", "both", "off"] as const, "client_key", env);
+  return mode === "both" ? "passthrough" : mode;
+}
+
 /** @throws ConfigError naming the bad variable or field */
 export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const headersTimeoutMs = envInt("GATEWAY_HEADERS_TIMEOUT_MS", 15000, env);
@@ -127,7 +139,9 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     policyStreams: Math.max(1, envInt("POLICY_STREAMS", 4, env)),
     policyWindow: Math.max(1, envInt("POLICY_WINDOW", 32, env)),
     apiKeys: envList("GATEWAY_API_KEYS", env),
-    authMode: envEnum("AUTH_MODE", ["client_key", "passthrough", "both"] as const, "both", env),
+    authMode: readAuthMode(env),
+    keysUrl: envString("KEYS_NATS_URL", envString("NATS_URL", "nats://127.0.0.1:4222", env), env),
+    keysStaleAfterMs: envInt("KEYS_STALE_AFTER_MS", 2000, env),
     allowedOrigins: envList("GATEWAY_ALLOWED_ORIGINS", env).map(readOrigin),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
     maxBodyBytes: envInt("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, env),

@@ -6,6 +6,8 @@ import { ConversionError, StreamProtocolError } from "@luthien/wire";
 export abstract class GatewayError extends Error {
   abstract readonly status: number;
   abstract readonly type: string;
+  /** Headers the answer carries (`retry-after`). */
+  readonly headers: Record<string, string> = {};
 }
 
 /** The client's request is malformed (bad JSON, missing fields). */
@@ -19,13 +21,37 @@ export class InvalidRequestError extends GatewayError {
   }
 }
 
-/** No key, or a key that is not one of `GATEWAY_API_KEYS`. */
+/** No key, a key that is not a gateway key, or one revoked, expired or used beyond its scope. Never echoes the key. */
 export class AuthenticationError extends GatewayError {
   readonly status = 401;
   readonly type = "authentication_error";
-  constructor() {
-    super("invalid or missing API key");
+  constructor(message = "invalid or missing API key") {
+    super(message);
     this.name = "AuthenticationError";
+  }
+}
+
+/** A valid gateway key asked for what its scope does not allow (a model, a route, more tokens). */
+export class PermissionError extends GatewayError {
+  readonly status = 403;
+  readonly type = "permission_error";
+  constructor(message: string) {
+    super(message);
+    this.name = "PermissionError";
+  }
+}
+
+/**
+ * A virtual key was presented while the gateway's key directory cannot vouch for it (not loaded yet, or cut off from
+ * the store past its grace): refused, since it could have been revoked meanwhile. Retryable.
+ */
+export class KeyStoreUnavailableError extends GatewayError {
+  readonly status = 503;
+  readonly type = "key_store_unavailable";
+  constructor() {
+    super("the gateway cannot check virtual keys right now (its key store is unreachable); retry shortly");
+    this.name = "KeyStoreUnavailableError";
+    this.headers["retry-after"] = "1";
   }
 }
 
@@ -223,7 +249,7 @@ export function toHttpError(err: unknown, options: ToHttpErrorOptions = {}): Htt
 
 function mapError(err: unknown): HttpError {
   const make = (status: number, type: string, message: string, code: string | null = null): HttpError => ({ status, type, message, code, headers: {} });
-  if (err instanceof GatewayError) return make(err.status, err.type, err.message);
+  if (err instanceof GatewayError) return { ...make(err.status, err.type, err.message), headers: { ...err.headers } };
   if (err instanceof ConversionError) return make(400, "invalid_request_error", err.message);
   if (err instanceof StreamProtocolError) return make(502, "policy_stream_invalid", `the policy produced an invalid stream: ${err.message}`);
   if (err instanceof ClientGoneError || err instanceof OpenAI.APIUserAbortError || err instanceof Anthropic.APIUserAbortError) {

@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
 import { createEventPublisher } from "@luthien/events";
+import { watchKeyDirectory } from "@luthien/keys";
 import { shareMetricsWithPrimary, startTracing } from "@luthien/telemetry";
 import { configureServer, createGateway } from "./app";
 import { readGatewayConfig, type GatewayConfig } from "./config";
@@ -18,7 +19,9 @@ function main(config: GatewayConfig): void {
   const publisher = config.natsUrl === "off" ? undefined : createEventPublisher({ url: config.natsUrl, source: "gateway", logger });
   const metrics = createGatewayMetrics(publisher !== undefined ? { publisher } : {});
   if (cluster.isWorker) shareMetricsWithPrimary(metrics.registry);
-  const gateway = createGateway(config, logger, publisher, metrics);
+  // Virtual keys are refused until the directory's first load: a gateway that starts with the store down fails closed.
+  const keys = config.keysUrl === "off" ? undefined : watchKeyDirectory({ url: config.keysUrl, staleAfterMs: config.keysStaleAfterMs, logger });
+  const gateway = createGateway(config, logger, publisher, metrics, keys);
   const server = gateway.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.notice("listening", {
@@ -45,6 +48,7 @@ function main(config: GatewayConfig): void {
     await drained;
     clearTimeout(grace);
     gateway.close();
+    await keys?.close();
     await publisher?.close();
     // Last: the spans of the calls that just drained go out with it.
     await tracing.shutdown();

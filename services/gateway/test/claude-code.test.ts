@@ -140,6 +140,9 @@ describe("AUTH_MODE: which credential the provider sees", () => {
     "own API key as x-api-key": { "x-api-key": "sk-ant-user-own" },
     "OAuth token as Bearer": { authorization: "Bearer sk-ant-oat01-user-token" },
     "no credential": {},
+    "OAuth token beside the gateway key header": { authorization: "Bearer sk-ant-oat01-user-token", "x-luthien-api-key": GATEWAY_KEY },
+    "OAuth token beside a wrong gateway key header": { authorization: "Bearer sk-ant-oat01-user-token", "x-luthien-api-key": "not-a-gateway-key" },
+    "gateway key header alone": { "x-luthien-api-key": GATEWAY_KEY },
   } as const;
   type Cred = keyof typeof credentials;
   const server = { "x-api-key": SERVER_KEY };
@@ -150,13 +153,20 @@ describe("AUTH_MODE: which credential the provider sees", () => {
       "own API key as x-api-key": 401,
       "OAuth token as Bearer": 401,
       "no credential": 401,
+      // A static key carries no passthrough scope: only AUTH_MODE=passthrough lets the caller's own login through.
+      "OAuth token beside the gateway key header": 401,
+      "OAuth token beside a wrong gateway key header": 401,
+      "gateway key header alone": server,
     },
     passthrough: {
-      "gateway key as x-api-key": { "x-api-key": GATEWAY_KEY },
-      "gateway key as Bearer": { authorization: `Bearer ${GATEWAY_KEY}` },
+      "gateway key as x-api-key": server,
+      "gateway key as Bearer": server,
       "own API key as x-api-key": { "x-api-key": "sk-ant-user-own" },
       "OAuth token as Bearer": { authorization: "Bearer sk-ant-oat01-user-token" },
       "no credential": 401,
+      "OAuth token beside the gateway key header": { authorization: "Bearer sk-ant-oat01-user-token" },
+      "OAuth token beside a wrong gateway key header": 401,
+      "gateway key header alone": server,
     },
     both: {
       "gateway key as x-api-key": server,
@@ -164,6 +174,9 @@ describe("AUTH_MODE: which credential the provider sees", () => {
       "own API key as x-api-key": { "x-api-key": "sk-ant-user-own" },
       "OAuth token as Bearer": { authorization: "Bearer sk-ant-oat01-user-token" },
       "no credential": 401,
+      "OAuth token beside the gateway key header": { authorization: "Bearer sk-ant-oat01-user-token" },
+      "OAuth token beside a wrong gateway key header": 401,
+      "gateway key header alone": server,
     },
   };
   const cases = modes.flatMap((mode) => (Object.keys(credentials) as Cred[]).map((cred) => [mode, cred] as const));
@@ -188,6 +201,9 @@ describe("AUTH_MODE: which credential the provider sees", () => {
     }
     expect(res.status).toBe(200);
     const seen = await lastRecord(stack);
+    // The gateway key is ours: it never reaches the provider, whatever header it came in.
+    expect(JSON.stringify(seen.headers)).not.toContain(GATEWAY_KEY);
+    expect(seen.headers["x-luthien-api-key"]).toBeUndefined();
     const auth = { "x-api-key": seen.headers["x-api-key"], authorization: seen.headers["authorization"] };
     expect(Object.fromEntries(Object.entries(auth).filter(([, v]) => v !== undefined))).toEqual(want);
   });

@@ -1,32 +1,45 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import { AuthenticationError, GatewayError } from "../errors";
+import { KEY_SECRET_PREFIX, type KeyDirectory, type KeyRecord } from "@luthien/keys";
+import { AuthenticationError, GatewayError, KeyStoreUnavailableError } from "../errors";
 
 /**
- * - `client_key`: callers must present a gateway key; the provider gets the server's own key.
- * - `passthrough`: the caller's own credential goes upstream unchanged (no gateway key check).
- * - `both`: a gateway key is swapped for the server's key; any other credential passes through.
+ * - `client_key` (default): every call needs a gateway key — static (`GATEWAY_API_KEYS`) or virtual (`pnpm luthien
+ *   keys create`); the provider gets the server's own key, or the caller's own credential beside a key whose scope
+ *   allows it (`x-luthien-api-key` carries the gateway key then).
+ * - `passthrough`: a gateway key still gets the server's key, and any other credential goes upstream unchanged.
+ * - `off`: no auth at all; every caller gets the server's keys. For a laptop only (warned at start).
  */
-export type AuthMode = "client_key" | "passthrough" | "both";
+export type AuthMode = "client_key" | "passthrough" | "off";
+
+/** Our header for the gateway key when `Authorization` / `x-api-key` carry the caller's own provider credential. */
+export const GATEWAY_KEY_HEADER = "x-luthien-api-key";
 
 /** The credential a provider call carries. `api-key` travels as `x-api-key`, `bearer` as `Authorization: Bearer`. */
 export type UpstreamCredential = { kind: "server" } | { kind: "api-key" | "bearer"; value: string };
 
 export interface CallAuth {
-  /** A stable, non-secret id of the caller's credential ("" when auth is off and none was presented). */
+  /**
+   * A stable, non-secret id of the caller: a virtual key's `vk_…` id, a static key's `key_…` digest prefix, a
+   * passed-through credential's digest prefix; "" with `AUTH_MODE=off`.
+   */
   keyId: string;
+  /** The virtual key's owner; "" for static keys and passed-through credentials. */
+  owner: string;
+  /** The virtual key's record (scopes, limits), when the call came with one. */
+  key: KeyRecord | undefined;
   credential: UpstreamCredential;
 }
 
 export interface ClientAuth {
-  /** False when no gateway keys are configured and the mode does not require a caller credential. */
-  readonly enforced: boolean;
+  readonly mode: AuthMode;
   /**
-   * Who is calling and what goes upstream, or undefined when the call must be refused (401). Gateway keys are
-   * compared as SHA-256 digests with `timingSafeEqual` against every configured key, so neither the length nor
-   * the position of a mismatch shows in the timing.
+   * Who is calling and what goes upstream. Static keys are compared as SHA-256 digests with `timingSafeEqual`
+   * against every configured key; virtual keys are looked up by digest in the watched directory.
+   * @throws AuthenticationError (401) for a credential that is not a usable gateway key where one is required
+   * @throws KeyStoreUnavailableError (503) for a virtual key while the key directory cannot vouch for it
    */
-  authenticate(req: Request): CallAuth | undefined;
+  authenticate(req: Request): CallAuth;
 }
 
 /** The non-secret id of a credential: `key_` and 12 hex digits of its SHA-256. Safe for logs, events and policies. */
@@ -48,27 +61,73 @@ export function presentedCredential(req: Request): { kind: "api-key" | "bearer";
   return typeof x === "string" && x !== "" ? { kind: "api-key", value: x } : undefined;
 }
 
-export function createClientAuth(options: { keys: readonly string[]; mode: AuthMode }): ClientAuth {
-  const { mode } = options;
-  const digests = options.keys.map((k) => ({ digest: createHash("sha256").update(k).digest(), id: keyIdOf(k) }));
-  const gatewayKeyId = (value: string): string | undefined => {
+/** The gateway key in {@link GATEWAY_KEY_HEADER}, when sent. */
+export function gatewayKeyHeader(req: Request): string | undefined {
+  const v = req.headers[GATEWAY_KEY_HEADER];
+  const s = typeof v === "string" ? v.trim() : undefined;
+  return s !== undefined && s !== "" ? s : undefined;
+}
+
+/** Options of {@link createClientAuth}. */
+export interface ClientAuthOptions {
+  /** GATEWAY_API_KEYS. */
+  keys: readonly string[];
+  mode: AuthMode;
+  /** The watched store of virtual keys. @default none: only static keys */
+  directory?: KeyDirectory;
+}
+
+type GatewayKey = { id: string; owner: string; record: KeyRecord | undefined; passthrough: boolean };
+
+export function createClientAuth(options: ClientAuthOptions): ClientAuth {
+  const { mode, directory } = options;
+  const statics = options.keys.map((k) => ({ digest: createHash("sha256").update(k).digest(), id: keyIdOf(k) }));
+  const staticKey = (value: string): string | undefined => {
     const digest = createHash("sha256").update(value).digest();
     let found: string | undefined;
-    for (const d of digests) if (timingSafeEqual(d.digest, digest) && found === undefined) found = d.id;
+    for (const d of statics) if (timingSafeEqual(d.digest, digest) && found === undefined) found = d.id;
     return found;
   };
-  const enforced = mode === "passthrough" || digests.length > 0;
+  /** The gateway key `value` is, undefined when it is none; throws when it is one that may not be used. */
+  const gatewayKey = (value: string): GatewayKey | undefined => {
+    const id = staticKey(value);
+    if (id !== undefined) return { id, owner: "", record: undefined, passthrough: mode === "passthrough" };
+    if (directory === undefined) return undefined;
+    const found = directory.lookup(value);
+    switch (found.kind) {
+      case "key":
+        return { id: found.record.id, owner: found.record.owner, record: found.record, passthrough: mode === "passthrough" || found.record.scopes.passthrough === true };
+      case "refused":
+        throw new AuthenticationError(`this gateway key is ${found.reason}`);
+      case "unavailable":
+        // Only a virtual key's own shape is refused: other credentials are not the directory's to vouch for.
+        if (value.startsWith(KEY_SECRET_PREFIX)) throw new KeyStoreUnavailableError();
+        return undefined;
+      case "unknown":
+        return undefined;
+    }
+  };
+  const served = (key: GatewayKey, credential: UpstreamCredential): CallAuth => ({ keyId: key.id, owner: key.owner, key: key.record, credential });
   return {
-    enforced,
+    mode,
     authenticate(req) {
+      if (mode === "off") return { keyId: "", owner: "", key: undefined, credential: { kind: "server" } };
       const presented = presentedCredential(req);
-      if (presented === undefined) return enforced ? undefined : { keyId: "", credential: { kind: "server" } };
-      if (mode === "passthrough") return { keyId: keyIdOf(presented.value), credential: presented };
-      const id = digests.length > 0 ? gatewayKeyId(presented.value) : undefined;
-      if (id !== undefined) return { keyId: id, credential: { kind: "server" } };
-      if (mode === "both") return { keyId: keyIdOf(presented.value), credential: presented };
-      // client_key: with no keys configured auth is off and the server's key is used.
-      return digests.length === 0 ? { keyId: "", credential: { kind: "server" } } : undefined;
+      const header = gatewayKeyHeader(req);
+      if (header !== undefined) {
+        const key = gatewayKey(header);
+        if (key === undefined) throw new AuthenticationError("invalid gateway key");
+        if (presented === undefined || presented.value === header) return served(key, { kind: "server" });
+        if (!key.passthrough) {
+          throw new AuthenticationError("this gateway key may not carry a provider credential (its scope does not allow passthrough)");
+        }
+        return served(key, presented);
+      }
+      if (presented === undefined) throw new AuthenticationError("missing API key");
+      const key = gatewayKey(presented.value);
+      if (key !== undefined) return served(key, { kind: "server" });
+      if (mode === "passthrough") return { keyId: keyIdOf(presented.value), owner: "", key: undefined, credential: presented };
+      throw new AuthenticationError("invalid API key: not a gateway key (provider credentials pass through only with AUTH_MODE=passthrough or a key scoped for it)");
     },
   };
 }
@@ -139,9 +198,7 @@ export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOp
   const allowed = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
   const requireAuth = (req: Request, res: Response, next: NextFunction): void => {
     if (checkBrowserOrigin(req, res, allowed)) return;
-    const who = auth.authenticate(req);
-    if (who === undefined) throw new AuthenticationError();
-    res.locals.call.auth = who;
+    res.locals.call.auth = auth.authenticate(req);
     next();
   };
   authMiddlewares.add(requireAuth);

@@ -1,0 +1,174 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { KV } from "@nats-io/kv";
+import { connectBucket, KEYS_BUCKET } from "./internal/nats";
+import { digestOf, keyRefusal, parseKeyRecord, type KeyRecord } from "./record";
+
+/** What a presented secret turned out to be. */
+export type KeyLookup =
+  | { kind: "key"; record: KeyRecord }
+  /** Revoked or expired: known, and refused. */
+  | { kind: "refused"; record: KeyRecord; reason: "revoked" | "expired" }
+  /** Not a virtual key (it may still be a static one, or the caller's own provider credential). */
+  | { kind: "unknown" }
+  /** The directory cannot vouch for what it holds: not loaded yet, or cut off from the store past its grace. */
+  | { kind: "unavailable" };
+
+export interface DirectoryLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Options of {@link watchKeyDirectory}. */
+export interface KeyDirectoryOptions {
+  /** NATS servers, comma-separated. */
+  url: string;
+  /** @default "luthien-keys" */
+  bucket?: string;
+  /**
+   * How long after losing the store the directory still answers from what it holds. Past it every virtual key is
+   * `unavailable`: a revocation could have been missed. @default 2000 (the revocation bound)
+   */
+  staleAfterMs?: number;
+  logger: DirectoryLogger;
+  /** Called after every change the watch applied (tests, metrics). */
+  onChange?: (record: KeyRecord | undefined, id: string) => void;
+}
+
+/** A gateway's view of the key store: every record, by digest, kept current by a KV watch. */
+export interface KeyDirectory {
+  /** Synchronous: a map lookup on the secret's SHA-256, no store round trip per call. */
+  lookup(secret: string, now?: number): KeyLookup;
+  /** True once the first full load arrived and the watch is current (or within its grace). */
+  readonly ready: boolean;
+  /** Resolves at the first full load. */
+  loaded(signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+const RETRY_MS = 500;
+
+/**
+ * Connects (and keeps reconnecting) to the store and watches its bucket. Until the first load arrives, and while the
+ * store is out of reach for longer than `staleAfterMs`, every lookup of a virtual key is `unavailable` — the caller
+ * refuses it — so a gateway that starts with the store down, or is cut off from it, never serves a revoked key.
+ * After a reconnect the whole bucket is read again before the directory answers from it.
+ */
+export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
+  const staleAfterMs = options.staleAfterMs ?? 2000;
+  const logger = options.logger;
+  let byDigest = new Map<string, KeyRecord>();
+  let current = false;
+  let lostAt: number | undefined;
+  let closed = false;
+  let nc: NatsConnection | undefined;
+  let stopWatch: (() => void) | undefined;
+  let markLoaded: () => void = () => undefined;
+  const firstLoad = new Promise<void>((resolve) => (markLoaded = resolve));
+
+  let loadedOnce = false;
+  const usable = (now: number): boolean => current || (loadedOnce && lostAt !== undefined && now - lostAt < staleAfterMs);
+
+  /** One watch: its initial values build a new map that replaces the old one at once, then updates edit it. */
+  const watch = async (kv: KV): Promise<void> => {
+    const iter = await kv.watch();
+    stopWatch = () => iter.stop();
+    const building = new Map<string, KeyRecord>();
+    const byId = new Map<string, string>();
+    let live = false;
+    const goLive = (): void => {
+      if (live) return;
+      live = true;
+      byDigest = building;
+      current = true;
+      lostAt = undefined;
+      loadedOnce = true;
+      markLoaded();
+      logger.info("key directory loaded", { keys: building.size });
+    };
+    if ((await kv.status()).values === 0) goLive();
+    for await (const e of iter) {
+      const oldDigest = byId.get(e.key);
+      if (oldDigest !== undefined) building.delete(oldDigest);
+      byId.delete(e.key);
+      let record: KeyRecord | undefined;
+      if (e.operation === "PUT") {
+        try {
+          record = parseKeyRecord(e.json());
+          building.set(record.digest, record);
+          byId.set(e.key, record.digest);
+        } catch (err) {
+          // Dropped, so the key is refused: a record this gateway cannot read grants nothing.
+          logger.warn("key record ignored: it does not parse", { id: e.key, error: (err as Error).message });
+        }
+      }
+      if (e.isUpdate) goLive();
+      if (live) options.onChange?.(record, e.key);
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    while (!closed) {
+      try {
+        const conn = await connectBucket({ url: options.url, bucket: options.bucket ?? KEYS_BUCKET, name: "luthien-keys", timeoutMs: 5000, forever: true });
+        nc = conn.nc;
+        if (closed) break;
+        void (async () => {
+          for await (const s of conn.nc.status()) {
+            if (s.type === "disconnect") {
+              current = false;
+              lostAt ??= Date.now();
+              logger.warn("key store connection lost: virtual keys are refused after the grace", { staleAfterMs });
+            } else if (s.type === "reconnect") {
+              // The watch may have missed changes while away: read the whole bucket again.
+              stopWatch?.();
+            }
+          }
+        })();
+        while (!closed && !conn.nc.isClosed()) {
+          try {
+            await watch(conn.kv);
+          } catch (err) {
+            logger.warn("key directory watch failed; retrying", { error: (err as Error).message });
+          }
+          if (closed) break;
+          current = false;
+          lostAt ??= Date.now();
+          await new Promise((r) => setTimeout(r, RETRY_MS));
+        }
+      } catch (err) {
+        if (closed) break;
+        logger.warn("key store unreachable; virtual keys are refused until it answers", { error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
+    }
+  };
+  void run();
+
+  return {
+    lookup(secret, now = Date.now()) {
+      if (!usable(now)) return { kind: "unavailable" };
+      const record = byDigest.get(digestOf(secret));
+      if (record === undefined) return { kind: "unknown" };
+      const reason = keyRefusal(record, now);
+      return reason === undefined ? { kind: "key", record } : { kind: "refused", record, reason };
+    },
+    get ready() {
+      return usable(Date.now());
+    },
+    loaded(signal) {
+      if (signal === undefined) return firstLoad;
+      return Promise.race([
+        firstLoad,
+        new Promise<void>((_, reject) => {
+          if (signal.aborted) reject(signal.reason);
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+      ]);
+    },
+    async close() {
+      closed = true;
+      stopWatch?.();
+      await nc?.close().catch(() => undefined);
+    },
+  };
+}
