@@ -3,6 +3,7 @@
  * `pnpm luthien <command>`: small operator tools over the built packages (run `pnpm build` first).
  *
  *   pnpm luthien tail [filter] [--json]   prints activity events as they are published
+ *   pnpm luthien keys <verb> …            virtual gateway keys (scripts/luthien-keys.js)
  *
  * `filter` picks subjects under `luthien.activity.`: `policy.>` (every policy event), `call.*`, `call.ended`;
  * omitted, everything. `--json` prints each envelope as one JSON line instead of a summary. NATS_URL says where
@@ -18,6 +19,7 @@ function usage(code) {
   (code === 0 ? console.log : console.error)(
     [
       "usage: pnpm luthien tail [filter] [--json]",
+      "       pnpm luthien keys <create|list|show|revoke|rotate> …   (pnpm luthien keys help)",
       "",
       "  filter   subjects under luthien.activity. — e.g. 'policy.>', 'call.*', 'call.ended' (default: everything)",
       "  --json   one JSON envelope per line instead of a summary",
@@ -106,6 +108,17 @@ const [command, ...args] = process.argv.slice(2);
 switch (command) {
   case "tail":
     tail(args);
+    break;
+  case "keys":
+    require("./luthien-keys")
+      .keys(args)
+      .then(
+        () => process.exit(0),
+        (err) => {
+          console.error(err.message);
+          process.exit(1);
+        },
+      );
     break;
   case undefined:
   case "help":

@@ -10,4 +10,6 @@ export { openKeyStore } from "./store";
 export type { IssuedKey, KeyStore, KeyStoreOptions, NewKey } from "./store";
 export { watchKeyDirectory } from "./directory";
 export type { DirectoryLogger, KeyDirectory, KeyDirectoryOptions, KeyLookup } from "./directory";
-export { KEYS_BUCKET } from "./internal/nats";
+export { createRateLimiter } from "./limiter";
+export type { Admission, RateLimiter, RateLimiterOptions } from "./limiter";
+export { KEYS_BUCKET, LIMITS_BUCKET } from "./internal/nats";

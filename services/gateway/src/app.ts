@@ -4,7 +4,8 @@ import type { Duplex } from "node:stream";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@luthien/runtime";
 import { NO_ACTIVITY, createCallActivity, type ActivitySink } from "./activity";
-import type { KeyDirectory } from "@luthien/keys";
+import type { KeyDirectory, RateLimiter } from "@luthien/keys";
+import { createCallLimits } from "./identity/limits";
 import { createAuthMiddleware, createClientAuth, gatewayKeyHeader, presentedCredential } from "./identity/auth";
 import { createBatchHandlers } from "./routes/batches";
 import { createCallHandler } from "./routes/call-handler";
@@ -38,14 +39,14 @@ function apiOf(req: Request): ClientApi {
  * Builds the gateway's Express app and its engine client. `listen` is the caller's job.
  * @param activity where activity events go @default nowhere
  * @param metrics what `GET /metrics` serves @default the gateway's metrics without process metrics or publisher counters
- * @param keys the watched virtual-key directory @default none: static keys only
+ * @param keys the watched virtual-key directory and the shared rate counters @default none: static keys only
  */
 export function createGateway(
   config: GatewayConfig,
   logger: Logger,
   activity: ActivitySink = NO_ACTIVITY,
   metrics: GatewayMetrics = createGatewayMetrics({ processMetrics: false }),
-  keys?: KeyDirectory,
+  keys: { directory?: KeyDirectory; limiter?: RateLimiter } = {},
 ): Gateway {
   const engines = createEnginePools({
     routing: config.routing,
@@ -58,10 +59,11 @@ export function createGateway(
     metrics: metrics.engine,
   });
   const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
-  const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode, ...(keys !== undefined ? { directory: keys } : {}) });
+  const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode, ...(keys.directory !== undefined ? { directory: keys.directory } : {}) });
+  const limits = createCallLimits({ limiter: keys.limiter, onStoreError: config.limitsOnStoreError, logger, metrics });
   const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
   if (config.authMode === "off") logger.warn("AUTH_MODE=off: every caller is served with the server's provider keys, no gateway key asked");
-  else if (config.apiKeys.length === 0 && keys === undefined) {
+  else if (config.apiKeys.length === 0 && keys.directory === undefined) {
     logger.warn("no gateway keys (GATEWAY_API_KEYS empty, virtual keys off): every call is refused unless it passes its own credential through", { authMode: config.authMode });
   }
   for (const pool of config.routing.engines.values()) {
@@ -92,7 +94,7 @@ export function createGateway(
   });
 
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
-  const requireAuth = createAuthMiddleware(auth, { allowedOrigins: config.allowedOrigins });
+  const requireAuth = createAuthMiddleware(auth, { allowedOrigins: config.allowedOrigins, limits });
   // JSON only (415 otherwise): a browser sends text/plain and form bodies cross-origin without asking first.
   const json = readJsonRequest({ limit: config.maxBodyBytes });
   for (const api of CLIENT_APIS) {

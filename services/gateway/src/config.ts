@@ -50,6 +50,10 @@ export interface GatewayConfig {
   keysUrl: string;
   /** KEYS_STALE_AFTER_MS: cut off from the key store this long, the gateway refuses virtual keys. @default 2000 */
   keysStaleAfterMs: number;
+  /** LIMITS_NATS_URL: the NATS whose KV bucket `luthien-limits` holds the shared rate counters. @default KEYS_NATS_URL */
+  limitsUrl: string;
+  /** LIMITS_ON_STORE_ERROR: a limited key's call while that store fails is denied (503) or allowed unchecked. @default "deny" */
+  limitsOnStoreError: "deny" | "allow";
   /**
    * GATEWAY_ALLOWED_ORIGINS: web origins (`scheme://host[:port]`) whose pages may call the gateway from a browser;
    * any other request carrying `Origin`, or `Sec-Fetch-Site: cross-site`/`same-site`, gets 403. @default none
@@ -127,6 +131,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
   if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(`GATEWAY_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed GATEWAY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
   }
+  const keysUrl = envString("KEYS_NATS_URL", envString("NATS_URL", "nats://127.0.0.1:4222", env), env);
   return {
     host: envString("GATEWAY_HOST", "0.0.0.0", env),
     port: envInt("GATEWAY_PORT", 8000, env),
@@ -140,8 +145,10 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     policyWindow: Math.max(1, envInt("POLICY_WINDOW", 32, env)),
     apiKeys: envList("GATEWAY_API_KEYS", env),
     authMode: readAuthMode(env),
-    keysUrl: envString("KEYS_NATS_URL", envString("NATS_URL", "nats://127.0.0.1:4222", env), env),
+    keysUrl,
+    limitsUrl: envString("LIMITS_NATS_URL", keysUrl, env),
     keysStaleAfterMs: envInt("KEYS_STALE_AFTER_MS", 2000, env),
+    limitsOnStoreError: envEnum("LIMITS_ON_STORE_ERROR", ["deny", "allow"] as const, "deny", env),
     allowedOrigins: envList("GATEWAY_ALLOWED_ORIGINS", env).map(readOrigin),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),
     maxBodyBytes: envInt("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, env),

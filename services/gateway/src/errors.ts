@@ -55,6 +55,28 @@ export class KeyStoreUnavailableError extends GatewayError {
   }
 }
 
+/** A key's rate limit is used up for now: 429, with `retry-after`, before any engine or provider call. */
+export class RateLimitedError extends GatewayError {
+  readonly status = 429;
+  readonly type = "rate_limit_error";
+  constructor(limit: string, retryAfterS: number) {
+    super(`rate limit reached for this key (${limit}); retry after ${retryAfterS} s`);
+    this.name = "RateLimitedError";
+    this.headers["retry-after"] = String(retryAfterS);
+  }
+}
+
+/** The limit store failed and LIMITS_ON_STORE_ERROR=deny (the default): the call is refused, retryable. */
+export class LimitStoreUnavailableError extends GatewayError {
+  readonly status = 503;
+  readonly type = "rate_limiter_unavailable";
+  constructor() {
+    super("the gateway cannot check this key's limits right now; retry shortly");
+    this.name = "LimitStoreUnavailableError";
+    this.headers["retry-after"] = "1";
+  }
+}
+
 /** No such route. */
 export class NotFoundError extends GatewayError {
   readonly status = 404;

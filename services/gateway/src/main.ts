@@ -2,7 +2,7 @@ import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, onShutdown } from "@luthien/runtime";
 import { createEventPublisher } from "@luthien/events";
-import { watchKeyDirectory } from "@luthien/keys";
+import { createRateLimiter, watchKeyDirectory } from "@luthien/keys";
 import { shareMetricsWithPrimary, startTracing } from "@luthien/telemetry";
 import { configureServer, createGateway } from "./app";
 import { readGatewayConfig, type GatewayConfig } from "./config";
@@ -21,7 +21,8 @@ function main(config: GatewayConfig): void {
   if (cluster.isWorker) shareMetricsWithPrimary(metrics.registry);
   // Virtual keys are refused until the directory's first load: a gateway that starts with the store down fails closed.
   const keys = config.keysUrl === "off" ? undefined : watchKeyDirectory({ url: config.keysUrl, staleAfterMs: config.keysStaleAfterMs, logger });
-  const gateway = createGateway(config, logger, publisher, metrics, keys);
+  const limiter = config.limitsUrl === "off" ? undefined : createRateLimiter({ url: config.limitsUrl });
+  const gateway = createGateway(config, logger, publisher, metrics, { ...(keys !== undefined ? { directory: keys } : {}), ...(limiter !== undefined ? { limiter } : {}) });
   const server = gateway.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.notice("listening", {
@@ -49,6 +50,7 @@ function main(config: GatewayConfig): void {
     clearTimeout(grace);
     gateway.close();
     await keys?.close();
+    await limiter?.close();
     await publisher?.close();
     // Last: the spans of the calls that just drained go out with it.
     await tracing.shutdown();

@@ -26,6 +26,11 @@ export interface GatewayMetrics {
   bypassed(reason: string): void;
   /** An SSE stream to a client opened; call the returned function once when it closes. */
   streamOpened(): () => void;
+  /**
+   * A key's limit decided a call: `refused` (429), or the limit store failed and the call was `denied` (503) or
+   * `allowed` unchecked (LIMITS_ON_STORE_ERROR=allow).
+   */
+  limited(outcome: "refused" | "denied" | "allowed"): void;
 }
 
 const PREFIX = "luthien_gateway_";
@@ -54,6 +59,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     labelNames: ["reason"] as const,
     registers,
   });
+  const limits = new Counter({
+    name: `${PREFIX}limit_decisions_total`,
+    help: "Calls a key's rate limit stopped (refused), or that met a failed limit store and were denied or allowed unchecked",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  for (const outcome of ["refused", "denied", "allowed"] as const) limits.inc({ outcome }, 0);
   const streams = new Gauge({ name: `${PREFIX}active_streams`, help: "SSE streams to clients open now", registers });
   // Bound once: verdicts are recorded per stream chunk, where hashing the label set each time shows.
   const verdictsBy = Object.fromEntries(
@@ -92,6 +104,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       unexpected: () => unexpected.inc(),
     },
     bypassed: (reason) => bypasses.inc({ reason }),
+    limited: (outcome) => limits.inc({ outcome }),
     streamOpened() {
       streams.inc();
       let open = true;

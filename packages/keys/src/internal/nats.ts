@@ -5,6 +5,8 @@ import { Kvm, type KV } from "@nats-io/kv";
 
 /** The JetStream KV bucket of key records, by id. One value per key: a record's history is not kept. */
 export const KEYS_BUCKET = "luthien-keys";
+/** The bucket of rate counters, by key id or owner; idle counters age out. */
+export const LIMITS_BUCKET = "luthien-limits";
 
 export interface Connected {
   nc: NatsConnection;
@@ -15,7 +17,7 @@ export interface Connected {
  * Connects and binds (creating when missing) the bucket. `forever` keeps reconnecting (a gateway's directory);
  * otherwise one attempt within `timeoutMs` (a CLI call, an admin request).
  */
-export async function connectBucket(options: { url: string; bucket: string; name: string; timeoutMs: number; forever: boolean }): Promise<Connected> {
+export async function connectBucket(options: { url: string; bucket: string; name: string; timeoutMs: number; forever: boolean; ttlMs?: number }): Promise<Connected> {
   const nc = await connect({
     servers: options.url
       .split(",")
@@ -23,10 +25,12 @@ export async function connectBucket(options: { url: string; bucket: string; name
       .filter((s) => s !== ""),
     name: options.name,
     timeout: options.timeoutMs,
-    ...(options.forever ? { maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 250, reconnectJitter: 100, pingInterval: 5_000, maxPingOut: 2 } : { maxReconnectAttempts: 0 }),
+    ...(options.forever
+      ? { maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 250, reconnectJitter: 100, pingInterval: 5_000, maxPingOut: 2 }
+      : { maxReconnectAttempts: 0 }),
   });
   try {
-    const kv = await new Kvm(jetstream(nc, { timeout: options.timeoutMs })).create(options.bucket, { history: 1 });
+    const kv = await new Kvm(jetstream(nc, { timeout: options.timeoutMs })).create(options.bucket, { history: 1, ...(options.ttlMs !== undefined ? { ttl: options.ttlMs } : {}) });
     return { nc, kv };
   } catch (err) {
     await nc.close().catch(() => undefined);

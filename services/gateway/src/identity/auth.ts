@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { KEY_SECRET_PREFIX, type KeyDirectory, type KeyRecord } from "@luthien/keys";
 import { AuthenticationError, GatewayError, KeyStoreUnavailableError } from "../errors";
+import type { CallLimits } from "./limits";
+import { checkRouteScope } from "./scopes";
 
 /**
  * - `client_key` (default): every call needs a gateway key — static (`GATEWAY_API_KEYS`) or virtual (`pnpm luthien
@@ -150,7 +152,7 @@ export class OriginNotAllowedError extends GatewayError {
 }
 
 /** Response headers a page of an allowed origin may read. */
-const EXPOSED_HEADERS = "x-luthien-call-id, x-luthien-policy-bypassed, x-luthien-overhead-ms, retry-after, x-should-retry";
+const EXPOSED_HEADERS = "x-luthien-call-id, x-luthien-policy-bypassed, x-luthien-overhead-ms, x-luthien-limits-unchecked, retry-after, x-should-retry";
 
 /**
  * The browser's side of a call, which only browsers send: `Origin` (every cross-origin request, and every POST from
@@ -187,18 +189,27 @@ function checkBrowserOrigin(req: Request, res: Response, allowed: ReadonlySet<st
 export interface AuthMiddlewareOptions {
   /** GATEWAY_ALLOWED_ORIGINS: origins whose pages may call from a browser. @default none */
   allowedOrigins?: readonly string[];
+  /** Each key's rate limits. @default none checked */
+  limits?: CallLimits;
 }
+
+/** Set on an answer served while the limit store failed and LIMITS_ON_STORE_ERROR=allow. */
+export const LIMITS_UNCHECKED_HEADER = "x-luthien-limits-unchecked";
 
 /**
  * The middleware that guards every route but `/health` and `/ready`: it refuses the call before the body is read —
  * a browser request from an origin not allowed (OriginNotAllowedError → 403), then a caller it cannot authenticate
  * (AuthenticationError → 401) — or records who is calling in `res.locals.auth`.
  */
-export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOptions = {}): (req: Request, res: Response, next: NextFunction) => void {
+export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOptions = {}): (req: Request, res: Response, next: NextFunction) => Promise<void> {
   const allowed = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
-  const requireAuth = (req: Request, res: Response, next: NextFunction): void => {
+  const limits = options.limits;
+  const requireAuth = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (checkBrowserOrigin(req, res, allowed)) return;
-    res.locals.call.auth = auth.authenticate(req);
+    const who = auth.authenticate(req);
+    res.locals.call.auth = who;
+    checkRouteScope(who, req.path);
+    if (limits !== undefined && who.key !== undefined && (await limits.admit(who))) res.set(LIMITS_UNCHECKED_HEADER, "store_unavailable");
     next();
   };
   authMiddlewares.add(requireAuth);

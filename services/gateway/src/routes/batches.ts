@@ -3,6 +3,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import type { Request, RequestHandler, Response } from "express";
 import { createCallActivity, type CallActivity, type CallOutcome } from "../activity";
 import type { CallAuth, UpstreamCredential } from "../identity/auth";
+import { checkRequestScope } from "../identity/scopes";
 import { anthropicApi } from "../formats/client-api";
 import type { EnginePool, EnginePools } from "../engine/engine-pool";
 import { GatewayError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "../errors";
@@ -190,7 +191,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
   /** The request phase of one request of a batch: the params to send, or a throw that refuses the whole batch. */
   const decideRequest = async (call: BatchCall, req: Request, entry: BatchEntry, i: number): Promise<JsonObject> => {
     const { userId, sessionId } = anthropicApi.identity(entry.params, req);
-    const pool = engines.select({ keyId: call.auth.keyId, model: entry.model, route: BATCHES_ROUTE });
+    const pool = engines.select({ keyId: call.auth.keyId, model: entry.model, route: BATCHES_ROUTE, engine: call.auth.key?.scopes.engine });
     const engine = call.open(pool, i + 1);
     const who = `requests[${i}] (custom_id ${JSON.stringify(entry.customId)})`;
     try {
@@ -238,7 +239,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
     const message = result["message"];
     if (!isObject(message)) throw new BatchResultsError(`line ${n} of the batch results has no message`);
     const model = typeof message["model"] === "string" ? message["model"] : "";
-    const pool = engines.select({ keyId: call.auth.keyId, model, route: BATCHES_ROUTE });
+    const pool = engines.select({ keyId: call.auth.keyId, model, route: BATCHES_ROUTE, engine: call.auth.key?.scopes.engine });
     const engine = call.open(pool, n);
     let how: "done" | "cancel" = "done";
     try {
@@ -303,6 +304,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
       withCall(req, res, { route: BATCHES_ROUTE, model: modelsOf(req.body) }, async (call) => {
         const entries = readBatch(req.body);
         entries.forEach((e, i) => requireBatchProvider(e.model, `requests[${i}].params.model`));
+        for (const e of entries) checkRequestScope(call.auth, e.params, e.model);
         call.activity.requestReceived(req.body);
         const requests: JsonObject[] = [];
         await inOrder(

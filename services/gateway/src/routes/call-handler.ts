@@ -11,6 +11,7 @@ import type { GatewayMetrics } from "../metrics";
 import type { ChunkOutcome, PolicyCall, RequestOutcome } from "../engine/policy-engine";
 import type { Routing } from "../upstream/routing";
 import type { SecretRedactor } from "../identity/secrets";
+import { checkRequestScope } from "../identity/scopes";
 import { createSseWriter, type SseWriter } from "../formats/sse-writer";
 import type { CallTrace } from "../tracing";
 import type { Upstream, UpstreamCallOptions, Upstreams } from "../upstream/upstream";
@@ -139,9 +140,10 @@ class Call {
     this.#request = body;
     this.#model = model;
     this.#stream = stream;
-    this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
     const auth = this.#credential;
-    this.#pool = this.#o.engines.select({ keyId: auth.keyId, model, route: this.#api.route });
+    checkRequestScope(auth, body.value as Record<string, unknown>, model);
+    this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
+    this.#pool = this.#o.engines.select({ keyId: auth.keyId, model, route: this.#api.route, engine: auth.key?.scopes.engine });
     this.#trace.routed({ model, provider: this.#upstream.provider, pool: this.#pool.name, stream });
     this.#engine = this.#pool.open(this.id);
     this.#abort.signal.addEventListener("abort", () => {

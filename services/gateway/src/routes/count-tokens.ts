@@ -2,6 +2,7 @@ import type { Request, Response } from "express";
 import { createCallActivity } from "../activity";
 import { anthropicApi } from "../formats/client-api";
 import type { EnginePools } from "../engine/engine-pool";
+import { checkModelScope } from "../identity/scopes";
 import { callLocals } from "../locals";
 import { InvalidRequestError, PolicyDeniedError, servableWithoutPolicy, toHttpError } from "../errors";
 import { forwardToProvider, type PassthroughOptions } from "./passthrough";
@@ -26,6 +27,8 @@ export function createCountTokensHandler(options: CountTokensOptions) {
     // The Messages shape without max_tokens, which counting does not take.
     const { model } = anthropicApi.validate({ max_tokens: 1, ...(typeof body === "object" && body !== null ? body : {}) });
     const request = body as Record<string, unknown>;
+    // Counting asks for no output: only the model scope applies.
+    checkModelScope(auth, model);
     const provider = options.routing.resolve(model);
     if (provider === undefined) throw new InvalidRequestError(`no provider is configured for model ${JSON.stringify(model)}`);
     if (provider.format !== "anthropic") throw new InvalidRequestError(`token counting is not available for ${JSON.stringify(model)}: its provider does not speak the Anthropic format`);
@@ -34,7 +37,7 @@ export function createCountTokensHandler(options: CountTokensOptions) {
     activity.started({ model, stream: false, route: COUNT_TOKENS_ROUTE, keyId: auth.keyId, userId, sessionId, format: "anthropic", provider: provider.name });
     res.locals.call.started = true;
     activity.requestReceived(request);
-    const pool = options.engines.select({ keyId: auth.keyId, model, route: COUNT_TOKENS_ROUTE });
+    const pool = options.engines.select({ keyId: auth.keyId, model, route: COUNT_TOKENS_ROUTE, engine: auth.key?.scopes.engine });
     const call = pool.open(callId);
     res.on("close", () => call.close("cancel"));
     let status = 200;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { ConfigError, createGlobMatcher, envEnum } from "@luthien/runtime";
+import { PolicyUnavailableError } from "../errors";
 import { batchRouteMatching, decidedRouteMatching } from "../routes/route-classes";
 
 export type ProviderFormat = "openai" | "anthropic";
@@ -48,6 +49,8 @@ export interface EngineSelector {
   keyId: string;
   model: string;
   route: string;
+  /** A virtual key's `engine` scope: this pool, over the rules. */
+  engine?: string | undefined;
 }
 
 export const DEFAULT_ENGINE_POOL = "default";
@@ -163,6 +166,12 @@ export function readRouting(env: Env = process.env): Routing {
       return hit === undefined ? undefined : providers.get(hit.route.provider);
     },
     resolveEngine(call) {
+      if (call.engine !== undefined) {
+        const scoped = engines.get(call.engine);
+        // Fail closed: a key scoped to a pool this gateway does not run is not served by another one.
+        if (scoped === undefined) throw new PolicyUnavailableError("unknown_pool", `this key's engine pool ${JSON.stringify(call.engine)} is not configured on this gateway`);
+        return scoped;
+      }
       const hit = compiledEngineRoutes.find(
         ({ rule, model }) => (rule.keyId === undefined || rule.keyId === call.keyId) && (model === undefined || model(call.model)) && (rule.route === undefined || rule.route === call.route),
       );
