@@ -14,7 +14,8 @@ const USAGE = [
   "  create --name <name> --owner <owner> [scopes] [limits] [--expires <30d|12h|ISO time>] [--json]",
   "         scopes: --models 'gpt-4o*,claude-*'  --routes chat,responses,messages,count_tokens,batches,models",
   "                 --engine <pool>  --max-tokens <n>  --passthrough (may carry the caller's own provider credential)",
-  "         limits: --rpm <requests per minute, across every gateway>",
+  "         limits: --rpm <requests/min>  --tpm <input+output tokens/min>  --usd-day <USD>  --usd-month <USD>",
+  "                 (shared by every gateway; spend at the gateways' price table, PRICES_FILE)",
   "  list [--json]            every key (revoked ones too), never a secret",
   "  show <id> [--json]",
   "  revoke <id>              refused by every gateway within the watch delay (bound: 2 s)",
@@ -43,6 +44,12 @@ function expiryOf(text) {
 function positive(flag, text) {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer`);
+  return n;
+}
+
+function usd(flag, text) {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive amount of USD`);
   return n;
 }
 
@@ -93,6 +100,9 @@ async function keys(args) {
       passthrough: { type: "boolean" },
       expires: { type: "string" },
       rpm: { type: "string" },
+      tpm: { type: "string" },
+      "usd-day": { type: "string" },
+      "usd-month": { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -111,6 +121,9 @@ async function keys(args) {
         if (values.passthrough === true) scopes.passthrough = true;
         const limits = {};
         if (values.rpm !== undefined) limits.rpm = positive("--rpm", values.rpm);
+        if (values.tpm !== undefined) limits.tpm = positive("--tpm", values.tpm);
+        if (values["usd-day"] !== undefined) limits.usdPerDay = usd("--usd-day", values["usd-day"]);
+        if (values["usd-month"] !== undefined) limits.usdPerMonth = usd("--usd-month", values["usd-month"]);
         const issued = await store.create({ name: values.name, owner: values.owner, scopes, limits, ...(values.expires !== undefined ? { expiresAt: expiryOf(values.expires) } : {}) });
         printIssued(issued, values.json === true, "Created");
         break;

@@ -93,6 +93,8 @@ export interface CallStartedData {
   route: string;
   /** The id of the client's key (never the key). */
   keyId?: string;
+  /** The virtual key's owner. */
+  owner?: string;
   userId?: string;
   sessionId?: string;
   format: ClientFormat;
@@ -121,7 +123,10 @@ export interface CallEndedData {
   latencyMs: number;
   /** Time to the first byte of the answer (streams). */
   ttftMs?: number;
-  usage?: { inputTokens: number; outputTokens: number };
+  /** Input tokens include cache reads and writes (counted apart as well, when the provider reports them). */
+  usage?: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheWriteTokens?: number };
+  /** What the call cost in USD at the gateway's price table, when its model has a price and usage was reported. */
+  costUsd?: number;
   chunksIn: number;
   chunksOut: number;
   /** `<policy>.<action>` of every policy intervention in the call. */

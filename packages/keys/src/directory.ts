@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import { connectBucket, KEYS_BUCKET } from "./internal/nats";
-import { digestOf, keyRefusal, parseKeyRecord, type KeyRecord } from "./record";
+import { digestOf, keyIdInSecret, keyRefusal, parseKeyRecord, type KeyRecord } from "./record";
 
 /** What a presented secret turned out to be. */
 export type KeyLookup =
@@ -36,8 +36,13 @@ export interface KeyDirectoryOptions {
 
 /** A gateway's view of the key store: every record, by digest, kept current by a KV watch. */
 export interface KeyDirectory {
-  /** Synchronous: a map lookup on the secret's SHA-256, no store round trip per call. */
+  /** A map lookup on the secret's SHA-256: no store round trip for a key the watch delivered. */
   lookup(secret: string, now?: number): KeyLookup;
+  /**
+   * {@link lookup}, and for a virtual-key-shaped secret it does not hold, one read of that record from the store
+   * (the watch may not have delivered a key created a moment ago). Concurrent misses of one id share the read.
+   */
+  resolve(secret: string): Promise<KeyLookup>;
   /** True once the first full load arrived and the watch is current (or within its grace). */
   readonly ready: boolean;
   /** Resolves at the first full load. */
@@ -61,6 +66,8 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
   let lostAt: number | undefined;
   let closed = false;
   let nc: NatsConnection | undefined;
+  let bucket: KV | undefined;
+  const reading = new Map<string, Promise<KeyRecord | undefined>>();
   let stopWatch: (() => void) | undefined;
   let markLoaded: () => void = () => undefined;
   const firstLoad = new Promise<void>((resolve) => (markLoaded = resolve));
@@ -111,6 +118,7 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
       try {
         const conn = await connectBucket({ url: options.url, bucket: options.bucket ?? KEYS_BUCKET, name: "luthien-keys", timeoutMs: 5000, forever: true });
         nc = conn.nc;
+        bucket = conn.kv;
         if (closed) break;
         void (async () => {
           for await (const s of conn.nc.status()) {
@@ -144,13 +152,43 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
   };
   void run();
 
+  const judge = (record: KeyRecord, now: number): KeyLookup => {
+    const reason = keyRefusal(record, now);
+    return reason === undefined ? { kind: "key", record } : { kind: "refused", record, reason };
+  };
+  const lookup = (secret: string, now = Date.now()): KeyLookup => {
+    if (!usable(now)) return { kind: "unavailable" };
+    const record = byDigest.get(digestOf(secret));
+    return record === undefined ? { kind: "unknown" } : judge(record, now);
+  };
+  const readRecord = (id: string): Promise<KeyRecord | undefined> => {
+    let pending = reading.get(id);
+    if (pending === undefined) {
+      const kv = bucket;
+      pending = (async () => {
+        try {
+          const e = kv === undefined ? null : await kv.get(id);
+          return e !== null && e.operation === "PUT" ? parseKeyRecord(e.json()) : undefined;
+        } catch {
+          return undefined;
+        } finally {
+          reading.delete(id);
+        }
+      })();
+      reading.set(id, pending);
+    }
+    return pending;
+  };
+
   return {
-    lookup(secret, now = Date.now()) {
-      if (!usable(now)) return { kind: "unavailable" };
-      const record = byDigest.get(digestOf(secret));
-      if (record === undefined) return { kind: "unknown" };
-      const reason = keyRefusal(record, now);
-      return reason === undefined ? { kind: "key", record } : { kind: "refused", record, reason };
+    lookup,
+    async resolve(secret) {
+      const found = lookup(secret);
+      const id = found.kind === "unknown" ? keyIdInSecret(secret) : undefined;
+      if (id === undefined) return found;
+      const record = await readRecord(id);
+      // The digest decides, as in the map: the id in a secret only says where to look.
+      return record !== undefined && record.digest === digestOf(secret) ? judge(record, Date.now()) : found;
     },
     get ready() {
       return usable(Date.now());

@@ -4,7 +4,7 @@
  * JetStream KV bucket, so a change reaches every gateway replica at watch latency, with no new server to run.
  */
 export { KeyRecordError, KeyStoreError } from "./errors";
-export { KEY_SECRET_PREFIX, KEY_ROUTE_NAMES, digestOf, keyRefusal, newKeyId, newKeySecret, parseKeyRecord, parseLimits, parseScopes } from "./record";
+export { KEY_SECRET_PREFIX, KEY_ROUTE_NAMES, digestOf, keyIdInSecret, keyRefusal, newKeyId, newKeySecret, parseKeyRecord, parseLimits, parseScopes } from "./record";
 export type { KeyLimits, KeyRecord, KeyScopes, RouteName } from "./record";
 export { openKeyStore } from "./store";
 export type { IssuedKey, KeyStore, KeyStoreOptions, NewKey } from "./store";
@@ -12,4 +12,4 @@ export { watchKeyDirectory } from "./directory";
 export type { DirectoryLogger, KeyDirectory, KeyDirectoryOptions, KeyLookup } from "./directory";
 export { createRateLimiter } from "./limiter";
 export type { Admission, RateLimiter, RateLimiterOptions } from "./limiter";
-export { KEYS_BUCKET, LIMITS_BUCKET } from "./internal/nats";
+export { KEYS_BUCKET, LIMITS_BUCKET, SPEND_BUCKET } from "./internal/nats";

@@ -1,6 +1,6 @@
 import type { KV } from "@nats-io/kv";
 import { KeyStoreError } from "./errors";
-import { connectBucket, LIMITS_BUCKET, type Connected } from "./internal/nats";
+import { connectBucket, LIMITS_BUCKET, SPEND_BUCKET, type Connected } from "./internal/nats";
 
 /** A request admitted, or refused until `retryAfterS` from now. */
 export type Admission = { admitted: true } | { admitted: false; retryAfterS: number };
@@ -15,13 +15,21 @@ export interface RateLimiterOptions {
   timeoutMs?: number;
 }
 
-/** Requests-per-minute admission shared by every gateway replica through one KV counter per key. */
+/** Counters every gateway replica shares through KV values changed by compare-and-set. */
 export interface RateLimiter {
   /**
    * Takes one request slot of `limit` per rolling minute for `subject` (a key id or an owner).
    * @throws KeyStoreError when the store cannot be reached or keeps conflicting within the timeout
    */
   admit(subject: string, limit: number, signal?: AbortSignal): Promise<Admission>;
+  /** What `subject` counted in the rolling minute (tokens), and when the oldest of it ages out. @throws KeyStoreError */
+  windowTotal(subject: string): Promise<{ total: number; retryAfterS: number }>;
+  /** Adds `amount` to the rolling minute of `subject` (tokens used by a call that ended). @throws KeyStoreError */
+  addToWindow(subject: string, amount: number): Promise<void>;
+  /** The total of a calendar counter (`spend.<id>.day.2026-12-04`), 0 when none. @throws KeyStoreError */
+  periodTotal(subject: string): Promise<number>;
+  /** Adds `amount` to a calendar counter; kept 40 days. @throws KeyStoreError */
+  addToPeriod(subject: string, amount: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,62 +37,92 @@ export interface RateLimiter {
 const SLICE_MS = 10_000;
 const SLICES = 7;
 const MAX_CAS_ATTEMPTS = 20;
+const WINDOW_TTL_MS = 10 * 60_000;
+const PERIOD_TTL_MS = 40 * 86_400_000;
 
-/** Requests counted per slice start (ms), for the slices still in the window. */
+/** Amounts counted per slice start (ms), for the slices still in the window. */
 type Counter = Record<string, number>;
 
+/** The slices of `counter` still inside the window that ends with `slice`, and their sum. */
+function live(counter: Counter, slice: number): { kept: Counter; total: number; oldest: number } {
+  const kept: Counter = {};
+  let total = 0;
+  let oldest = slice;
+  for (const [start, n] of Object.entries(counter)) {
+    if (Number(start) > slice - SLICES * SLICE_MS) {
+      kept[start] = n;
+      total += n;
+      oldest = Math.min(oldest, Number(start));
+    }
+  }
+  return { kept, total, oldest };
+}
+
+const retryAfter = (oldest: number): number => Math.max(1, Math.ceil((oldest + SLICES * SLICE_MS - Date.now()) / 1000));
+const sliceNow = (): number => Math.floor(Date.now() / SLICE_MS) * SLICE_MS;
+
 /**
- * A sliding window of 10 s slices in one KV value per subject, changed by compare-and-set. A request is admitted
- * when the slices of the last 60–70 s hold fewer than `limit` — so no 60 s window, however placed, serves more than
- * `limit` across all replicas. Each replica leases slots in blocks of `limit / 50` (at least one) and serves them
- * locally until its slice ends: a lease is counted when taken, so unused leased slots make the limit stricter, never
- * looser, and only one store round trip per block is paid. One refill per subject runs at a time on a replica.
+ * Rolling minutes are 10 s slices in one KV value per subject. A request is admitted when the slices of the last
+ * 60–70 s hold fewer than `limit` — so no 60 s window, however placed, serves more than `limit` across all replicas.
+ * Each replica leases request slots in blocks of `limit / 50` (at least one) and serves them locally until its slice
+ * ends: a lease is counted when taken, so unused leased slots make the limit stricter, never looser, and only one
+ * store round trip per block is paid. One refill per subject runs at a time on a replica. Calendar counters (spend)
+ * live in a second bucket that keeps them 40 days.
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const timeoutMs = options.timeoutMs ?? 1000;
-  let conn: Promise<Connected> | undefined;
-  const bucket = (): Promise<KV> => {
-    conn ??= connectBucket({ url: options.url, bucket: options.bucket ?? LIMITS_BUCKET, name: "luthien-limits", timeoutMs, forever: true, ttlMs: 10 * 60_000 });
-    return conn.then((c) => c.kv);
+  const buckets = new Map<string, Promise<Connected>>();
+  const bucket = (name: string, ttlMs: number): Promise<KV> => {
+    let conn = buckets.get(name);
+    if (conn === undefined) {
+      conn = connectBucket({ url: options.url, bucket: name, name: "luthien-limits", timeoutMs, forever: true, ttlMs });
+      // A failed bind is retried at the next call, not cached.
+      conn.catch(() => buckets.delete(name));
+      buckets.set(name, conn);
+    }
+    return withTimeout(
+      conn.then((c) => c.kv),
+      timeoutMs,
+    );
   };
-  const leases = new Map<string, { slice: number; left: number; refill: Promise<Admission> | undefined }>();
+  const windows = (): Promise<KV> => bucket(options.bucket ?? LIMITS_BUCKET, WINDOW_TTL_MS);
+  const periods = (): Promise<KV> => bucket(SPEND_BUCKET, PERIOD_TTL_MS);
 
-  const refill = async (subject: string, limit: number, slice: number): Promise<{ taken: number; retryAfterS: number }> => {
-    const kv = await withTimeout(bucket(), timeoutMs);
-    const block = Math.max(1, Math.floor(limit / 50));
+  /** Reads, edits and writes `key` if nobody wrote in between, retrying when someone did; `edit` may decline (undefined). */
+  const casEdit = async <T>(kv: KV, key: string, edit: (value: unknown) => { value: unknown; result: T } | { result: T }): Promise<T> => {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const entry = await withTimeout(kv.get(subject), timeoutMs);
-      const counter: Counter = entry !== null && entry.operation === "PUT" ? (entry.json() as Counter) : {};
-      const kept: Counter = {};
-      let used = 0;
-      for (const [start, n] of Object.entries(counter)) {
-        if (Number(start) > slice - SLICES * SLICE_MS) {
-          kept[start] = n;
-          used += n;
-        }
-      }
-      const taken = Math.min(block, limit - used);
-      if (taken <= 0) {
-        const oldest = Math.min(...Object.keys(kept).map(Number));
-        return { taken: 0, retryAfterS: Math.max(1, Math.ceil((oldest + SLICES * SLICE_MS - Date.now()) / 1000)) };
-      }
-      kept[String(slice)] = (kept[String(slice)] ?? 0) + taken;
+      const entry = await withTimeout(kv.get(key), timeoutMs);
+      const current = entry !== null && entry.operation === "PUT" ? entry.json() : undefined;
+      const next = edit(current);
+      if (!("value" in next)) return next.result;
       try {
-        const body = JSON.stringify(kept);
-        await withTimeout(entry === null ? kv.create(subject, body) : kv.update(subject, body, entry.revision), timeoutMs);
-        return { taken, retryAfterS: 0 };
+        const body = JSON.stringify(next.value);
+        await withTimeout(entry === null ? kv.create(key, body) : kv.update(key, body, entry.revision), timeoutMs);
+        return next.result;
       } catch (err) {
         if (!isConflict(err)) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
       }
     }
-    throw new KeyStoreError(`rate counter ${subject} kept changing under this replica`);
+    throw new KeyStoreError(`counter ${key} kept changing under this replica`);
   };
 
+  const refill = async (subject: string, limit: number, slice: number): Promise<{ taken: number; retryAfterS: number }> => {
+    const block = Math.max(1, Math.floor(limit / 50));
+    return casEdit(await windows(), subject, (value) => {
+      const { kept, total, oldest } = live((value ?? {}) as Counter, slice);
+      const taken = Math.min(block, limit - total);
+      if (taken <= 0) return { result: { taken: 0, retryAfterS: retryAfter(oldest) } };
+      kept[String(slice)] = (kept[String(slice)] ?? 0) + taken;
+      return { value: kept, result: { taken, retryAfterS: 0 } };
+    });
+  };
+
+  const leases = new Map<string, { slice: number; left: number; refill: Promise<Admission> | undefined }>();
   const admit = async (subject: string, limit: number, signal?: AbortSignal): Promise<Admission> => {
     for (;;) {
       signal?.throwIfAborted();
-      const slice = Math.floor(Date.now() / SLICE_MS) * SLICE_MS;
+      const slice = sliceNow();
       let lease = leases.get(subject);
       if (lease === undefined || lease.slice !== slice) {
         lease = { slice, left: 0, refill: lease?.slice === slice ? lease.refill : undefined };
@@ -117,16 +155,43 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   return {
     admit,
+    async windowTotal(subject) {
+      const kv = await windows();
+      const entry = await withTimeout(kv.get(subject), timeoutMs);
+      const { total, oldest } = live(entry !== null && entry.operation === "PUT" ? (entry.json() as Counter) : {}, sliceNow());
+      return { total, retryAfterS: retryAfter(oldest) };
+    },
+    async addToWindow(subject, amount) {
+      if (amount <= 0) return;
+      const slice = sliceNow();
+      await casEdit(await windows(), subject, (value) => {
+        const { kept } = live((value ?? {}) as Counter, slice);
+        kept[String(slice)] = (kept[String(slice)] ?? 0) + amount;
+        return { value: kept, result: undefined };
+      });
+    },
+    async periodTotal(subject) {
+      const kv = await periods();
+      const entry = await withTimeout(kv.get(subject), timeoutMs);
+      const v = entry !== null && entry.operation === "PUT" ? entry.json() : 0;
+      return typeof v === "number" ? v : 0;
+    },
+    async addToPeriod(subject, amount) {
+      if (amount <= 0) return;
+      await casEdit(await periods(), subject, (value) => ({ value: (typeof value === "number" ? value : 0) + amount, result: undefined }));
+    },
     async close() {
-      const c = await conn?.catch(() => undefined);
-      await c?.nc.close().catch(() => undefined);
+      for (const conn of buckets.values()) {
+        const c = await conn.catch(() => undefined);
+        await c?.nc.close().catch(() => undefined);
+      }
     },
   };
 }
 
 function isConflict(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; message?: string };
-  // 10071: wrong last sequence (someone wrote first); 10058-ish "exists" for a concurrent create.
+  // 10071: wrong last sequence (someone wrote first); "key exists" for a concurrent first create.
   return e.api_error?.err_code === 10071 || /wrong last sequence|key exists/i.test(String(e.message));
 }
 

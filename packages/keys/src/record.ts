@@ -19,6 +19,12 @@ export interface KeyScopes {
 export interface KeyLimits {
   /** Requests per rolling minute, across every gateway replica. */
   rpm?: number;
+  /** Input + output tokens per rolling minute: checked before a call, counted when it ends. */
+  tpm?: number;
+  /** USD per UTC day, at the gateway's price table. */
+  usdPerDay?: number;
+  /** USD per UTC calendar month. */
+  usdPerMonth?: number;
 }
 
 /** A virtual key as stored: never the secret itself, only its SHA-256. */
@@ -53,9 +59,18 @@ export function newKeyId(): string {
   return `vk_${randomBytes(6).toString("hex")}`;
 }
 
-/** A fresh secret: the prefix and 32 bytes of randomness, base64url (43 characters). */
-export function newKeySecret(): string {
-  return KEY_SECRET_PREFIX + randomBytes(32).toString("base64url");
+/**
+ * A fresh secret for key `id`: the prefix, the id's 12 hex digits, then 32 bytes of randomness in base64url (43
+ * characters). The id in it lets a gateway read a key it has not heard of yet straight from the store, so a key
+ * works the moment `create` returns; it says nothing a key id does not already say.
+ */
+export function newKeySecret(id: string): string {
+  return KEY_SECRET_PREFIX + id.slice(3) + randomBytes(32).toString("base64url");
+}
+
+/** The key id a secret names, when it has a virtual key's shape. */
+export function keyIdInSecret(secret: string): string | undefined {
+  return /^lk_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/.test(secret) ? `vk_${secret.slice(3, 15)}` : undefined;
 }
 
 /** Hex SHA-256: what the store keeps and the gateways look keys up by. */
@@ -116,9 +131,16 @@ export function parseScopes(value: unknown): KeyScopes {
 
 export function parseLimits(value: unknown): KeyLimits {
   const o = object(value, "limits");
-  only(o, ["rpm"], "limits");
+  only(o, ["rpm", "tpm", "usdPerDay", "usdPerMonth"], "limits");
   const limits: KeyLimits = {};
   if (o["rpm"] !== undefined) limits.rpm = positiveInt(o["rpm"], "limits.rpm");
+  if (o["tpm"] !== undefined) limits.tpm = positiveInt(o["tpm"], "limits.tpm");
+  for (const field of ["usdPerDay", "usdPerMonth"] as const) {
+    const v = o[field];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new KeyRecordError(`limits.${field} must be a positive number of USD`);
+    limits[field] = v;
+  }
   return limits;
 }
 

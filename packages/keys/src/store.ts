@@ -89,7 +89,7 @@ export async function openKeyStore(options: KeyStoreOptions): Promise<KeyStore> 
         limits: parseLimits(key.limits ?? {}),
       });
       if (record.expiresAt !== undefined && keyRefusal(record) === "expired") throw new KeyRecordError("expiresAt is in the past");
-      const secret = newKeySecret();
+      const secret = newKeySecret(record.id);
       record.digest = digestOf(secret);
       await kv.create(record.id, encode(record));
       return { record, secret };
@@ -106,7 +106,7 @@ export async function openKeyStore(options: KeyStoreOptions): Promise<KeyStore> 
       return change(id, (r) => (r.revokedAt !== undefined ? r : { ...r, revokedAt: new Date().toISOString() }));
     },
     async rotate(id) {
-      const secret = newKeySecret();
+      const secret = newKeySecret(id);
       const record = await change(id, (r) => {
         if (r.revokedAt !== undefined) throw new KeyStoreError(`key ${id} is revoked: create a new one`);
         return { ...r, digest: digestOf(secret), rotatedAt: new Date().toISOString() };

@@ -73,6 +73,8 @@ export interface CallInfo {
   readonly stream: boolean;
   /** A stable, non-secret id of the client's key ("" when auth is off). */
   readonly keyId: string;
+  /** The virtual key's owner ("" for static keys and passed-through credentials). */
+  readonly owner: string;
   readonly userId: string;
   readonly sessionId: string;
   /** The model the client asked for. */

@@ -107,6 +107,7 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
     format: request.format,
     stream: input.stream !== undefined,
     keyId: "",
+    owner: "",
     userId: "",
     sessionId: "",
     model,

@@ -18,7 +18,7 @@ import {
   type PolicyEvent,
 } from "@luthien/policy-sdk";
 
-const info = (format: CallInfo["format"]): CallInfo => ({ callId: "c", format, stream: true, keyId: "", userId: "", sessionId: "", model: "m" });
+const info = (format: CallInfo["format"]): CallInfo => ({ callId: "c", format, stream: true, keyId: "", owner: "", userId: "", sessionId: "", model: "m" });
 const hooks = { emit: () => undefined, keepalive: () => undefined };
 const upper = createTextPolicy({ name: "upper", createTransformer: () => mapText((t) => t.toUpperCase()) });
 

@@ -8,7 +8,11 @@ import { createTextPolicy, mapText, startChainRun, type PolicyEvent } from "../s
 // A FULL policy that changes nothing: the items pass as they are, so only the chain can fix a stale output_text.
 const same = createTextPolicy({ name: "same", createTransformer: () => mapText((t) => t) });
 const run = () =>
-  startChainRun([same], { callId: "c", format: "responses", stream: false, keyId: "", userId: "", sessionId: "", model: "m" }, { emit: () => undefined, keepalive: () => undefined });
+  startChainRun(
+    [same],
+    { callId: "c", format: "responses", stream: false, keyId: "", owner: "", userId: "", sessionId: "", model: "m" },
+    { emit: () => undefined, keepalive: () => undefined },
+  );
 
 function body(itemText: string, outputText: string): ResponsesResponse {
   return {

@@ -46,7 +46,7 @@ function runChain(policy: AnyPolicy) {
   const emitted: string[] = [];
   const run = startChainRun(
     [policy],
-    { callId: "c", format: "openai", stream: true, keyId: "", userId: "", sessionId: "", model: "m" },
+    { callId: "c", format: "openai", stream: true, keyId: "", owner: "", userId: "", sessionId: "", model: "m" },
     {
       emit: (p, a) => emitted.push(`${p}.${a}`),
       keepalive: () => undefined,

@@ -362,7 +362,7 @@ describe("responseText sees every text of a response", () => {
 async function emittedUntilThrow(policy: typeof redact, stream: PolicyEvent[]): Promise<{ out: PolicyEvent[]; error: unknown }> {
   const run = startChainRun(
     [policy],
-    { callId: "c", format: stream[0]?.format ?? "openai", stream: true, keyId: "", userId: "", sessionId: "", model: "m" },
+    { callId: "c", format: stream[0]?.format ?? "openai", stream: true, keyId: "", owner: "", userId: "", sessionId: "", model: "m" },
     { emit: () => undefined, keepalive: () => undefined },
   );
   const out: PolicyEvent[] = [];

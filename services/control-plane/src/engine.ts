@@ -297,6 +297,7 @@ function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (c
     format,
     stream: start.stream,
     keyId: start.keyId,
+    owner: start.owner,
     userId: start.userId,
     sessionId: start.sessionId,
     model: typeof request.body.model === "string" ? request.body.model : "",

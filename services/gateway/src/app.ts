@@ -60,7 +60,7 @@ export function createGateway(
   });
   const upstreams = createUpstreams({ timeoutMs: config.upstreamTimeoutMs });
   const auth = createClientAuth({ keys: config.apiKeys, mode: config.authMode, ...(keys.directory !== undefined ? { directory: keys.directory } : {}) });
-  const limits = createCallLimits({ limiter: keys.limiter, onStoreError: config.limitsOnStoreError, logger, metrics });
+  const limits = createCallLimits({ limiter: keys.limiter, prices: config.prices, onStoreError: config.limitsOnStoreError, logger, metrics });
   const secrets = createSecretRedactor([...[...config.routing.providers.values()].map((p) => p.apiKey), ...config.apiKeys]);
   if (config.authMode === "off") logger.warn("AUTH_MODE=off: every caller is served with the server's provider keys, no gateway key asked");
   else if (config.apiKeys.length === 0 && keys.directory === undefined) {
@@ -120,6 +120,7 @@ export function createGateway(
         secrets,
         maxCallMs: config.maxCallMs,
         heartbeatMs: config.sseHeartbeatMs,
+        limits,
         metrics,
       }),
     );

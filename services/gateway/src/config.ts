@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, envEnum, envInt, envList, envString } from "@luthien/runtime";
 import type { AuthMode } from "./identity/auth";
+import { readPrices, type PriceTable } from "./identity/prices";
 import { readRouting, type Routing } from "./upstream/routing";
 
 /** The gateway's configuration, from env only. Defaults are the operator contract in the README. */
@@ -54,6 +55,8 @@ export interface GatewayConfig {
   limitsUrl: string;
   /** LIMITS_ON_STORE_ERROR: a limited key's call while that store fails is denied (503) or allowed unchecked. @default "deny" */
   limitsOnStoreError: "deny" | "allow";
+  /** PRICES_FILE over the built-in list prices: what calls cost, for budgets, `call.ended` and `/metrics`. */
+  prices: PriceTable;
   /**
    * GATEWAY_ALLOWED_ORIGINS: web origins (`scheme://host[:port]`) whose pages may call the gateway from a browser;
    * any other request carrying `Origin`, or `Sec-Fetch-Site: cross-site`/`same-site`, gets 403. @default none
@@ -148,6 +151,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     keysUrl,
     limitsUrl: envString("LIMITS_NATS_URL", keysUrl, env),
     keysStaleAfterMs: envInt("KEYS_STALE_AFTER_MS", 2000, env),
+    prices: readPrices(env),
     limitsOnStoreError: envEnum("LIMITS_ON_STORE_ERROR", ["deny", "allow"] as const, "deny", env),
     allowedOrigins: envList("GATEWAY_ALLOWED_ORIGINS", env).map(readOrigin),
     upstreamTimeoutMs: envInt("UPSTREAM_TIMEOUT_MS", 600000, env),

@@ -66,6 +66,17 @@ export class RateLimitedError extends GatewayError {
   }
 }
 
+/** A key's spend budget (per day or month) is used up: 429 with `retry-after` until the next UTC day or month. */
+export class BudgetExceededError extends GatewayError {
+  readonly status = 429;
+  readonly type = "budget_exceeded";
+  constructor(budget: string, retryAfterS: number) {
+    super(`spend budget reached for this key (${budget})`);
+    this.name = "BudgetExceededError";
+    this.headers["retry-after"] = String(retryAfterS);
+  }
+}
+
 /** The limit store failed and LIMITS_ON_STORE_ERROR=deny (the default): the call is refused, retryable. */
 export class LimitStoreUnavailableError extends GatewayError {
   readonly status = 503;

@@ -12,7 +12,8 @@ export interface GatewayMetricsOptions {
 
 /**
  * The gateway's Prometheus metrics (prefix `luthien_gateway_`). Labels carry only bounded, non-secret values:
- * method, route pattern, status, verdict phase, bypass reason — never key ids, keys, models or paths.
+ * method, route pattern, status, verdict phase, bypass reason; key ids (never keys) only on the spend counters, one
+ * series per key.
  */
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -31,6 +32,8 @@ export interface GatewayMetrics {
    * `allowed` unchecked (LIMITS_ON_STORE_ERROR=allow).
    */
   limited(outcome: "refused" | "denied" | "allowed"): void;
+  /** A finished call's tokens and cost (undefined: its model has no price), by key id — ids, never keys. */
+  spent(keyId: string, usd: number | undefined, tokens: number): void;
 }
 
 const PREFIX = "luthien_gateway_";
@@ -66,6 +69,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     registers,
   });
   for (const outcome of ["refused", "denied", "allowed"] as const) limits.inc({ outcome }, 0);
+  const cost = new Counter({ name: `${PREFIX}cost_usd_total`, help: "What calls cost at the gateway's price table, by key id", labelNames: ["key_id"] as const, registers });
+  const tokens = new Counter({ name: `${PREFIX}tokens_total`, help: "Input + output tokens of finished calls, by key id", labelNames: ["key_id"] as const, registers });
   const streams = new Gauge({ name: `${PREFIX}active_streams`, help: "SSE streams to clients open now", registers });
   // Bound once: verdicts are recorded per stream chunk, where hashing the label set each time shows.
   const verdictsBy = Object.fromEntries(
@@ -105,6 +110,11 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
     bypassed: (reason) => bypasses.inc({ reason }),
     limited: (outcome) => limits.inc({ outcome }),
+    spent(keyId, usd, used) {
+      const key_id = keyId === "" ? "none" : keyId;
+      if (usd !== undefined) cost.inc({ key_id }, usd);
+      tokens.inc({ key_id }, used);
+    },
     streamOpened() {
       streams.inc();
       let open = true;

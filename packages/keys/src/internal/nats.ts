@@ -7,6 +7,8 @@ import { Kvm, type KV } from "@nats-io/kv";
 export const KEYS_BUCKET = "luthien-keys";
 /** The bucket of rate counters, by key id or owner; idle counters age out. */
 export const LIMITS_BUCKET = "luthien-limits";
+/** The bucket of calendar spend counters (per key and owner, per UTC day and month). */
+export const SPEND_BUCKET = "luthien-spend";
 
 export interface Connected {
   nc: NatsConnection;

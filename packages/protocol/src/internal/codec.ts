@@ -88,6 +88,8 @@ export interface CallStart {
   format: KnownClientFormat;
   stream: boolean;
   keyId: string;
+  /** The virtual key's owner. @default "" */
+  owner?: string;
   userId: string;
   sessionId: string;
   route: string;
@@ -108,6 +110,7 @@ export function encodeStart(call: CallStart): Start {
     format: call.format,
     stream: call.stream,
     keyId: call.keyId,
+    owner: call.owner ?? "",
     userId: call.userId,
     sessionId: call.sessionId,
     route: call.route,

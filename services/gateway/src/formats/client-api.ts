@@ -163,9 +163,15 @@ export const anthropicApi: ClientApi = {
   heartbeat: { frame: 'event: ping\ndata: {"type": "ping"}\n\n', after: "message_start" },
 };
 
+/**
+ * Our error types an Anthropic client sees as they are: the SDKs classify errors by status, and a spent budget must
+ * be told apart from a rate limit (both 429) without parsing the message.
+ */
+const OWN_ANTHROPIC_TYPES = new Set(["budget_exceeded"]);
+
 /** Anthropic clients know Anthropic's error types; keep the provider's own when it is Anthropic, else map the status. */
 function anthropicType(e: HttpError): string {
-  return e.fromProvider === "anthropic" ? e.type : anthropicErrorType(e.status);
+  return e.fromProvider === "anthropic" || OWN_ANTHROPIC_TYPES.has(e.type) ? e.type : anthropicErrorType(e.status);
 }
 
 /**

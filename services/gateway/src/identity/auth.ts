@@ -41,7 +41,7 @@ export interface ClientAuth {
    * @throws AuthenticationError (401) for a credential that is not a usable gateway key where one is required
    * @throws KeyStoreUnavailableError (503) for a virtual key while the key directory cannot vouch for it
    */
-  authenticate(req: Request): CallAuth;
+  authenticate(req: Request): Promise<CallAuth>;
 }
 
 /** The non-secret id of a credential: `key_` and 12 hex digits of its SHA-256. Safe for logs, events and policies. */
@@ -91,11 +91,11 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
     return found;
   };
   /** The gateway key `value` is, undefined when it is none; throws when it is one that may not be used. */
-  const gatewayKey = (value: string): GatewayKey | undefined => {
+  const gatewayKey = async (value: string): Promise<GatewayKey | undefined> => {
     const id = staticKey(value);
     if (id !== undefined) return { id, owner: "", record: undefined, passthrough: mode === "passthrough" };
     if (directory === undefined) return undefined;
-    const found = directory.lookup(value);
+    const found = await directory.resolve(value);
     switch (found.kind) {
       case "key":
         return { id: found.record.id, owner: found.record.owner, record: found.record, passthrough: mode === "passthrough" || found.record.scopes.passthrough === true };
@@ -112,12 +112,12 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   const served = (key: GatewayKey, credential: UpstreamCredential): CallAuth => ({ keyId: key.id, owner: key.owner, key: key.record, credential });
   return {
     mode,
-    authenticate(req) {
+    async authenticate(req) {
       if (mode === "off") return { keyId: "", owner: "", key: undefined, credential: { kind: "server" } };
       const presented = presentedCredential(req);
       const header = gatewayKeyHeader(req);
       if (header !== undefined) {
-        const key = gatewayKey(header);
+        const key = await gatewayKey(header);
         if (key === undefined) throw new AuthenticationError("invalid gateway key");
         if (presented === undefined || presented.value === header) return served(key, { kind: "server" });
         if (!key.passthrough) {
@@ -126,7 +126,7 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
         return served(key, presented);
       }
       if (presented === undefined) throw new AuthenticationError("missing API key");
-      const key = gatewayKey(presented.value);
+      const key = await gatewayKey(presented.value);
       if (key !== undefined) return served(key, { kind: "server" });
       if (mode === "passthrough") return { keyId: keyIdOf(presented.value), owner: "", key: undefined, credential: presented };
       throw new AuthenticationError("invalid API key: not a gateway key (provider credentials pass through only with AUTH_MODE=passthrough or a key scoped for it)");
@@ -206,7 +206,7 @@ export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOp
   const limits = options.limits;
   const requireAuth = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (checkBrowserOrigin(req, res, allowed)) return;
-    const who = auth.authenticate(req);
+    const who = await auth.authenticate(req);
     res.locals.call.auth = who;
     checkRouteScope(who, req.path);
     if (limits !== undefined && who.key !== undefined && (await limits.admit(who))) res.set(LIMITS_UNCHECKED_HEADER, "store_unavailable");

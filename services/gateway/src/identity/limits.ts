@@ -1,8 +1,10 @@
 import type { RateLimiter } from "@luthien/keys";
 import type { Logger } from "@luthien/runtime";
-import { LimitStoreUnavailableError, RateLimitedError } from "../errors";
+import type { TokenUsage } from "@luthien/wire";
+import { BudgetExceededError, LimitStoreUnavailableError, PermissionError, RateLimitedError } from "../errors";
 import type { GatewayMetrics } from "../metrics";
 import type { CallAuth } from "./auth";
+import type { PriceTable } from "./prices";
 
 /** LIMITS_ON_STORE_ERROR: what a call of a limited key gets while the limit store fails. */
 export type LimitStoreFailure = "deny" | "allow";
@@ -11,45 +13,131 @@ export type LimitStoreFailure = "deny" | "allow";
 export interface CallLimitsOptions {
   /** The shared counters. @default none: a key with limits is refused as if the store were down */
   limiter: RateLimiter | undefined;
+  prices: PriceTable;
   /** @default "deny" */
   onStoreError?: LimitStoreFailure;
   logger: Logger;
-  metrics: Pick<GatewayMetrics, "limited">;
+  metrics: Pick<GatewayMetrics, "limited" | "spent">;
 }
 
-/** Admission of one call against its key's limits, before the body is read and before any engine or provider call. */
+/**
+ * A call against its key's limits: admitted before the body is read and before any engine or provider call, then
+ * charged with what it used when it ends. Limits belong to virtual keys; static keys have none.
+ */
 export interface CallLimits {
   /**
+   * Requests per minute (a slot is taken), tokens per minute and the day's and month's spend (checked).
    * @returns true when the call was let through unchecked (the store failed and the operator chose `allow`)
-   * @throws RateLimitedError (429) when a limit is used up
+   * @throws RateLimitedError (429) when rpm or tpm is used up; BudgetExceededError (429) past a spend budget
    * @throws LimitStoreUnavailableError (503) when the store fails and `onStoreError` is `deny`
    */
   admit(auth: CallAuth, signal?: AbortSignal): Promise<boolean>;
+  /** True when the key's tokens or spend are limited: its calls must report usage. */
+  countsUsage(auth: CallAuth): boolean;
+  /** @throws PermissionError when the key has a budget and `model` has no price: its spend could not be counted */
+  checkPriced(auth: CallAuth, model: string): void;
+  /**
+   * Charges a finished call: its tokens to the rolling minute, its cost to the day and month. Never throws (a
+   * failed charge is logged and counted).
+   * @returns the call's cost in USD, when its model has a price
+   */
+  charge(auth: CallAuth, model: string, usage: TokenUsage | undefined): number | undefined;
+}
+
+/** Subjects of the shared counters; ids are `vk_` + hex, so the names are valid KV keys. */
+const subjects = {
+  requests: (id: string) => `rpm.${id}`,
+  tokens: (id: string) => `tpm.${id}`,
+  day: (id: string, now: Date) => `usd.${id}.day.${now.toISOString().slice(0, 10)}`,
+  month: (id: string, now: Date) => `usd.${id}.month.${now.toISOString().slice(0, 7)}`,
+};
+/** Spend is counted in micro-USD: integers add up exactly across replicas. */
+const MICRO = 1_000_000;
+
+function secondsUntilNextDay(now: Date): number {
+  const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+  return Math.max(1, Math.ceil((next - now.getTime()) / 1000));
+}
+function secondsUntilNextMonth(now: Date): number {
+  const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+  return Math.max(1, Math.ceil((next - now.getTime()) / 1000));
 }
 
 export function createCallLimits(options: CallLimitsOptions): CallLimits {
   const onStoreError = options.onStoreError ?? "deny";
+  const { limiter, prices, logger, metrics } = options;
+
+  const check = async (auth: CallAuth, signal?: AbortSignal): Promise<void> => {
+    const limits = auth.key?.limits;
+    if (limits === undefined) return;
+    if (limiter === undefined) throw new Error("no limit store configured (LIMITS_NATS_URL=off)");
+    const id = auth.keyId;
+    const now = new Date();
+    const [tokens, day, month] = await Promise.all([
+      limits.tpm !== undefined ? limiter.windowTotal(subjects.tokens(id)) : undefined,
+      limits.usdPerDay !== undefined ? limiter.periodTotal(subjects.day(id, now)) : undefined,
+      limits.usdPerMonth !== undefined ? limiter.periodTotal(subjects.month(id, now)) : undefined,
+    ]);
+    if (limits.usdPerDay !== undefined && day !== undefined && day >= limits.usdPerDay * MICRO) {
+      throw new BudgetExceededError(`${limits.usdPerDay} USD per day`, secondsUntilNextDay(now));
+    }
+    if (limits.usdPerMonth !== undefined && month !== undefined && month >= limits.usdPerMonth * MICRO) {
+      throw new BudgetExceededError(`${limits.usdPerMonth} USD per month`, secondsUntilNextMonth(now));
+    }
+    if (limits.tpm !== undefined && tokens !== undefined && tokens.total >= limits.tpm) throw new RateLimitedError(`${limits.tpm} tokens per minute`, tokens.retryAfterS);
+    // Last: a request slot is only taken by a call the other limits let through.
+    if (limits.rpm !== undefined) {
+      const admission = await limiter.admit(subjects.requests(id), limits.rpm, signal);
+      if (!admission.admitted) throw new RateLimitedError(`${limits.rpm} requests per minute`, admission.retryAfterS);
+    }
+  };
+
   return {
     async admit(auth, signal) {
-      const rpm = auth.key?.limits.rpm;
-      if (rpm === undefined) return false;
-      let admission;
+      const limits = auth.key?.limits;
+      if (limits === undefined || Object.keys(limits).length === 0) return false;
       try {
-        if (options.limiter === undefined) throw new Error("no limit store configured (LIMITS_NATS_URL=off)");
-        admission = await options.limiter.admit(`key_${auth.keyId}`, rpm, signal);
+        await check(auth, signal);
+        return false;
       } catch (err) {
+        if (err instanceof RateLimitedError || err instanceof BudgetExceededError) {
+          metrics.limited("refused");
+          throw err;
+        }
         if (signal?.aborted === true) throw err;
         const outcome = onStoreError === "allow" ? "allowed" : "denied";
-        options.metrics.limited(outcome);
-        options.logger.warn("limit store failed", { keyId: auth.keyId, outcome, error: (err as Error).message });
+        metrics.limited(outcome);
+        logger.warn("limit store failed", { keyId: auth.keyId, outcome, error: (err as Error).message });
         if (onStoreError === "deny") throw new LimitStoreUnavailableError();
         return true;
       }
-      if (!admission.admitted) {
-        options.metrics.limited("refused");
-        throw new RateLimitedError(`${rpm} requests per minute`, admission.retryAfterS);
+    },
+    countsUsage(auth) {
+      const l = auth.key?.limits;
+      return l !== undefined && (l.tpm !== undefined || l.usdPerDay !== undefined || l.usdPerMonth !== undefined);
+    },
+    checkPriced(auth, model) {
+      const limits = auth.key?.limits;
+      if (limits === undefined || (limits.usdPerDay === undefined && limits.usdPerMonth === undefined)) return;
+      if (!prices.has(model)) throw new PermissionError(`model ${JSON.stringify(model.slice(0, 200))} has no price in the gateway's price table, and this key has a spend budget`);
+    },
+    charge(auth, model, usage) {
+      if (usage === undefined) return undefined;
+      const cost = prices.cost(model, usage);
+      metrics.spent(auth.keyId, cost, usage.inputTokens + usage.outputTokens);
+      if (auth.key === undefined || limiter === undefined) return cost;
+      const id = auth.keyId;
+      const now = new Date();
+      const writes: Promise<void>[] = [limiter.addToWindow(subjects.tokens(id), usage.inputTokens + usage.outputTokens)];
+      if (cost !== undefined && cost > 0) {
+        const micro = Math.round(cost * MICRO);
+        writes.push(limiter.addToPeriod(subjects.day(id, now), micro), limiter.addToPeriod(subjects.month(id, now), micro));
       }
-      return false;
+      void Promise.all(writes).catch((err: unknown) => {
+        metrics.limited(onStoreError === "allow" ? "allowed" : "denied");
+        logger.warn("could not charge a call to its key's counters", { keyId: id, error: (err as Error).message });
+      });
+      return cost;
     },
   };
 }

@@ -125,7 +125,17 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
       for (const c of calls) c.close("cancel");
     });
     const activity = createCallActivity({ sink: options.activity, callId, format: "anthropic", chunkEvents: false, startedAt: res.locals.call.receivedAt });
-    activity.started({ model: start.model, stream: false, route: start.route, keyId: auth.keyId, userId: "", sessionId: "", format: "anthropic", provider: provider.name });
+    activity.started({
+      model: start.model,
+      stream: false,
+      route: start.route,
+      keyId: auth.keyId,
+      ...(auth.owner !== "" ? { owner: auth.owner } : {}),
+      userId: "",
+      sessionId: "",
+      format: "anthropic",
+      provider: provider.name,
+    });
     res.locals.call.started = true;
     const actions = new Set<string>();
     const call: BatchCall = {
@@ -376,6 +386,7 @@ function startInfo(call: BatchCall, req: Request, request: JsonObject, who: { us
     format: "ANTHROPIC_MESSAGES",
     stream: false,
     keyId: call.auth.keyId,
+    owner: call.auth.owner,
     ...who,
     route: BATCHES_ROUTE,
     requestJson: Buffer.from(JSON.stringify(request)),

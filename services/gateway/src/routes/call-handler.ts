@@ -11,6 +11,7 @@ import type { GatewayMetrics } from "../metrics";
 import type { ChunkOutcome, PolicyCall, RequestOutcome } from "../engine/policy-engine";
 import type { Routing } from "../upstream/routing";
 import type { SecretRedactor } from "../identity/secrets";
+import type { CallLimits } from "../identity/limits";
 import { checkRequestScope } from "../identity/scopes";
 import { createSseWriter, type SseWriter } from "../formats/sse-writer";
 import type { CallTrace } from "../tracing";
@@ -37,6 +38,8 @@ export interface CallHandlerOptions {
   maxCallMs: number;
   /** Silence on a stream after which a heartbeat goes out. 0 = none. */
   heartbeatMs: number;
+  /** Each key's limits: spend budgets need a priced model; a finished call is charged. */
+  limits: CallLimits;
   /** Fail-open bypasses and open client streams are counted here. @default not counted */
   metrics?: Pick<GatewayMetrics, "bypassed" | "streamOpened">;
 }
@@ -52,6 +55,17 @@ export const OVERHEAD_HEADER = "x-luthien-overhead-ms";
  * client that stopped reading would otherwise hold it open for ever (its socket never drains).
  */
 const TIMEOUT_GRACE_MS = 5000;
+
+/**
+ * A Chat Completions stream reports usage only when asked (`stream_options.include_usage`); a key whose tokens or
+ * spend are counted asks for it, so that no stream goes uncounted. Clients get one more chunk, with no choices.
+ */
+function withStreamUsage(body: JsonBody): JsonBody {
+  const value = body.value as Record<string, unknown>;
+  const options = value["stream_options"];
+  if (typeof options === "object" && options !== null && (options as Record<string, unknown>)["include_usage"] === true) return body;
+  return JsonBody.fromValue({ ...value, stream_options: { ...(typeof options === "object" && options !== null ? options : {}), include_usage: true } });
+}
 
 /** Client headers an Anthropic-format provider must see unchanged. */
 const ANTHROPIC_FORWARDED = ["anthropic-version", "anthropic-beta"];
@@ -137,11 +151,12 @@ class Call {
     const locals = callLocals(this.#res);
     const body = locals.body ?? JsonBody.fromValue(this.#req.body as object);
     const { model, stream } = this.#api.validate(body.value);
-    this.#request = body;
+    const auth = this.#credential;
+    this.#request = this.#o.limits.countsUsage(auth) && stream && this.#api.format === "openai" ? withStreamUsage(body) : body;
     this.#model = model;
     this.#stream = stream;
-    const auth = this.#credential;
     checkRequestScope(auth, body.value as Record<string, unknown>, model);
+    this.#o.limits.checkPriced(auth, model);
     this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
     this.#pool = this.#o.engines.select({ keyId: auth.keyId, model, route: this.#api.route, engine: auth.key?.scopes.engine });
     this.#trace.routed({ model, provider: this.#upstream.provider, pool: this.#pool.name, stream });
@@ -168,6 +183,7 @@ class Call {
       stream,
       route: this.#api.route,
       keyId: auth.keyId,
+      ...(auth.owner !== "" ? { owner: auth.owner } : {}),
       ...this.#identity,
       format: this.#api.format,
       provider: this.#upstream.provider.name,
@@ -230,6 +246,7 @@ class Call {
               format: this.#api.protocolFormat,
               stream: this.#stream,
               keyId: auth.keyId,
+              owner: auth.owner,
               ...this.#identity,
               route: this.#api.route,
               requestJson: this.#request.bytes,
@@ -430,7 +447,8 @@ class Call {
     const status = outcome === "client_closed" ? 499 : failure !== undefined ? (this.#sse.opened ? 200 : failure.status) : this.#res.statusCode;
     const response = this.#activity.response() as { model?: unknown } | null | undefined;
     this.#trace.responded({ model: typeof response?.model === "string" ? response.model : undefined, usage: this.#activity.usage() });
-    this.#activity.ended({ status, outcome, ...(failure !== undefined ? { error: { type: failure.type, message: failure.message } } : {}) });
+    const costUsd = this.#o.limits.charge(this.#credential, this.#model, this.#activity.usage());
+    this.#activity.ended({ status, outcome, costUsd, ...(failure !== undefined ? { error: { type: failure.type, message: failure.message } } : {}) });
     this.#o.logger.info("call", {
       callId: this.id,
       route: this.#api.route,

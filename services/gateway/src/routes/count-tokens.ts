@@ -34,7 +34,17 @@ export function createCountTokensHandler(options: CountTokensOptions) {
     if (provider.format !== "anthropic") throw new InvalidRequestError(`token counting is not available for ${JSON.stringify(model)}: its provider does not speak the Anthropic format`);
     const { userId, sessionId } = anthropicApi.identity(request, req);
     const activity = createCallActivity({ sink: options.activity, callId, format: "anthropic", chunkEvents: false, startedAt: res.locals.call.receivedAt });
-    activity.started({ model, stream: false, route: COUNT_TOKENS_ROUTE, keyId: auth.keyId, userId, sessionId, format: "anthropic", provider: provider.name });
+    activity.started({
+      model,
+      stream: false,
+      route: COUNT_TOKENS_ROUTE,
+      keyId: auth.keyId,
+      ...(auth.owner !== "" ? { owner: auth.owner } : {}),
+      userId,
+      sessionId,
+      format: "anthropic",
+      provider: provider.name,
+    });
     res.locals.call.started = true;
     activity.requestReceived(request);
     const pool = options.engines.select({ keyId: auth.keyId, model, route: COUNT_TOKENS_ROUTE, engine: auth.key?.scopes.engine });
@@ -51,6 +61,7 @@ export function createCountTokensHandler(options: CountTokensOptions) {
             format: "ANTHROPIC_MESSAGES",
             stream: false,
             keyId: auth.keyId,
+            owner: auth.owner,
             userId,
             sessionId,
             route: COUNT_TOKENS_ROUTE,

@@ -13,6 +13,7 @@ export interface Start {
   'headers'?: ({[key: string]: string});
   'requestJson'?: (Buffer | Uint8Array | string);
   'traceContext'?: ({[key: string]: string});
+  'owner'?: (string);
 }
 
 export interface Start__Output {
@@ -26,4 +27,5 @@ export interface Start__Output {
   'headers': ({[key: string]: string});
   'requestJson': (Buffer);
   'traceContext': ({[key: string]: string});
+  'owner': (string);
 }
