@@ -14,7 +14,7 @@ const USAGE = [
   "  create --name <name> --owner <owner> [scopes] [limits] [--expires <30d|12h|ISO time>] [--json]",
   "         scopes: --models 'gpt-4o*,claude-*'  --routes chat,responses,messages,count_tokens,batches,models",
   "                 --engine <pool>  --max-tokens <n>  --passthrough (may carry the caller's own provider credential)",
-  "         limits: --rpm <requests/min>  --tpm <input+output tokens/min>  --usd-day <USD>  --usd-month <USD>",
+  "         limits: --rpm <requests/min>  --concurrent <calls in flight>  --tpm <input+output tokens/min>  --usd-day <USD>  --usd-month <USD>",
   "                 (shared by every gateway; spend at the gateways' price table, PRICES_FILE)",
   "  list [--json]            every key (revoked ones too), never a secret",
   "  show <id> [--json]",
@@ -101,6 +101,7 @@ async function keys(args) {
       expires: { type: "string" },
       rpm: { type: "string" },
       tpm: { type: "string" },
+      concurrent: { type: "string" },
       "usd-day": { type: "string" },
       "usd-month": { type: "string" },
       json: { type: "boolean" },
@@ -122,6 +123,7 @@ async function keys(args) {
         const limits = {};
         if (values.rpm !== undefined) limits.rpm = positive("--rpm", values.rpm);
         if (values.tpm !== undefined) limits.tpm = positive("--tpm", values.tpm);
+        if (values.concurrent !== undefined) limits.concurrent = positive("--concurrent", values.concurrent);
         if (values["usd-day"] !== undefined) limits.usdPerDay = usd("--usd-day", values["usd-day"]);
         if (values["usd-month"] !== undefined) limits.usdPerMonth = usd("--usd-month", values["usd-month"]);
         const issued = await store.create({ name: values.name, owner: values.owner, scopes, limits, ...(values.expires !== undefined ? { expiresAt: expiryOf(values.expires) } : {}) });

@@ -24,6 +24,7 @@ COPY packages/runtime/package.json packages/runtime/
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/wire/package.json packages/wire/
 COPY packages/events/package.json packages/events/
+COPY packages/keys/package.json packages/keys/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY services/gateway/package.json services/gateway/
 RUN --mount=type=cache,id=luthien-pnpm,target=/pnpm/store \
@@ -33,6 +34,7 @@ COPY --from=build /app/packages/runtime/dist packages/runtime/dist
 COPY --from=build /app/packages/protocol/dist packages/protocol/dist
 COPY --from=build /app/packages/wire/dist packages/wire/dist
 COPY --from=build /app/packages/events/dist packages/events/dist
+COPY --from=build /app/packages/keys/dist packages/keys/dist
 COPY --from=build /app/packages/telemetry/dist packages/telemetry/dist
 COPY --from=build /app/services/gateway/dist services/gateway/dist
 

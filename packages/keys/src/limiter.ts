@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { KeyStoreError } from "./errors";
 import { connectBucket, LIMITS_BUCKET, SPEND_BUCKET, type Connected } from "./internal/nats";
@@ -22,6 +23,12 @@ export interface RateLimiter {
    * @throws KeyStoreError when the store cannot be reached or keeps conflicting within the timeout
    */
   admit(subject: string, limit: number, signal?: AbortSignal): Promise<Admission>;
+  /**
+   * Takes one of `limit` concurrent slots for `subject` across replicas. The slot is this replica's until `release`;
+   * a replica that dies without releasing stops counting once its heartbeat is older than 10 s.
+   * @throws KeyStoreError when the store cannot be reached
+   */
+  acquire(subject: string, limit: number): Promise<{ acquired: true; release: () => void } | { acquired: false; retryAfterS: number }>;
   /** What `subject` counted in the rolling minute (tokens), and when the oldest of it ages out. @throws KeyStoreError */
   windowTotal(subject: string): Promise<{ total: number; retryAfterS: number }>;
   /** Adds `amount` to the rolling minute of `subject` (tokens used by a call that ended). @throws KeyStoreError */
@@ -38,6 +45,12 @@ const SLICE_MS = 10_000;
 const SLICES = 7;
 const MAX_CAS_ATTEMPTS = 20;
 const WINDOW_TTL_MS = 10 * 60_000;
+/** A replica's concurrent-call count is refreshed this often while it holds slots, and trusted this long. */
+const HOLD_HEARTBEAT_MS = 2_000;
+const HOLD_STALE_MS = 10_000;
+
+/** Slots held per replica: its count and when it last said so. */
+type Holds = Record<string, { n: number; at: number }>;
 const PERIOD_TTL_MS = 40 * 86_400_000;
 
 /** Amounts counted per slice start (ms), for the slices still in the window. */
@@ -153,8 +166,76 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
   };
 
+  const replica = randomUUID();
+  /** Slots this replica holds per subject, and the heartbeat that keeps them counted. */
+  const held = new Map<string, { n: number; heartbeat: NodeJS.Timeout }>();
+  const writeHold = (subject: string, delta: number, limit?: number): Promise<boolean> =>
+    windows().then((kv) =>
+      casEdit(kv, subject, (value) => {
+        const holds: Holds = {};
+        const now = Date.now();
+        let others = 0;
+        for (const [r, h] of Object.entries((value ?? {}) as Holds)) {
+          if (r === replica || now - h.at > HOLD_STALE_MS || h.n <= 0) continue;
+          holds[r] = h;
+          others += h.n;
+        }
+        const mine = Math.max(0, (held.get(subject)?.n ?? 0) + delta);
+        if (limit !== undefined && delta > 0 && others + mine > limit) return { result: false };
+        if (mine > 0) holds[replica] = { n: mine, at: now };
+        return { value: holds, result: true };
+      }),
+    );
+
+  /** One hold write per subject at a time on this replica: each computes its count from the one before. */
+  const queues = new Map<string, Promise<unknown>>();
+  const serial = <T>(subject: string, fn: () => Promise<T>): Promise<T> => {
+    const next = (queues.get(subject) ?? Promise.resolve()).then(fn, fn);
+    const settled = next.catch(() => undefined);
+    queues.set(subject, settled);
+    void settled.then(() => {
+      if (queues.get(subject) === settled) queues.delete(subject);
+    });
+    return next;
+  };
+  const refreshHold = (subject: string): Promise<unknown> => serial(subject, () => writeHold(subject, 0)).catch(() => undefined);
+
+  const acquire: RateLimiter["acquire"] = async (subject, limit) => {
+    const ok = await serial(subject, async () => {
+      if (!(await writeHold(subject, 1, limit))) return false;
+      let entry = held.get(subject);
+      if (entry === undefined) {
+        const heartbeat = setInterval(() => void refreshHold(subject), HOLD_HEARTBEAT_MS);
+        heartbeat.unref();
+        entry = { n: 0, heartbeat };
+        held.set(subject, entry);
+      }
+      entry.n++;
+      return true;
+    });
+    if (!ok) return { acquired: false, retryAfterS: 1 };
+    let released = false;
+    return {
+      acquired: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        const e = held.get(subject);
+        if (e === undefined) return;
+        e.n--;
+        // Written after the local count drops: a failed write leaves a count that ages out with its heartbeat.
+        void refreshHold(subject);
+        if (e.n <= 0) {
+          clearInterval(e.heartbeat);
+          held.delete(subject);
+        }
+      },
+    };
+  };
+
   return {
     admit,
+    acquire,
     async windowTotal(subject) {
       const kv = await windows();
       const entry = await withTimeout(kv.get(subject), timeoutMs);
@@ -181,6 +262,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       await casEdit(await periods(), subject, (value) => ({ value: (typeof value === "number" ? value : 0) + amount, result: undefined }));
     },
     async close() {
+      for (const e of held.values()) clearInterval(e.heartbeat);
       for (const conn of buckets.values()) {
         const c = await conn.catch(() => undefined);
         await c?.nc.close().catch(() => undefined);

@@ -19,6 +19,8 @@ export interface KeyScopes {
 export interface KeyLimits {
   /** Requests per rolling minute, across every gateway replica. */
   rpm?: number;
+  /** Calls in flight at once, across every gateway replica. */
+  concurrent?: number;
   /** Input + output tokens per rolling minute: checked before a call, counted when it ends. */
   tpm?: number;
   /** USD per UTC day, at the gateway's price table. */
@@ -131,9 +133,10 @@ export function parseScopes(value: unknown): KeyScopes {
 
 export function parseLimits(value: unknown): KeyLimits {
   const o = object(value, "limits");
-  only(o, ["rpm", "tpm", "usdPerDay", "usdPerMonth"], "limits");
+  only(o, ["rpm", "concurrent", "tpm", "usdPerDay", "usdPerMonth"], "limits");
   const limits: KeyLimits = {};
   if (o["rpm"] !== undefined) limits.rpm = positiveInt(o["rpm"], "limits.rpm");
+  if (o["concurrent"] !== undefined) limits.concurrent = positiveInt(o["concurrent"], "limits.concurrent");
   if (o["tpm"] !== undefined) limits.tpm = positiveInt(o["tpm"], "limits.tpm");
   for (const field of ["usdPerDay", "usdPerMonth"] as const) {
     const v = o[field];

@@ -12,8 +12,8 @@ export interface GatewayMetricsOptions {
 
 /**
  * The gateway's Prometheus metrics (prefix `luthien_gateway_`). Labels carry only bounded, non-secret values:
- * method, route pattern, status, verdict phase, bypass reason; key ids (never keys) only on the spend counters, one
- * series per key.
+ * method, route pattern, status, verdict phase, bypass reason; virtual key ids (`vk_…`, never keys nor static keys'
+ * ids) only on the spend counters, one series per key.
  */
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -32,8 +32,11 @@ export interface GatewayMetrics {
    * `allowed` unchecked (LIMITS_ON_STORE_ERROR=allow).
    */
   limited(outcome: "refused" | "denied" | "allowed"): void;
-  /** A finished call's tokens and cost (undefined: its model has no price), by key id — ids, never keys. */
-  spent(keyId: string, usd: number | undefined, tokens: number): void;
+  /**
+   * A finished call's tokens and cost (undefined: its model has no price), labelled with a virtual key's id, or
+   * `static` / `passthrough` / `none`: never a key, nor a static key's id (a digest prefix of its secret).
+   */
+  spent(label: string, usd: number | undefined, tokens: number): void;
 }
 
 const PREFIX = "luthien_gateway_";
@@ -110,8 +113,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
     bypassed: (reason) => bypasses.inc({ reason }),
     limited: (outcome) => limits.inc({ outcome }),
-    spent(keyId, usd, used) {
-      const key_id = keyId === "" ? "none" : keyId;
+    spent(label, usd, used) {
+      const key_id = label === "" ? "none" : label;
       if (usd !== undefined) cost.inc({ key_id }, usd);
       tokens.inc({ key_id }, used);
     },

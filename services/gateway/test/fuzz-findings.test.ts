@@ -66,7 +66,10 @@ describe("a passthrough client that leaves before the provider answers", () => {
       req.socket.on("close", () => (providerClosed = true));
     });
     await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", () => resolve()));
-    const gateway = createGateway(readGatewayConfig({ OPENAI_UPSTREAM_URL: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/v1`, POLICY_ENGINE_URL: "127.0.0.1:1" }), logger);
+    const gateway = createGateway(
+      readGatewayConfig({ AUTH_MODE: "off", OPENAI_UPSTREAM_URL: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/v1`, POLICY_ENGINE_URL: "127.0.0.1:1" }),
+      logger,
+    );
     const server = gateway.app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     try {

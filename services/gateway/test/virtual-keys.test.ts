@@ -212,6 +212,26 @@ describe("rate limits across replicas", () => {
   });
 });
 
+describe("concurrent calls across replicas", () => {
+  it("a key with 2 concurrent calls gets 2 of 6 slow calls served at once over three replicas; its slots come back when they end", async () => {
+    const key = await create(["--concurrent", "2"]);
+    await stack.mockControl.reset();
+    await stack.mockControl.script(...Array.from({ length: 6 }, () => ({ delayMs: 1500 })));
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i * 40));
+        const res = await call(replicas[i % 3] as RunningService, bearer(key.secret));
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+    await stack.mockControl.reset();
+    expect(await Promise.all(replicas.slice(0, 2).map(async (r) => (await call(r, bearer(key.secret))).status))).toEqual([200, 200]);
+  });
+});
+
 describe("budgets and token limits, charged from usage", () => {
   const costly = { usage: { inputTokens: 1000, outputTokens: 1000 } };
   /** Calls until refused (at most 6): how many were served, and the refusal. */

@@ -45,6 +45,8 @@
     return d.toLocaleTimeString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
   };
   const ms = (v) => (v === null || v === undefined ? "—" : v >= 10000 ? (v / 1000).toFixed(1) + " s" : v + " ms");
+  const usd = (v) => (v === null || v === undefined ? "—" : "$" + (v >= 1 ? v.toFixed(2) : v.toPrecision(3)));
+  const tokens = (i, o) => `${i ?? "—"} / ${o ?? "—"}`;
   const shortId = (id) => (id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id);
 
   function typeClass(type) {
@@ -65,7 +67,7 @@
 
   // ---------------------------------------------------------------- views and routing
 
-  const views = { login: $("view-login"), home: $("view-home"), call: $("view-call") };
+  const views = { login: $("view-login"), home: $("view-home"), call: $("view-call"), sessions: $("view-sessions"), session: $("view-session"), keys: $("view-keys") };
   let authed = false;
   let loopbackMode = false;
   // How this monitor stores originals now (MONITOR_STORE_ORIGINALS); each call says how its own were stored.
@@ -80,9 +82,22 @@
   function route() {
     if (!authed) return;
     const m = /^#\/calls\/(.+)$/.exec(location.hash);
+    const session = /^#\/sessions\/(.+)$/.exec(location.hash);
     if (m) {
       show("call");
       openCall(decodeURIComponent(m[1]));
+    } else if (session) {
+      closeCall();
+      show("session");
+      void renderSession(decodeURIComponent(session[1]));
+    } else if (location.hash === "#/sessions") {
+      closeCall();
+      show("sessions");
+      void renderSessions();
+    } else if (location.hash === "#/keys") {
+      closeCall();
+      show("keys");
+      void renderKeys();
     } else {
       show("home");
       closeCall();
@@ -265,6 +280,8 @@
     add("q", "f-q");
     add("model", "f-model");
     add("keyId", "f-key");
+    add("owner", "f-owner");
+    add("sessionId", "f-session");
     add("status", "f-status");
     add("action", "f-action");
     for (const [k, id] of [
@@ -363,7 +380,7 @@
     void loadCalls(true);
   });
   $("f-reset").addEventListener("click", () => {
-    for (const id of ["f-q", "f-model", "f-key", "f-status", "f-action", "f-from", "f-to"]) $(id).value = "";
+    for (const id of ["f-q", "f-model", "f-key", "f-owner", "f-session", "f-status", "f-action", "f-from", "f-to"]) $(id).value = "";
     nextCursor = null;
     void loadCalls(true);
   });
@@ -374,6 +391,109 @@
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshSoon();
     if (currentCall && ev.callId === currentCall) reloadCallSoon();
   });
+
+  // ---------------------------------------------------------------- sessions and keys
+
+  /** A table row of text cells; `link` makes the first cell a link. */
+  function row(cells, link) {
+    const tr = el("tr", link ? "call-row" : "");
+    cells.forEach((v, i) => {
+      const td = el("td", typeof v === "number" ? "num" : "");
+      if (i === 0 && link) {
+        const a = el("a", "mono", v);
+        a.href = link;
+        td.append(a);
+      } else td.textContent = v === null || v === undefined || v === "" ? "—" : String(v);
+      tr.append(td);
+    });
+    return tr;
+  }
+
+  async function renderSessions() {
+    try {
+      const { sessions } = await api("/api/sessions?limit=200");
+      $("sessions-body").replaceChildren(
+        ...sessions.map((s) =>
+          row(
+            [s.sessionId, s.calls, fmtTime(s.firstAt), fmtTime(s.lastAt), s.keyIds.join(", "), s.owners.join(", "), s.intervened, tokens(s.inputTokens, s.outputTokens), usd(s.costUsd)],
+            "#/sessions/" + encodeURIComponent(s.sessionId),
+          ),
+        ),
+      );
+      $("sessions-empty").textContent = "No sessions yet.";
+      $("sessions-empty").hidden = sessions.length !== 0;
+    } catch (err) {
+      void loadFailed(err, "sessions-empty", "sessions");
+    }
+  }
+
+  async function renderSession(id) {
+    $("session-id").textContent = id;
+    try {
+      const page = await api("/api/sessions/" + encodeURIComponent(id));
+      $("session-calls").replaceChildren(
+        ...page.calls.map((c) => {
+          const li = el("li", "call-row");
+          const a = el("a", "mono", fmtTime(c.startedAt) + "  " + shortId(c.callId));
+          a.href = "#/calls/" + encodeURIComponent(c.callId);
+          li.append(a, el("span", "", "  " + (c.model ?? "—") + "  "));
+          li.append(el("span", "status " + statusClass(c.status, c.outcome), c.status ?? "…"));
+          if (c.outcome && c.outcome !== "ok") li.append(el("span", "muted small", " " + c.outcome));
+          for (const p of c.policyActions || []) li.append(el("span", "badge policy", p));
+          if (c.errorType) li.append(el("span", "badge warn", c.errorType));
+          return li;
+        }),
+      );
+      $("session-empty").hidden = page.calls.length !== 0;
+    } catch (err) {
+      void loadFailed(err, "session-empty", "the session");
+    }
+  }
+
+  const describeMap = (o) =>
+    Object.entries(o || {})
+      .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : v}`)
+      .join(" ");
+
+  async function renderKeys() {
+    try {
+      const { keys } = await api("/api/keys/usage?limit=200");
+      $("usage-body").replaceChildren(
+        ...keys.map((k) => {
+          const tr = row([k.keyId, k.owners.join(", "), k.calls, tokens(k.inputTokens, k.outputTokens), usd(k.costUsd), k.limited, k.budgetRefused, k.denied, fmtTime(k.lastAt)], "#/");
+          tr.querySelector("a").addEventListener("click", () => {
+            $("f-key").value = k.keyId;
+            nextCursor = null;
+            void loadCalls(true);
+          });
+          return tr;
+        }),
+      );
+      $("usage-empty").textContent = "No calls with a key yet.";
+      $("usage-empty").hidden = keys.length !== 0;
+    } catch (err) {
+      void loadFailed(err, "usage-empty", "key usage");
+    }
+    try {
+      const { keys } = await api("/api/keys");
+      $("keys-body").replaceChildren(
+        ...keys.map((k) =>
+          row([
+            k.id,
+            k.name,
+            k.owner,
+            k.revokedAt ? "revoked " + fmtTime(k.revokedAt) : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? "expired" : "active",
+            describeMap(k.scopes),
+            describeMap(k.limits),
+          ]),
+        ),
+      );
+      $("keys-empty").textContent = "No virtual keys.";
+      $("keys-empty").hidden = keys.length !== 0;
+    } catch (err) {
+      void loadFailed(err, "keys-empty", "virtual keys");
+    }
+  }
 
   // ---------------------------------------------------------------- policy configuration changes
 
@@ -462,8 +582,10 @@
       ["Route", c.route],
       ["Stream", c.stream === null || c.stream === undefined ? null : c.stream ? "yes" : "no"],
       ["Key", c.keyId],
+      ["Owner", c.owner],
       ["User", c.userId],
       ["Session", c.sessionId],
+      ["Cost", c.costUsd !== null && c.costUsd !== undefined ? usd(c.costUsd) : null],
       ["Latency", c.latencyMs !== null && c.latencyMs !== undefined ? ms(c.latencyMs) : null],
       ["Time to first token", c.ttftMs !== null && c.ttftMs !== undefined ? ms(c.ttftMs) : null],
       ["Tokens in / out", c.inputTokens !== null && c.inputTokens !== undefined ? `${c.inputTokens} / ${c.outputTokens ?? "—"}` : null],

@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { createActivityConsumer, InvalidConsumerNameError, isValidConsumerName, type ActivityConsumer } from "@luthien/events";
+import { openKeyStore, type KeyStore } from "@luthien/keys";
 import { createLogger, type Logger } from "@luthien/runtime";
 import { openDatabase, type DatabaseConfig, type MonitorDatabase } from "./db/database";
 import { createAdminAuth } from "./http/auth";
@@ -106,7 +107,16 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     hub.broadcast(r.inserted);
   });
 
+  const natsUrl = options.natsUrl ?? "nats://127.0.0.1:4222";
+  let keyStore: Promise<KeyStore> | undefined;
+  const keys = (): Promise<KeyStore> => {
+    keyStore ??= openKeyStore({ url: natsUrl });
+    // A store that could not be opened is tried again at the next request.
+    keyStore.catch(() => (keyStore = undefined));
+    return keyStore;
+  };
   const app = createMonitorApp({
+    keys,
     store,
     hub,
     auth,
@@ -161,6 +171,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
           server.closeAllConnections();
         });
         await database.close();
+        await (await keyStore?.catch(() => undefined))?.close();
       })();
       return closing;
     },

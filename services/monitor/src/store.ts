@@ -25,6 +25,9 @@ export interface IngestResult {
 export interface CallQuery {
   model?: string;
   keyId?: string;
+  owner?: string;
+  userId?: string;
+  sessionId?: string;
   status?: number;
   outcome?: string;
   /** A `<policy>.<action>` the call must have. */
@@ -37,11 +40,54 @@ export interface CallQuery {
   to?: Date;
   /** From a previous page's `nextCursor`. */
   cursor?: string;
+  /** `asc`: oldest first (a session's calls in order). @default "desc" */
+  order?: "asc" | "desc";
   /** @default 50, at most {@link MAX_PAGE_SIZE} */
   limit?: number;
 }
 
 export const MAX_PAGE_SIZE = 200;
+
+/** Filters of the grouped views. */
+export interface GroupQuery {
+  keyId?: string;
+  owner?: string;
+  from?: Date;
+  to?: Date;
+  /** @default 50, at most {@link MAX_PAGE_SIZE} */
+  limit?: number;
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  calls: number;
+  firstAt: Date;
+  lastAt: Date;
+  keyIds: string[];
+  owners: string[];
+  /** Calls with at least one policy intervention. */
+  intervened: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface KeyUsage {
+  keyId: string;
+  owners: string[];
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** Calls refused by a rate limit (`rate_limit_error` from the gateway) or a budget (`budget_exceeded`). */
+  limited: number;
+  budgetRefused: number;
+  denied: number;
+  lastAt: Date;
+}
+
+/** Error types the gateway gives calls its limits refused; a provider's own 429 carries its own type. */
+const LIMIT_TYPES = ["rate_limit_error", "rate_limiter_unavailable"];
 
 /** A `calls` row as the API returns it. */
 export type CallSummary = Omit<typeof calls.$inferSelect, "searchText">;
@@ -88,6 +134,10 @@ export interface MonitorStore {
   /** Policy configuration changes, newest first; at most {@link MAX_PAGE_SIZE}. */
   listConfigEvents(limit: number): Promise<ConfigEventRow[]>;
   stats(): Promise<{ events: number; calls: number; deadLetters: number; configEvents: number }>;
+  /** Sessions with calls in the range, most recent first: their calls, keys, owners, interventions, tokens and cost. */
+  listSessions(query: GroupQuery): Promise<SessionSummary[]>;
+  /** Usage per key in the range: calls, tokens, cost, how often a limit or budget refused it, denials. */
+  keyUsage(query: GroupQuery): Promise<KeyUsage[]>;
   listDeadLetters(limit: number): Promise<{ id: number; subject: string; streamSeq: number | null; error: string; receivedAt: Date; raw: string }[]>;
 }
 
@@ -173,6 +223,7 @@ const CALL_COLUMNS: [string, string, string][] = [
   ["ended_at", "timestamptz", "keep"],
   ["model", "text", "keep"],
   ["key_id", "text", "keep"],
+  ["owner", "text", "keep"],
   ["user_id", "text", "keep"],
   ["session_id", "text", "keep"],
   ["format", "text", "keep"],
@@ -186,6 +237,7 @@ const CALL_COLUMNS: [string, string, string][] = [
   ["usage", "jsonb", "keep"],
   ["input_tokens", "integer", "keep"],
   ["output_tokens", "integer", "keep"],
+  ["cost_usd", "double precision", "keep"],
   ["chunks_in", "integer", "keep"],
   ["chunks_out", "integer", "keep"],
   ["policy_actions", "text[]", "array(select distinct a from unnest(calls.policy_actions || excluded.policy_actions) as a order by a)"],
@@ -236,6 +288,7 @@ function patchToRecord(p: CallPatch): Record<string, unknown> {
     ended_at: p.endedAt?.toISOString(),
     model: p.model,
     key_id: p.keyId,
+    owner: p.owner,
     user_id: p.userId,
     session_id: p.sessionId,
     format: p.format,
@@ -249,6 +302,7 @@ function patchToRecord(p: CallPatch): Record<string, unknown> {
     usage: p.usage,
     input_tokens: p.inputTokens,
     output_tokens: p.outputTokens,
+    cost_usd: p.costUsd,
     chunks_in: p.chunksIn,
     chunks_out: p.chunksOut,
     policy_actions: p.policyActions,
@@ -334,6 +388,15 @@ function decodeCursor(cursor: string): { startedAt: string; callId: string } {
   throw new InvalidQueryError("cursor: not a cursor this API returned");
 }
 
+function groupWhere(query: GroupQuery, base: SQL): SQL | undefined {
+  const where: SQL[] = [base];
+  if (query.keyId !== undefined) where.push(eq(calls.keyId, query.keyId));
+  if (query.owner !== undefined) where.push(eq(calls.owner, query.owner));
+  if (query.from !== undefined) where.push(gte(calls.startedAt, query.from));
+  if (query.to !== undefined) where.push(lt(calls.startedAt, query.to));
+  return and(...where);
+}
+
 /** `%`, `_` and `\` taken literally in a LIKE pattern (backslash is PostgreSQL's default escape). */
 function likeLiteral(s: string): string {
   return s.replace(/[\\%_]/g, (c) => "\\" + c);
@@ -351,6 +414,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     lastEventAt: calls.lastEventAt,
     model: calls.model,
     keyId: calls.keyId,
+    owner: calls.owner,
     userId: calls.userId,
     sessionId: calls.sessionId,
     format: calls.format,
@@ -364,6 +428,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     usage: calls.usage,
     inputTokens: calls.inputTokens,
     outputTokens: calls.outputTokens,
+    costUsd: calls.costUsd,
     chunksIn: calls.chunksIn,
     chunksOut: calls.chunksOut,
     policyActions: calls.policyActions,
@@ -416,21 +481,29 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       const where: SQL[] = [];
       if (query.model !== undefined) where.push(eq(calls.model, query.model));
       if (query.keyId !== undefined) where.push(eq(calls.keyId, query.keyId));
+      if (query.owner !== undefined) where.push(eq(calls.owner, query.owner));
+      if (query.userId !== undefined) where.push(eq(calls.userId, query.userId));
+      if (query.sessionId !== undefined) where.push(eq(calls.sessionId, query.sessionId));
       if (query.status !== undefined) where.push(eq(calls.status, query.status));
       if (query.outcome !== undefined) where.push(eq(calls.outcome, query.outcome));
       if (query.action !== undefined) where.push(arrayContains(calls.policyActions, [query.action]));
       if (query.q !== undefined && query.q !== "") where.push(ilike(calls.searchText, `%${likeLiteral(query.q)}%`));
       if (query.from !== undefined) where.push(gte(calls.startedAt, query.from));
       if (query.to !== undefined) where.push(lt(calls.startedAt, query.to));
+      const ascending = query.order === "asc";
       if (query.cursor !== undefined) {
         const c = decodeCursor(query.cursor);
-        where.push(sql`(${calls.startedAt}, ${calls.callId}) < (${c.startedAt}::timestamptz, ${c.callId})`);
+        where.push(
+          ascending
+            ? sql`(${calls.startedAt}, ${calls.callId}) > (${c.startedAt}::timestamptz, ${c.callId})`
+            : sql`(${calls.startedAt}, ${calls.callId}) < (${c.startedAt}::timestamptz, ${c.callId})`,
+        );
       }
       const rows = await db
         .select(summaryColumns)
         .from(calls)
         .where(where.length > 0 ? and(...where) : undefined)
-        .orderBy(desc(calls.startedAt), desc(calls.callId))
+        .orderBy(...(ascending ? [asc(calls.startedAt), asc(calls.callId)] : [desc(calls.startedAt), desc(calls.callId)]))
         .limit(limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
@@ -473,6 +546,59 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .from(configEvents)
         .orderBy(desc(configEvents.time), desc(configEvents.id))
         .limit(Math.min(Math.max(limit, 1), MAX_PAGE_SIZE));
+    },
+
+    async listSessions(query) {
+      const where = groupWhere(query, sql`${calls.sessionId} is not null and ${calls.sessionId} <> ''`);
+      const rows = await db
+        .select({
+          sessionId: sql<string>`${calls.sessionId}`,
+          calls: sql<number>`count(*)::int`,
+          firstAt: sql<string>`min(${calls.startedAt})`,
+          lastAt: sql<string>`max(${calls.startedAt})`,
+          keyIds: sql<string[]>`array_remove(array_agg(distinct ${calls.keyId}), null)`,
+          owners: sql<string[]>`array_remove(array_agg(distinct ${calls.owner}), null)`,
+          intervened: sql<number>`count(*) filter (where cardinality(${calls.policyActions}) > 0)::int`,
+          inputTokens: sql<number>`coalesce(sum(${calls.inputTokens}), 0)::bigint`,
+          outputTokens: sql<number>`coalesce(sum(${calls.outputTokens}), 0)::bigint`,
+          costUsd: sql<number>`coalesce(sum(${calls.costUsd}), 0)::float8`,
+        })
+        .from(calls)
+        .where(where)
+        .groupBy(calls.sessionId)
+        .orderBy(sql`max(${calls.startedAt}) desc`)
+        .limit(Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE_SIZE));
+      return rows.map((r) => ({
+        ...r,
+        firstAt: new Date(r.firstAt),
+        lastAt: new Date(r.lastAt),
+        inputTokens: Number(r.inputTokens),
+        outputTokens: Number(r.outputTokens),
+        costUsd: Number(r.costUsd),
+      }));
+    },
+
+    async keyUsage(query) {
+      const where = groupWhere(query, sql`${calls.keyId} is not null and ${calls.keyId} <> ''`);
+      const rows = await db
+        .select({
+          keyId: sql<string>`${calls.keyId}`,
+          owners: sql<string[]>`array_remove(array_agg(distinct ${calls.owner}), null)`,
+          calls: sql<number>`count(*)::int`,
+          inputTokens: sql<number>`coalesce(sum(${calls.inputTokens}), 0)::bigint`,
+          outputTokens: sql<number>`coalesce(sum(${calls.outputTokens}), 0)::bigint`,
+          costUsd: sql<number>`coalesce(sum(${calls.costUsd}), 0)::float8`,
+          limited: sql<number>`count(*) filter (where ${calls.status} in (429, 503) and ${inArray(calls.errorType, LIMIT_TYPES)})::int`,
+          budgetRefused: sql<number>`count(*) filter (where ${calls.errorType} = 'budget_exceeded')::int`,
+          denied: sql<number>`count(*) filter (where ${calls.outcome} = 'denied')::int`,
+          lastAt: sql<string>`max(${calls.startedAt})`,
+        })
+        .from(calls)
+        .where(where)
+        .groupBy(calls.keyId)
+        .orderBy(sql`count(*) desc`)
+        .limit(Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE_SIZE));
+      return rows.map((r) => ({ ...r, lastAt: new Date(r.lastAt), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), costUsd: Number(r.costUsd) }));
     },
 
     async stats() {

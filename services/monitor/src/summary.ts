@@ -8,6 +8,7 @@ export interface CallPatch {
   endedAt?: Date;
   model?: string;
   keyId?: string;
+  owner?: string;
   userId?: string;
   sessionId?: string;
   format?: string;
@@ -21,6 +22,7 @@ export interface CallPatch {
   usage?: JsonValue;
   inputTokens?: number;
   outputTokens?: number;
+  costUsd?: number;
   chunksIn?: number;
   chunksOut?: number;
   policyActions: string[];
@@ -105,13 +107,14 @@ export function summarize(callId: string, evs: readonly ActivityEvent[]): CallPa
         };
         set("model", str(d["model"]));
         set("keyId", str(d["keyId"]));
+        set("owner", str(d["owner"]));
         set("userId", str(d["userId"]));
         set("sessionId", str(d["sessionId"]));
         set("format", str(d["format"]));
         set("provider", str(d["provider"]));
         set("route", str(d["route"]));
         set("stream", bool(d["stream"]));
-        search.push(callId, ...[d["model"], d["keyId"], d["userId"], d["sessionId"], d["provider"]].filter((x): x is string => typeof x === "string"));
+        search.push(callId, ...[d["model"], d["keyId"], d["owner"], d["userId"], d["sessionId"], d["provider"]].filter((x): x is string => typeof x === "string"));
         break;
       }
       case ActivityEventTypes.RequestReceived:
@@ -147,6 +150,8 @@ export function summarize(callId: string, evs: readonly ActivityEvent[]): CallPa
           if (inTok !== undefined) p.inputTokens = inTok;
           if (outTok !== undefined) p.outputTokens = outTok;
         }
+        const cost = d["costUsd"];
+        if (typeof cost === "number" && Number.isFinite(cost) && cost >= 0) p.costUsd = cost;
         const chunksIn = int(d["chunksIn"]);
         if (chunksIn !== undefined) p.chunksIn = chunksIn;
         const chunksOut = int(d["chunksOut"]);

@@ -109,14 +109,31 @@ const header = (req: Request, name: string): string => {
 
 const DONE = StreamEvent.of({ data: SSE_DONE });
 
+/**
+ * Where clients name their session, first match wins: ours, Claude Code's (v2.1.86+), Codex's (`session-id`, and
+ * the older `session_id`), then the common `x-session-id`.
+ */
+export const SESSION_HEADERS = ["x-luthien-session-id", "x-claude-code-session-id", "session-id", "session_id", "x-session-id"] as const;
+/** Longer values are cut: a session id is a label for grouping, not content. */
+const MAX_SESSION_ID = 200;
+
+/** The session a request names in a header, or "". */
+export function sessionFromHeaders(req: Request): string {
+  for (const name of SESSION_HEADERS) {
+    const v = header(req, name).trim();
+    if (v !== "") return v.slice(0, MAX_SESSION_ID);
+  }
+  return "";
+}
+
 export const openaiApi: ClientApi = {
   format: "openai",
   protocolFormat: "OPENAI_CHAT",
   route: "/v1/chat/completions",
-  visibleHeaders: ["user-agent", "openai-organization", "openai-project", "x-request-id", "x-session-id"],
+  visibleHeaders: ["user-agent", "openai-organization", "openai-project", "x-request-id", ...SESSION_HEADERS],
   validate: (body) => requireCommon(requireObject(body), true),
   identity(body, req) {
-    return { userId: typeof body["user"] === "string" ? body["user"] : "", sessionId: header(req, "x-session-id") };
+    return { userId: typeof body["user"] === "string" ? body["user"] : "", sessionId: sessionFromHeaders(req) };
   },
   errorBody: (e) => openAIErrorBody(e.type, e.message, e.code),
   errorEvent: (e) => StreamEvent.fromJson(undefined, openAIErrorBody(e.type, e.message, e.code)),
@@ -127,10 +144,18 @@ export const openaiApi: ClientApi = {
 };
 
 /**
- * Claude Code puts the session in `metadata.user_id` (`user_<hash>_account_<uuid>_session_<uuid>`, or that as
- * JSON); OAuth clients send `x-session-id`.
+ * Claude Code puts the session in `metadata.user_id`: a JSON object with `session_id` (current versions) or
+ * `user_<hash>_account_<uuid>_session_<uuid>` (older ones).
  */
 function claudeSession(userField: string): string {
+  if (userField.startsWith("{")) {
+    try {
+      const id = (JSON.parse(userField) as { session_id?: unknown }).session_id;
+      return typeof id === "string" ? id.slice(0, MAX_SESSION_ID) : "";
+    } catch {
+      return "";
+    }
+  }
   const m = /session_([0-9a-f-]{8,})/i.exec(userField);
   return m?.[1] ?? "";
 }
@@ -139,7 +164,7 @@ export const anthropicApi: ClientApi = {
   format: "anthropic",
   protocolFormat: "ANTHROPIC_MESSAGES",
   route: "/v1/messages",
-  visibleHeaders: ["user-agent", "anthropic-version", "anthropic-beta", "x-session-id", "x-app"],
+  visibleHeaders: ["user-agent", "anthropic-version", "anthropic-beta", "x-app", ...SESSION_HEADERS],
   validate(body) {
     const b = requireObject(body);
     const common = requireCommon(b, false);
@@ -152,7 +177,7 @@ export const anthropicApi: ClientApi = {
   identity(body, req) {
     const meta = body["metadata"] as { user_id?: unknown } | undefined;
     const userField = typeof meta?.user_id === "string" ? meta.user_id : "";
-    const fromHeader = header(req, "x-session-id");
+    const fromHeader = sessionFromHeaders(req);
     return { userId: userField, sessionId: fromHeader !== "" ? fromHeader : claudeSession(userField) };
   },
   errorBody: (e) => anthropicErrorBody(anthropicType(e), e.message),
@@ -226,7 +251,7 @@ export const responsesApi: ClientApi = {
   },
   identity(body, req) {
     const user = typeof body["user"] === "string" ? body["user"] : typeof body["safety_identifier"] === "string" ? body["safety_identifier"] : "";
-    return { userId: user, sessionId: header(req, "x-session-id") };
+    return { userId: user, sessionId: sessionFromHeaders(req) };
   },
   errorBody: openaiApi.errorBody,
   // openai-node throws on any event whose data has `error`; the AI SDK and the Agents SDK read the `error` event's

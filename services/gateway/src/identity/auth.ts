@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import { KEY_SECRET_PREFIX, type KeyDirectory, type KeyRecord } from "@luthien/keys";
+import { KEY_SECRET_PREFIX, keyIdInSecret, type KeyDirectory, type KeyLookup, type KeyRecord } from "@luthien/keys";
 import { AuthenticationError, GatewayError, KeyStoreUnavailableError } from "../errors";
 import type { CallLimits } from "./limits";
 import { checkRouteScope } from "./scopes";
@@ -41,7 +41,7 @@ export interface ClientAuth {
    * @throws AuthenticationError (401) for a credential that is not a usable gateway key where one is required
    * @throws KeyStoreUnavailableError (503) for a virtual key while the key directory cannot vouch for it
    */
-  authenticate(req: Request): Promise<CallAuth>;
+  authenticate(req: Request): CallAuth | Promise<CallAuth>;
 }
 
 /** The non-secret id of a credential: `key_` and 12 hex digits of its SHA-256. Safe for logs, events and policies. */
@@ -91,11 +91,15 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
     return found;
   };
   /** The gateway key `value` is, undefined when it is none; throws when it is one that may not be used. */
-  const gatewayKey = async (value: string): Promise<GatewayKey | undefined> => {
+  const gatewayKey = (value: string): GatewayKey | undefined | Promise<GatewayKey | undefined> => {
     const id = staticKey(value);
     if (id !== undefined) return { id, owner: "", record: undefined, passthrough: mode === "passthrough" };
     if (directory === undefined) return undefined;
-    const found = await directory.resolve(value);
+    const found = directory.lookup(value);
+    // A key made a moment ago may not have reached the watch yet: its record is read once from the store.
+    return found.kind === "unknown" && keyIdInSecret(value) !== undefined ? directory.resolve(value).then((r) => fromLookup(r, value)) : fromLookup(found, value);
+  };
+  const fromLookup = (found: KeyLookup, value: string): GatewayKey | undefined => {
     switch (found.kind) {
       case "key":
         return { id: found.record.id, owner: found.record.owner, record: found.record, passthrough: mode === "passthrough" || found.record.scopes.passthrough === true };
@@ -112,26 +116,31 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   const served = (key: GatewayKey, credential: UpstreamCredential): CallAuth => ({ keyId: key.id, owner: key.owner, key: key.record, credential });
   return {
     mode,
-    async authenticate(req) {
+    authenticate(req) {
       if (mode === "off") return { keyId: "", owner: "", key: undefined, credential: { kind: "server" } };
       const presented = presentedCredential(req);
       const header = gatewayKeyHeader(req);
       if (header !== undefined) {
-        const key = await gatewayKey(header);
-        if (key === undefined) throw new AuthenticationError("invalid gateway key");
-        if (presented === undefined || presented.value === header) return served(key, { kind: "server" });
-        if (!key.passthrough) {
-          throw new AuthenticationError("this gateway key may not carry a provider credential (its scope does not allow passthrough)");
-        }
-        return served(key, presented);
+        return then(gatewayKey(header), (key) => {
+          if (key === undefined) throw new AuthenticationError("invalid gateway key");
+          if (presented === undefined || presented.value === header) return served(key, { kind: "server" });
+          if (!key.passthrough) throw new AuthenticationError("this gateway key may not carry a provider credential (its scope does not allow passthrough)");
+          return served(key, presented);
+        });
       }
       if (presented === undefined) throw new AuthenticationError("missing API key");
-      const key = await gatewayKey(presented.value);
-      if (key !== undefined) return served(key, { kind: "server" });
-      if (mode === "passthrough") return { keyId: keyIdOf(presented.value), owner: "", key: undefined, credential: presented };
-      throw new AuthenticationError("invalid API key: not a gateway key (provider credentials pass through only with AUTH_MODE=passthrough or a key scoped for it)");
+      return then(gatewayKey(presented.value), (key) => {
+        if (key !== undefined) return served(key, { kind: "server" });
+        if (mode === "passthrough") return { keyId: keyIdOf(presented.value), owner: "", key: undefined, credential: presented };
+        throw new AuthenticationError("invalid API key: not a gateway key (provider credentials pass through only with AUTH_MODE=passthrough or a key scoped for it)");
+      });
     },
   };
+}
+
+/** `f(v)`, or once `v` resolves: the common case (a key the directory holds) stays synchronous. */
+function then<T, R>(v: T | Promise<T>, f: (x: T) => R): R | Promise<R> {
+  return v instanceof Promise ? v.then(f) : f(v);
 }
 
 /** Every middleware {@link createAuthMiddleware} made; the route-inventory test checks each route has one. */
@@ -201,16 +210,25 @@ export const LIMITS_UNCHECKED_HEADER = "x-luthien-limits-unchecked";
  * a browser request from an origin not allowed (OriginNotAllowedError → 403), then a caller it cannot authenticate
  * (AuthenticationError → 401) — or records who is calling in `res.locals.auth`.
  */
-export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOptions = {}): (req: Request, res: Response, next: NextFunction) => Promise<void> {
+export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOptions = {}): (req: Request, res: Response, next: NextFunction) => void | Promise<void> {
   const allowed = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
   const limits = options.limits;
-  const requireAuth = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (checkBrowserOrigin(req, res, allowed)) return;
-    const who = await auth.authenticate(req);
+  /** Scope and limits of an authenticated caller; synchronous unless its key has limits to check. */
+  const admit = (who: CallAuth, req: Request, res: Response, next: NextFunction): void | Promise<void> => {
     res.locals.call.auth = who;
     checkRouteScope(who, req.path);
-    if (limits !== undefined && who.key !== undefined && (await limits.admit(who))) res.set(LIMITS_UNCHECKED_HEADER, "store_unavailable");
-    next();
+    if (limits === undefined || who.key === undefined || Object.keys(who.key.limits).length === 0) return next();
+    return limits.admit(who).then((admitted) => {
+      // "close" comes once the answer is finished or the client left: either way the call no longer runs here.
+      res.once("close", admitted.release);
+      if (admitted.unchecked) res.set(LIMITS_UNCHECKED_HEADER, "store_unavailable");
+      next();
+    });
+  };
+  const requireAuth = (req: Request, res: Response, next: NextFunction): void | Promise<void> => {
+    if (checkBrowserOrigin(req, res, allowed)) return;
+    const who = auth.authenticate(req);
+    return who instanceof Promise ? who.then((w) => admit(w, req, res, next)) : admit(who, req, res, next);
   };
   authMiddlewares.add(requireAuth);
   return requireAuth;

@@ -26,12 +26,15 @@ export interface CallLimitsOptions {
  */
 export interface CallLimits {
   /**
-   * Requests per minute (a slot is taken), tokens per minute and the day's and month's spend (checked).
-   * @returns true when the call was let through unchecked (the store failed and the operator chose `allow`)
+   * Requests per minute (a slot is taken), concurrent calls (a slot is held until `release`), tokens per minute and
+   * the day's and month's spend (checked).
+   * @returns `unchecked` when the call was let through unchecked (the store failed and the operator chose `allow`),
+   *   and `release`, to call once when the call is over
+   * @throws RateLimitedError (429) when rpm, tpm or concurrency is used up; BudgetExceededError (429) past a budget
    * @throws RateLimitedError (429) when rpm or tpm is used up; BudgetExceededError (429) past a spend budget
    * @throws LimitStoreUnavailableError (503) when the store fails and `onStoreError` is `deny`
    */
-  admit(auth: CallAuth, signal?: AbortSignal): Promise<boolean>;
+  admit(auth: CallAuth, signal?: AbortSignal): Promise<Admitted>;
   /** True when the key's tokens or spend are limited: its calls must report usage. */
   countsUsage(auth: CallAuth): boolean;
   /** @throws PermissionError when the key has a budget and `model` has no price: its spend could not be counted */
@@ -44,9 +47,16 @@ export interface CallLimits {
   charge(auth: CallAuth, model: string, usage: TokenUsage | undefined): number | undefined;
 }
 
+export interface Admitted {
+  unchecked: boolean;
+  release: () => void;
+}
+const NOTHING_HELD: Admitted = { unchecked: false, release: () => undefined };
+
 /** Subjects of the shared counters; ids are `vk_` + hex, so the names are valid KV keys. */
 const subjects = {
   requests: (id: string) => `rpm.${id}`,
+  inFlight: (id: string) => `concurrent.${id}`,
   tokens: (id: string) => `tpm.${id}`,
   day: (id: string, now: Date) => `usd.${id}.day.${now.toISOString().slice(0, 10)}`,
   month: (id: string, now: Date) => `usd.${id}.month.${now.toISOString().slice(0, 7)}`,
@@ -67,9 +77,9 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
   const onStoreError = options.onStoreError ?? "deny";
   const { limiter, prices, logger, metrics } = options;
 
-  const check = async (auth: CallAuth, signal?: AbortSignal): Promise<void> => {
+  const check = async (auth: CallAuth, signal?: AbortSignal): Promise<Admitted> => {
     const limits = auth.key?.limits;
-    if (limits === undefined) return;
+    if (limits === undefined) return NOTHING_HELD;
     if (limiter === undefined) throw new Error("no limit store configured (LIMITS_NATS_URL=off)");
     const id = auth.keyId;
     const now = new Date();
@@ -90,15 +100,18 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
       const admission = await limiter.admit(subjects.requests(id), limits.rpm, signal);
       if (!admission.admitted) throw new RateLimitedError(`${limits.rpm} requests per minute`, admission.retryAfterS);
     }
+    if (limits.concurrent === undefined) return NOTHING_HELD;
+    const slot = await limiter.acquire(subjects.inFlight(id), limits.concurrent);
+    if (!slot.acquired) throw new RateLimitedError(`${limits.concurrent} concurrent calls`, slot.retryAfterS);
+    return { unchecked: false, release: slot.release };
   };
 
   return {
     async admit(auth, signal) {
       const limits = auth.key?.limits;
-      if (limits === undefined || Object.keys(limits).length === 0) return false;
+      if (limits === undefined || Object.keys(limits).length === 0) return NOTHING_HELD;
       try {
-        await check(auth, signal);
-        return false;
+        return await check(auth, signal);
       } catch (err) {
         if (err instanceof RateLimitedError || err instanceof BudgetExceededError) {
           metrics.limited("refused");
@@ -109,7 +122,7 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
         metrics.limited(outcome);
         logger.warn("limit store failed", { keyId: auth.keyId, outcome, error: (err as Error).message });
         if (onStoreError === "deny") throw new LimitStoreUnavailableError();
-        return true;
+        return { unchecked: true, release: () => undefined };
       }
     },
     countsUsage(auth) {
@@ -124,7 +137,8 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
     charge(auth, model, usage) {
       if (usage === undefined) return undefined;
       const cost = prices.cost(model, usage);
-      metrics.spent(auth.keyId, cost, usage.inputTokens + usage.outputTokens);
+      // Virtual key ids are labels made for showing; a static key's id is a digest prefix of its secret: not shown.
+      metrics.spent(auth.key !== undefined ? auth.keyId : auth.credential.kind === "server" ? "static" : "passthrough", cost, usage.inputTokens + usage.outputTokens);
       if (auth.key === undefined || limiter === undefined) return cost;
       const id = auth.keyId;
       const now = new Date();

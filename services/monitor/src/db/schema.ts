@@ -4,7 +4,7 @@
  * (PostgreSQL 15 and PGlite's 18): no extensions.
  */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, customType, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 
@@ -47,6 +47,8 @@ export const calls = pgTable(
     lastEventAt: timestamp("last_event_at", { withTimezone: true, mode: "date" }).notNull(),
     model: text("model"),
     keyId: text("key_id"),
+    /** The virtual key's owner. */
+    owner: text("owner"),
     userId: text("user_id"),
     sessionId: text("session_id"),
     format: text("format"),
@@ -60,6 +62,8 @@ export const calls = pgTable(
     usage: jsonb("usage"),
     inputTokens: integer("input_tokens"),
     outputTokens: integer("output_tokens"),
+    /** USD at the gateway's price table, when its model had a price. */
+    costUsd: doublePrecision("cost_usd"),
     chunksIn: integer("chunks_in"),
     chunksOut: integer("chunks_out"),
     /** `<policy>.<action>` of every intervention, sorted, no duplicates. */
@@ -79,6 +83,8 @@ export const calls = pgTable(
     index("calls_started_at_idx").on(t.startedAt.desc(), t.callId.desc()),
     index("calls_model_idx").on(t.model),
     index("calls_key_id_idx").on(t.keyId),
+    index("calls_owner_idx").on(t.owner),
+    index("calls_session_id_idx").on(t.sessionId, t.startedAt),
     index("calls_status_idx").on(t.status),
     index("calls_policy_actions_idx").using("gin", t.policyActions),
   ],

@@ -5,7 +5,8 @@ import { DatabaseUnavailableError, InvalidQueryError } from "../errors";
 import type { LiveHub } from "../live";
 import type { MonitorMetrics } from "../metrics";
 import type { StoreOriginals } from "../originals";
-import type { CallQuery, MonitorStore } from "../store";
+import { KeyRecordError, KeyStoreError, type KeyStore } from "@luthien/keys";
+import { MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type MonitorStore } from "../store";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
 
 /** Options of {@link createMonitorApp}. */
@@ -24,6 +25,8 @@ export interface MonitorAppOptions {
   metrics?: Pick<MonitorMetrics, "http" | "handler">;
   /** How originals are stored now (`GET /api/session` tells the UI). @default "redacted" */
   storeOriginals?: StoreOriginals;
+  /** The virtual-key store behind `/api/keys` (opened on first use). @default none: those routes answer 503 */
+  keys?: () => Promise<KeyStore>;
 }
 
 const LOGIN_FAILURES_PER_MINUTE = 20;
@@ -140,6 +143,9 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     };
     set("model", one(req, "model"));
     set("keyId", one(req, "keyId"));
+    set("owner", one(req, "owner"));
+    set("userId", one(req, "userId"));
+    set("sessionId", one(req, "sessionId"));
     set("status", intParam(req, "status"));
     set("outcome", one(req, "outcome"));
     set("action", one(req, "action"));
@@ -148,7 +154,44 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     set("to", timeParam(req, "to"));
     set("cursor", one(req, "cursor"));
     set("limit", intParam(req, "limit"));
+    const order = one(req, "order");
+    if (order !== undefined && order !== "asc" && order !== "desc") throw new InvalidQueryError("order: asc or desc");
+    set("order", order);
     res.json(await store.listCalls(query));
+  });
+
+  const groupQuery = (req: Request): GroupQuery => {
+    const query: GroupQuery = {};
+    for (const [k, v] of [
+      ["keyId", one(req, "keyId")],
+      ["owner", one(req, "owner")],
+    ] as const) {
+      if (v !== undefined) query[k] = v;
+    }
+    const from = timeParam(req, "from");
+    const to = timeParam(req, "to");
+    const limit = intParam(req, "limit");
+    if (from !== undefined) query.from = from;
+    if (to !== undefined) query.to = to;
+    if (limit !== undefined) query.limit = limit;
+    return query;
+  };
+  api.get("/sessions", async (req, res) => {
+    res.json({ sessions: await store.listSessions(groupQuery(req)) });
+  });
+  api.get("/sessions/:id", async (req, res) => {
+    // A session's calls in order, each with its interventions (policyActions); details at /api/calls/:id.
+    res.json(
+      await store.listCalls({
+        sessionId: String(req.params["id"]),
+        order: "asc",
+        limit: MAX_PAGE_SIZE,
+        ...(one(req, "cursor") !== undefined ? { cursor: one(req, "cursor") as string } : {}),
+      }),
+    );
+  });
+  api.get("/keys/usage", async (req, res) => {
+    res.json({ keys: await store.keyUsage(groupQuery(req)) });
   });
 
   api.get("/calls/:id", async (req, res) => {
@@ -181,6 +224,34 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     res.json({ deadLetters: await store.listDeadLetters(intParam(req, "limit") ?? 50) });
   });
 
+  // Virtual keys: the same store `pnpm luthien keys` writes. A secret is in the answer to create and rotate only.
+  const keyStore = async (): Promise<KeyStore> => {
+    if (options.keys === undefined) throw new KeyStoreError("virtual keys are off on this monitor (NATS_URL=off)");
+    return options.keys();
+  };
+  const keyJson = express.json({ limit: "16kb" });
+  api.get("/keys", async (_req, res) => {
+    res.json({ keys: await (await keyStore()).list() });
+  });
+  api.post("/keys", keyJson, async (req, res) => {
+    const b = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    const issued = await (await keyStore()).create({
+      name: b["name"] as string,
+      owner: b["owner"] as string,
+      ...(b["expiresAt"] !== undefined ? { expiresAt: b["expiresAt"] as string } : {}),
+      ...(b["scopes"] !== undefined ? { scopes: b["scopes"] as object } : {}),
+      ...(b["limits"] !== undefined ? { limits: b["limits"] as object } : {}),
+    });
+    res.status(201).set("cache-control", "no-store").json({ key: issued.record, secret: issued.secret });
+  });
+  api.post("/keys/:id/revoke", async (req, res) => {
+    res.json({ key: await (await keyStore()).revoke(String(req.params["id"])) });
+  });
+  api.post("/keys/:id/rotate", async (req, res) => {
+    const issued = await (await keyStore()).rotate(String(req.params["id"]));
+    res.set("cache-control", "no-store").json({ key: issued.record, secret: issued.secret });
+  });
+
   api.use((_req, res) => {
     res.status(404).json({ error: { type: "not_found", message: "no such API route" } });
   });
@@ -190,8 +261,13 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
 
   let lastUnavailableLog = 0;
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof InvalidQueryError) {
+    if (err instanceof InvalidQueryError || err instanceof KeyRecordError) {
       res.status(400).json({ error: { type: "invalid_request", message: err.message } });
+      return;
+    }
+    if (err instanceof KeyStoreError) {
+      const missing = err.message.startsWith("no key");
+      res.status(missing ? 404 : 503).json({ error: { type: missing ? "not_found" : "key_store_unavailable", message: err.message } });
       return;
     }
     if (err instanceof DatabaseUnavailableError || isTransientDatabaseError(err)) {
