@@ -9,7 +9,7 @@ const { parseArgs } = require("node:util");
 const root = path.resolve(__dirname, "..");
 
 const USAGE = [
-  "usage: pnpm luthien keys <create|list|show|revoke|rotate> [options]",
+  "usage: pnpm luthien keys <create|list|show|revoke|rotate|owner|owners> [options]",
   "",
   "  create --name <name> --owner <owner> [scopes] [limits] [--expires <30d|12h|ISO time>] [--json]",
   "         scopes: --models 'gpt-4o*,claude-*'  --routes chat,responses,messages,count_tokens,batches,models",
@@ -20,6 +20,8 @@ const USAGE = [
   "  show <id> [--json]",
   "  revoke <id>              refused by every gateway within the watch delay (bound: 2 s)",
   "  rotate <id> [--json]     a new secret for the same key; the old one is refused at once",
+  "  owner <owner> [limits]   limits every key of <owner> shares, beside each key's own (none given: lifted)",
+  "  owners [--json]          owners with limits",
   "",
   "  KEYS_NATS_URL or NATS_URL (default nats://127.0.0.1:4222)",
 ].join("\n");
@@ -58,6 +60,21 @@ const list = (text) =>
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
+
+function limitsOf(values) {
+  const limits = {};
+  if (values.rpm !== undefined) limits.rpm = positive("--rpm", values.rpm);
+  if (values.concurrent !== undefined) limits.concurrent = positive("--concurrent", values.concurrent);
+  if (values.tpm !== undefined) limits.tpm = positive("--tpm", values.tpm);
+  if (values["usd-day"] !== undefined) limits.usdPerDay = usd("--usd-day", values["usd-day"]);
+  if (values["usd-month"] !== undefined) limits.usdPerMonth = usd("--usd-month", values["usd-month"]);
+  return limits;
+}
+
+const describeLimits = (limits) =>
+  Object.entries(limits)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 
 function describe(r) {
   const state = r.revokedAt !== undefined ? `revoked ${r.revokedAt}` : r.expiresAt !== undefined && Date.parse(r.expiresAt) <= Date.now() ? `expired ${r.expiresAt}` : "active";
@@ -120,12 +137,7 @@ async function keys(args) {
         if (values.engine !== undefined) scopes.engine = values.engine;
         if (values["max-tokens"] !== undefined) scopes.maxTokens = positive("--max-tokens", values["max-tokens"]);
         if (values.passthrough === true) scopes.passthrough = true;
-        const limits = {};
-        if (values.rpm !== undefined) limits.rpm = positive("--rpm", values.rpm);
-        if (values.tpm !== undefined) limits.tpm = positive("--tpm", values.tpm);
-        if (values.concurrent !== undefined) limits.concurrent = positive("--concurrent", values.concurrent);
-        if (values["usd-day"] !== undefined) limits.usdPerDay = usd("--usd-day", values["usd-day"]);
-        if (values["usd-month"] !== undefined) limits.usdPerMonth = usd("--usd-month", values["usd-month"]);
+        const limits = limitsOf(values);
         const issued = await store.create({ name: values.name, owner: values.owner, scopes, limits, ...(values.expires !== undefined ? { expiresAt: expiryOf(values.expires) } : {}) });
         printIssued(issued, values.json === true, "Created");
         break;
@@ -148,6 +160,18 @@ async function keys(args) {
       }
       case "rotate": {
         printIssued(await store.rotate(positionals[0] ?? ""), values.json === true, "Rotated: the old secret is refused from now on");
+        break;
+      }
+      case "owner": {
+        if (positionals[0] === undefined) throw new Error("owner needs the owner's name");
+        const r = await store.setOwnerLimits(positionals[0], limitsOf(values));
+        console.log(values.json === true ? JSON.stringify(r) : `owner ${r.owner}: ${Object.keys(r.limits).length > 0 ? describeLimits(r.limits) : "no shared limits"}`);
+        break;
+      }
+      case "owners": {
+        const all = await store.listOwners();
+        if (values.json === true) console.log(JSON.stringify(all));
+        else console.log(all.length === 0 ? "no owner limits" : all.map((o) => `${o.owner}: ${describeLimits(o.limits) || "none"}`).join("\n"));
         break;
       }
       default:

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import { connectBucket, KEYS_BUCKET } from "./internal/nats";
-import { digestOf, keyIdInSecret, keyRefusal, parseKeyRecord, type KeyRecord } from "./record";
+import { digestOf, keyIdInSecret, keyRefusal, parseKeyRecord, parseOwnerRecord, type KeyLimits, type KeyRecord } from "./record";
 
 /** What a presented secret turned out to be. */
 export type KeyLookup =
@@ -43,6 +43,8 @@ export interface KeyDirectory {
    * (the watch may not have delivered a key created a moment ago). Concurrent misses of one id share the read.
    */
   resolve(secret: string): Promise<KeyLookup>;
+  /** The limits every key of `owner` shares, when an operator set some. */
+  ownerLimits(owner: string): KeyLimits | undefined;
   /** True once the first full load arrived and the watch is current (or within its grace). */
   readonly ready: boolean;
   /** Resolves at the first full load. */
@@ -62,6 +64,7 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
   const staleAfterMs = options.staleAfterMs ?? 2000;
   const logger = options.logger;
   let byDigest = new Map<string, KeyRecord>();
+  let owners = new Map<string, KeyLimits>();
   let current = false;
   let lostAt: number | undefined;
   let closed = false;
@@ -80,12 +83,16 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
     const iter = await kv.watch();
     stopWatch = () => iter.stop();
     const building = new Map<string, KeyRecord>();
+    const buildingOwners = new Map<string, KeyLimits>();
+    /** Owner name by KV key, to drop a deleted owner record. */
+    const ownerOf = new Map<string, string>();
     const byId = new Map<string, string>();
     let live = false;
     const goLive = (): void => {
       if (live) return;
       live = true;
       byDigest = building;
+      owners = buildingOwners;
       current = true;
       lostAt = undefined;
       loadedOnce = true;
@@ -94,6 +101,28 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
     };
     if ((await kv.status()).values === 0) goLive();
     for await (const e of iter) {
+      if (e.key.startsWith("owner-")) {
+        const before = ownerOf.get(e.key);
+        if (before !== undefined) buildingOwners.delete(before);
+        ownerOf.delete(e.key);
+        if (e.operation === "PUT") {
+          try {
+            const o = parseOwnerRecord(e.json());
+            buildingOwners.set(o.owner, o.limits);
+            ownerOf.set(e.key, o.owner);
+          } catch (err) {
+            // Fail closed: an owner whose limits this gateway cannot read gets a limit of nothing.
+            const owner = (e.json() as { owner?: unknown } | null)?.owner;
+            if (typeof owner === "string") {
+              buildingOwners.set(owner, { rpm: 0 });
+              ownerOf.set(e.key, owner);
+            }
+            logger.warn("owner record does not parse: its keys are refused", { key: e.key, error: (err as Error).message });
+          }
+        }
+        if (e.isUpdate) goLive();
+        continue;
+      }
       const oldDigest = byId.get(e.key);
       if (oldDigest !== undefined) building.delete(oldDigest);
       byId.delete(e.key);
@@ -189,6 +218,9 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
       const record = await readRecord(id);
       // The digest decides, as in the map: the id in a secret only says where to look.
       return record !== undefined && record.digest === digestOf(secret) ? judge(record, Date.now()) : found;
+    },
+    ownerLimits(owner) {
+      return owners.get(owner);
     },
     get ready() {
       return usable(Date.now());

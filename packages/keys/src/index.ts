@@ -4,8 +4,21 @@
  * JetStream KV bucket, so a change reaches every gateway replica at watch latency, with no new server to run.
  */
 export { KeyRecordError, KeyStoreError } from "./errors";
-export { KEY_SECRET_PREFIX, KEY_ROUTE_NAMES, digestOf, keyIdInSecret, keyRefusal, newKeyId, newKeySecret, parseKeyRecord, parseLimits, parseScopes } from "./record";
-export type { KeyLimits, KeyRecord, KeyScopes, RouteName } from "./record";
+export {
+  KEY_SECRET_PREFIX,
+  KEY_ROUTE_NAMES,
+  digestOf,
+  keyIdInSecret,
+  keyRefusal,
+  ownerRecordKey,
+  parseOwnerRecord,
+  newKeyId,
+  newKeySecret,
+  parseKeyRecord,
+  parseLimits,
+  parseScopes,
+} from "./record";
+export type { KeyLimits, KeyRecord, KeyScopes, OwnerRecord, RouteName } from "./record";
 export { openKeyStore } from "./store";
 export type { IssuedKey, KeyStore, KeyStoreOptions, NewKey } from "./store";
 export { watchKeyDirectory } from "./directory";

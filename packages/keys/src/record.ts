@@ -80,6 +80,24 @@ export function digestOf(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
+/** Limits shared by every key of one owner, stored beside the keys. */
+export interface OwnerRecord {
+  owner: string;
+  limits: KeyLimits;
+  updatedAt: string;
+}
+
+/** The KV key of an owner's record: names may hold any character, KV keys may not. */
+export function ownerRecordKey(owner: string): string {
+  return `owner-${createHash("sha256").update(owner).digest("hex").slice(0, 24)}`;
+}
+
+export function parseOwnerRecord(value: unknown): OwnerRecord {
+  const o = object(value, "owner record");
+  only(o, ["owner", "limits", "updatedAt"], "owner record");
+  return { owner: str(o["owner"], "owner"), limits: parseLimits(o["limits"] ?? {}), updatedAt: time(o["updatedAt"], "updatedAt") };
+}
+
 /** Why a key is not usable at `now`, or undefined when it is. */
 export function keyRefusal(record: KeyRecord, now: number = Date.now()): "revoked" | "expired" | undefined {
   if (record.revokedAt !== undefined) return "revoked";

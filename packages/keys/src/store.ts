@@ -1,6 +1,20 @@
 import { KeyRecordError, KeyStoreError } from "./errors";
 import { connectBucket, KEYS_BUCKET, type Connected } from "./internal/nats";
-import { digestOf, keyRefusal, newKeyId, newKeySecret, parseKeyRecord, parseLimits, parseScopes, type KeyLimits, type KeyRecord, type KeyScopes } from "./record";
+import {
+  digestOf,
+  keyRefusal,
+  newKeyId,
+  newKeySecret,
+  ownerRecordKey,
+  parseKeyRecord,
+  parseLimits,
+  parseOwnerRecord,
+  parseScopes,
+  type KeyLimits,
+  type KeyRecord,
+  type KeyScopes,
+  type OwnerRecord,
+} from "./record";
 
 /** Options of {@link openKeyStore}. */
 export interface KeyStoreOptions {
@@ -38,6 +52,9 @@ export interface KeyStore {
   revoke(id: string): Promise<KeyRecord>;
   /** A new secret for the same id, scopes and limits; the old secret is refused at once. */
   rotate(id: string): Promise<IssuedKey>;
+  /** Sets the limits every key of `owner` shares (an empty `limits` lifts them). */
+  setOwnerLimits(owner: string, limits: KeyLimits): Promise<OwnerRecord>;
+  listOwners(): Promise<OwnerRecord[]>;
   close(): Promise<void>;
 }
 
@@ -96,7 +113,7 @@ export async function openKeyStore(options: KeyStoreOptions): Promise<KeyStore> 
     },
     async list() {
       const out: KeyRecord[] = [];
-      for await (const id of await kv.keys()) out.push((await read(id)).record);
+      for await (const id of await kv.keys()) if (id.startsWith("vk_")) out.push((await read(id)).record);
       return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
     },
     async get(id) {
@@ -112,6 +129,20 @@ export async function openKeyStore(options: KeyStoreOptions): Promise<KeyStore> 
         return { ...r, digest: digestOf(secret), rotatedAt: new Date().toISOString() };
       });
       return { record, secret };
+    },
+    async setOwnerLimits(owner, limits) {
+      const record: OwnerRecord = parseOwnerRecord({ owner, limits: parseLimits(limits), updatedAt: new Date().toISOString() });
+      await kv.put(ownerRecordKey(owner), JSON.stringify(record));
+      return record;
+    },
+    async listOwners() {
+      const out: OwnerRecord[] = [];
+      for await (const k of await kv.keys()) {
+        if (!k.startsWith("owner-")) continue;
+        const e = await kv.get(k);
+        if (e !== null && e.operation === "PUT") out.push(parseOwnerRecord(e.json()));
+      }
+      return out.sort((a, b) => a.owner.localeCompare(b.owner));
     },
     async close() {
       await nc.drain().catch(() => undefined);

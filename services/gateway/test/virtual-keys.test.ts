@@ -212,6 +212,28 @@ describe("rate limits across replicas", () => {
   });
 });
 
+describe("owner limits", () => {
+  it("an owner's rpm is shared by all its keys over all replicas, beside each key's own", async () => {
+    const owner = `team shared ${Date.now()}`;
+    const keys = await Promise.all([1, 2].map(async () => JSON.parse(await cli(["create", "--name", "k", "--owner", owner, "--json"])) as Issued));
+    await cli(["owner", owner, "--rpm", "4"]);
+    expect(await cli(["owners", "--json"])).toContain(owner);
+    // The owner's limits reach the gateways by the same watch as the keys.
+    await new Promise((r) => setTimeout(r, 200));
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await call(replicas[i % 3] as RunningService, bearer((keys[i % 2] as Issued).secret));
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(8);
+    // Lifted: served again.
+    await cli(["owner", owner]);
+    await waitFor(async () => (await call(replicas[0] as RunningService, bearer((keys[0] as Issued).secret))).status === 200, { timeoutMs: 2000, intervalMs: 20 });
+  });
+});
+
 describe("concurrent calls across replicas", () => {
   it("a key with 2 concurrent calls gets 2 of 6 slow calls served at once over three replicas; its slots come back when they end", async () => {
     const key = await create(["--concurrent", "2"]);

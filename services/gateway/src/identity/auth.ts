@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import { KEY_SECRET_PREFIX, keyIdInSecret, type KeyDirectory, type KeyLookup, type KeyRecord } from "@luthien/keys";
+import { KEY_SECRET_PREFIX, keyIdInSecret, type KeyDirectory, type KeyLimits, type KeyLookup, type KeyRecord } from "@luthien/keys";
 import { AuthenticationError, GatewayError, KeyStoreUnavailableError } from "../errors";
 import type { CallLimits } from "./limits";
 import { checkRouteScope } from "./scopes";
@@ -30,6 +30,8 @@ export interface CallAuth {
   owner: string;
   /** The virtual key's record (scopes, limits), when the call came with one. */
   key: KeyRecord | undefined;
+  /** The limits its owner's keys share, when an operator set some (`pnpm luthien keys owner`). */
+  ownerLimits?: KeyLimits | undefined;
   credential: UpstreamCredential;
 }
 
@@ -79,7 +81,7 @@ export interface ClientAuthOptions {
   directory?: KeyDirectory;
 }
 
-type GatewayKey = { id: string; owner: string; record: KeyRecord | undefined; passthrough: boolean };
+type GatewayKey = { id: string; owner: string; record: KeyRecord | undefined; ownerLimits: KeyLimits | undefined; passthrough: boolean };
 
 export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   const { mode, directory } = options;
@@ -93,7 +95,7 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   /** The gateway key `value` is, undefined when it is none; throws when it is one that may not be used. */
   const gatewayKey = (value: string): GatewayKey | undefined | Promise<GatewayKey | undefined> => {
     const id = staticKey(value);
-    if (id !== undefined) return { id, owner: "", record: undefined, passthrough: mode === "passthrough" };
+    if (id !== undefined) return { id, owner: "", record: undefined, ownerLimits: undefined, passthrough: mode === "passthrough" };
     if (directory === undefined) return undefined;
     const found = directory.lookup(value);
     // A key made a moment ago may not have reached the watch yet: its record is read once from the store.
@@ -102,7 +104,13 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   const fromLookup = (found: KeyLookup, value: string): GatewayKey | undefined => {
     switch (found.kind) {
       case "key":
-        return { id: found.record.id, owner: found.record.owner, record: found.record, passthrough: mode === "passthrough" || found.record.scopes.passthrough === true };
+        return {
+          id: found.record.id,
+          owner: found.record.owner,
+          record: found.record,
+          ownerLimits: directory?.ownerLimits(found.record.owner),
+          passthrough: mode === "passthrough" || found.record.scopes.passthrough === true,
+        };
       case "refused":
         throw new AuthenticationError(`this gateway key is ${found.reason}`);
       case "unavailable":
@@ -113,7 +121,7 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
         return undefined;
     }
   };
-  const served = (key: GatewayKey, credential: UpstreamCredential): CallAuth => ({ keyId: key.id, owner: key.owner, key: key.record, credential });
+  const served = (key: GatewayKey, credential: UpstreamCredential): CallAuth => ({ keyId: key.id, owner: key.owner, key: key.record, ownerLimits: key.ownerLimits, credential });
   return {
     mode,
     authenticate(req) {
@@ -217,7 +225,7 @@ export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOp
   const admit = (who: CallAuth, req: Request, res: Response, next: NextFunction): void | Promise<void> => {
     res.locals.call.auth = who;
     checkRouteScope(who, req.path);
-    if (limits === undefined || who.key === undefined || Object.keys(who.key.limits).length === 0) return next();
+    if (limits === undefined || !limits.applies(who)) return next();
     return limits.admit(who).then((admitted) => {
       // "close" comes once the answer is finished or the client left: either way the call no longer runs here.
       res.once("close", admitted.release);

@@ -1,4 +1,5 @@
-import type { RateLimiter } from "@luthien/keys";
+import { createHash } from "node:crypto";
+import type { KeyLimits, RateLimiter } from "@luthien/keys";
 import type { Logger } from "@luthien/runtime";
 import type { TokenUsage } from "@luthien/wire";
 import { BudgetExceededError, LimitStoreUnavailableError, PermissionError, RateLimitedError } from "../errors";
@@ -35,7 +36,9 @@ export interface CallLimits {
    * @throws LimitStoreUnavailableError (503) when the store fails and `onStoreError` is `deny`
    */
   admit(auth: CallAuth, signal?: AbortSignal): Promise<Admitted>;
-  /** True when the key's tokens or spend are limited: its calls must report usage. */
+  /** True when the call's key or owner has limits to check. */
+  applies(auth: CallAuth): boolean;
+  /** True when the key's (or owner's) tokens or spend are limited: its calls must report usage. */
   countsUsage(auth: CallAuth): boolean;
   /** @throws PermissionError when the key has a budget and `model` has no price: its spend could not be counted */
   checkPriced(auth: CallAuth, model: string): void;
@@ -53,7 +56,7 @@ export interface Admitted {
 }
 const NOTHING_HELD: Admitted = { unchecked: false, release: () => undefined };
 
-/** Subjects of the shared counters; ids are `vk_` + hex, so the names are valid KV keys. */
+/** Subjects of the shared counters; key ids are `vk_` + hex and owners are hashed, so the names are valid KV keys. */
 const subjects = {
   requests: (id: string) => `rpm.${id}`,
   inFlight: (id: string) => `concurrent.${id}`,
@@ -61,6 +64,25 @@ const subjects = {
   day: (id: string, now: Date) => `usd.${id}.day.${now.toISOString().slice(0, 10)}`,
   month: (id: string, now: Date) => `usd.${id}.month.${now.toISOString().slice(0, 7)}`,
 };
+
+/** One set of limits a call counts against: its key's, or its owner's (shared by all the owner's keys). */
+interface Holder {
+  /** The counters' id. */
+  id: string;
+  /** "key" or "owner", for messages. */
+  who: string;
+  limits: KeyLimits;
+}
+
+function holdersOf(auth: CallAuth): Holder[] {
+  const out: Holder[] = [];
+  if (auth.key !== undefined && Object.keys(auth.key.limits).length > 0) out.push({ id: auth.keyId, who: "key", limits: auth.key.limits });
+  if (auth.ownerLimits !== undefined && Object.keys(auth.ownerLimits).length > 0) {
+    out.push({ id: `owner-${createHash("sha256").update(auth.owner).digest("hex").slice(0, 24)}`, who: `owner ${JSON.stringify(auth.owner)}`, limits: auth.ownerLimits });
+  }
+  return out;
+}
+
 /** Spend is counted in micro-USD: integers add up exactly across replicas. */
 const MICRO = 1_000_000;
 
@@ -77,41 +99,56 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
   const onStoreError = options.onStoreError ?? "deny";
   const { limiter, prices, logger, metrics } = options;
 
-  const check = async (auth: CallAuth, signal?: AbortSignal): Promise<Admitted> => {
-    const limits = auth.key?.limits;
-    if (limits === undefined) return NOTHING_HELD;
+  /** Budgets and token minutes are read first; request and concurrency slots are taken last, once the rest let it through. */
+  const check = async (holders: readonly Holder[], signal?: AbortSignal): Promise<Admitted> => {
     if (limiter === undefined) throw new Error("no limit store configured (LIMITS_NATS_URL=off)");
-    const id = auth.keyId;
     const now = new Date();
-    const [tokens, day, month] = await Promise.all([
-      limits.tpm !== undefined ? limiter.windowTotal(subjects.tokens(id)) : undefined,
-      limits.usdPerDay !== undefined ? limiter.periodTotal(subjects.day(id, now)) : undefined,
-      limits.usdPerMonth !== undefined ? limiter.periodTotal(subjects.month(id, now)) : undefined,
-    ]);
-    if (limits.usdPerDay !== undefined && day !== undefined && day >= limits.usdPerDay * MICRO) {
-      throw new BudgetExceededError(`${limits.usdPerDay} USD per day`, secondsUntilNextDay(now));
+    await Promise.all(
+      holders.map(async ({ id, who, limits }) => {
+        const [tokens, day, month] = await Promise.all([
+          limits.tpm !== undefined ? limiter.windowTotal(subjects.tokens(id)) : undefined,
+          limits.usdPerDay !== undefined ? limiter.periodTotal(subjects.day(id, now)) : undefined,
+          limits.usdPerMonth !== undefined ? limiter.periodTotal(subjects.month(id, now)) : undefined,
+        ]);
+        if (limits.usdPerDay !== undefined && day !== undefined && day >= limits.usdPerDay * MICRO) {
+          throw new BudgetExceededError(`${who}: ${limits.usdPerDay} USD per day`, secondsUntilNextDay(now));
+        }
+        if (limits.usdPerMonth !== undefined && month !== undefined && month >= limits.usdPerMonth * MICRO) {
+          throw new BudgetExceededError(`${who}: ${limits.usdPerMonth} USD per month`, secondsUntilNextMonth(now));
+        }
+        if (limits.tpm !== undefined && tokens !== undefined && tokens.total >= limits.tpm) throw new RateLimitedError(`${who}: ${limits.tpm} tokens per minute`, tokens.retryAfterS);
+      }),
+    );
+    const held: (() => void)[] = [];
+    const releaseAll = (): void => {
+      for (const release of held.splice(0)) release();
+    };
+    try {
+      for (const { id, who, limits } of holders) {
+        if (limits.rpm !== undefined) {
+          const admission = await limiter.admit(subjects.requests(id), limits.rpm, signal);
+          if (!admission.admitted) throw new RateLimitedError(`${who}: ${limits.rpm} requests per minute`, admission.retryAfterS);
+        }
+        if (limits.concurrent !== undefined) {
+          const slot = await limiter.acquire(subjects.inFlight(id), limits.concurrent);
+          if (!slot.acquired) throw new RateLimitedError(`${who}: ${limits.concurrent} concurrent calls`, slot.retryAfterS);
+          held.push(slot.release);
+        }
+      }
+    } catch (err) {
+      releaseAll();
+      throw err;
     }
-    if (limits.usdPerMonth !== undefined && month !== undefined && month >= limits.usdPerMonth * MICRO) {
-      throw new BudgetExceededError(`${limits.usdPerMonth} USD per month`, secondsUntilNextMonth(now));
-    }
-    if (limits.tpm !== undefined && tokens !== undefined && tokens.total >= limits.tpm) throw new RateLimitedError(`${limits.tpm} tokens per minute`, tokens.retryAfterS);
-    // Last: a request slot is only taken by a call the other limits let through.
-    if (limits.rpm !== undefined) {
-      const admission = await limiter.admit(subjects.requests(id), limits.rpm, signal);
-      if (!admission.admitted) throw new RateLimitedError(`${limits.rpm} requests per minute`, admission.retryAfterS);
-    }
-    if (limits.concurrent === undefined) return NOTHING_HELD;
-    const slot = await limiter.acquire(subjects.inFlight(id), limits.concurrent);
-    if (!slot.acquired) throw new RateLimitedError(`${limits.concurrent} concurrent calls`, slot.retryAfterS);
-    return { unchecked: false, release: slot.release };
+    return { unchecked: false, release: releaseAll };
   };
 
   return {
+    applies: (auth) => holdersOf(auth).length > 0,
     async admit(auth, signal) {
-      const limits = auth.key?.limits;
-      if (limits === undefined || Object.keys(limits).length === 0) return NOTHING_HELD;
+      const holders = holdersOf(auth);
+      if (holders.length === 0) return NOTHING_HELD;
       try {
-        return await check(auth, signal);
+        return await check(holders, signal);
       } catch (err) {
         if (err instanceof RateLimitedError || err instanceof BudgetExceededError) {
           metrics.limited("refused");
@@ -125,32 +162,35 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
         return { unchecked: true, release: () => undefined };
       }
     },
-    countsUsage(auth) {
-      const l = auth.key?.limits;
-      return l !== undefined && (l.tpm !== undefined || l.usdPerDay !== undefined || l.usdPerMonth !== undefined);
-    },
+    countsUsage: (auth) => holdersOf(auth).some(({ limits: l }) => l.tpm !== undefined || l.usdPerDay !== undefined || l.usdPerMonth !== undefined),
     checkPriced(auth, model) {
-      const limits = auth.key?.limits;
-      if (limits === undefined || (limits.usdPerDay === undefined && limits.usdPerMonth === undefined)) return;
-      if (!prices.has(model)) throw new PermissionError(`model ${JSON.stringify(model.slice(0, 200))} has no price in the gateway's price table, and this key has a spend budget`);
+      const budgeted = holdersOf(auth).find(({ limits: l }) => l.usdPerDay !== undefined || l.usdPerMonth !== undefined);
+      if (budgeted === undefined || prices.has(model)) return;
+      throw new PermissionError(
+        `model ${JSON.stringify(model.slice(0, 200))} has no price in the gateway's price table, and this ${budgeted.who === "key" ? "key" : "key's owner"} has a spend budget`,
+      );
     },
     charge(auth, model, usage) {
       if (usage === undefined) return undefined;
       const cost = prices.cost(model, usage);
       // Virtual key ids are labels made for showing; a static key's id is a digest prefix of its secret: not shown.
       metrics.spent(auth.key !== undefined ? auth.keyId : auth.credential.kind === "server" ? "static" : "passthrough", cost, usage.inputTokens + usage.outputTokens);
-      if (auth.key === undefined || limiter === undefined) return cost;
-      const id = auth.keyId;
+      if (limiter === undefined) return cost;
+      // Counted only where a limit reads it: the monitor's key view sums costs from call.ended, not from here.
       const now = new Date();
-      const writes: Promise<void>[] = [limiter.addToWindow(subjects.tokens(id), usage.inputTokens + usage.outputTokens)];
-      if (cost !== undefined && cost > 0) {
-        const micro = Math.round(cost * MICRO);
-        writes.push(limiter.addToPeriod(subjects.day(id, now), micro), limiter.addToPeriod(subjects.month(id, now), micro));
+      const used = usage.inputTokens + usage.outputTokens;
+      const micro = cost !== undefined ? Math.round(cost * MICRO) : 0;
+      const writes: Promise<void>[] = [];
+      for (const { id, limits } of holdersOf(auth)) {
+        if (limits.tpm !== undefined) writes.push(limiter.addToWindow(subjects.tokens(id), used));
+        if (micro > 0 && limits.usdPerDay !== undefined) writes.push(limiter.addToPeriod(subjects.day(id, now), micro));
+        if (micro > 0 && limits.usdPerMonth !== undefined) writes.push(limiter.addToPeriod(subjects.month(id, now), micro));
       }
-      void Promise.all(writes).catch((err: unknown) => {
-        metrics.limited(onStoreError === "allow" ? "allowed" : "denied");
-        logger.warn("could not charge a call to its key's counters", { keyId: id, error: (err as Error).message });
-      });
+      if (writes.length > 0) {
+        const keyId = auth.keyId;
+        // The call is over: a charge that fails is logged (the limits are then looser by this call, never stricter).
+        void Promise.all(writes).catch((err: unknown) => logger.warn("could not charge a call to its limits", { keyId, error: (err as Error).message }));
+      }
       return cost;
     },
   };
