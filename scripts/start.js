@@ -27,25 +27,14 @@ if (useMock) {
 }
 /**
  * The gateway refuses every call without a gateway key (AUTH_MODE=client_key). With none configured, `pnpm start`
- * gives it one: `luthien-dev-key` in front of the mock (it spends nothing), and with real provider keys a random one
- * kept in .luthien/gateway-key (a well-known key must never unlock the server's provider account).
+ * gives it the README's `luthien-dev-key` and listens on loopback only, so that a well-known key unlocks nothing
+ * beyond this machine (set GATEWAY_HOST to listen wider, with keys of your own).
  */
-function devGatewayKey() {
-  if (useMock) return "luthien-dev-key";
-  const file = path.join(root, ".luthien", "gateway-key");
-  try {
-    const kept = fs.readFileSync(file, "utf8").trim();
-    if (kept !== "") return kept;
-  } catch {
-    // first start: make one below
-  }
-  const key = `lgw-${require("node:crypto").randomBytes(24).toString("base64url")}`;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  return key;
+const givenKey = (env.GATEWAY_API_KEYS ?? "") === "" && (env.AUTH_MODE ?? "") === "" ? "luthien-dev-key" : undefined;
+if (givenKey !== undefined) {
+  env.GATEWAY_API_KEYS = givenKey;
+  env.GATEWAY_HOST ??= "127.0.0.1";
 }
-const givenKey = (env.GATEWAY_API_KEYS ?? "") === "" && (env.AUTH_MODE ?? "") === "" ? devGatewayKey() : undefined;
-if (givenKey !== undefined) env.GATEWAY_API_KEYS = givenKey;
 
 const children = [];
 let stopping = false;
@@ -131,7 +120,7 @@ process.on("SIGTERM", () => stopAll(0));
       "",
       `Luthien is up: http://localhost:${env.GATEWAY_PORT}/v1  (provider: ${upstream}; policies: ${env.POLICY_CONFIG})`,
       `  monitor: http://localhost:${env.MONITOR_PORT}/  (${env.DATABASE_URL !== undefined ? "PostgreSQL" : "embedded PGlite under .luthien/"}; ${nats})`,
-      ...(givenKey !== undefined ? [`  gateway key: ${givenKey}  (GATEWAY_API_KEYS was empty; virtual keys: pnpm luthien keys create)`] : []),
+      ...(givenKey !== undefined ? [`  gateway key: ${givenKey}  (GATEWAY_API_KEYS was empty, so the gateway listens on loopback only; virtual keys: pnpm luthien keys create)`] : []),
       `  curl http://localhost:${env.GATEWAY_PORT}/v1/chat/completions -H 'content-type: application/json' \\`,
       ...(env.AUTH_MODE !== "off" ? [`    -H 'authorization: Bearer ${givenKey ?? "<one of GATEWAY_API_KEYS>"}' \\`] : []),
       `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'`,

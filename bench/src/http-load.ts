@@ -14,7 +14,13 @@ export interface Target {
 }
 
 /** A target at `baseUrl` (`http://host:port`), posting to `/v1/chat/completions` unless `path` says otherwise. */
-export function createTarget(name: string, baseUrl: string, headers: Record<string, string> = {}, path = "/v1/chat/completions"): Target {
+/**
+ * The gateway key every bench gateway is started with (`GATEWAY_API_KEYS`, `AUTH_MODE=client_key`: the deployed
+ * default), sent by every target unless it names its own headers; the mock ignores it.
+ */
+export const BENCH_GATEWAY_KEY = "luthien-bench-gateway-key";
+
+export function createTarget(name: string, baseUrl: string, headers: Record<string, string> = { authorization: `Bearer ${BENCH_GATEWAY_KEY}` }, path = "/v1/chat/completions"): Target {
   const u = new URL(baseUrl);
   return { name, host: u.hostname, port: Number(u.port), path, headers };
 }

@@ -36,6 +36,7 @@ import {
   type Watched,
 } from "./scenarios";
 import { evaluateTargets } from "./targets";
+import { BENCH_GATEWAY_KEY } from "./http-load";
 
 interface StackSpec {
   policies: string[];
@@ -164,6 +165,9 @@ async function reportActivity(report: Report, activity: Activity): Promise<void>
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
+  // Every gateway the bench starts inherits these: auth as deployed, a key checked on every call.
+  process.env["GATEWAY_API_KEYS"] = BENCH_GATEWAY_KEY;
+  process.env["AUTH_MODE"] = "client_key";
   const opts = readOptions(process.argv.slice(2), process.env, { peerInstalled: (peer) => peer === "portkey" && portkeyInstalled() });
   const has = (s: Scenario): boolean => opts.only.has(s);
   const machine = machineInfo();

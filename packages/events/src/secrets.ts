@@ -67,6 +67,11 @@ export const SECRET_DETECTORS: readonly SecretDetector[] = [
     },
   },
   {
+    // Luthien's own virtual gateway keys (packages/keys): `lk_`, the key id's 12 hex digits, 43 base64url characters.
+    kind: "luthien_key",
+    rule: { pattern: /\blk_[0-9a-f]{12}[A-Za-z0-9_-]{43}/, starts: ["lk_"], partial: /\blk_[0-9a-f]{0,12}[A-Za-z0-9_-]{0,43}/, settlesWhenFollowed: true },
+  },
+  {
     kind: "jwt",
     rule: {
       pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/,

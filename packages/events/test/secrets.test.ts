@@ -5,14 +5,17 @@ const OPENAI = "sk-proj-" + "B1".repeat(12);
 const AWS = "AKIA" + "ABCDEFGHIJKLMNOP";
 const GITHUB = "ghp_" + "x".repeat(36);
 const JWT = "eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl";
+const LUTHIEN = "lk_0123456789ab" + "Zz9_-".repeat(8) + "abc";
 const PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----";
 
 describe("redactSecrets", () => {
   it("replaces every kind the detectors know, and counts them", () => {
-    const text = `a ${ANTHROPIC} b ${OPENAI} c ${AWS} d ${GITHUB} e ${JWT} f ${PEM} g`;
+    const text = `a ${ANTHROPIC} b ${OPENAI} c ${AWS} d ${GITHUB} e ${JWT} f ${PEM} g ${LUTHIEN} h`;
     const r = redactSecrets(text);
-    expect(r.value).toBe("a [REDACTED:anthropic_key] b [REDACTED:openai_key] c [REDACTED:aws_access_key] d [REDACTED:github_token] e [REDACTED:jwt] f [REDACTED:private_key] g");
-    expect(r.counts).toEqual({ anthropic_key: 1, openai_key: 1, aws_access_key: 1, github_token: 1, jwt: 1, private_key: 1 });
+    expect(r.value).toBe(
+      "a [REDACTED:anthropic_key] b [REDACTED:openai_key] c [REDACTED:aws_access_key] d [REDACTED:github_token] e [REDACTED:jwt] f [REDACTED:private_key] g [REDACTED:luthien_key] h",
+    );
+    expect(r.counts).toEqual({ anthropic_key: 1, openai_key: 1, aws_access_key: 1, github_token: 1, jwt: 1, private_key: 1, luthien_key: 1 });
     expect(SECRET_DETECTORS.map((d) => d.kind).sort()).toEqual(Object.keys(r.counts).sort());
   });
 

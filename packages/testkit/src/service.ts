@@ -55,7 +55,8 @@ export function startService(name: ServiceName, options: ServiceOptions = {}): P
   // services run with the operator's defaults (the control plane's metrics port included, which a second engine on
   // the host must survive), so the tests see what operators see.
   const harness: Record<string, string> = { [PORT_VARS[name]]: "0", LOG_LEVEL: "debug", NATS_URL: "off" };
-  const wantsAuth = options.env !== undefined && ("AUTH_MODE" in options.env || "GATEWAY_API_KEYS" in options.env || "KEYS_NATS_URL" in options.env);
+  // Set by the test, or by the process that runs the services (the bench runs them with auth as deployed).
+  const wantsAuth = [options.env ?? {}, process.env].some((e) => "AUTH_MODE" in e || "GATEWAY_API_KEYS" in e || "KEYS_NATS_URL" in e);
   if (name === "gateway" && !wantsAuth) harness["AUTH_MODE"] = "off";
   Object.assign(env, harness, options.env ?? {});
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(REPO_ROOT, "services", name, "dist", "main.js")], {

@@ -38,8 +38,11 @@ export interface CallTrace {
   readonly recording: boolean;
   /** The W3C trace context of the server span (`traceparent`, `tracestate`), for the engine's `Start`. */
   readonly traceContext: Record<string, string>;
-  /** The call was routed: request model, the provider's format (`gen_ai.provider.name`), the engine pool. */
-  routed(info: { model: string; provider: ProviderConfig; pool: string; stream: boolean }): void;
+  /**
+   * The call was routed: request model, the provider's format (`gen_ai.provider.name`), the engine pool, and who
+   * is calling (key id, owner, session; never a key).
+   */
+  routed(info: { model: string; provider: ProviderConfig; pool: string; stream: boolean; keyId: string; owner: string; sessionId: string }): void;
   /** Runs `ask` (the request verdict, asked and awaited) in a `policy.request` span that records the verdict. */
   requestVerdict(ask: () => Promise<RequestOutcome>): Promise<RequestOutcome>;
   /** `upstream` with a client span (`chat <model>`) around each provider call, streams until their last event. */
@@ -108,7 +111,7 @@ function createCallTrace(span: Span, ctx: Context): CallTrace {
     recording: true,
     context: ctx,
     traceContext,
-    routed({ model, provider, pool, stream }) {
+    routed({ model, provider, pool, stream, keyId, owner, sessionId }) {
       span.setAttributes({
         "gen_ai.request.model": model,
         "gen_ai.provider.name": provider.format,
@@ -116,6 +119,9 @@ function createCallTrace(span: Span, ctx: Context): CallTrace {
         "luthien.provider": provider.name,
         "luthien.engine.pool": pool,
         "luthien.stream": stream,
+        ...(keyId !== "" ? { "luthien.key_id": keyId } : {}),
+        ...(owner !== "" ? { "luthien.owner": owner } : {}),
+        ...(sessionId !== "" ? { "session.id": sessionId } : {}),
       });
     },
     async requestVerdict(ask) {

@@ -159,7 +159,8 @@ class Call {
     this.#o.limits.checkPriced(auth, model);
     this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
     this.#pool = this.#o.engines.select({ keyId: auth.keyId, model, route: this.#api.route, engine: auth.key?.scopes.engine });
-    this.#trace.routed({ model, provider: this.#upstream.provider, pool: this.#pool.name, stream });
+    this.#identity = this.#api.identity(body.value as Record<string, unknown>, this.#req);
+    this.#trace.routed({ model, provider: this.#upstream.provider, pool: this.#pool.name, stream, keyId: auth.keyId, owner: auth.owner, sessionId: this.#identity.sessionId });
     this.#engine = this.#pool.open(this.id);
     this.#abort.signal.addEventListener("abort", () => {
       this.#engine.close("cancel");
@@ -177,7 +178,6 @@ class Call {
       heartbeat: this.#api.heartbeat,
       heartbeatMs: this.#o.heartbeatMs,
     });
-    this.#identity = this.#api.identity(body.value as Record<string, unknown>, this.#req);
     this.#activity.started({
       model,
       stream,
