@@ -29,6 +29,7 @@ import {
   throughputScenario,
   ttfbScenario,
   workersScenario,
+  keysScenario,
   transportScenario,
   type BenchContext,
   type GatewayVariant,
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
     ];
 
     // SKIP chain: a request-only policy, so the gateway streams straight through.
-    if (["latency", "ttfb", "throughput", "slow-streams", "memory", "workers", "transport"].some((s) => has(s as Scenario))) {
+    if (["latency", "ttfb", "throughput", "slow-streams", "memory", "workers", "transport", "keys"].some((s) => has(s as Scenario))) {
       await withStack({ policies: ["use: noop"] }, publishTo, async (stack) => {
         if (has("memory")) {
           const portkeyPid = ctx.portkey?.process.pid;
@@ -269,6 +270,10 @@ async function main(): Promise<void> {
         if (has("slow-streams")) await slowStreamsScenario(ctx, stack);
         if (has("workers")) await workersScenario(ctx, stack, serviceEnv(publishTo));
         if (has("transport")) await transportScenario(ctx, stack, serviceEnv(publishTo));
+        if (has("keys")) {
+          if (publishTo !== undefined) await keysScenario(ctx, stack, publishTo.nats.url);
+          else report.skipped.push("keys: not run — virtual keys need the activity NATS (a nats-server)");
+        }
       });
     }
 

@@ -1,5 +1,5 @@
 /** Every scenario `--only` accepts, in the order a run goes through them. */
-export const SCENARIOS = ["latency", "throughput", "ttfb", "per-event", "slow-streams", "memory", "workers", "transport"] as const;
+export const SCENARIOS = ["latency", "throughput", "ttfb", "per-event", "slow-streams", "memory", "workers", "transport", "keys"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** What one run measures and how much; see {@link readOptions} for the defaults. */

@@ -1,4 +1,5 @@
 import * as http from "node:http";
+import { openKeyStore, type KeyLimits } from "@luthien/keys";
 import { REPO_ROOT, startService, type RunningService, type Stack } from "@luthien/testkit";
 import { chatBody, closedLoop, createTarget, interleaved, interleavedLoads, post, type CallTiming, type LoadResult, type Target } from "./http-load";
 import type { BenchOptions } from "./options";
@@ -609,4 +610,38 @@ export async function profileScenario(ctx: BenchContext, stack: Stack, env: Reco
   );
   console.log(`\nprofile: ${file} (open in Chrome DevTools → Performance, or speedscope)`);
   return { file, load, summary };
+}
+
+/**
+ * What identity and limits cost per call, on the stack's own gateway (its virtual keys on the activity NATS): a
+ * static key, a virtual key (a map lookup in the watched directory), one with a requests-per-minute limit (slots
+ * leased in blocks, so mostly local) and one with a concurrency limit (two store writes per call), interleaved.
+ */
+export async function keysScenario(ctx: BenchContext, stack: Stack, natsUrl: string): Promise<void> {
+  const store = await openKeyStore({ url: natsUrl });
+  try {
+    const make = async (limits: KeyLimits): Promise<string> => (await store.create({ name: "bench", owner: "bench", limits })).secret;
+    const keys: [string, string][] = [
+      ["virtual key", await make({})],
+      ["virtual key, rpm limit", await make({ rpm: 10_000_000 })],
+      ["virtual key, concurrency limit", await make({ concurrent: 1000 })],
+    ];
+    const targets = [createTarget("static key", stack.gateway.url), ...keys.map(([name, secret]) => createTarget(name, stack.gateway.url, { authorization: `Bearer ${secret}` }))];
+    const { calls, warmup } = ctx.opts;
+    const timings = await interleaved(targets, chatBody(false), calls, warmup);
+    const by = new Map([...timings].map(([name, t]) => [name, summarize(t.map((x) => x.totalMs))]));
+    const base = by.get("static key");
+    printTable(
+      `Identity and limits, non-streaming, 1 connection, SKIP: ${calls} sequential calls per key after ${warmup} warm-up (ms)`,
+      ["key", "p50", "p99", "p50 − static key"],
+      [...by].map(([name, s]) => [name, fmt(s.p50), fmt(s.p99), name === "static key" ? "" : fmt(s.p50 - (base?.p50 ?? NaN))]),
+    );
+    for (const [name] of keys) {
+      for (const q of ["p50", "p99"] as const)
+        figure(ctx, { scenario: `1 connection, SKIP, ${name}`, metric: `latency ${q}`, unit: "ms", baseline: base?.[q], luthien: by.get(name)?.[q] ?? NaN });
+    }
+    ctx.report.raw["keys"] = Object.fromEntries(by);
+  } finally {
+    await store.close();
+  }
 }
