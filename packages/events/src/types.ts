@@ -127,6 +127,8 @@ export interface CallEndedData {
   usage?: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheWriteTokens?: number };
   /** What the call cost in USD at the gateway's price table, when its model has a price and usage was reported. */
   costUsd?: number;
+  /** Served while the limit store failed (LIMITS_ON_STORE_ERROR=allow): its key's limits were not checked. */
+  limitsUnchecked?: "store_unavailable";
   chunksIn: number;
   chunksOut: number;
   /** `<policy>.<action>` of every policy intervention in the call. */

@@ -53,6 +53,8 @@ export interface KeyDirectory {
 }
 
 const RETRY_MS = 500;
+const MISSING_TTL_MS = 1000;
+const MAX_MISSING = 10_000;
 
 /**
  * Connects (and keeps reconnecting) to the store and watches its bucket. Until the first load arrives, and while the
@@ -71,6 +73,8 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
   let nc: NatsConnection | undefined;
   let bucket: KV | undefined;
   const reading = new Map<string, Promise<KeyRecord | undefined>>();
+  /** Ids read and not found, until when: made-up secrets in a key's shape cost one store read a second, not one each. */
+  const missing = new Map<string, number>();
   let stopWatch: (() => void) | undefined;
   let markLoaded: () => void = () => undefined;
   const firstLoad = new Promise<void>((resolve) => (markLoaded = resolve));
@@ -214,8 +218,12 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
     async resolve(secret) {
       const found = lookup(secret);
       const id = found.kind === "unknown" ? keyIdInSecret(secret) : undefined;
-      if (id === undefined) return found;
+      if (id === undefined || (missing.get(id) ?? 0) > Date.now()) return found;
       const record = await readRecord(id);
+      if (record === undefined) {
+        if (missing.size >= MAX_MISSING) missing.clear();
+        missing.set(id, Date.now() + MISSING_TTL_MS);
+      }
       // The digest decides, as in the map: the id in a secret only says where to look.
       return record !== undefined && record.digest === digestOf(secret) ? judge(record, Date.now()) : found;
     },

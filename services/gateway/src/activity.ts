@@ -43,7 +43,7 @@ export interface CallActivity {
   response(): unknown;
   /** The call's token usage, from the response the client got. */
   usage(): TokenUsage | undefined;
-  ended(result: { status: number; outcome: CallOutcome; error?: { type: string; message: string }; costUsd?: number | undefined }): void;
+  ended(result: { status: number; outcome: CallOutcome; error?: { type: string; message: string }; costUsd?: number | undefined; limitsUnchecked?: boolean }): void;
 }
 
 /**
@@ -103,7 +103,7 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
     },
     response: sentBody,
     usage: () => usageOf(sentBody()),
-    ended({ status, outcome, error, costUsd }) {
+    ended({ status, outcome, error, costUsd, limitsUnchecked }) {
       if (whole === undefined && (chunksIn > 0 || chunksOut > 0) && assemble) {
         const r = (received ?? createAssembler(format)).result();
         const s = shared ? r : (sent ?? createAssembler(format)).result();
@@ -118,6 +118,7 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
         ...(firstEventAt !== undefined ? { ttftMs: firstEventAt - startedAt } : {}),
         ...(usage !== undefined ? { usage } : {}),
         ...(costUsd !== undefined ? { costUsd } : {}),
+        ...(limitsUnchecked === true ? { limitsUnchecked: "store_unavailable" } : {}),
         chunksIn,
         chunksOut,
         policyActions: actions,

@@ -90,7 +90,15 @@ export function createGateway(
   // Ready when every engine pool has a serving replica: a pool without one could only fail (or bypass) its calls.
   app.get("/ready", async (_req, res) => {
     const ok = await engines.ready();
-    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "policy engine unavailable", engines: engines.status() });
+    // Virtual keys do not decide readiness: static keys still work while the key store is away, and it is reported.
+    const directory = keys.directory;
+    res
+      .status(ok ? 200 : 503)
+      .json({
+        status: ok ? "ready" : "policy engine unavailable",
+        engines: engines.status(),
+        ...(directory !== undefined ? { virtualKeys: directory.ready ? "ready" : "unavailable" } : {}),
+      });
   });
 
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.

@@ -20,6 +20,8 @@ export interface CallLocals {
   body: JsonBody | undefined;
   /** The call began (its `call.started` is out): from here on it answers and reports itself. */
   started: boolean;
+  /** The limit store failed and the call was let through unchecked (LIMITS_ON_STORE_ERROR=allow). */
+  limitsUnchecked: boolean;
 }
 
 declare global {
@@ -34,7 +36,7 @@ declare global {
 
 /** Fresh per-request state; `api` is the best guess until the route sets its own. */
 export function initCallLocals(res: Response, id: string, api: ClientApi): CallLocals {
-  const locals: CallLocals = { id, receivedAt: Date.now(), api, auth: undefined, trace: NO_TRACE, body: undefined, started: false };
+  const locals: CallLocals = { id, receivedAt: Date.now(), api, auth: undefined, trace: NO_TRACE, body: undefined, started: false, limitsUnchecked: false };
   res.locals.call = locals;
   return locals;
 }

@@ -86,6 +86,27 @@ describe("a key made with pnpm luthien keys", () => {
     );
   });
 
+  it("a secret in a key's shape is checked by its digest: a real id with other random bytes, or a made-up id, is 401", async () => {
+    const key = await create([]);
+    const forged = [
+      key.secret.slice(0, 15) + "A".repeat(43),
+      key.secret.slice(0, -1) + (key.secret.endsWith("A") ? "B" : "A"),
+      `lk_${"0".repeat(12)}${"A".repeat(43)}`,
+      `lk_${key.id.slice(3)}`,
+      key.secret.toUpperCase(),
+    ];
+    await stack.mockControl.reset();
+    for (const r of replicas) {
+      for (const secret of forged) {
+        const res = await call(r, bearer(secret));
+        expect(res.status).toBe(401);
+        await res.arrayBuffer();
+      }
+      expect((await call(r, bearer(key.secret))).status).toBe(200);
+    }
+    expect(await stack.mockControl.requests()).toHaveLength(3);
+  });
+
   it("an expired key is refused", async () => {
     const key = await create(["--expires", new Date(Date.now() + 1500).toISOString()]);
     await waitFor(async () => (await call(replicas[0] as RunningService, bearer(key.secret))).status === 200, { timeoutMs: 2000, intervalMs: 20 });
@@ -331,11 +352,16 @@ describe("the key store's outages", () => {
       const refused = await call(gw, bearer(key.secret));
       expect(refused.status).toBe(503);
       expect(await refused.json()).toMatchObject({ error: { type: "key_store_unavailable" } });
+      // Reported, without failing readiness: static keys are still served.
+      const ready = await fetch(`${gw.url}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ virtualKeys: "unavailable" });
       expect((await call(gw, bearer(STATIC_KEY))).status).toBe(200);
       // A credential that is no virtual key stays a plain 401, store or not.
       expect((await call(gw, bearer("sk-someone-else-0123456789"))).status).toBe(401);
       await late.restart();
       await waitFor(async () => (await call(gw, bearer(key.secret))).status === 200, { timeoutMs: 10_000, intervalMs: 100 });
+      expect(await (await fetch(`${gw.url}/ready`)).json()).toMatchObject({ virtualKeys: "ready" });
       // Cut off again: past the 2 s grace, virtual keys are refused (a revocation could be missed), static keys work.
       await late.stop();
       await waitFor(async () => (await call(gw, bearer(key.secret))).status === 503, { timeoutMs: 10_000, intervalMs: 100 });

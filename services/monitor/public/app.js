@@ -388,6 +388,7 @@
 
   onEvent((ev) => {
     if (isConfigEvent(ev)) return loadConfigSoon();
+    if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshGroupSoon();
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshSoon();
     if (currentCall && ev.callId === currentCall) reloadCallSoon();
   });
@@ -407,6 +408,18 @@
       tr.append(td);
     });
     return tr;
+  }
+
+  /** The Sessions, Session and Keys views follow the live feed like the call list does. */
+  let groupTimer = null;
+  function refreshGroupSoon() {
+    if (groupTimer) return;
+    groupTimer = setTimeout(() => {
+      groupTimer = null;
+      if (!views.sessions.hidden) void renderSessions();
+      else if (!views.keys.hidden) void renderKeys();
+      else if (!views.session.hidden) void renderSession($("session-id").textContent);
+    }, 500);
   }
 
   async function renderSessions() {

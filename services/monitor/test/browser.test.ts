@@ -114,6 +114,32 @@ describe("monitor UI in Chromium", () => {
     expect(await requestDiff.locator("td.ins, td.code").allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining(key)]));
   }, 60_000);
 
+  it("lists sessions (a session's calls in order, with their interventions) and key usage; their fields stay text", async () => {
+    const session = `sess-${XSS}`;
+    publishCall(pubs, { callId: "browser-session-1", keyId: "vk_0123456789ab", owner: `team ${XSS}`, sessionId: session, costUsd: 0.0125, answer: "a", finalAnswer: "A" });
+    publishCall(pubs, { callId: "browser-session-2", keyId: "vk_0123456789ab", owner: `team ${XSS}`, sessionId: session, costUsd: 0.0125, status: 429, outcome: "error" });
+    await pubs.flush();
+    await page.goto(`${monitor.url}/#/sessions`);
+    const row = page.locator("#sessions-body tr", { hasText: session });
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.textContent()).toContain(`team ${XSS}`);
+    expect(await row.textContent()).toContain("$0.0250");
+    await row.locator("a").click();
+    await page.locator("#view-session").waitFor({ state: "visible" });
+    const items = page.locator("#session-calls li");
+    await items.nth(1).waitFor({ timeout: 10_000 });
+    expect(await items.count()).toBe(2);
+    await items.nth(0).locator(".badge.policy", { hasText: "all-caps.response_modified" }).waitFor();
+    await page.goto(`${monitor.url}/#/keys`);
+    const usage = page.locator("#usage-body tr", { hasText: "vk_0123456789ab" });
+    await usage.waitFor({ timeout: 10_000 });
+    expect(await usage.textContent()).toContain(`team ${XSS}`);
+    await page.locator("#keys-empty", { hasText: "No virtual keys." }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#view-keys img").count()).toBe(0);
+    expect(await page.locator("#view-session img").count()).toBe(0);
+    expect(dialogs).toEqual([]);
+  });
+
   it("shows a banner while NATS is away", async () => {
     await page.goto(`${monitor.url}/#/`);
     await nats.stop();

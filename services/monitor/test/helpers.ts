@@ -23,6 +23,10 @@ export interface CallSpec {
   callId: string;
   model?: string;
   keyId?: string;
+  owner?: string;
+  /** @default "session-1" */
+  sessionId?: string;
+  costUsd?: number;
   stream?: boolean;
   status?: number;
   outcome?: "ok" | "error" | "denied" | "client_closed";
@@ -56,8 +60,9 @@ export function publishCall(pubs: { gateway: EventPublisher; engine: EventPublis
     stream: spec.stream ?? false,
     route: "/v1/chat/completions",
     keyId: spec.keyId ?? "key-a",
+    ...(spec.owner !== undefined ? { owner: spec.owner } : {}),
     userId: "user-1",
-    sessionId: "session-1",
+    sessionId: spec.sessionId ?? "session-1",
     format: "openai",
     provider: "openai",
   });
@@ -75,6 +80,7 @@ export function publishCall(pubs: { gateway: EventPublisher; engine: EventPublis
     latencyMs: 42,
     ttftMs: 7,
     usage: { inputTokens: 5, outputTokens: 3 },
+    ...(spec.costUsd !== undefined ? { costUsd: spec.costUsd } : {}),
     chunksIn: 0,
     chunksOut: 0,
     policyActions: modified ? ["all-caps.response_modified"] : [],

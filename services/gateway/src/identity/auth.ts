@@ -229,7 +229,10 @@ export function createAuthMiddleware(auth: ClientAuth, options: AuthMiddlewareOp
     return limits.admit(who).then((admitted) => {
       // "close" comes once the answer is finished or the client left: either way the call no longer runs here.
       res.once("close", admitted.release);
-      if (admitted.unchecked) res.set(LIMITS_UNCHECKED_HEADER, "store_unavailable");
+      if (admitted.unchecked) {
+        res.locals.call.limitsUnchecked = true;
+        res.set(LIMITS_UNCHECKED_HEADER, "store_unavailable");
+      }
       next();
     });
   };

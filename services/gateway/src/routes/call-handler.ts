@@ -448,7 +448,13 @@ class Call {
     const response = this.#activity.response() as { model?: unknown } | null | undefined;
     this.#trace.responded({ model: typeof response?.model === "string" ? response.model : undefined, usage: this.#activity.usage() });
     const costUsd = this.#o.limits.charge(this.#credential, this.#model, this.#activity.usage());
-    this.#activity.ended({ status, outcome, costUsd, ...(failure !== undefined ? { error: { type: failure.type, message: failure.message } } : {}) });
+    this.#activity.ended({
+      status,
+      outcome,
+      costUsd,
+      limitsUnchecked: callLocals(this.#res).limitsUnchecked,
+      ...(failure !== undefined ? { error: { type: failure.type, message: failure.message } } : {}),
+    });
     this.#o.logger.info("call", {
       callId: this.id,
       route: this.#api.route,
