@@ -92,13 +92,11 @@ export function createGateway(
     const ok = await engines.ready();
     // Virtual keys do not decide readiness: static keys still work while the key store is away, and it is reported.
     const directory = keys.directory;
-    res
-      .status(ok ? 200 : 503)
-      .json({
-        status: ok ? "ready" : "policy engine unavailable",
-        engines: engines.status(),
-        ...(directory !== undefined ? { virtualKeys: directory.ready ? "ready" : "unavailable" } : {}),
-      });
+    res.status(ok ? 200 : 503).json({
+      status: ok ? "ready" : "policy engine unavailable",
+      engines: engines.status(),
+      ...(directory !== undefined ? { virtualKeys: directory.ready ? "ready" : "unavailable" } : {}),
+    });
   });
 
   // Runs before any body is read: an unauthenticated client cannot make the gateway parse 32 MiB.
