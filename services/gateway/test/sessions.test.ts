@@ -143,6 +143,11 @@ it("a key revoked through the monitor's admin API is refused by the gateway with
   expect(bad.status).toBe(400);
   const missing = await fetch(`${monitor.url}/api/keys/vk_000000000000/revoke`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
   expect(missing.status).toBe(404);
+  // Owner limits through the same API: shared by the owner's keys on the gateway.
+  await admin(`/api/owners/${encodeURIComponent("team-ci")}`, { method: "PUT", body: JSON.stringify({ limits: { rpm: 1 } }) });
+  expect(JSON.stringify(await admin("/api/owners"))).toContain("team-ci");
+  const second = await admin<Issued>("/api/keys", { method: "POST", body: JSON.stringify({ name: "ci-2", owner: "team-ci" }) });
+  await waitFor(async () => (await call(second.secret)).status === 429, { timeoutMs: 2000, intervalMs: 20 });
   const unauthenticated = await fetch(`${monitor.url}/api/keys`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "x", owner: "y" }) });
   expect(unauthenticated.status).toBe(401);
 });

@@ -252,6 +252,14 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     res.set("cache-control", "no-store").json({ key: issued.record, secret: issued.secret });
   });
 
+  api.get("/owners", async (_req, res) => {
+    res.json({ owners: await (await keyStore()).listOwners() });
+  });
+  api.put("/owners/:owner", keyJson, async (req, res) => {
+    const b = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    res.json({ owner: await (await keyStore()).setOwnerLimits(String(req.params["owner"]), (b["limits"] ?? {}) as object) });
+  });
+
   api.use((_req, res) => {
     res.status(404).json({ error: { type: "not_found", message: "no such API route" } });
   });
