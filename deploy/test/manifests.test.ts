@@ -134,8 +134,8 @@ describe("docker-compose.yml", () => {
     return dockerfile === undefined ? [] : [{ name, s, service: path.basename(dockerfile, ".Dockerfile") as ServiceName, dockerfile }];
   });
   const envOf = (s: Json): Record<string, string> => Object.fromEntries(Object.entries((s["environment"] ?? {}) as Json).map(([k, v]) => [k, String(v)]));
-  /** `${VAR:-default}` → default, as compose substitutes with nothing set. */
-  const substitute = (v: string): string => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+  /** `${VAR:-default}` and `${VAR-default}` → default, as compose substitutes with nothing set. */
+  const substitute = (v: string): string => v.replace(/\$\{[A-Z_]+:?-([^}]*)\}/g, "$1");
   /** The host file behind a container path, through the service's bind mounts. */
   const hostPath = (s: Json, containerPath: string): string | undefined => {
     for (const v of (s["volumes"] ?? []) as string[]) {
@@ -215,6 +215,8 @@ describe("docker-compose.yml", () => {
     expect(pool(keyIdOf(DEMO_STRICT_KEY))).toBe("strict");
     expect(config.routing.engines.get("strict")?.targets).toEqual([`control-plane-strict:${portOf("control-plane")}`]);
     expect(pool(keyIdOf("any other key"))).toBe("default");
+    // Auth is closed by default: the demo keys are the gateway's keys unless .env sets its own.
+    expect(substitute(env["GATEWAY_API_KEYS"] as string).split(",")).toEqual(expect.arrayContaining([DEMO_STRICT_KEY, "luthien-demo-key"]));
   });
 
   it("points the gateway at mock-llm by default, and the demo profile runs it", () => {

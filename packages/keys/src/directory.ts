@@ -116,7 +116,12 @@ export function watchKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
             ownerOf.set(e.key, o.owner);
           } catch (err) {
             // Fail closed: an owner whose limits this gateway cannot read gets a limit of nothing.
-            const owner = (e.json() as { owner?: unknown } | null)?.owner;
+            let owner: unknown;
+            try {
+              owner = (e.json() as { owner?: unknown } | null)?.owner;
+            } catch {
+              // not JSON at all: no owner to refuse by name
+            }
             if (typeof owner === "string") {
               buildingOwners.set(owner, { rpm: 0 });
               ownerOf.set(e.key, owner);

@@ -33,7 +33,7 @@ export interface RateLimiter {
   windowTotal(subject: string): Promise<{ total: number; retryAfterS: number }>;
   /** Adds `amount` to the rolling minute of `subject` (tokens used by a call that ended). @throws KeyStoreError */
   addToWindow(subject: string, amount: number): Promise<void>;
-  /** The total of a calendar counter (`spend.<id>.day.2026-12-04`), 0 when none. @throws KeyStoreError */
+  /** The total of a calendar counter (`usd.<id>.day.2026-12-04`), 0 when none. @throws KeyStoreError */
   periodTotal(subject: string): Promise<number>;
   /** Adds `amount` to a calendar counter; kept 40 days. @throws KeyStoreError */
   addToPeriod(subject: string, amount: number): Promise<void>;
@@ -45,13 +45,13 @@ const SLICE_MS = 10_000;
 const SLICES = 7;
 const MAX_CAS_ATTEMPTS = 20;
 const WINDOW_TTL_MS = 10 * 60_000;
+const PERIOD_TTL_MS = 40 * 86_400_000;
 /** A replica's concurrent-call count is refreshed this often while it holds slots, and trusted this long. */
 const HOLD_HEARTBEAT_MS = 2_000;
 const HOLD_STALE_MS = 10_000;
 
 /** Slots held per replica: its count and when it last said so. */
 type Holds = Record<string, { n: number; at: number }>;
-const PERIOD_TTL_MS = 40 * 86_400_000;
 
 /** Amounts counted per slice start (ms), for the slices still in the window. */
 type Counter = Record<string, number>;
