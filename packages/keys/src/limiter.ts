@@ -102,19 +102,42 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const periods = (): Promise<KV> => bucket(SPEND_BUCKET, PERIOD_TTL_MS);
 
   /** Reads, edits and writes `key` if nobody wrote in between, retrying when someone did; `edit` may decline (undefined). */
+  /**
+   * The last value this replica wrote per counter, with its revision: the next edit tries it before reading, so an
+   * uncontended change is one round trip. A stale one only costs a conflict and a fresh read; a refusal decided on
+   * it is confirmed on a fresh read, so it never makes a limit stricter than the store says.
+   */
+  const written = new Map<string, { revision: number; value: unknown }>();
+  const MAX_WRITTEN = 10_000;
+
+  /** Reads, edits and writes `key` if nobody wrote in between, retrying when someone did; `edit` may decline. */
   const casEdit = async <T>(kv: KV, key: string, edit: (value: unknown) => { value: unknown; result: T } | { result: T }): Promise<T> => {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const entry = await withTimeout(kv.get(key), timeoutMs);
-      const current = entry !== null && entry.operation === "PUT" ? entry.json() : undefined;
+      const known = written.get(key);
+      written.delete(key);
+      let revision: number | undefined;
+      let current: unknown;
+      if (known !== undefined) {
+        ({ revision, value: current } = known);
+      } else {
+        const entry = await withTimeout(kv.get(key), timeoutMs);
+        revision = entry?.revision;
+        current = entry !== null && entry.operation === "PUT" ? entry.json() : undefined;
+      }
       const next = edit(current);
-      if (!("value" in next)) return next.result;
+      if (!("value" in next)) {
+        if (known !== undefined) continue;
+        return next.result;
+      }
       try {
         const body = JSON.stringify(next.value);
-        await withTimeout(entry === null ? kv.create(key, body) : kv.update(key, body, entry.revision), timeoutMs);
+        const wrote = await withTimeout(revision === undefined ? kv.create(key, body) : kv.update(key, body, revision), timeoutMs);
+        if (written.size >= MAX_WRITTEN) written.clear();
+        written.set(key, { revision: wrote, value: next.value });
         return next.result;
       } catch (err) {
         if (!isConflict(err)) throw err;
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+        if (known === undefined) await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
       }
     }
     throw new KeyStoreError(`counter ${key} kept changing under this replica`);
