@@ -87,7 +87,7 @@ export interface OwnerRecord {
   updatedAt: string;
 }
 
-/** The KV key of an owner's record: names may hold any character, KV keys may not. */
+/** The KV key of an owner's record, and the id of its shared counters: names may hold any character, KV keys may not. */
 export function ownerRecordKey(owner: string): string {
   return `owner-${createHash("sha256").update(owner).digest("hex").slice(0, 24)}`;
 }

@@ -36,7 +36,6 @@ export interface CallAuth {
 }
 
 export interface ClientAuth {
-  readonly mode: AuthMode;
   /**
    * Who is calling and what goes upstream. Static keys are compared as SHA-256 digests with `timingSafeEqual`
    * against every configured key; virtual keys are looked up by digest in the watched directory.
@@ -123,7 +122,6 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   };
   const served = (key: GatewayKey, credential: UpstreamCredential): CallAuth => ({ keyId: key.id, owner: key.owner, key: key.record, ownerLimits: key.ownerLimits, credential });
   return {
-    mode,
     authenticate(req) {
       if (mode === "off") return { keyId: "", owner: "", key: undefined, credential: { kind: "server" } };
       const presented = presentedCredential(req);

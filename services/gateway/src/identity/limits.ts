@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import type { KeyLimits, RateLimiter } from "@luthien/keys";
+import { ownerRecordKey, type KeyLimits, type RateLimiter } from "@luthien/keys";
 import type { Logger } from "@luthien/runtime";
 import type { TokenUsage } from "@luthien/wire";
 import { BudgetExceededError, LimitStoreUnavailableError, PermissionError, RateLimitedError } from "../errors";
@@ -56,7 +55,7 @@ export interface Admitted {
 }
 const NOTHING_HELD: Admitted = { unchecked: false, release: () => undefined };
 
-/** Subjects of the shared counters; key ids are `vk_` + hex and owners are hashed, so the names are valid KV keys. */
+/** Subjects of the shared counters; key ids are `vk_` + hex and owners go by their record's key: valid KV keys. */
 const subjects = {
   requests: (id: string) => `rpm.${id}`,
   inFlight: (id: string) => `concurrent.${id}`,
@@ -78,7 +77,7 @@ function holdersOf(auth: CallAuth): Holder[] {
   const out: Holder[] = [];
   if (auth.key !== undefined && Object.keys(auth.key.limits).length > 0) out.push({ id: auth.keyId, who: "key", limits: auth.key.limits });
   if (auth.ownerLimits !== undefined && Object.keys(auth.ownerLimits).length > 0) {
-    out.push({ id: `owner-${createHash("sha256").update(auth.owner).digest("hex").slice(0, 24)}`, who: `owner ${JSON.stringify(auth.owner)}`, limits: auth.ownerLimits });
+    out.push({ id: ownerRecordKey(auth.owner), who: `owner ${JSON.stringify(auth.owner)}`, limits: auth.ownerLimits });
   }
   return out;
 }
