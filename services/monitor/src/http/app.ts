@@ -5,7 +5,7 @@ import { DatabaseUnavailableError, InvalidQueryError } from "../errors";
 import type { LiveHub } from "../live";
 import type { MonitorMetrics } from "../metrics";
 import type { StoreOriginals } from "../originals";
-import { KeyRecordError, KeyStoreError, type KeyStore } from "@luthien/keys";
+import type { KeyStore } from "@luthien/keys";
 import { MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type MonitorStore } from "../store";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
 
@@ -226,7 +226,7 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
 
   // Virtual keys: the same store `pnpm luthien keys` writes. A secret is in the answer to create and rotate only.
   const keyStore = async (): Promise<KeyStore> => {
-    if (options.keys === undefined) throw new KeyStoreError("virtual keys are off on this monitor (NATS_URL=off)");
+    if (options.keys === undefined) throw Object.assign(new Error("virtual keys are off on this monitor"), { name: "KeyStoreError" });
     return options.keys();
   };
   const keyJson = express.json({ limit: "16kb" });
@@ -269,11 +269,13 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
 
   let lastUnavailableLog = 0;
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof InvalidQueryError || err instanceof KeyRecordError) {
-      res.status(400).json({ error: { type: "invalid_request", message: err.message } });
+    // The keys package is loaded on first use (monitor.ts), so its errors are told by name here.
+    const keyError = err instanceof Error && (err.name === "KeyRecordError" || err.name === "KeyStoreError") ? err.name : undefined;
+    if (err instanceof InvalidQueryError || keyError === "KeyRecordError") {
+      res.status(400).json({ error: { type: "invalid_request", message: (err as Error).message } });
       return;
     }
-    if (err instanceof KeyStoreError) {
+    if (err instanceof Error && keyError === "KeyStoreError") {
       const missing = err.message.startsWith("no key");
       res.status(missing ? 404 : 503).json({ error: { type: missing ? "not_found" : "key_store_unavailable", message: err.message } });
       return;
