@@ -3,12 +3,15 @@
  * `pnpm luthien keys`, scopes, the passthrough scope, rate limits shared across replicas, and the store's outages.
  */
 import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { REPO_ROOT, startNats, startService, startStack, waitFor, type RunningNats, type RunningService, type Stack } from "@luthien/testkit";
+import { rawRequest } from "./raw-http";
 import { postRaw } from "./sse";
 
 const run = promisify(execFile);
@@ -162,6 +165,33 @@ describe("scopes", () => {
       "/v1/messages",
     );
     expect(ok.status).toBe(200);
+  });
+
+  it("a routes scope reads the path as it is forwarded: another spelling of an operator's unchecked route is refused", async () => {
+    const config = path.join(mkdtempSync(path.join(tmpdir(), "luthien-scope-")), "gateway.yaml");
+    writeFileSync(config, 'uncheckedRoutes:\n  - { path: "/v1/files*" }\n');
+    const gw = await startService("gateway", {
+      env: {
+        NATS_URL: nats.url,
+        AUTH_MODE: "client_key",
+        GATEWAY_CONFIG: config,
+        OPENAI_API_KEY: SERVER_OPENAI,
+        OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`,
+        POLICY_ENGINE_URL: stack.engine?.address ?? "",
+      },
+    });
+    try {
+      const key = await create(["--routes", "models"]);
+      await stack.mockControl.reset();
+      for (const p of ["/v1/files", "/v1/models/../files", "/v1/models/%2e%2e/files", "/v1/models/%2E%2E/files/x", "/v1/models//..//files"]) {
+        const res = await rawRequest(gw.port, { path: p, headers: { authorization: `Bearer ${key.secret}` } });
+        expect([p, res.status]).toEqual([p, 403]);
+      }
+      expect(await stack.mockControl.requests()).toHaveLength(0);
+      expect((await rawRequest(gw.port, { path: "/v1/models", headers: { authorization: `Bearer ${key.secret}` } })).status).toBe(200);
+    } finally {
+      await gw.stop();
+    }
   });
 
   it("passthrough: only a key scoped for it carries the caller's own credential (Claude Code: OAuth Bearer + x-luthien-api-key)", async () => {

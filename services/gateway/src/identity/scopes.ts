@@ -1,11 +1,16 @@
 import { createGlobMatcher } from "@luthien/runtime";
 import type { KeyRecord, RouteName } from "@luthien/keys";
 import { PermissionError } from "../errors";
+import { normalisePath } from "../routes/route-classes";
 import type { CallAuth } from "./auth";
 
-/** The route name a key's `routes` scope lists for a request path; undefined for routes no scope can name. */
+/**
+ * The route name a key's `routes` scope lists for a request path, read from the path as the passthrough forwards it
+ * ({@link normalisePath}), so `/v1/models/%2e%2e/files` is not `models`; undefined for routes no scope can name.
+ */
 export function routeNameOf(path: string): RouteName | undefined {
-  const p = path.toLowerCase().replace(/\/+$/, "");
+  const p = normalisePath(path)?.toLowerCase();
+  if (p === undefined) return undefined;
   if (p === "/v1/chat/completions") return "chat";
   if (p === "/v1/responses" || p.startsWith("/v1/responses/")) return "responses";
   if (p === "/v1/messages/count_tokens") return "count_tokens";
