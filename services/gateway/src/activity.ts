@@ -67,7 +67,8 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
   const sentBody = (): unknown => (whole !== undefined ? whole.sent : (shared ? received : sent)?.result().body);
 
   return {
-    started: (info) => emit("call.started", info),
+    // Only virtual keys have an owner: an empty one is left out rather than published.
+    started: ({ owner, ...info }) => emit("call.started", owner !== undefined && owner !== "" ? { ...info, owner } : info),
     requestReceived: (body) => emit("request.received", { body: json(body) }),
     requestSent: (body) => emit("request.sent", { body: json(body) }),
     responses(r, s, value = s) {

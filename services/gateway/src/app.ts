@@ -190,7 +190,7 @@ function publishRefused(sink: ActivitySink, req: Request, res: Response, api: Cl
     stream: body["stream"] === true,
     route: api.route,
     keyId: auth?.keyId ?? "",
-    ...(auth !== undefined && auth.owner !== "" ? { owner: auth.owner } : {}),
+    ...(auth !== undefined ? { owner: auth.owner } : {}),
     // Refused before its body was read (auth, limits), the call still belongs to the session its headers name.
     ...api.identity(body, req),
     format: api.format,

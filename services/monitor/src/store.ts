@@ -388,6 +388,11 @@ function decodeCursor(cursor: string): { startedAt: string; callId: string } {
   throw new InvalidQueryError("cursor: not a cursor this API returned");
 }
 
+/** A page's size: the asked one within 1 and {@link MAX_PAGE_SIZE}, 50 when none was asked. */
+function pageSize(limit: number | undefined): number {
+  return Math.min(Math.max(limit ?? 50, 1), MAX_PAGE_SIZE);
+}
+
 function groupWhere(query: GroupQuery, base: SQL): SQL | undefined {
   const where: SQL[] = [base];
   if (query.keyId !== undefined) where.push(eq(calls.keyId, query.keyId));
@@ -477,7 +482,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     },
 
     async listCalls(query) {
-      const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE_SIZE);
+      const limit = pageSize(query.limit);
       const where: SQL[] = [];
       if (query.model !== undefined) where.push(eq(calls.model, query.model));
       if (query.keyId !== undefined) where.push(eq(calls.keyId, query.keyId));
@@ -541,11 +546,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     },
 
     async listConfigEvents(limit) {
-      return db
-        .select()
-        .from(configEvents)
-        .orderBy(desc(configEvents.time), desc(configEvents.id))
-        .limit(Math.min(Math.max(limit, 1), MAX_PAGE_SIZE));
+      return db.select().from(configEvents).orderBy(desc(configEvents.time), desc(configEvents.id)).limit(pageSize(limit));
     },
 
     async listSessions(query) {
@@ -567,7 +568,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .where(where)
         .groupBy(calls.sessionId)
         .orderBy(sql`max(${calls.startedAt}) desc`)
-        .limit(Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE_SIZE));
+        .limit(pageSize(query.limit));
       return rows.map((r) => ({
         ...r,
         firstAt: new Date(r.firstAt),
@@ -597,7 +598,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .where(where)
         .groupBy(calls.keyId)
         .orderBy(sql`count(*) desc`)
-        .limit(Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE_SIZE));
+        .limit(pageSize(query.limit));
       return rows.map((r) => ({ ...r, lastAt: new Date(r.lastAt), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), costUsd: Number(r.costUsd) }));
     },
 
@@ -612,11 +613,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     },
 
     async listDeadLetters(limit) {
-      const rows = await db
-        .select()
-        .from(deadLetters)
-        .orderBy(desc(deadLetters.id))
-        .limit(Math.min(Math.max(limit, 1), MAX_PAGE_SIZE));
+      const rows = await db.select().from(deadLetters).orderBy(desc(deadLetters.id)).limit(pageSize(limit));
       return rows.map((r) => ({
         id: r.id,
         subject: r.subject,

@@ -42,8 +42,8 @@ export interface CallLimits {
   /** @throws PermissionError when the key has a budget and `model` has no price: its spend could not be counted */
   checkPriced(auth: CallAuth, model: string): void;
   /**
-   * Charges a finished call: its tokens to the rolling minute, its cost to the day and month. Never throws (a
-   * failed charge is logged and counted).
+   * Charges a finished call: its tokens to the rolling minute, its cost to the day and month, where a limit reads
+   * them. Never throws (a failed charge is logged).
    * @returns the call's cost in USD, when its model has a price
    */
   charge(auth: CallAuth, model: string, usage: TokenUsage | undefined): number | undefined;
@@ -73,12 +73,18 @@ interface Holder {
   limits: KeyLimits;
 }
 
-function holdersOf(auth: CallAuth): Holder[] {
+/** Each call's holders, computed once: admission, the usage and price checks and the charge all read them. */
+const holdersByCall = new WeakMap<CallAuth, readonly Holder[]>();
+
+function holdersOf(auth: CallAuth): readonly Holder[] {
+  const known = holdersByCall.get(auth);
+  if (known !== undefined) return known;
   const out: Holder[] = [];
   if (auth.key !== undefined && Object.keys(auth.key.limits).length > 0) out.push({ id: auth.keyId, who: "key", limits: auth.key.limits });
   if (auth.ownerLimits !== undefined && Object.keys(auth.ownerLimits).length > 0) {
     out.push({ id: ownerRecordKey(auth.owner), who: `owner ${JSON.stringify(auth.owner)}`, limits: auth.ownerLimits });
   }
+  holdersByCall.set(auth, out);
   return out;
 }
 
@@ -172,12 +178,12 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
     charge(auth, model, usage) {
       if (usage === undefined) return undefined;
       const cost = prices.cost(model, usage);
+      const used = usage.inputTokens + usage.outputTokens;
       // Virtual key ids are labels made for showing; a static key's id is a digest prefix of its secret: not shown.
-      metrics.spent(auth.key !== undefined ? auth.keyId : auth.credential.kind === "server" ? "static" : "passthrough", cost, usage.inputTokens + usage.outputTokens);
+      metrics.spent(auth.key !== undefined ? auth.keyId : auth.credential.kind === "server" ? "static" : "passthrough", cost, used);
       if (limiter === undefined) return cost;
       // Counted only where a limit reads it: the monitor's key view sums costs from call.ended, not from here.
       const now = new Date();
-      const used = usage.inputTokens + usage.outputTokens;
       const micro = cost !== undefined ? Math.round(cost * MICRO) : 0;
       const writes: Promise<void>[] = [];
       for (const { id, limits } of holdersOf(auth)) {

@@ -2,6 +2,7 @@ import { createGlobMatcher } from "@luthien/runtime";
 import type { KeyRecord, RouteName } from "@luthien/keys";
 import { PermissionError } from "../errors";
 import { normalisePath } from "../routes/route-classes";
+import type { EngineSelector } from "../upstream/routing";
 import type { CallAuth } from "./auth";
 
 /**
@@ -26,6 +27,11 @@ export function checkRouteScope(auth: CallAuth, path: string): void {
   if (routes === undefined) return;
   const name = routeNameOf(path);
   if (name === undefined || !routes.includes(name)) throw new PermissionError(`this key may not call ${name ?? "this route"} (its scope allows: ${routes.join(", ")})`);
+}
+
+/** What picks a call's engine pool: its key id for the routing rules, and a virtual key's `engine` scope over them. */
+export function engineSelectorOf(auth: CallAuth, model: string, route: string): EngineSelector {
+  return { keyId: auth.keyId, model, route, engine: auth.key?.scopes.engine };
 }
 
 const matchers = new WeakMap<KeyRecord, (model: string) => boolean>();

@@ -3,7 +3,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import type { Request, RequestHandler, Response } from "express";
 import { createCallActivity, type CallActivity, type CallOutcome } from "../activity";
 import type { CallAuth, UpstreamCredential } from "../identity/auth";
-import { checkRequestScope } from "../identity/scopes";
+import { checkRequestScope, engineSelectorOf } from "../identity/scopes";
 import { anthropicApi } from "../formats/client-api";
 import type { EnginePool, EnginePools } from "../engine/engine-pool";
 import { GatewayError, InvalidRequestError, PolicyDeniedError, PolicyUnavailableError, servableWithoutPolicy, toHttpError } from "../errors";
@@ -130,7 +130,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
       stream: false,
       route: start.route,
       keyId: auth.keyId,
-      ...(auth.owner !== "" ? { owner: auth.owner } : {}),
+      owner: auth.owner,
       userId: "",
       sessionId: "",
       format: "anthropic",
@@ -201,7 +201,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
   /** The request phase of one request of a batch: the params to send, or a throw that refuses the whole batch. */
   const decideRequest = async (call: BatchCall, req: Request, entry: BatchEntry, i: number): Promise<JsonObject> => {
     const { userId, sessionId } = anthropicApi.identity(entry.params, req);
-    const pool = engines.select({ keyId: call.auth.keyId, model: entry.model, route: BATCHES_ROUTE, engine: call.auth.key?.scopes.engine });
+    const pool = engines.select(engineSelectorOf(call.auth, entry.model, BATCHES_ROUTE));
     const engine = call.open(pool, i + 1);
     const who = `requests[${i}] (custom_id ${JSON.stringify(entry.customId)})`;
     try {
@@ -249,7 +249,7 @@ export function createBatchHandlers(options: BatchOptions): Record<BatchRouteKin
     const message = result["message"];
     if (!isObject(message)) throw new BatchResultsError(`line ${n} of the batch results has no message`);
     const model = typeof message["model"] === "string" ? message["model"] : "";
-    const pool = engines.select({ keyId: call.auth.keyId, model, route: BATCHES_ROUTE, engine: call.auth.key?.scopes.engine });
+    const pool = engines.select(engineSelectorOf(call.auth, model, BATCHES_ROUTE));
     const engine = call.open(pool, n);
     let how: "done" | "cancel" = "done";
     try {

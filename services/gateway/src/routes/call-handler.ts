@@ -12,7 +12,7 @@ import type { ChunkOutcome, PolicyCall, RequestOutcome } from "../engine/policy-
 import type { Routing } from "../upstream/routing";
 import type { SecretRedactor } from "../identity/secrets";
 import type { CallLimits } from "../identity/limits";
-import { checkRequestScope } from "../identity/scopes";
+import { checkRequestScope, engineSelectorOf } from "../identity/scopes";
 import { createSseWriter, type SseWriter } from "../formats/sse-writer";
 import type { CallTrace } from "../tracing";
 import type { Upstream, UpstreamCallOptions, Upstreams } from "../upstream/upstream";
@@ -158,7 +158,7 @@ class Call {
     checkRequestScope(auth, body.value as Record<string, unknown>, model);
     this.#o.limits.checkPriced(auth, model);
     this.#upstream = this.#trace.upstream(this.#o.upstreams.for(this.#route(model), this.#api.format));
-    this.#pool = this.#o.engines.select({ keyId: auth.keyId, model, route: this.#api.route, engine: auth.key?.scopes.engine });
+    this.#pool = this.#o.engines.select(engineSelectorOf(auth, model, this.#api.route));
     this.#identity = this.#api.identity(body.value as Record<string, unknown>, this.#req);
     this.#trace.routed({ model, provider: this.#upstream.provider, pool: this.#pool.name, stream, keyId: auth.keyId, owner: auth.owner, sessionId: this.#identity.sessionId });
     this.#engine = this.#pool.open(this.id);
@@ -183,7 +183,7 @@ class Call {
       stream,
       route: this.#api.route,
       keyId: auth.keyId,
-      ...(auth.owner !== "" ? { owner: auth.owner } : {}),
+      owner: auth.owner,
       ...this.#identity,
       format: this.#api.format,
       provider: this.#upstream.provider.name,

@@ -2,7 +2,7 @@ import type { Request, Response } from "express";
 import { createCallActivity } from "../activity";
 import { anthropicApi } from "../formats/client-api";
 import type { EnginePools } from "../engine/engine-pool";
-import { checkModelScope } from "../identity/scopes";
+import { checkModelScope, engineSelectorOf } from "../identity/scopes";
 import { callLocals } from "../locals";
 import { InvalidRequestError, PolicyDeniedError, servableWithoutPolicy, toHttpError } from "../errors";
 import { forwardToProvider, type PassthroughOptions } from "./passthrough";
@@ -39,7 +39,7 @@ export function createCountTokensHandler(options: CountTokensOptions) {
       stream: false,
       route: COUNT_TOKENS_ROUTE,
       keyId: auth.keyId,
-      ...(auth.owner !== "" ? { owner: auth.owner } : {}),
+      owner: auth.owner,
       userId,
       sessionId,
       format: "anthropic",
@@ -47,7 +47,7 @@ export function createCountTokensHandler(options: CountTokensOptions) {
     });
     res.locals.call.started = true;
     activity.requestReceived(request);
-    const pool = options.engines.select({ keyId: auth.keyId, model, route: COUNT_TOKENS_ROUTE, engine: auth.key?.scopes.engine });
+    const pool = options.engines.select(engineSelectorOf(auth, model, COUNT_TOKENS_ROUTE));
     const call = pool.open(callId);
     res.on("close", () => call.close("cancel"));
     let status = 200;

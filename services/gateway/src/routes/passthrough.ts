@@ -61,7 +61,7 @@ export function createPassthroughHandler(options: PassthroughOptions) {
     // Unchecked, as the operator allowed: served, and marked like a fail-open bypass so the monitor shows it.
     const callId = res.locals.call.id;
     const activity = createCallActivity({ sink: options.activity, callId, format: provider.format, chunkEvents: false });
-    activity.started({ model: "", stream: false, route: path, keyId: auth.keyId, ...(auth.owner !== "" ? { owner: auth.owner } : {}), format: provider.format, provider: provider.name });
+    activity.started({ model: "", stream: false, route: path, keyId: auth.keyId, owner: auth.owner, format: provider.format, provider: provider.name });
     activity.bypassed(UNCHECKED_ROUTE, `${req.method} ${path} is an unchecked route (uncheckedRoutes ${routeClass.route.path})`, "route");
     options.metrics.bypassed(UNCHECKED_ROUTE);
     res.set("x-luthien-policy-bypassed", UNCHECKED_ROUTE);
