@@ -1,5 +1,7 @@
 import {
   isDeny,
+  type ApprovalOutcome,
+  type ApprovalRequest,
   isRespond,
   type AnyPolicy,
   type CallInfo,
@@ -16,11 +18,40 @@ import { createLogprobsGuard } from "./logprobs";
 
 const MODE_STRENGTH: Record<ResponseMode, number> = { SKIP: 0, OBSERVE: 1, FULL: 2 };
 
-/** The strongest response mode among `policies` (SKIP for an empty chain). */
+/** The default of {@link Policy.approvalTimeoutMs}: five minutes, inside every SDK's default request timeout. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
+
+/**
+ * The strongest response mode among `policies` (SKIP for an empty chain). A shadow policy needs to see the events
+ * but never to decide them, so it asks for OBSERVE at most.
+ */
 export function chainMode(policies: readonly AnyPolicy[]): ResponseMode {
   let mode: ResponseMode = "SKIP";
-  for (const p of policies) if (MODE_STRENGTH[p.mode] > MODE_STRENGTH[mode]) mode = p.mode;
+  for (const p of policies) {
+    const m = p.shadow === true && p.mode === "FULL" ? "OBSERVE" : p.mode;
+    if (MODE_STRENGTH[m] > MODE_STRENGTH[mode]) mode = m;
+  }
   return mode;
+}
+
+// How a shadow policy's action reads as what it would have done: `blocked` → `would_block`.
+const WOULD: Readonly<Record<string, string>> = {
+  blocked: "block",
+  redacted: "redact",
+  rewritten: "rewrite",
+  clamped: "clamp",
+  routed: "route",
+  allowed: "allow",
+  denied: "deny",
+  held: "hold",
+  approved: "approve",
+  request_modified: "modify_request",
+  response_modified: "modify_response",
+};
+
+/** The action a shadow policy's `action` is recorded as. */
+export function shadowAction(action: string): string {
+  return `would_${WOULD[action] ?? action}`;
 }
 
 export interface ChainHooks {
@@ -28,7 +59,14 @@ export interface ChainHooks {
   emit(policy: string, action: string, data: Record<string, unknown> | undefined): void;
   /** The policy is still working on the current verdict. */
   keepalive(): void;
+  /**
+   * Holds the call for a person's decision (the engine's approval broker). Resolves, never rejects.
+   * @default refuses at once (`unavailable`)
+   */
+  requestApproval?(policy: string, request: ApprovalRequest, timeoutMs: number): Promise<ApprovalOutcome>;
 }
+
+const NO_APPROVER: ApprovalOutcome = { approved: false, by: "", note: "no approval channel is configured", reason: "unavailable" };
 
 /**
  * One call's run through a chain. Each policy sees the previous one's output; a deny or respond stops the request
@@ -42,15 +80,44 @@ export interface ChainRun {
   onStreamEnd(): Promise<PolicyEvent[]>;
 }
 
+/**
+ * Starts one call's run. A shadow policy ({@link Policy.shadow}) sees what the policy after it would see, its
+ * actions are recorded as `would_<action>` (and a changed request or response it did not report itself as
+ * `would_modify_request`, `would_deny`, ...), its approval requests are granted at once as `would_hold`, and its
+ * output is dropped: the next policy gets exactly what the shadow policy got.
+ */
 export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, hooks: ChainHooks): ChainRun {
-  const contexts: PolicyContext<unknown>[] = policies.map((p) => ({
-    ...info,
-    state: p.createState?.(info),
-    emit: (action, data) => hooks.emit(p.name, action, data),
-    keepalive: () => hooks.keepalive(),
-  }));
+  /** Per policy: how many events it emitted so far (a shadow policy that reported its change needs no generic one). */
+  const emitted = policies.map(() => 0);
+  const contexts: PolicyContext<unknown>[] = policies.map((p, i) => {
+    const shadow = p.shadow === true;
+    const emit = (action: string, data?: Record<string, unknown>): void => {
+      emitted[i] = (emitted[i] as number) + 1;
+      hooks.emit(p.name, shadow ? shadowAction(action) : action, data);
+    };
+    return {
+      ...info,
+      state: p.createState?.(info),
+      shadow,
+      emit,
+      keepalive: () => hooks.keepalive(),
+      requestApproval: async (request: ApprovalRequest): Promise<ApprovalOutcome> => {
+        if (shadow) {
+          hooks.emit(p.name, "would_hold", { tool: request.tool, id: request.toolCallId, input: request.input as Record<string, unknown>, reason: request.reason });
+          return { approved: true, by: "", note: "shadow", via: "decision" };
+        }
+        emit("held", { tool: request.tool, id: request.toolCallId, reason: request.reason });
+        if (hooks.requestApproval === undefined) return NO_APPROVER;
+        return hooks.requestApproval(p.name, request, p.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS);
+      },
+    };
+  });
   const ctx = (i: number): PolicyContext<unknown> => contexts[i] as PolicyContext<unknown>;
   const logprobs = createLogprobsGuard((where) => hooks.emit("chain", "logprobs_dropped", { where }));
+  /** Records what a shadow policy's hook would have done, unless the policy said so itself. */
+  const wouldHave = (i: number, before: number, action: string, data: Record<string, unknown>): void => {
+    if (emitted[i] === before) hooks.emit((policies[i] as AnyPolicy).name, action, data);
+  };
 
   /** Runs `events` through the policies from `from` on. */
   const passOn = async (events: PolicyEvent[], from: number): Promise<PolicyEvent[]> => {
@@ -60,7 +127,7 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
       if (p.onEvent === undefined) continue;
       const next: PolicyEvent[] = [];
       for (const e of current) next.push(...(await p.onEvent(e, ctx(i))));
-      current = next;
+      if (p.shadow !== true) current = next;
     }
     return current;
   };
@@ -70,7 +137,14 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
       let current = request;
       for (const [i, p] of policies.entries()) {
         if (p.onRequest === undefined) continue;
+        const before = emitted[i] as number;
         const outcome = await p.onRequest(current, ctx(i));
+        if (p.shadow === true) {
+          if (isDeny(outcome)) wouldHave(i, before, "would_deny", { status: outcome.status, type: outcome.type, message: outcome.message });
+          else if (isRespond(outcome)) wouldHave(i, before, "would_respond", { response: outcome.response.body as unknown as Record<string, unknown> });
+          else if (outcome !== current) wouldHave(i, before, "would_modify_request", { request: outcome.body as unknown as Record<string, unknown> });
+          continue;
+        }
         if (isDeny(outcome) || isRespond(outcome)) return outcome;
         current = outcome;
       }
@@ -80,7 +154,13 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
       let current = response;
       for (const [i, p] of policies.entries()) {
         if (p.onResponse === undefined) continue;
+        const before = emitted[i] as number;
         const outcome = await p.onResponse(current, ctx(i));
+        if (p.shadow === true) {
+          if (isDeny(outcome)) wouldHave(i, before, "would_deny", { status: outcome.status, type: outcome.type, message: outcome.message });
+          else if (outcome !== current) wouldHave(i, before, "would_modify_response", { response: outcome.body as unknown as Record<string, unknown> });
+          continue;
+        }
         if (isDeny(outcome)) return outcome;
         current = outcome;
       }
@@ -92,7 +172,8 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
       const out: PolicyEvent[] = [];
       for (const [i, p] of policies.entries()) {
         if (p.onStreamEnd === undefined) continue;
-        out.push(...(await passOn(await p.onStreamEnd(ctx(i)), i + 1)));
+        const released = await p.onStreamEnd(ctx(i));
+        if (p.shadow !== true) out.push(...(await passOn(released, i + 1)));
       }
       return logprobs.events(undefined, out).map(derivedEvent);
     },

@@ -25,6 +25,8 @@ export type {
   ResponseMode,
   ClientFormat,
   CallInfo,
+  ApprovalRequest,
+  ApprovalOutcome,
 } from "./policy";
 export { createTextPolicy, mapText } from "./text-policy";
 export type { TextPolicyOptions, TextScope, TextStreamTransformer, TextTarget } from "./text-policy";
@@ -64,5 +66,5 @@ export type {
   RecordedToolCall,
   RunPolicyInput,
 } from "./test-kit";
-export { startChainRun, startCallRun, chainMode } from "./chain";
+export { startChainRun, startCallRun, chainMode, shadowAction, DEFAULT_APPROVAL_TIMEOUT_MS } from "./chain";
 export type { ChainRun, CallRun, ChainHooks, EventOutcome } from "./chain";

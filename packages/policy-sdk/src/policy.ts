@@ -81,6 +81,25 @@ export interface CallInfo {
   readonly model: string;
 }
 
+/** What a policy asks a person to decide: one tool call, with the reason it was held. */
+export interface ApprovalRequest {
+  tool: string;
+  /** The call's id in its format: OpenAI `tool_calls[].id`, Anthropic `tool_use.id`, Responses `call_id`. */
+  toolCallId: string;
+  /** The call's arguments, in full: the approver sees what would run. */
+  input: unknown;
+  reason: string;
+}
+
+/**
+ * A person's (or a bot's) answer, or why there was none. Anything but `approved: true` means the call must not run:
+ * `expired` (no decision within the policy's `approvalTimeout`), `cancelled` (the client left, the engine stopped),
+ * `unavailable` (no approval channel: the engine runs without NATS).
+ */
+export type ApprovalOutcome =
+  | { approved: true; by: string; note: string; via: "decision" | "session" }
+  | { approved: false; by: string; note: string; reason: "denied" | "expired" | "cancelled" | "unavailable" };
+
 /** A policy's view of one call. Each policy in a chain gets its own context, and so its own state. */
 export interface PolicyContext<S = undefined> extends CallInfo {
   /** This policy's state for this call, made by `Policy.createState`. */
@@ -89,6 +108,15 @@ export interface PolicyContext<S = undefined> extends CallInfo {
   emit(action: string, data?: Record<string, unknown>): void;
   /** Tells the gateway this policy is still working, extending the verdict deadline (up to its bound). */
   keepalive(): void;
+  /**
+   * Holds the call until a person decides (`approval.requested` goes to the monitor's inbox, `pnpm luthien
+   * approvals` and the NATS decide subject); the gateway keeps the client waiting meanwhile. Resolves, never
+   * rejects: anything but an approval is a refusal. A policy running in shadow gets `approved` at once (and the
+   * chain records `would_hold`): shadow never waits.
+   */
+  requestApproval(request: ApprovalRequest): Promise<ApprovalOutcome>;
+  /** True when this policy runs in shadow: what it returns is recorded as `would_*` events, never applied. */
+  readonly shadow: boolean;
 }
 
 type Maybe<T> = T | Promise<T>;
@@ -107,6 +135,13 @@ export interface Policy<S = undefined> {
   readonly name: string;
   /** What the policy needs of the response. A chain uses the strongest mode among its members. */
   readonly mode: ResponseMode;
+  /**
+   * Runs in shadow (config `mode: shadow`): the policy sees the real traffic, and what it would have done is
+   * recorded as `policy.<name>.would_<action>` events, but its output is never applied. @default false
+   */
+  readonly shadow?: boolean;
+  /** How long {@link PolicyContext.requestApproval} waits for a decision before the call is refused. @default 300000 */
+  readonly approvalTimeoutMs?: number;
   createState?(info: CallInfo): S;
   onRequest?(request: PolicyRequest, ctx: PolicyContext<S>): Maybe<RequestOutcome>;
   onResponse?(response: PolicyResponse, ctx: PolicyContext<S>): Maybe<ResponseOutcome>;

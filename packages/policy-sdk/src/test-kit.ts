@@ -23,7 +23,19 @@ import {
   type StopReason,
   StreamProtocolError,
 } from "@luthien/wire";
-import { isDeny, isRespond, type AnyPolicy, type CallInfo, type DenyDecision, type PolicyEvent, type PolicyRequest, type PolicyResponse, type RequestOutcome } from "./policy";
+import {
+  isDeny,
+  isRespond,
+  type AnyPolicy,
+  type ApprovalOutcome,
+  type ApprovalRequest,
+  type CallInfo,
+  type DenyDecision,
+  type PolicyEvent,
+  type PolicyRequest,
+  type PolicyResponse,
+  type RequestOutcome,
+} from "./policy";
 import { startCallRun } from "./chain";
 import { responsesCallOf } from "./internal/responses-calls";
 import type { OutputItem, OutputMessage } from "./internal/responses-output";
@@ -38,6 +50,11 @@ export interface RunPolicyInput {
   stream?: readonly PolicyEvent[];
   /** Call info the policies see. @default callId "test-call", format of the request, keyId/userId/sessionId "", the request's model */
   info?: Partial<CallInfo>;
+  /**
+   * Answers `ctx.requestApproval` (a gate's `ask`), as a person would. @default refuses every request
+   * (`unavailable`), as an engine without an approval channel does
+   */
+  approve?(request: ApprovalRequest & { policy: string; timeoutMs: number }): ApprovalOutcome | Promise<ApprovalOutcome>;
 }
 
 /** One `ctx.emit(action, data)`, as the activity event `policy.<policy>.<action>`. */
@@ -115,11 +132,13 @@ export async function runPolicy(policy: AnyPolicy | readonly AnyPolicy[], input:
   };
   const activity: RecordedActivity[] = [];
   let keepalives = 0;
+  const approve = input.approve;
   const run = startCallRun(policies, info, {
     emit: (policyName, action, data) => activity.push({ policy: policyName, action, data }),
     keepalive: () => {
       keepalives++;
     },
+    ...(approve !== undefined ? { requestApproval: async (policyName: string, req: ApprovalRequest, timeoutMs: number) => approve({ ...req, policy: policyName, timeoutMs }) } : {}),
   });
   const result = (r: Pick<PolicyRun, "request"> & Partial<Pick<PolicyRun, "response" | "events" | "delivered">>): PolicyRun => ({
     response: undefined,

@@ -32,13 +32,20 @@ export interface ToolCall {
   input: unknown;
 }
 
-/** What to do with a tool call. */
-export type ToolCallDecision =
+/** What the gate does with a decided tool call. */
+type GateDecision =
   | { action: "allow" }
   /** Replace the call with a text block; `text` overrides the gate's `blockedText`. */
   | { action: "block"; reason: string; text?: string }
   /** Keep the call with new arguments (for Anthropic, an object). */
   | { action: "rewrite"; input: unknown };
+
+/**
+ * What to do with a tool call: allow, block, rewrite, or `ask` a person ({@link PolicyContext.requestApproval}):
+ * the call and everything after it wait for the decision; approved, it goes out unchanged; denied, timed out or
+ * cancelled, it is blocked with the approver's note as the reason.
+ */
+export type ToolCallDecision = GateDecision | { action: "ask"; reason: string };
 
 /** What `decide` sees of the call's context: its info, `emit` and `keepalive` (the gate keeps the state). */
 export type ToolCallContext = Omit<PolicyContext<unknown>, "state">;
@@ -96,7 +103,7 @@ interface HeldToolUse {
   start: RawContentBlockStartEvent & { content_block: ToolUseBlock };
   deltas: RawContentBlockDeltaEvent[];
   json: string;
-  verdict: Promise<ToolCallDecision> | undefined;
+  verdict: Promise<GateDecision> | undefined;
 }
 
 interface GateState {
@@ -150,14 +157,14 @@ interface HeldResponsesCall {
   deltas: string | undefined;
   argumentsDone: string | undefined;
   call: ToolCall | undefined;
-  verdict: Promise<ToolCallDecision> | undefined;
+  verdict: Promise<GateDecision> | undefined;
   /** Whether the verdict has settled (then releasing the call costs no wait). */
   settled: boolean;
 }
 
 interface DecidedResponsesCall {
   call: ToolCall;
-  decision: ToolCallDecision;
+  decision: GateDecision;
 }
 
 interface ResponsesGateState {
@@ -217,20 +224,46 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
   const keepaliveMs = options.keepaliveMs ?? 1000;
   const blockedText = options.blockedText ?? ((call, reason) => `⛔ BLOCKED by ${name}: the ${call.name} tool call was not run. Reason: ${reason}`);
 
-  const decide = (call: ToolCall, ctx: ToolCallContext): Promise<ToolCallDecision> => {
+  /** Holds the call for a person: approved, it runs as it is; anything else blocks it, saying why. */
+  const ask = async (call: ToolCall, reason: string, ctx: ToolCallContext): Promise<GateDecision> => {
+    const outcome = await ctx.requestApproval({ tool: call.name, toolCallId: call.id, input: call.input, reason });
+    if (outcome.approved) {
+      // A shadow policy is "approved" at once; the chain already recorded that it would have held the call.
+      if (!ctx.shadow) ctx.emit("approved", { tool: call.name, id: call.id, by: outcome.by, via: outcome.via });
+      return { action: "allow" };
+    }
+    const note = outcome.note === "" ? "" : `: ${outcome.note}`;
+    switch (outcome.reason) {
+      case "denied":
+        return { action: "block", reason: `denied by ${outcome.by === "" ? "the approver" : outcome.by}${note} (held because ${reason})` };
+      case "expired":
+        return { action: "block", reason: `no one approved it in time (held because ${reason})` };
+      case "cancelled":
+      case "unavailable":
+        return { action: "block", reason: `it needed approval and none could be given${note} (held because ${reason})` };
+      default: {
+        const unknown: never = outcome.reason;
+        throw new Error(`${name}: unknown approval outcome ${JSON.stringify(unknown)}`);
+      }
+    }
+  };
+
+  const decide = (call: ToolCall, ctx: ToolCallContext): Promise<GateDecision> => {
     // Arguments clients could read another way (truncated, not an object, ...) are never decided: blocked.
     const refusal = refusalOf(call);
     const verdict =
       refusal !== undefined
-        ? Promise.resolve<ToolCallDecision>({ action: "block", reason: `the ${call.name} call was refused: ${refusal}` })
-        : Promise.resolve().then(() => options.decide(call, ctx));
+        ? Promise.resolve<GateDecision>({ action: "block", reason: `the ${call.name} call was refused: ${refusal}` })
+        : Promise.resolve()
+            .then(() => options.decide(call, ctx))
+            .then((d) => (d.action === "ask" ? ask(call, d.reason, ctx) : d));
     // Decisions may settle before anyone awaits them; their failure is reported where they are awaited.
     verdict.catch(() => undefined);
     return verdict;
   };
 
   /** Awaits the verdicts (with keepalives) and records them as activity events. */
-  const settle = async (ctx: ToolCallContext, calls: readonly ToolCall[], verdicts: Promise<ToolCallDecision>[]): Promise<ToolCallDecision[]> => {
+  const settle = async (ctx: ToolCallContext, calls: readonly ToolCall[], verdicts: Promise<GateDecision>[]): Promise<GateDecision[]> => {
     const decisions = await withKeepalive(ctx, Promise.all(verdicts), keepaliveMs);
     decisions.forEach((d, i) => {
       const call = calls[i] as ToolCall;
@@ -252,7 +285,7 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
     });
     return decisions;
   };
-  const textOf = (call: ToolCall, d: Extract<ToolCallDecision, { action: "block" }>): string => d.text ?? blockedText(call, d.reason);
+  const textOf = (call: ToolCall, d: Extract<GateDecision, { action: "block" }>): string => d.text ?? blockedText(call, d.reason);
 
   // --- OpenAI ---
 
@@ -458,13 +491,13 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       const texts: string[] = [];
       let fnKept: ChatCompletion.Choice["message"]["function_call"];
       if (p.fn !== undefined && functionCall !== undefined && functionCall !== null) {
-        const d = decisions[n++] as ToolCallDecision;
+        const d = decisions[n++] as GateDecision;
         if (d.action === "block") texts.push(textOf(p.fn, d));
         else fnKept = d.action === "allow" ? functionCall : { name: functionCall.name, arguments: jsonText(d.input) };
       }
       const kept: NonNullable<typeof toolCalls> = [];
       for (const tc of toolCalls ?? []) {
-        const d = decisions[n] as ToolCallDecision;
+        const d = decisions[n] as GateDecision;
         const call = calls[n] as ToolCall;
         n++;
         switch (d.action) {
@@ -671,8 +704,8 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
       fresh.map((f) => f.call),
       fresh.map((f) => decide(f.call, ctx)),
     );
-    const byIndex = new Map<number, ToolCallDecision>();
-    fresh.forEach((f, i) => byIndex.set(f.index, decisions[i] as ToolCallDecision));
+    const byIndex = new Map<number, GateDecision>();
+    fresh.forEach((f, i) => byIndex.set(f.index, decisions[i] as GateDecision));
     for (const f of found) if (f.known !== undefined) byIndex.set(f.index, f.known.decision);
     return output.map((item, index) => {
       const d = byIndex.get(index);
@@ -699,7 +732,7 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
   };
 
   /** The events that go out for a decided call: its own, a message in its place, or the rewritten call. */
-  const releaseResponsesCall = (held: HeldResponsesCall, d: ToolCallDecision): ResponsesEvent[] => {
+  const releaseResponsesCall = (held: HeldResponsesCall, d: GateDecision): ResponsesEvent[] => {
     const call = held.call as ToolCall;
     const item = (held.done?.item ?? held.added?.item) as OutputItem;
     const seq = held.done?.sequence_number ?? held.added?.sequence_number ?? 0;
@@ -756,7 +789,7 @@ export function createToolCallGate(options: ToolCallGateOptions): Policy<GateSta
         const { held } = head;
         if (held.verdict === undefined || (!wait && !held.settled)) break;
         const [d] = await settle(ctx, [held.call as ToolCall], [held.verdict]);
-        const decision = d as ToolCallDecision;
+        const decision = d as GateDecision;
         const item = held.done?.item ?? held.added?.item;
         if (item !== undefined) rs.decided.set(callIdentity(item), { call: held.call as ToolCall, decision });
         out.push(...releaseResponsesCall(held, decision));

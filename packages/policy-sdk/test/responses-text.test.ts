@@ -237,7 +237,20 @@ describe("createTextPolicy, Responses stream", () => {
     const stream = responsesStream({ chunks: ["a se"] }).filter(
       (e) => e.format === "responses" && ["response.created", "response.output_item.added", "response.content_part.added", "response.output_text.delta"].includes(e.event.type),
     );
-    const ctx = { callId: "c", format: "responses" as const, stream: true, keyId: "", owner: "", userId: "", sessionId: "", model: "m", emit: () => undefined, keepalive: () => undefined };
+    const ctx = {
+      callId: "c",
+      format: "responses" as const,
+      stream: true,
+      keyId: "",
+      owner: "",
+      userId: "",
+      sessionId: "",
+      model: "m",
+      emit: () => undefined,
+      keepalive: () => undefined,
+      shadow: false,
+      requestApproval: async () => ({ approved: false as const, by: "", note: "", reason: "unavailable" as const }),
+    };
     const policy = replace("secret", "[x]");
     const state = policy.createState?.(ctx);
     const out: PolicyEvent[] = [];

@@ -42,6 +42,9 @@ export interface PolicyConfig {
  * rules:                         # first match wins; unset fields match anything
  *   - { keyId: key_0123456789ab, model: "claude-*", route: /v1/messages, chain: strict }
  * ```
+ * Any entry may also say `mode: shadow` (it runs on the traffic, records `would_*` events, changes nothing;
+ * `enforce` is the default) and `approvalTimeout` (how long a call it holds for approval waits: `90s`, `5m`, or
+ * milliseconds; default 5m).
  * `route` is the client endpoint the call came in on (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`,
  * `/v1/messages/count_tokens`), not the provider endpoint a translated call goes to: match the model to pick by
  * provider.
@@ -106,13 +109,31 @@ function parseChain(list: unknown, at: string, baseDir: string): AnyPolicy[] {
   return list.map((entry: unknown, i) => {
     const where = `${at}[${i}]`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new ConfigError(`${where}: expected a mapping { use, with }`);
-    const { use, with: options, ...rest } = entry as Record<string, unknown>;
+    const { use, with: options, mode = "enforce", approvalTimeout, ...rest } = entry as Record<string, unknown>;
     const extra = Object.keys(rest)[0];
-    if (extra !== undefined) throw new ConfigError(`${where}.${extra}: unknown key (known: use, with)`);
+    if (extra !== undefined) throw new ConfigError(`${where}.${extra}: unknown key (known: use, with, mode, approvalTimeout)`);
     if (typeof use !== "string" || use === "") throw new ConfigError(`${where}.use: expected a policy name, a path or a package name`);
+    if (mode !== "enforce" && mode !== "shadow") throw new ConfigError(`${where}.mode: expected enforce or shadow`);
+    const timeoutMs = approvalTimeout === undefined ? undefined : readDuration(approvalTimeout, `${where}.approvalTimeout`);
     const factory = BUILTIN_POLICIES.get(use) ?? loadCustomFactory(use, `${where}.use`, baseDir);
-    return factory(options, `${where}.with`);
+    const policy = factory(options, `${where}.with`);
+    if (mode === "enforce" && timeoutMs === undefined) return policy;
+    // The policy itself stays as its factory made it; the entry's settings sit on a thin object in front of it.
+    return Object.create(policy, {
+      shadow: { value: mode === "shadow", enumerable: true },
+      ...(timeoutMs !== undefined ? { approvalTimeoutMs: { value: timeoutMs, enumerable: true } } : {}),
+    }) as AnyPolicy;
   });
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `1500`, `1500ms`, `90s`, `5m`, `1h` → milliseconds (1 s to 24 h). @throws ConfigError */
+function readDuration(v: unknown, at: string): number {
+  const m = typeof v === "number" ? [String(v), String(v), "ms"] : typeof v === "string" ? /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(v.trim()) : null;
+  const ms = m === null ? Number.NaN : Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
+  if (!Number.isFinite(ms) || ms < 1000 || ms > 86_400_000) throw new ConfigError(`${at}: expected a duration from 1s to 24h (90s, 5m, 1h, or milliseconds)`);
+  return Math.round(ms);
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   type PolicyRequest,
   type PolicyResponse,
 } from "@luthien/policy-sdk";
+import type { ApprovalBroker } from "@luthien/approvals";
 import type { Logger } from "@luthien/runtime";
 import type { PolicyConfig } from "./config";
 import type { EngineMetrics, EvaluationPhase } from "./metrics";
@@ -50,6 +51,8 @@ export interface EngineOptions {
   logger: Logger;
   /** Streams, calls, evaluation latencies and errors are recorded here. @default nowhere */
   metrics?: EngineMetrics;
+  /** Holds tool calls for a person's decision. @default none: every approval request is refused (`unavailable`) */
+  approvals?: Pick<ApprovalBroker, "hold">;
 }
 
 /** The messages that run the chain, and the phase each one's evaluation is measured as. */
@@ -90,6 +93,16 @@ interface CallState {
   readonly trace: EngineCallTrace;
   /** Every distinct `<policy>.<action>` its policies emitted, reported in the stream's Finish. */
   readonly actions: Set<string>;
+  readonly holds: CallHolds;
+}
+
+/** A call's tool calls waiting for a person: keepalives then tell the gateway how long it may wait. */
+interface CallHolds {
+  /** Aborted when the gateway gives up on the call (the client left, the provider failed, the stream broke). */
+  readonly abort: AbortController;
+  pending: number;
+  /** Epoch ms the longest pending hold expires at. */
+  until: number;
 }
 
 /** An answer to one gateway message, without the envelope (`callId`, `replyTo`). */
@@ -138,6 +151,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
       // --- The steps of a call ---
 
       const fail = async (callId: string, replyTo: string, err: unknown): Promise<void> => {
+        calls.get(callId)?.holds.abort.abort();
         calls.delete(callId);
         const e = err instanceof EngineCallError ? err : new EngineCallError("policy_error", `policy failed: ${(err as Error).message}`);
         metrics?.failed(e.code);
@@ -187,7 +201,10 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
       };
 
       /** The gateway is done with the call without an answer due (the client left, or the provider failed). */
-      const cancel = (call: CallState): void => finish(call);
+      const cancel = (call: CallState): void => {
+        call.holds.abort.abort();
+        finish(call);
+      };
 
       const dispatch = async (msg: GatewayMessage__Output, call: CallState): Promise<void> => {
         switch (msg.kind) {
@@ -211,20 +228,37 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         }
       };
 
-      const hooksOf = (callId: string, actions: Set<string>): ChainHooks => ({
+      const keepalive = (callId: string): void => {
+        const c = calls.get(callId);
+        if (c === undefined) return;
+        const holdMs = c.holds.pending > 0 ? Math.max(1, c.holds.until - Date.now()) : 0;
+        void send({ callId, replyTo: c.current, keepalive: { holdMs } });
+      };
+      const hooksOf = (info: CallInfo, actions: Set<string>, holds: CallHolds): ChainHooks => ({
         emit: (policy, action, data) => {
           actions.add(`${policy}.${action}`);
-          logger.debug("policy event", { callId, type: `policy.${policy}.${action}` });
-          options.activity.publish(callId, `policy.${policy}.${action}`, data ?? {});
+          logger.debug("policy event", { callId: info.callId, type: `policy.${policy}.${action}` });
+          options.activity.publish(info.callId, `policy.${policy}.${action}`, data ?? {});
         },
-        keepalive: () => {
-          const c = calls.get(callId);
-          if (c !== undefined) void send({ callId, replyTo: c.current, keepalive: {} });
+        keepalive: () => keepalive(info.callId),
+        requestApproval: async (policy, request, timeoutMs) => {
+          if (options.approvals === undefined) return { approved: false, by: "", note: "this policy engine has no approval channel", reason: "unavailable" };
+          holds.pending += 1;
+          holds.until = Math.max(holds.until, Date.now() + timeoutMs);
+          // At once, so the gateway's short verdict deadline never trips before the hold is known.
+          keepalive(info.callId);
+          try {
+            return await options.approvals.hold(info, { policy, timeoutMs, ...request }, holds.abort.signal);
+          } finally {
+            holds.pending -= 1;
+          }
         },
       });
 
       stream.on("data", (msg: GatewayMessage__Output) => {
         let call = calls.get(msg.callId);
+        // Not queued: a call held for approval must learn at once that its client left.
+        if (call !== undefined && (msg.kind === "cancel" || msg.kind === "upstreamError")) call.holds.abort.abort();
         if (msg.kind === "start" && call === undefined) {
           try {
             call = openCall(msg, options.config(), hooksOf);
@@ -269,6 +303,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         closed = true;
         open.delete(calls);
         for (const [id, c] of calls) {
+          c.holds.abort.abort();
           options.activity.endCall(id);
           c.trace.end();
         }
@@ -285,7 +320,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
  * request is parsed — once: every later step uses this parse — and the chain its rules select starts running.
  * @throws EngineCallError when the version, the format or the request JSON cannot be served
  */
-function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (callId: string, actions: Set<string>) => ChainHooks): CallState {
+function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (info: CallInfo, actions: Set<string>, holds: CallHolds) => ChainHooks): CallState {
   const { callId } = msg;
   if (msg.start === null || msg.start === undefined) throw new EngineCallError("bad_message", "start without a body");
   const read = readStart(msg.start, ENGINE_PROTOCOL_VERSIONS);
@@ -304,9 +339,10 @@ function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (c
   };
   const chain = config.select({ keyId: info.keyId, model: info.model, route: start.route }).policies;
   const actions = new Set<string>();
-  const run = startCallRun(chain, info, hooksOf(callId, actions));
+  const holds: CallHolds = { abort: new AbortController(), pending: 0, until: 0 };
+  const run = startCallRun(chain, info, hooksOf(info, actions, holds));
   const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode: run.mode });
-  return { id: callId, format, features, request, run, queue: Promise.resolve(), current: "0", trace, actions };
+  return { id: callId, format, features, request, run, queue: Promise.resolve(), current: "0", trace, actions, holds };
 }
 
 function parseJson(bytes: Buffer | undefined, what: string): unknown {

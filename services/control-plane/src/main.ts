@@ -1,3 +1,5 @@
+import { hostname } from "node:os";
+import { createApprovalBroker } from "@luthien/approvals";
 import { createEventPublisher } from "@luthien/events";
 import { DEFAULT_MAX_BODY_BYTES } from "@luthien/protocol";
 import { ConfigError, createLogger, envInt, envString, onShutdown } from "@luthien/runtime";
@@ -46,7 +48,15 @@ async function main(): Promise<void> {
     }
     logger.notice("metrics endpoint ready", { metricsPort: metricsServer.port });
   }
+  // Held tool calls are decided over NATS; without it (NATS_URL=off) every approval request is refused.
+  const approvals = createApprovalBroker({
+    url: natsUrl,
+    engine: envString("ENGINE_NAME", `${hostname()}-${process.pid}`),
+    publish: (callId, type, data) => publisher?.publish(callId, type, data),
+    logger,
+  });
   const plane = await startControlPlane({
+    approvals,
     config: source.current,
     logger,
     metrics: metrics.engine,
@@ -61,6 +71,8 @@ async function main(): Promise<void> {
   onShutdown(async (signal) => {
     logger.notice("shutting down", { signal });
     source.close();
+    // First: held calls end refused (cancelled), so the drain below is not waiting on a person.
+    await approvals.close();
     await plane.stop(envInt("CONTROL_PLANE_SHUTDOWN_GRACE_MS", 10_000));
     await metricsServer?.close();
     await publisher?.close();

@@ -1,7 +1,7 @@
 import { POLICY_ENGINE_SERVICE as ENGINE_SERVICE, addPolicyEngineService, createHealthService, grpc, messageLimitOptions } from "@luthien/protocol";
 import type { PolicyConfig } from "./config";
 import type { Logger } from "@luthien/runtime";
-import { createEngineHandlers, type PolicyActivitySink } from "./engine";
+import { createEngineHandlers, type EngineOptions, type PolicyActivitySink } from "./engine";
 import type { EngineMetrics } from "./metrics";
 
 /** How long a stopping engine keeps accepting new calls after it turned NOT_SERVING. */
@@ -15,6 +15,8 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** Where the engine records streams, calls, evaluation latencies and errors. @default nowhere */
   metrics?: EngineMetrics;
+  /** Holds tool calls for a person's decision (`@luthien/approvals`). @default none: approval requests are refused */
+  approvals?: EngineOptions["approvals"];
   /** @default "0.0.0.0" */
   host?: string;
   /** 0 picks a free port. @default 50051 */
@@ -48,6 +50,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       logger: options.logger,
       activity: options.activity ?? { publish: () => undefined, endCall: () => undefined },
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+      ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
     }),
   );
   const health = createHealthService(server, [ENGINE_SERVICE]);

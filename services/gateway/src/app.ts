@@ -54,6 +54,7 @@ export function createGateway(
     streams: config.policyStreams,
     timeoutMs: config.policyTimeoutMs,
     maxWaitMs: config.policyMaxWaitMs,
+    maxHoldMs: config.policyMaxHoldMs,
     maxBodyBytes: config.maxBodyBytes,
     logger,
     metrics: metrics.engine,

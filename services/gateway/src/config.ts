@@ -32,6 +32,12 @@ export interface GatewayConfig {
   /** POLICY_MAX_WAIT_MS: how far keepalives may extend one verdict's deadline. @default 30000 */
   policyMaxWaitMs: number;
   /**
+   * POLICY_MAX_HOLD_MS: how long a call may wait for a person's decision on a held tool call (the engine's keepalives
+   * say so). Above every policy's `approvalTimeout` (5 min by default) and below the SDKs' 10 min default request
+   * timeout. @default 600000
+   */
+  policyMaxHoldMs: number;
+  /**
    * POLICY_TRANSPORT: `multiplexed` carries every call over a few long-lived streams per engine replica; `stream`
    * opens a stream per call. @default "multiplexed"
    */
@@ -143,6 +149,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     routing: readRouting(env),
     policyTimeoutMs: envInt("POLICY_TIMEOUT_MS", 5000, env),
     policyMaxWaitMs: envInt("POLICY_MAX_WAIT_MS", 30000, env),
+    policyMaxHoldMs: envInt("POLICY_MAX_HOLD_MS", 600_000, env),
     policyTransport: envEnum("POLICY_TRANSPORT", ["multiplexed", "stream"] as const, "multiplexed", env),
     policyStreams: Math.max(1, envInt("POLICY_STREAMS", 4, env)),
     policyWindow: Math.max(1, envInt("POLICY_WINDOW", 32, env)),

@@ -186,7 +186,7 @@ export type EngineAnswer =
   | { kind: "response"; response: ResponseAnswer }
   | { kind: "emit"; emit: ChunkOutcome }
   | { kind: "finish"; finish: FinishAnswer }
-  | { kind: "keepalive" }
+  | { kind: "keepalive"; holdMs: number }
   | { kind: "error"; code: string; message: string; supportedVersions: number[] }
   | { kind: "malformed"; of: EngineMessage__Output["kind"]; message: string };
 
@@ -233,7 +233,7 @@ export function readEngineMessage(m: EngineMessage__Output): EngineAnswer {
       };
     }
     case "keepalive":
-      return { kind: "keepalive" };
+      return { kind: "keepalive", holdMs: m.keepalive?.holdMs ?? 0 };
     case "error":
       return { kind: "error", code: m.error?.code ?? "", message: m.error?.message || "unknown error", supportedVersions: m.error?.supportedVersions ?? [] };
     case undefined:

@@ -1,5 +1,5 @@
 import { createGlobMatcher, createToolCallGate, type AnyPolicy, type ToolCallDecision } from "@luthien/policy-sdk";
-import { readOptions, readPatterns, readStringList } from "./options";
+import { readFlagAction, readOptions, readPatterns, readStringList } from "./options";
 import {
   HOME_MARK,
   UNKNOWN_FLOW,
@@ -1082,10 +1082,12 @@ function commandTexts(input: unknown): string[] {
  * expressions over the command text, each a string or `{pattern, flags}`). Input fields read: `command`, `cmd`,
  * `script`, `commands` (strings or string arrays), or the whole input when it is a string. Responses clients: the
  * gate names `local_shell_call` items `local_shell` and `shell_call` items `shell`, both on the default list.
- * Events: `blocked {tool, id, reason}`.
+ * `onMatch`: `block` (default) or `ask` — hold a matching call for a person's approval instead.
+ * Events: `blocked {tool, id, reason}`; with `ask`, `held` and `approved`.
  */
 export function createDangerousCommandsPolicy(options: unknown, path: string): AnyPolicy {
-  const o = readOptions(options, path, ["patterns", "tools"]);
+  const o = readOptions(options, path, ["patterns", "tools", "onMatch"]);
+  const onMatch = readFlagAction(o, path, "onMatch");
   const patterns = readPatterns(o, path, "patterns", { required: false }) ?? [];
   const isShell = createGlobMatcher(readStringList(o, path, "tools", { required: false }) ?? DEFAULT_SHELL_TOOLS);
   // Load the parser (and let the JIT see the checker once) with the config, not on the first tool call.
@@ -1097,8 +1099,8 @@ export function createDangerousCommandsPolicy(options: unknown, path: string): A
       if (!isShell(call.name)) return { action: "allow" };
       for (const line of commandTexts(call.input)) {
         const why = dangerousCommand(line) ?? patterns.findIndex(({ re }) => re.test(line));
-        if (typeof why === "string") return { action: "block", reason: `${why}: ${JSON.stringify(line)}` };
-        if (why !== -1) return { action: "block", reason: `matches dangerous pattern ${why}: ${JSON.stringify(line)}` };
+        if (typeof why === "string") return { action: onMatch, reason: `${why}: ${JSON.stringify(line)}` };
+        if (why !== -1) return { action: onMatch, reason: `matches dangerous pattern ${why}: ${JSON.stringify(line)}` };
       }
       return { action: "allow" };
     },

@@ -114,3 +114,10 @@ export function readPatterns(o: Record<string, unknown>, path: string, key: stri
     return { re, maxLength };
   });
 }
+
+/** `onMatch`-style options: what a gate does with a call its rule flags. @default "block" */
+export function readFlagAction(o: Record<string, unknown>, path: string, key: string): "block" | "ask" {
+  const v = o[key] ?? "block";
+  if (v !== "block" && v !== "ask") throw optionError(`${path}.${key}`, "expected block or ask (hold the call for a person's approval)");
+  return v;
+}

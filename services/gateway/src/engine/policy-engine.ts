@@ -25,6 +25,8 @@ export interface PolicyEngineOptions {
   timeoutMs: number;
   /** Keepalives extend a verdict's deadline, but never past this long after it was asked for. @default 30000 */
   maxWaitMs: number;
+  /** A keepalive that says a person is deciding (`hold_ms`) may extend the deadline this far. @default 600000 */
+  maxHoldMs?: number;
   /**
    * `multiplexed`: a few long-lived streams per engine carry every call (no stream setup per call); `stream`: a
    * stream of its own per call. @default "multiplexed"
@@ -218,13 +220,20 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     }
   };
 
-  /** Arms the deadline for the oldest pending verdict; a keepalive re-arms it, bounded by maxWaitMs. */
-  const arm = (fromKeepalive = false): void => {
+  /**
+   * Arms the deadline for the oldest pending verdict; a keepalive re-arms it, bounded by maxWaitMs — or, while a
+   * person decides (`holdMs`), by maxHoldMs.
+   */
+  const arm = (fromKeepalive = false, holdMs = 0): void => {
     clearTimeout(timer);
     const head = waiting[0];
     if (head === undefined) return;
     const now = performance.now();
-    const limit = fromKeepalive ? Math.min(now + options.timeoutMs, head.askedAt + options.maxWaitMs) : now + options.timeoutMs;
+    const limit = !fromKeepalive
+      ? now + options.timeoutMs
+      : holdMs > 0
+        ? Math.min(now + holdMs + options.timeoutMs, head.askedAt + (options.maxHoldMs ?? 600_000))
+        : Math.min(now + options.timeoutMs, head.askedAt + options.maxWaitMs);
     timer = setTimeout(
       () => {
         metrics.timeout();
@@ -250,7 +259,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     }
     const answer = readEngineMessage(m);
     if (answer.kind === "keepalive") {
-      arm(true);
+      arm(true, answer.holdMs);
       return;
     }
     if (answer.kind === "error") {

@@ -2,7 +2,9 @@
 
 
 export interface Keepalive {
+  'holdMs'?: (number);
 }
 
 export interface Keepalive__Output {
+  'holdMs': (number);
 }
