@@ -3,10 +3,8 @@
  * A key's secret is printed once, at `create` and `rotate`, and stored nowhere: only its SHA-256 is kept.
  */
 "use strict";
-const path = require("node:path");
 const { parseArgs } = require("node:util");
-
-const root = path.resolve(__dirname, "..");
+const { loadBuilt } = require("./cli-support");
 
 const USAGE = [
   "usage: pnpm luthien keys <create|list|show|revoke|rotate|owner|owners> [options]",
@@ -26,14 +24,7 @@ const USAGE = [
   "  KEYS_NATS_URL or NATS_URL (default nats://127.0.0.1:4222)",
 ].join("\n");
 
-function loadKeys() {
-  try {
-    return require(path.join(root, "packages", "keys", "dist", "index.js"));
-  } catch (err) {
-    console.error(`cannot load packages/keys/dist (${err.message}); run \`pnpm build\` first`);
-    process.exit(1);
-  }
-}
+const loadKeys = () => loadBuilt("packages/keys");
 
 /** `30d`, `12h`, `90m` from now, or an ISO time. */
 function expiryOf(text) {

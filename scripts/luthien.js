@@ -4,6 +4,8 @@
  *
  *   pnpm luthien tail [filter] [--json]   prints activity events as they are published
  *   pnpm luthien keys <verb> …            virtual gateway keys (scripts/luthien-keys.js)
+ *   pnpm luthien approvals <verb> …       tool calls held for a person (scripts/luthien-approvals.js)
+ *   pnpm luthien replay --policies f.yaml what a candidate chain would have done to stored calls (scripts/luthien-replay.js)
  *
  * `filter` picks subjects under `luthien.activity.`: `policy.>` (every policy event), `call.*`, `call.ended`;
  * omitted, everything. `--json` prints each envelope as one JSON line instead of a summary. NATS_URL says where
@@ -11,15 +13,15 @@
  * runs; history is in the monitor.
  */
 "use strict";
-const path = require("node:path");
-
-const root = path.resolve(__dirname, "..");
+const { loadBuilt } = require("./cli-support");
 
 function usage(code) {
   (code === 0 ? console.log : console.error)(
     [
       "usage: pnpm luthien tail [filter] [--json]",
       "       pnpm luthien keys <create|list|show|revoke|rotate> …   (pnpm luthien keys help)",
+      "       pnpm luthien approvals <list|approve|deny> …           (pnpm luthien approvals help)",
+      "       pnpm luthien replay --policies <candidate.yaml> [--since 24h] …   (pnpm luthien replay --help)",
       "",
       "  filter   subjects under luthien.activity. — e.g. 'policy.>', 'call.*', 'call.ended' (default: everything)",
       "  --json   one JSON envelope per line instead of a summary",
@@ -30,14 +32,7 @@ function usage(code) {
   process.exit(code);
 }
 
-function loadEvents() {
-  try {
-    return require(path.join(root, "packages", "events", "dist", "index.js"));
-  } catch (err) {
-    console.error(`cannot load packages/events/dist (${err.message}); run \`pnpm build\` first`);
-    process.exit(1);
-  }
-}
+const loadEvents = () => loadBuilt("packages/events");
 
 /** One readable line: time, source, type, call id, seq and a few fields of data. */
 function summarize(ev) {
@@ -110,10 +105,12 @@ switch (command) {
     tail(args);
     break;
   case "keys":
-    require("./luthien-keys")
-      .keys(args)
+  case "approvals":
+  case "replay":
+    require(`./luthien-${command}`)
+      [command](args)
       .then(
-        () => process.exit(0),
+        () => process.exit(process.exitCode ?? 0),
         (err) => {
           console.error(err.message);
           process.exit(1);

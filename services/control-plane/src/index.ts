@@ -9,3 +9,5 @@ export { BUILTIN_POLICIES } from "./policies";
 export type { PolicyFactory } from "./policies";
 export { createControlPlaneMetrics, serveControlPlaneMetrics } from "./metrics";
 export type { ControlPlaneMetrics, EngineMetrics, EvaluationPhase } from "./metrics";
+export { replayCalls } from "./replay";
+export type { PolicyReplaySummary, ReplayExample, ReplayOptions, ReplayReport, ReplayResult, StoredCall } from "./replay";

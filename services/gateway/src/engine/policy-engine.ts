@@ -207,8 +207,13 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const fail = (err: Error, fromTransport = false): void => {
+  /** Whether the engine said a person is deciding part of this call (a keepalive with `holdMs`). */
+  let held = false;
+
+  const fail = (cause: Error, fromTransport = false): void => {
     if (failure !== undefined) return;
+    // A call held for a person's decision never fails open: an outage then would pass what a policy wanted asked.
+    const err = held && !(cause instanceof PolicyFailedError) ? new PolicyFailedError(`the call was held for approval when its policy engine failed: ${cause.message}`) : cause;
     failure = err;
     clearTimeout(timer);
     for (const w of waiting.splice(0)) w.reject(err);
@@ -259,6 +264,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
     }
     const answer = readEngineMessage(m);
     if (answer.kind === "keepalive") {
+      if (answer.holdMs > 0) held = true;
       arm(true, answer.holdMs);
       return;
     }
