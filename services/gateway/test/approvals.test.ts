@@ -313,4 +313,27 @@ describe("an engine killed while it holds a call", () => {
       await engine.stop();
     }
   }, 40_000);
+
+  it("an engine stopping (SIGTERM) refuses what it holds first: the client gets the block outcome, the stream ends cleanly", async () => {
+    const engine = await startService("control-plane", { env: { POLICY_CONFIG: stack.policyFile, NATS_URL: nats.url, CONTROL_PLANE_METRICS_PORT: "0" } });
+    const gw = await startService("gateway", {
+      env: { OPENAI_UPSTREAM_URL: `${stack.mock.url}/v1`, ANTHROPIC_UPSTREAM_URL: stack.mock.url, POLICY_ENGINE_URL: engine.address, NATS_URL: nats.url },
+    });
+    try {
+      await stack.mockControl.script({ text: "Sure.", toolCalls: [bash("rm -rf /")] });
+      const anthropic = new Anthropic({ apiKey: "k", baseURL: gw.url, maxRetries: 0 });
+      const stream = anthropic.messages.stream({ model: "claude-mock-sonnet", max_tokens: 100, tools: TOOLS, messages: [{ role: "user", content: "go" }] });
+      const { response } = await stream.withResponse();
+      const req = await requestOf(() => response.headers.get("x-luthien-call-id") ?? undefined);
+      const stopping = engine.stop();
+      const message = await stream.finalMessage();
+      await stopping;
+      expect(message.content.some((b) => b.type === "tool_use")).toBe(false);
+      expect(JSON.stringify(message.content)).toContain("the policy engine stopped");
+      expect(await decidedOf(req.approvalId)).toMatchObject({ state: "cancelled" });
+    } finally {
+      await gw.stop();
+      await engine.stop();
+    }
+  }, 40_000);
 });
