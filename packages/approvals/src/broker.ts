@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { redactSecretsInJson } from "@luthien/events";
 import { grantStore, type GrantStore } from "./grants";
 import { connectForever } from "./internal/nats";
 import {
@@ -83,6 +84,8 @@ export function createApprovalBroker(options: ApprovalBrokerOptions): ApprovalBr
   const engine = options.engine ?? `engine-${randomUUID().slice(0, 8)}`;
   const lateWindowMs = options.lateWindowMs ?? 600_000;
   const pending = new Set<Pending>();
+  // Events are kept at rest: arguments and reasons go out with detected secrets replaced (`[REDACTED:<kind>]`).
+  const publish = (callId: string, type: string, data: object): void => options.publish(callId, type, redactSecretsInJson(data).value);
   let closed = false;
   const off = options.url === "off";
   const nc: Promise<NatsConnection> | undefined = off ? undefined : connectForever(options.url, `luthien-approvals-${engine}`, () => closed);
@@ -102,7 +105,7 @@ export function createApprovalBroker(options: ApprovalBrokerOptions): ApprovalBr
     const parsed = parseDecision(msg.data);
     const refuse = (reason: ApprovalRefusedData["reason"], message: string, decision: Partial<DecisionInput>): void => {
       const data: ApprovalRefusedData = { approvalId: p.id, decision: decision.decision ?? "", by: decision.by ?? "", reason, state: p.state, message };
-      options.publish(p.call.callId, APPROVAL_EVENTS.refused, data);
+      publish(p.call.callId, APPROVAL_EVENTS.refused, data);
       reply(msg, { ok: false, reason, message, state: p.state });
     };
     if (!parsed.ok) return refuse("invalid", parsed.message, {});
@@ -126,15 +129,15 @@ export function createApprovalBroker(options: ApprovalBrokerOptions): ApprovalBr
         by: d.by,
         at: new Date().toISOString(),
       };
-      grants?.add(p.call.sessionId, grant).catch((err: unknown) => options.logger.warn("session grant not stored", { approvalId: p.id, error: (err as Error).message }));
+      grants?.add(p.call, grant).catch((err: unknown) => options.logger.warn("session grant not stored", { approvalId: p.id, error: (err as Error).message }));
     }
   };
 
   const hold = async (call: HeldCall, request: HoldRequest, signal: AbortSignal): Promise<HoldOutcome> => {
     if (nc === undefined || closed) return { approved: false, by: "", note: "approvals need NATS (NATS_URL is off)", reason: "unavailable" };
-    const grant = await grants?.find(call.sessionId, request);
+    const grant = await grants?.find(call, request);
     if (grant !== undefined) {
-      options.publish(call.callId, APPROVAL_EVENTS.sessionApproved, {
+      publish(call.callId, APPROVAL_EVENTS.sessionApproved, {
         grantedBy: grant.approvalId,
         by: grant.by,
         policy: request.policy,
@@ -163,7 +166,7 @@ export function createApprovalBroker(options: ApprovalBrokerOptions): ApprovalBr
           clearTimeout(expiry);
           signal.removeEventListener("abort", onAbort);
           const data: ApprovalDecidedData = { approvalId: id, waitedMs: Date.now() - askedAt, ...decided };
-          options.publish(call.callId, APPROVAL_EVENTS.decided, data);
+          publish(call.callId, APPROVAL_EVENTS.decided, data);
           // Late decisions still get an answer (refused) for a while, then NATS says no one holds the call.
           unsubscribeAt = setTimeout(() => subscription?.unsubscribe(), closed ? 0 : lateWindowMs);
           unsubscribeAt.unref();
@@ -205,7 +208,7 @@ export function createApprovalBroker(options: ApprovalBrokerOptions): ApprovalBr
           await c.flush();
         })
         .catch((err: unknown) => options.logger.warn("approval subscription failed", { approvalId: id, error: (err as Error).message }))
-        .finally(() => options.publish(call.callId, APPROVAL_EVENTS.requested, requested));
+        .finally(() => publish(call.callId, APPROVAL_EVENTS.requested, requested));
     });
   };
 

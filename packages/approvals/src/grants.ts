@@ -22,15 +22,29 @@ export interface SessionGrant {
   at: string;
 }
 
-export interface GrantStore {
-  /** The grant that covers this call, if any. Never throws: a store it cannot read means "ask". */
-  find(sessionId: string, call: { policy: string; tool: string; input: unknown }): Promise<SessionGrant | undefined>;
-  /** @throws when the store cannot be written */
-  add(sessionId: string, grant: SessionGrant): Promise<void>;
+/**
+ * Whose session a grant belongs to. The session id is the client's own word, so a grant is bound to the key (and
+ * owner) that made the call too: another key naming the same session gets nothing from it.
+ */
+export interface GrantScope {
+  keyId: string;
+  owner: string;
+  sessionId: string;
 }
 
-// The session id is the client's; hashed so it cannot break a key, and so the bucket holds no raw ids.
-const keyOf = (sessionId: string): string => `session.${createHash("sha256").update(sessionId).digest("hex").slice(0, 40)}`;
+export interface GrantStore {
+  /** The grant that covers this call, if any. Never throws: a store it cannot read means "ask". */
+  find(scope: GrantScope, call: { policy: string; tool: string; input: unknown }): Promise<SessionGrant | undefined>;
+  /** @throws when the store cannot be written, or the call has no session */
+  add(scope: GrantScope, grant: SessionGrant): Promise<void>;
+}
+
+// Hashed so no client string can break a key, and so the bucket holds no raw ids.
+const keyOf = (s: GrantScope): string =>
+  `session.${createHash("sha256")
+    .update(JSON.stringify([s.keyId, s.owner, s.sessionId]))
+    .digest("hex")
+    .slice(0, 40)}`;
 
 function parseGrants(bytes: Uint8Array | undefined): SessionGrant[] {
   if (bytes === undefined || bytes.length === 0) return [];
@@ -63,19 +77,19 @@ export function grantStore(nc: Promise<NatsConnection>, options: { timeoutMs: nu
   const withTimeout = <T>(p: Promise<T>): Promise<T> =>
     Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("grant store timed out")), options.timeoutMs).unref())]);
   return {
-    async find(sessionId, call) {
-      if (sessionId === "") return undefined;
+    async find(scope, call) {
+      if (scope.sessionId === "") return undefined;
       try {
-        const entry = await withTimeout(kv().then((b) => b.get(keyOf(sessionId))));
+        const entry = await withTimeout(kv().then((b) => b.get(keyOf(scope))));
         return parseGrants(entry?.value).find((g) => covers(g, call));
       } catch {
         return undefined;
       }
     },
-    async add(sessionId, grant) {
-      if (sessionId === "") throw new Error("the call has no session");
+    async add(scope, grant) {
+      if (scope.sessionId === "") throw new Error("the call has no session");
       const b = await withTimeout(kv());
-      const key = keyOf(sessionId);
+      const key = keyOf(scope);
       for (let attempt = 0; attempt < 5; attempt++) {
         const entry = await withTimeout(b.get(key));
         const grants = [...parseGrants(entry?.value), grant].slice(-MAX_GRANTS);

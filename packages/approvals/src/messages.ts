@@ -59,7 +59,7 @@ export interface ApprovalRequestedData {
   policy: string;
   tool: string;
   toolCallId: string;
-  /** The arguments in full. */
+  /** The arguments in full, but for detected secrets (`[REDACTED:<kind>]`, as the monitor keeps originals). */
   input: unknown;
   reason: string;
   keyId: string;

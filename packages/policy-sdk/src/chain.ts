@@ -103,7 +103,7 @@ export function startChainRun(policies: readonly AnyPolicy[], info: CallInfo, ho
       keepalive: () => hooks.keepalive(),
       requestApproval: async (request: ApprovalRequest): Promise<ApprovalOutcome> => {
         if (shadow) {
-          hooks.emit(p.name, "would_hold", { tool: request.tool, id: request.toolCallId, input: request.input as Record<string, unknown>, reason: request.reason });
+          hooks.emit(p.name, "would_hold", { tool: request.tool, id: request.toolCallId, reason: request.reason });
           return { approved: true, by: "", note: "shadow", via: "decision" };
         }
         emit("held", { tool: request.tool, id: request.toolCallId, reason: request.reason });

@@ -25,6 +25,7 @@ import {
   type PolicyResponse,
 } from "@luthien/policy-sdk";
 import type { ApprovalBroker } from "@luthien/approvals";
+import { redactSecretsInJson } from "@luthien/events";
 import type { Logger } from "@luthien/runtime";
 import type { PolicyConfig } from "./config";
 import type { EngineMetrics, EvaluationPhase } from "./metrics";
@@ -89,6 +90,8 @@ interface CallState {
   queue: Promise<void>;
   /** The seq being answered, for keepalives. */
   current: string;
+  /** The last seq received: a hold's keepalive names it, as the gateway may be waiting on it already. */
+  latest: string;
   /** The call's spans; ended with the call. */
   readonly trace: EngineCallTrace;
   /** Every distinct `<policy>.<action>` its policies emitted, reported in the stream's Finish. */
@@ -228,25 +231,27 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         }
       };
 
-      const keepalive = (callId: string): void => {
+      const keepalive = async (callId: string): Promise<void> => {
         const c = calls.get(callId);
         if (c === undefined) return;
         const holdMs = c.holds.pending > 0 ? Math.max(1, c.holds.until - Date.now()) : 0;
-        void send({ callId, replyTo: c.current, keepalive: { holdMs } });
+        await send({ callId, replyTo: holdMs > 0 ? c.latest : c.current, keepalive: { holdMs } });
       };
       const hooksOf = (info: CallInfo, actions: Set<string>, holds: CallHolds): ChainHooks => ({
         emit: (policy, action, data) => {
           actions.add(`${policy}.${action}`);
           logger.debug("policy event", { callId: info.callId, type: `policy.${policy}.${action}` });
-          options.activity.publish(info.callId, `policy.${policy}.${action}`, data ?? {});
+          // A reason may quote what the policy caught (a command line with a key in it): kept at rest without secrets.
+          options.activity.publish(info.callId, `policy.${policy}.${action}`, redactSecretsInJson(data ?? {}).value);
         },
-        keepalive: () => keepalive(info.callId),
+        keepalive: () => void keepalive(info.callId).catch(() => undefined),
         requestApproval: async (policy, request, timeoutMs) => {
           if (options.approvals === undefined) return { approved: false, by: "", note: "this policy engine has no approval channel", reason: "unavailable" };
           holds.pending += 1;
           holds.until = Math.max(holds.until, Date.now() + timeoutMs);
-          // At once, so the gateway's short verdict deadline never trips before the hold is known.
-          keepalive(info.callId);
+          // Before anyone is asked: the gateway then knows a person is deciding (its deadline stretches, and it never
+          // fails this call open).
+          await keepalive(info.callId).catch(() => undefined);
           try {
             return await options.approvals.hold(info, { policy, timeoutMs, ...request }, holds.abort.signal);
           } finally {
@@ -271,6 +276,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         }
         // Late messages for a finished, skipped or failed call need no answer.
         if (call === undefined) return;
+        call.latest = msg.seq;
         const target = call;
         target.queue = target.queue.then(async () => {
           // The call may have ended (failed, cancelled) while this message waited.
@@ -342,7 +348,7 @@ function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (i
   const holds: CallHolds = { abort: new AbortController(), pending: 0, until: 0 };
   const run = startCallRun(chain, info, hooksOf(info, actions, holds));
   const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode: run.mode });
-  return { id: callId, format, features, request, run, queue: Promise.resolve(), current: "0", trace, actions, holds };
+  return { id: callId, format, features, request, run, queue: Promise.resolve(), current: "0", latest: "0", trace, actions, holds };
 }
 
 function parseJson(bytes: Buffer | undefined, what: string): unknown {

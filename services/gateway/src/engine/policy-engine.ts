@@ -250,6 +250,14 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
 
   const onData = (m: EngineMessage__Output): void => {
     const head = waiting[0];
+    if (m.callId === callId && m.kind === "keepalive") {
+      // A keepalive is no answer: it may name any message of the call the engine has seen. One saying a person is
+      // deciding marks the call held even when it names a message already answered (it raced that answer).
+      const holdMs = m.keepalive?.holdMs ?? 0;
+      if (holdMs > 0) held = true;
+      if (head !== undefined && waiting.some((w) => w.seq === m.replyTo)) arm(true, holdMs);
+      return;
+    }
     if (m.callId === callId && m.kind !== "keepalive" && m.kind !== "error" && waiting.some((w, i) => i > 0 && w.seq === m.replyTo)) {
       // An answer that skipped the one due: applying it would decide events out of order, and waiting would only
       // end at the deadline.
@@ -263,11 +271,7 @@ function openCall(callId: string, options: PolicyEngineOptions, connect: (sink: 
       return;
     }
     const answer = readEngineMessage(m);
-    if (answer.kind === "keepalive") {
-      if (answer.holdMs > 0) held = true;
-      arm(true, answer.holdMs);
-      return;
-    }
+    if (answer.kind === "keepalive") return;
     if (answer.kind === "error") {
       // A policy that threw decided nothing, and the input that made it throw may have been chosen to: that is never
       // an outage a fail-open pool may serve through.
