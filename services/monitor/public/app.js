@@ -16,8 +16,9 @@
 
   class Unauthorized extends Error {}
 
-  async function api(path) {
-    const res = await fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } });
+  async function api(path, init) {
+    const json = init !== undefined && init.body !== undefined;
+    const res = await fetch(path, { credentials: "same-origin", ...init, headers: { accept: "application/json", ...(json ? { "content-type": "application/json" } : {}) } });
     if (res.status === 401) {
       let message = "";
       try {
@@ -27,13 +28,17 @@
     }
     if (!res.ok) {
       let message = `${res.status}`;
+      let type = "";
       try {
-        message = (await res.json()).error.message;
+        ({ message, type } = (await res.json()).error);
       } catch {}
-      throw new Error(message);
+      throw Object.assign(new Error(message), { status: res.status, type });
     }
-    return res.json();
+    return res.status === 204 ? null : res.json();
   }
+
+  /** A request with a JSON body (or none); answers like api(). */
+  const send = (method, path, body) => api(path, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
 
   const fmtTime = (iso) => {
     if (!iso) return "—";
@@ -50,6 +55,7 @@
   const shortId = (id) => (id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id);
 
   function typeClass(type) {
+    if (type.startsWith("approval.")) return "t-approval";
     if (type.startsWith("policy.bypassed") || type.startsWith("policy.unavailable") || type.startsWith("stream.")) return "t-warn";
     if (type.startsWith("policy.")) return "t-policy";
     if (type.startsWith("call.")) return "t-call";
@@ -65,9 +71,54 @@
     return "s-ok";
   }
 
+  // ---------------------------------------------------------------- policy actions, real and shadow
+
+  // A policy in shadow mode records what it would have done (`<policy>.would_<verb>`) and changes nothing.
+  const SHADOW_VERBS = {
+    block: "would have been blocked by {p}",
+    deny: "would have been blocked by {p}",
+    redact: "{p} would have redacted",
+    hold: "{p} would have held a tool call for approval",
+    modify_request: "{p} would have modified the request",
+    modify_response: "{p} would have modified the response",
+    rewrite: "{p} would have rewritten",
+    respond: "{p} would have answered in place of the model",
+    clamp: "{p} would have clamped",
+    route: "{p} would have rerouted",
+  };
+
+  /** `{ policy, verb }` of a shadow action, or null for a real one. */
+  function shadowOf(action) {
+    const m = /^(.+)\.would_(.+)$/.exec(action);
+    return m ? { policy: m[1], verb: m[2] } : null;
+  }
+
+  /** A badge for one `<policy>.<action>`: shadow ones read as what would have happened, in their own style. */
+  function actionBadge(action) {
+    const shadow = shadowOf(action);
+    if (!shadow) return el("span", "badge policy", action);
+    const text = (SHADOW_VERBS[shadow.verb] ?? "{p} would have: " + shadow.verb.replace(/_/g, " ")).replace("{p}", shadow.policy);
+    const b = el("span", "badge shadow", text);
+    b.title = action + " (shadow mode: recorded, not applied)";
+    return b;
+  }
+
+  /** Real actions first, then shadow ones. */
+  const byShadow = (actions) => [...(actions || []).filter((a) => !shadowOf(a)), ...(actions || []).filter((a) => shadowOf(a))];
+
   // ---------------------------------------------------------------- views and routing
 
-  const views = { login: $("view-login"), home: $("view-home"), call: $("view-call"), sessions: $("view-sessions"), session: $("view-session"), keys: $("view-keys") };
+  const views = {
+    login: $("view-login"),
+    home: $("view-home"),
+    call: $("view-call"),
+    sessions: $("view-sessions"),
+    session: $("view-session"),
+    keys: $("view-keys"),
+    approvals: $("view-approvals"),
+    replays: $("view-replays"),
+    replay: $("view-replay"),
+  };
   let authed = false;
   let loopbackMode = false;
   // How this monitor stores originals now (MONITOR_STORE_ORIGINALS); each call says how its own were stored.
@@ -83,6 +134,7 @@
     if (!authed) return;
     const m = /^#\/calls\/(.+)$/.exec(location.hash);
     const session = /^#\/sessions\/(.+)$/.exec(location.hash);
+    const replay = /^#\/replays\/(.+)$/.exec(location.hash);
     if (m) {
       show("call");
       openCall(decodeURIComponent(m[1]));
@@ -98,6 +150,18 @@
       closeCall();
       show("keys");
       void renderKeys();
+    } else if (location.hash === "#/approvals") {
+      closeCall();
+      show("approvals");
+      void loadApprovals();
+    } else if (location.hash === "#/replays") {
+      closeCall();
+      show("replays");
+      void renderReplays();
+    } else if (replay) {
+      closeCall();
+      show("replay");
+      void renderReplay(decodeURIComponent(replay[1]));
     } else {
       show("home");
       closeCall();
@@ -115,6 +179,7 @@
       startFeed();
       void loadCalls(true);
       void loadConfigEvents();
+      void loadApprovals();
       route();
     } catch (err) {
       if (!(err instanceof Unauthorized)) throw err;
@@ -182,7 +247,12 @@
   function startFeed() {
     if (source) return;
     source = new EventSource("/api/activity/stream");
-    source.addEventListener("open", () => $("live-dot").classList.add("on"));
+    source.addEventListener("open", () => {
+      $("live-dot").classList.add("on");
+      // Whatever happened while the stream was away.
+      refreshSoon();
+      loadApprovalsSoon();
+    });
     source.addEventListener("error", () => $("live-dot").classList.remove("on"));
     source.addEventListener("activity", (msg) => {
       let ev;
@@ -216,6 +286,14 @@
         return [d.file, d.trigger, Array.isArray(d.chains) ? "chains " + d.chains.join(", ") : null].filter(Boolean).join(" · ");
       case "policy.config.rejected":
         return [d.file, d.trigger, d.error].filter(Boolean).join(" · ");
+      case "approval.requested":
+        return [d.policy, d.tool, d.reason].filter(Boolean).join(" · ");
+      case "approval.decided":
+        return [d.state, d.by ? "by " + d.by : null, d.note].filter(Boolean).join(" · ");
+      case "approval.refused":
+        return ["refused: " + d.reason, d.decision, d.by ? "by " + d.by : null].filter(Boolean).join(" · ");
+      case "approval.session_approved":
+        return [d.tool, "approved for the session", d.by ? "by " + d.by : null].filter(Boolean).join(" · ");
       default:
         if (d.truncated) return `(${d.bytes} bytes)`;
         if (ev.type.startsWith("policy.")) {
@@ -284,6 +362,7 @@
     add("sessionId", "f-session");
     add("status", "f-status");
     add("action", "f-action");
+    add("label", "f-label");
     for (const [k, id] of [
       ["from", "f-from"],
       ["to", "f-to"],
@@ -352,6 +431,7 @@
         a.title = c.callId;
         idCell.append(a);
         if (c.stream) idCell.append(el("span", "tag", "stream"));
+        if (c.label) idCell.append(el("span", "tag label-" + c.label.label, LABEL_TEXT[c.label.label] ?? c.label.label));
         tr.append(idCell);
         tr.append(el("td", "", c.model ?? "—"));
         tr.append(el("td", "mono", c.keyId ?? "—"));
@@ -363,7 +443,7 @@
         tr.append(el("td", "num", ms(c.ttftMs)));
         tr.append(el("td", "num", c.inputTokens !== null || c.outputTokens !== null ? `${c.inputTokens ?? "—"} / ${c.outputTokens ?? "—"}` : "—"));
         const pol = el("td", "policy-cell");
-        for (const a2 of c.policyActions || []) pol.append(el("span", "badge policy", a2));
+        for (const a2 of byShadow(c.policyActions)) pol.append(actionBadge(a2));
         if (c.bypassed) pol.append(el("span", "badge warn", "bypassed: " + c.bypassed));
         tr.append(pol);
         return tr;
@@ -380,7 +460,7 @@
     void loadCalls(true);
   });
   $("f-reset").addEventListener("click", () => {
-    for (const id of ["f-q", "f-model", "f-key", "f-owner", "f-session", "f-status", "f-action", "f-from", "f-to"]) $(id).value = "";
+    for (const id of ["f-q", "f-model", "f-key", "f-owner", "f-session", "f-status", "f-action", "f-label", "f-from", "f-to"]) $(id).value = "";
     nextCursor = null;
     void loadCalls(true);
   });
@@ -388,6 +468,7 @@
 
   onEvent((ev) => {
     if (isConfigEvent(ev)) return loadConfigSoon();
+    if (ev.type.startsWith("approval.")) loadApprovalsSoon();
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshGroupSoon();
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshSoon();
     if (currentCall && ev.callId === currentCall) reloadCallSoon();
@@ -452,7 +533,7 @@
           li.append(a, el("span", "", "  " + (c.model ?? "—") + "  "));
           li.append(el("span", "status " + statusClass(c.status, c.outcome), c.status ?? "…"));
           if (c.outcome && c.outcome !== "ok") li.append(el("span", "muted small", " " + c.outcome));
-          for (const p of c.policyActions || []) li.append(el("span", "badge policy", p));
+          for (const p of byShadow(c.policyActions)) li.append(actionBadge(p));
           if (c.errorType) li.append(el("span", "badge warn", c.errorType));
           return li;
         }),
@@ -617,14 +698,18 @@
 
     const actions = $("call-actions");
     actions.replaceChildren();
-    const acts = c.policyActions || [];
+    const acts = (c.policyActions || []).filter((a) => !shadowOf(a));
+    const shadows = (c.policyActions || []).filter((a) => shadowOf(a));
     if (acts.length || c.bypassed) {
       actions.append(el("span", "muted", "Policy interventions: "));
-      for (const a of acts) actions.append(el("span", "badge policy", a));
+      for (const a of acts) actions.append(actionBadge(a));
       if (c.bypassed) actions.append(el("span", "badge warn", "served without policy: " + c.bypassed));
     } else if (c.endedAt) {
       actions.append(el("span", "muted", "No policy intervened in this call."));
     }
+    $("call-shadow").replaceChildren(el("span", "muted", "Shadow mode (recorded, not applied): "), ...shadows.map(actionBadge));
+    $("call-shadow").hidden = shadows.length === 0;
+    renderLabel(c.label ?? null);
 
     renderOriginalsNote(d.originals || {});
     $("request-diff").replaceChildren(diffView(d.request.original, d.request.final, "original request", "final request"));
@@ -668,6 +753,337 @@
       note.className = "originals-note " + mode;
     }
     note.hidden = false;
+  }
+
+  // ---------------------------------------------------------------- labels
+
+  const LABEL_TEXT = { should_block: "should have been blocked", fine: "fine" };
+
+  function renderLabel(label) {
+    const current = $("label-current");
+    current.textContent = label ? LABEL_TEXT[label.label] + (label.note ? ": " + label.note : "") : "none";
+    current.className = "label-current" + (label ? " label-" + label.label : "");
+    $("label-clear").hidden = !label;
+  }
+
+  async function labelCall(label) {
+    const id = currentCall;
+    if (!id) return;
+    $("label-error").hidden = true;
+    try {
+      if (label === null) await send("DELETE", "/api/calls/" + encodeURIComponent(id) + "/label");
+      else await send("PUT", "/api/calls/" + encodeURIComponent(id) + "/label", { label, note: $("label-note").value.trim() });
+      $("label-note").value = "";
+      await renderCall(id);
+    } catch (err) {
+      if (err instanceof Unauthorized) return boot();
+      $("label-error").textContent = "Could not save the label: " + err.message;
+      $("label-error").hidden = false;
+    }
+  }
+  $("label-block").addEventListener("click", () => labelCall("should_block"));
+  $("label-fine").addEventListener("click", () => labelCall("fine"));
+  $("label-clear").addEventListener("click", () => labelCall(null));
+  $("label-form").addEventListener("submit", (e) => e.preventDefault());
+
+  // ---------------------------------------------------------------- approvals
+
+  /** `1m 05s` */
+  function duration(msLeft) {
+    const s = Math.max(0, Math.round(msLeft / 1000));
+    return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+  }
+
+  /** Every countdown on the page, updated once a second. */
+  function tickCountdowns() {
+    for (const e of document.querySelectorAll("[data-expires]")) {
+      const left = Date.parse(e.dataset.expires) - Date.now();
+      e.textContent = left > 0 ? "expires in " + duration(left) : "expired";
+      e.classList.toggle("soon", left < 30_000);
+    }
+  }
+  setInterval(tickCountdowns, 1000);
+  // An engine that dies says nothing: its approvals turn lost at their expiry, seen by asking again.
+  setInterval(() => {
+    if (authed && !views.approvals.hidden) void loadApprovals();
+  }, 10_000);
+
+  /** Key, owner, session, model and call of an approval, as facts. */
+  function approvalFacts(a) {
+    const r = a.requested;
+    const dl = el("dl", "facts compact");
+    for (const [k, v] of [
+      ["Key", r.keyId],
+      ["Owner", r.owner],
+      ["Session", r.sessionId],
+      ["Model", r.model],
+      ["User", r.userId],
+    ]) {
+      if (v === undefined || v === null || v === "") continue;
+      const div = el("div", "fact");
+      div.append(el("dt", "", k), el("dd", "", v));
+      dl.append(div);
+    }
+    const div = el("div", "fact");
+    const link = el("a", "mono", shortId(a.callId));
+    link.href = "#/calls/" + encodeURIComponent(a.callId);
+    link.title = a.callId;
+    const dd = el("dd");
+    dd.append(link);
+    div.append(el("dt", "", "Call"), dd);
+    dl.append(div);
+    return dl;
+  }
+
+  function approvalHead(a) {
+    const head = el("div", "approval-head");
+    head.append(el("code", "tool", a.requested.tool));
+    head.append(el("span", "muted", "held by " + a.requested.policy));
+    head.append(el("time", "at", fmtTime(a.requestedAt)));
+    return head;
+  }
+
+  function argumentsView(input) {
+    let text;
+    try {
+      text = JSON.stringify(input, null, 2);
+    } catch {
+      text = String(input);
+    }
+    return el("pre", "json arguments", text === undefined ? "(no arguments)" : text);
+  }
+
+  // Pending items are kept across refreshes, so a note being typed survives new activity.
+  const pendingItems = new Map();
+
+  function pendingItem(a) {
+    const li = el("li", "approval pending");
+    li.dataset.approvalId = a.approvalId;
+    const head = approvalHead(a);
+    const countdown = el("span", "countdown");
+    countdown.dataset.expires = a.expiresAt;
+    head.append(countdown);
+    li.append(head);
+    if (a.requested.reason) li.append(el("p", "reason", a.requested.reason));
+    li.append(approvalFacts(a), argumentsView(a.requested.input));
+    const form = el("form", "decide");
+    form.autocomplete = "off";
+    const note = el("input", "wide note");
+    note.placeholder = "note (shown to the client with a denial)";
+    note.setAttribute("aria-label", "Decision note");
+    note.maxLength = 2000;
+    const result = el("p", "decide-result");
+    result.hidden = true;
+    const button = (text, cls, decision, scope) => {
+      const b = el("button", cls, text);
+      b.type = "button";
+      b.addEventListener("click", async () => {
+        for (const x of form.querySelectorAll("button")) x.disabled = true;
+        result.hidden = true;
+        const body = { note: note.value.trim(), ...(scope ? { scope } : {}) };
+        try {
+          const r = await send("POST", `/api/approvals/${encodeURIComponent(a.approvalId)}/${decision}`, body);
+          result.textContent = r.state;
+          result.className = "decide-result ok";
+        } catch (err) {
+          if (err instanceof Unauthorized) return boot();
+          // A refused decision (late, already decided, no engine holds it) is said as such, and stays in the list.
+          result.textContent = (err.type ? "refused: " + err.type.replace(/_/g, " ") + " — " : "") + err.message;
+          result.className = "decide-result error";
+          for (const x of form.querySelectorAll("button")) x.disabled = false;
+        }
+        result.hidden = false;
+        loadApprovalsSoon();
+      });
+      return b;
+    };
+    form.append(note, button("Approve", "primary approve", "approve"), button("Approve for this session", "approve-session", "approve", "session"), button("Deny", "danger deny", "deny"));
+    form.addEventListener("submit", (e) => e.preventDefault());
+    li.append(form, result);
+    return li;
+  }
+
+  function refusalLine(r) {
+    const li = el("li", "refusal");
+    li.append(el("span", "badge warn", "refused: " + String(r.reason).replace(/_/g, " ")));
+    li.append(el("span", "", ` ${r.decision || "decision"}${r.by ? " by " + r.by : ""} at ${fmtTime(r.at)}`));
+    if (r.message) li.append(el("span", "muted", " — " + r.message));
+    return li;
+  }
+
+  function decidedItem(a) {
+    const li = el("li", "approval decided state-" + a.state);
+    li.dataset.approvalId = a.approvalId;
+    const head = approvalHead(a);
+    head.append(el("span", "pill state s-" + a.state, a.lost ? "lost" : a.state));
+    li.append(head);
+    const d = a.decided;
+    const what = el("p", "outcome");
+    if (d) {
+      const parts = [d.state];
+      if (d.by) parts.push("by " + d.by);
+      if (d.scope === "session") parts.push("for the session" + (d.pattern ? " (arguments matching " + d.pattern + ")" : ""));
+      parts.push("after " + ms(d.waitedMs));
+      what.textContent = parts.join(" · ");
+      if (d.note) what.append(el("span", "note-text", " — " + d.note));
+    } else if (a.lost) {
+      what.textContent = "Never decided: its policy engine stopped without a word, and the call was refused.";
+    }
+    li.append(what);
+    if (a.requested.reason) li.append(el("p", "reason", a.requested.reason));
+    li.append(approvalFacts(a));
+    const args = el("details");
+    args.append(el("summary", "", "arguments"), argumentsView(a.requested.input));
+    li.append(args);
+    if (a.refused.length) {
+      const list = el("ul", "refusals");
+      list.append(...a.refused.map(refusalLine));
+      li.append(list);
+    }
+    return li;
+  }
+
+  async function loadApprovals() {
+    try {
+      const [{ approvals: pending }, { approvals: decided }] = await Promise.all([api("/api/approvals?state=pending&limit=200"), api("/api/approvals?state=decided&limit=50")]);
+      const ids = new Set(pending.map((a) => a.approvalId));
+      for (const id of pendingItems.keys()) if (!ids.has(id)) pendingItems.delete(id);
+      $("approvals-pending").replaceChildren(
+        ...pending.map((a) => {
+          let li = pendingItems.get(a.approvalId);
+          if (!li) {
+            li = pendingItem(a);
+            pendingItems.set(a.approvalId, li);
+          }
+          return li;
+        }),
+      );
+      $("approvals-pending-empty").textContent = "Nothing is waiting.";
+      $("approvals-pending-empty").hidden = pending.length !== 0;
+      $("approvals-decided").replaceChildren(...decided.map(decidedItem));
+      $("approvals-decided-empty").hidden = decided.length !== 0;
+      $("approvals-count").textContent = String(pending.length);
+      $("approvals-count").hidden = pending.length === 0;
+      tickCountdowns();
+    } catch (err) {
+      void loadFailed(err, "approvals-pending-empty", "approvals");
+    }
+  }
+
+  let approvalsTimer = null;
+  function loadApprovalsSoon() {
+    if (approvalsTimer) return;
+    approvalsTimer = setTimeout(() => {
+      approvalsTimer = null;
+      void loadApprovals();
+    }, 250);
+  }
+
+  // ---------------------------------------------------------------- replays
+
+  const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(0) + "%");
+
+  async function renderReplays() {
+    try {
+      const { replays } = await api("/api/replays?limit=200");
+      $("replays-body").replaceChildren(
+        ...replays.map((r) =>
+          row(
+            [
+              fmtTime(r.createdAt),
+              fmtTime(r.since),
+              fmtTime(r.until),
+              r.calls,
+              r.labelled,
+              r.policies.map((p) => `${p.policy}: ${p.changed ?? 0} changed, precision ${pct(p.precision)}, recall ${pct(p.recall)}`).join("; "),
+            ],
+            "#/replays/" + encodeURIComponent(r.id),
+          ),
+        ),
+      );
+      $("replays-empty").textContent = "No replay reports yet.";
+      $("replays-empty").hidden = replays.length !== 0;
+    } catch (err) {
+      void loadFailed(err, "replays-empty", "replay reports");
+    }
+  }
+
+  async function renderReplay(id) {
+    $("replay-id").textContent = id;
+    let r;
+    try {
+      r = await api("/api/replays/" + encodeURIComponent(id));
+      $("replay-error").hidden = true;
+    } catch (err) {
+      if (err instanceof Unauthorized) return boot();
+      $("replay-error").textContent = "Could not load the report: " + err.message;
+      $("replay-error").hidden = false;
+      return;
+    }
+    const report = r.report || {};
+    const policies = Array.isArray(report.policies) ? report.policies : [];
+    const failed = Array.isArray(report.failed) ? report.failed.length : null;
+    $("replay-facts").replaceChildren(
+      ...[
+        ["Made", fmtTime(r.createdAt)],
+        ["Calls from", fmtTime(report.since)],
+        ["to", fmtTime(report.until)],
+        ["Calls", report.calls],
+        ["Labelled", report.labelled],
+        ["Could not replay", failed],
+      ]
+        .filter(([, v]) => v !== null && v !== undefined)
+        .map(([k, v]) => {
+          const div = el("div", "fact");
+          div.append(el("dt", "", k), el("dd", "", v));
+          return div;
+        }),
+    );
+    const n = (v) => (typeof v === "number" ? v : "—");
+    $("replay-policies").replaceChildren(
+      ...policies.map((p) =>
+        row([
+          String(p.policy),
+          n(p.changed),
+          n(p.blocked),
+          n(p.redacted),
+          n(p.held),
+          n(p.rewritten),
+          n(p.denied),
+          `${pct(p.precision)} (${n(p.tp)}/${n(p.fp)})`,
+          `${pct(p.recall)} (${n(p.tp)}/${n(p.fn)})`,
+        ]),
+      ),
+    );
+    $("replay-config").textContent = typeof report.config === "string" ? report.config : JSON.stringify(report.config ?? null, null, 2);
+    const examples = $("replay-examples");
+    examples.replaceChildren();
+    let count = 0;
+    for (const p of policies) {
+      for (const ex of Array.isArray(p.examples) ? p.examples : []) {
+        count++;
+        const box = el("div", "example");
+        const head = el("div", "example-head");
+        head.append(el("span", "type", String(p.policy)));
+        const link = el("a", "mono", shortId(String(ex.callId)));
+        link.href = "#/calls/" + encodeURIComponent(String(ex.callId));
+        link.title = String(ex.callId);
+        head.append(link);
+        for (const a of Array.isArray(ex.actions) ? ex.actions : []) head.append(actionBadge(String(a)));
+        const sides = el("div", "before-after");
+        for (const [label, text] of [
+          ["before (what the client got)", ex.before],
+          ["after (with this configuration)", ex.after],
+        ]) {
+          const col = el("div", "side");
+          col.append(el("div", "muted small", label), el("pre", "json", typeof text === "string" ? text : JSON.stringify(text ?? null, null, 2)));
+          sides.append(col);
+        }
+        box.append(head, sides);
+        examples.append(box);
+      }
+    }
+    $("replay-examples-empty").hidden = count !== 0;
   }
 
   // ---------------------------------------------------------------- line diff

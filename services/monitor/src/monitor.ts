@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { createActivityConsumer, InvalidConsumerNameError, isValidConsumerName, type ActivityConsumer } from "@luthien/events";
+import type { ApprovalClient } from "@luthien/approvals";
 import type { KeyStore } from "@luthien/keys";
 import { createLogger, type Logger } from "@luthien/runtime";
 import { openDatabase, type DatabaseConfig, type MonitorDatabase } from "./db/database";
@@ -10,6 +11,8 @@ import { createMonitorApp } from "./http/app";
 import { createLiveHub, type LiveHub } from "./live";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics";
 import type { StoreOriginals } from "./originals";
+import { approvalsLib, createApprovalStore } from "./approvals";
+import { createReplayReportStore } from "./replays";
 import { createStore, type MonitorStore } from "./store";
 
 /** Options of {@link startMonitor}. */
@@ -116,9 +119,19 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     keyStore.catch(() => (keyStore = undefined));
     return keyStore;
   };
+  let approvalClient: Promise<ApprovalClient> | undefined;
+  const approvals = (): Promise<ApprovalClient> => {
+    // One per process, opened by the first decision; one that could not connect is tried again at the next.
+    approvalClient ??= Promise.resolve().then(() => approvalsLib().openApprovalClient({ url: natsUrl, name: "luthien-monitor-approvals" }));
+    approvalClient.catch(() => (approvalClient = undefined));
+    return approvalClient;
+  };
   const app = createMonitorApp({
     keys,
+    approvalClient: approvals,
     store,
+    approvals: createApprovalStore(database.db),
+    replays: createReplayReportStore(database.db),
     hub,
     auth,
     logger,
@@ -173,6 +186,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
         });
         await database.close();
         await (await keyStore?.catch(() => undefined))?.close();
+        await (await approvalClient?.catch(() => undefined))?.close();
       })();
       return closing;
     },

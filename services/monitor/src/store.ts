@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { parseActivityEvent, type ActivityEvent, type ActivityMessage } from "@luthien/events";
-import { and, arrayContains, asc, count, desc, eq, gte, ilike, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, arrayContains, asc, count, desc, eq, gte, ilike, inArray, isNotNull, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
 import { isTransientDatabaseError, rootCauseMessage, type MonitorDatabase, type MonitorDb } from "./db/database";
-import { calls, configEvents, deadLetters, events } from "./db/schema";
+import { calls, configEvents, deadLetters, events, labels } from "./db/schema";
 import { DatabaseUnavailableError, InvalidQueryError } from "./errors";
 import { storeOriginal, type StoreOriginals } from "./originals";
 import { escapeJson, escapeString, mayNeedEscaping } from "./sanitize";
@@ -32,6 +33,8 @@ export interface CallQuery {
   outcome?: string;
   /** A `<policy>.<action>` the call must have. */
   action?: string;
+  /** Calls labelled so, labelled at all (`any`), or not (`none`). */
+  label?: LabelFilter;
   /** Substring (case-insensitive) of ids, model, prompts, answers, error messages. */
   q?: string;
   /** Calls started at or after. */
@@ -47,6 +50,61 @@ export interface CallQuery {
 }
 
 export const MAX_PAGE_SIZE = 200;
+
+/** What a person said of a call: a policy should have stopped it, or it was fine. */
+export type Label = "should_block" | "fine";
+export const LABELS: readonly Label[] = ["should_block", "fine"];
+export type LabelFilter = Label | "any" | "none";
+export const LABEL_FILTERS: readonly LabelFilter[] = [...LABELS, "any", "none"];
+
+/** A call's label. */
+export interface CallLabel {
+  label: Label;
+  note: string;
+  labeledAt: Date;
+}
+
+/** Filters and paging of {@link MonitorStore.replayCalls}. */
+export interface ReplayQuery {
+  /** Calls started at or after. */
+  from?: Date;
+  /** Calls started before. */
+  to?: Date;
+  cursor?: string;
+  /** true: labelled calls only; false: unlabelled ones only. @default both */
+  labelled?: boolean;
+  /** @default 200, at most {@link MAX_REPLAY_PAGE_SIZE} */
+  limit?: number;
+}
+
+export const MAX_REPLAY_PAGE_SIZE = 1000;
+
+/** An ended call with what a replay needs: its originals, what was sent on, and what happened then. */
+export interface ReplayCall {
+  callId: string;
+  startedAt: Date;
+  format: string | null;
+  stream: boolean | null;
+  model: string | null;
+  keyId: string | null;
+  owner: string | null;
+  sessionId: string | null;
+  route: string | null;
+  status: number | null;
+  outcome: string | null;
+  policyActions: string[];
+  label: { label: Label; note: string } | null;
+  /** `data.body` of `request.received`: the original (redacted as `MONITOR_STORE_ORIGINALS` says). */
+  request: unknown;
+  /** `data.body` of `request.sent`. */
+  finalRequest: unknown;
+  /** `data.body` of `response.received`: the original, assembled for a stream. */
+  response: unknown;
+  /** `data.body` of `response.sent`. */
+  finalResponse: unknown;
+  /** `data` (`{ event, data }`) of the call's `chunk.received` events in order; null when none are stored with their data. */
+  chunks: unknown[] | null;
+}
 
 /** Filters of the grouped views. */
 export interface GroupQuery {
@@ -89,8 +147,8 @@ export interface KeyUsage {
 /** Error types the gateway gives calls its limits refused; a provider's own 429 carries its own type. */
 const LIMIT_TYPES = ["rate_limit_error", "rate_limiter_unavailable"];
 
-/** A `calls` row as the API returns it. */
-export type CallSummary = Omit<typeof calls.$inferSelect, "searchText">;
+/** A `calls` row as the API returns it, with the call's label. */
+export type CallSummary = Omit<typeof calls.$inferSelect, "searchText"> & { label: CallLabel | null };
 
 /** One call with everything the UI shows about it. */
 export interface CallDetail {
@@ -139,6 +197,12 @@ export interface MonitorStore {
   /** Usage per key in the range: calls, tokens, cost, how often a limit or budget refused it, denials. */
   keyUsage(query: GroupQuery): Promise<KeyUsage[]>;
   listDeadLetters(limit: number): Promise<{ id: number; subject: string; streamSeq: number | null; error: string; receivedAt: Date; raw: string }[]>;
+  /** Labels a stored call (replacing its label); undefined when no such call is stored. */
+  setLabel(callId: string, label: Label, note: string): Promise<CallLabel | undefined>;
+  /** Removes a call's label, if it has one. */
+  deleteLabel(callId: string): Promise<void>;
+  /** Ended calls, oldest first, with their bodies and labels: one query per page. */
+  replayCalls(query: ReplayQuery): Promise<{ calls: ReplayCall[]; nextCursor: string | null }>;
 }
 
 interface Decoded {
@@ -388,9 +452,31 @@ function decodeCursor(cursor: string): { startedAt: string; callId: string } {
   throw new InvalidQueryError("cursor: not a cursor this API returned");
 }
 
-/** A page's size: the asked one within 1 and {@link MAX_PAGE_SIZE}, 50 when none was asked. */
-function pageSize(limit: number | undefined): number {
-  return Math.min(Math.max(limit ?? 50, 1), MAX_PAGE_SIZE);
+/** A page's size: the asked one within 1 and `max`, `fallback` when none was asked. */
+export function pageSize(limit: number | undefined, fallback = 50, max = MAX_PAGE_SIZE): number {
+  return Math.min(Math.max(limit ?? fallback, 1), max);
+}
+
+/** Calls after (ascending) or before (descending) a cursor's position, in (started_at, call_id) order. */
+function pastCursor(cursor: string, ascending: boolean): SQL {
+  const c = decodeCursor(cursor);
+  return ascending
+    ? sql`(${calls.startedAt}, ${calls.callId}) > (${c.startedAt}::timestamptz, ${c.callId})`
+    : sql`(${calls.startedAt}, ${calls.callId}) < (${c.startedAt}::timestamptz, ${c.callId})`;
+}
+
+/** The condition of a label filter, on a query left-joined with `labels`. */
+function labelWhere(filter: LabelFilter): SQL {
+  if (filter === "any") return isNotNull(labels.callId);
+  if (filter === "none") return isNull(labels.callId);
+  return eq(labels.label, filter);
+}
+
+/** A page of `limit` out of `limit + 1` rows, and the cursor after it when there is more. */
+function paged<T extends { startedAt: Date; callId: string }>(rows: T[], limit: number): { page: T[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.startedAt, last.callId) : null };
 }
 
 function groupWhere(query: GroupQuery, base: SQL): SQL | undefined {
@@ -445,7 +531,13 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     requestSentId: calls.requestSentId,
     responseReceivedId: calls.responseReceivedId,
     responseSentId: calls.responseSentId,
+    // Null (not an object of nulls) when the left join finds no label.
+    label: { label: labels.label, note: labels.note, labeledAt: labels.labeledAt },
   };
+  const request = alias(events, "request_received");
+  const finalRequest = alias(events, "request_sent");
+  const response = alias(events, "response_received");
+  const finalResponse = alias(events, "response_sent");
 
   return {
     async ingest(messages) {
@@ -492,31 +584,25 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       if (query.status !== undefined) where.push(eq(calls.status, query.status));
       if (query.outcome !== undefined) where.push(eq(calls.outcome, query.outcome));
       if (query.action !== undefined) where.push(arrayContains(calls.policyActions, [query.action]));
+      if (query.label !== undefined) where.push(labelWhere(query.label));
       if (query.q !== undefined && query.q !== "") where.push(ilike(calls.searchText, `%${likeLiteral(query.q)}%`));
       if (query.from !== undefined) where.push(gte(calls.startedAt, query.from));
       if (query.to !== undefined) where.push(lt(calls.startedAt, query.to));
       const ascending = query.order === "asc";
-      if (query.cursor !== undefined) {
-        const c = decodeCursor(query.cursor);
-        where.push(
-          ascending
-            ? sql`(${calls.startedAt}, ${calls.callId}) > (${c.startedAt}::timestamptz, ${c.callId})`
-            : sql`(${calls.startedAt}, ${calls.callId}) < (${c.startedAt}::timestamptz, ${c.callId})`,
-        );
-      }
+      if (query.cursor !== undefined) where.push(pastCursor(query.cursor, ascending));
       const rows = await db
         .select(summaryColumns)
         .from(calls)
+        .leftJoin(labels, eq(labels.callId, calls.callId))
         .where(where.length > 0 ? and(...where) : undefined)
         .orderBy(...(ascending ? [asc(calls.startedAt), asc(calls.callId)] : [desc(calls.startedAt), desc(calls.callId)]))
         .limit(limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return { calls: page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.startedAt, last.callId) : null };
+      const { page, nextCursor } = paged(rows, limit);
+      return { calls: page, nextCursor };
     },
 
     async getCall(callId, maxEvents = 5000) {
-      const [call] = await db.select(summaryColumns).from(calls).where(eq(calls.callId, callId));
+      const [call] = await db.select(summaryColumns).from(calls).leftJoin(labels, eq(labels.callId, calls.callId)).where(eq(calls.callId, callId));
       const evs = await db
         .select()
         .from(events)
@@ -610,6 +696,67 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         db.select({ n: count() }).from(configEvents),
       ]);
       return { events: e?.n ?? 0, calls: c?.n ?? 0, deadLetters: d?.n ?? 0, configEvents: k?.n ?? 0 };
+    },
+
+    async setLabel(callId, label, note) {
+      const [known] = await db.select({ callId: calls.callId }).from(calls).where(eq(calls.callId, callId));
+      if (known === undefined) return undefined;
+      const row = { label, note: escapeString(note), labeledAt: new Date() };
+      const [stored] = await db
+        .insert(labels)
+        .values({ callId, ...row })
+        .onConflictDoUpdate({ target: labels.callId, set: row })
+        .returning({ label: labels.label, note: labels.note, labeledAt: labels.labeledAt });
+      return stored;
+    },
+
+    async deleteLabel(callId) {
+      await db.delete(labels).where(eq(labels.callId, callId));
+    },
+
+    async replayCalls(query) {
+      const limit = pageSize(query.limit, 200, MAX_REPLAY_PAGE_SIZE);
+      // A call still in progress has no response to replay against.
+      const where: SQL[] = [isNotNull(calls.endedAt)];
+      if (query.from !== undefined) where.push(gte(calls.startedAt, query.from));
+      if (query.to !== undefined) where.push(lt(calls.startedAt, query.to));
+      if (query.labelled !== undefined) where.push(labelWhere(query.labelled ? "any" : "none"));
+      if (query.cursor !== undefined) where.push(pastCursor(query.cursor, true));
+      const rows = await db
+        .select({
+          callId: calls.callId,
+          startedAt: calls.startedAt,
+          format: calls.format,
+          stream: calls.stream,
+          model: calls.model,
+          keyId: calls.keyId,
+          owner: calls.owner,
+          sessionId: calls.sessionId,
+          route: calls.route,
+          status: calls.status,
+          outcome: calls.outcome,
+          policyActions: calls.policyActions,
+          label: { label: labels.label, note: labels.note },
+          request: sql<unknown>`${request.data}->'body'`,
+          finalRequest: sql<unknown>`${finalRequest.data}->'body'`,
+          response: sql<unknown>`${response.data}->'body'`,
+          finalResponse: sql<unknown>`${finalResponse.data}->'body'`,
+          // Chunks stored without their data (MONITOR_STORE_ORIGINALS=none) say nothing a replay could use.
+          chunks: sql<
+            unknown[] | null
+          >`(select jsonb_agg(c.data order by c.seq) from events c where c.call_id = ${calls.callId} and c.type = 'chunk.received' and c.stored_as is distinct from 'none')`,
+        })
+        .from(calls)
+        .leftJoin(labels, eq(labels.callId, calls.callId))
+        .leftJoin(request, eq(request.id, calls.requestReceivedId))
+        .leftJoin(finalRequest, eq(finalRequest.id, calls.requestSentId))
+        .leftJoin(response, eq(response.id, calls.responseReceivedId))
+        .leftJoin(finalResponse, eq(finalResponse.id, calls.responseSentId))
+        .where(and(...where))
+        .orderBy(asc(calls.startedAt), asc(calls.callId))
+        .limit(limit + 1);
+      const { page, nextCursor } = paged(rows, limit);
+      return { calls: page, nextCursor };
     },
 
     async listDeadLetters(limit) {

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { createTestDatabase, startNats, startService, type RunningNats, type RunningService, type TestDatabase } from "@luthien/testkit";
+import { createApprovalBroker, type ApprovalBroker } from "@luthien/approvals";
+import { createTestDatabase, startNats, startService, waitFor, type RunningNats, type RunningService, type TestDatabase } from "@luthien/testkit";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { ADMIN_KEY, createPublishers, publishCall } from "./helpers";
+import { ADMIN_KEY, AUTH, createPublishers, publishCall } from "./helpers";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
@@ -12,6 +13,7 @@ let nats: RunningNats;
 let db: TestDatabase;
 let monitor: RunningService;
 let pubs: ReturnType<typeof createPublishers>;
+let broker: ApprovalBroker;
 let userDataDir: string;
 let browser: BrowserContext;
 let page: Page;
@@ -21,6 +23,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats({ jetstream: true }), createTestDatabase()]);
   monitor = await startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: db.url, ADMIN_API_KEY: ADMIN_KEY } });
   pubs = createPublishers(nats.url);
+  broker = createApprovalBroker({ url: nats.url, publish: (callId, type, data) => pubs.engine.publish(callId, type, data), logger: { warn: () => {} } });
   userDataDir = mkdtempSync(path.join(tmpdir(), "luthien-chromium-"));
   browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -36,6 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await broker?.close();
   await pubs?.close();
   await monitor?.stop();
   await db?.drop();
@@ -120,7 +124,8 @@ describe("monitor UI in Chromium", () => {
     publishCall(pubs, { callId: "browser-session-2", keyId: "vk_0123456789ab", owner: `team ${XSS}`, sessionId: session, costUsd: 0.0125, status: 429, outcome: "error" });
     await pubs.flush();
     await page.goto(`${monitor.url}/#/sessions`);
-    const row = page.locator("#sessions-body tr", { hasText: session });
+    // The list follows the live feed: wait for the row with both calls' cost, not the first event's.
+    const row = page.locator("#sessions-body tr", { hasText: session }).filter({ hasText: "$0.0250" });
     await row.waitFor({ timeout: 15_000 });
     expect(await row.textContent()).toContain(`team ${XSS}`);
     expect(await row.textContent()).toContain("$0.0250");
@@ -139,6 +144,115 @@ describe("monitor UI in Chromium", () => {
     expect(await page.locator("#view-session img").count()).toBe(0);
     expect(dialogs).toEqual([]);
   });
+
+  it("shows a held tool call in the Approvals inbox with its arguments as text, and approves it for the session with a note", async () => {
+    const held = (callId: string, timeoutMs: number) =>
+      broker.hold(
+        { callId, keyId: "vk_browser", owner: `owner ${XSS}`, userId: "user-1", sessionId: `session-${callId}`, model: "claude-sonnet-4" },
+        { policy: "dangerous-commands", tool: "bash", toolCallId: "toolu_1", input: { command: `echo '${XSS}' > /tmp/x`, nested: { why: XSS } }, reason: `writes ${XSS}`, timeoutMs },
+        new AbortController().signal,
+      );
+    await page.goto(`${monitor.url}/#/approvals`);
+    await page.locator("#view-approvals").waitFor({ state: "visible" });
+    // The live stream is up (its dot is on the activity view, hidden here).
+    await page.locator("#live-dot.on").waitFor({ state: "attached", timeout: 10_000 });
+    const outcome = held("browser-approval-1", 60_000);
+    const item = page.locator("#approvals-pending li.approval", { hasText: "browser-appr" });
+    await item.waitFor({ timeout: 15_000 });
+    expect(await item.locator("pre.arguments").textContent()).toContain(`"command": "echo '${XSS}' > /tmp/x"`);
+    expect(await item.locator(".reason").textContent()).toBe(`writes ${XSS}`);
+    expect(await item.textContent()).toContain(`owner ${XSS}`);
+    expect(await item.locator(".countdown").textContent()).toMatch(/expires in (59|1m 00)s|expires in 5\ds/);
+    await page.locator("#approvals-count", { hasText: "1" }).waitFor();
+
+    await item.locator("input.note").fill(`ok ${XSS}`);
+    await item.locator("button", { hasText: "Approve for this session" }).click();
+    await expect(outcome).resolves.toMatchObject({ approved: true, by: "monitor", note: `ok ${XSS}`, via: "decision" });
+    const decided = page.locator("#approvals-decided li.approval", { hasText: "browser-appr" });
+    await decided.waitFor({ timeout: 15_000 });
+    expect(await decided.locator(".outcome").textContent()).toMatch(new RegExp(`^approved · by monitor · for the session · after .* — ok ${XSS.replace(/[()]/g, "\\$&")}$`));
+    await page.locator("#approvals-pending-empty").waitFor({ state: "visible" });
+
+    // A decision after the hold expired: refused by the engine, and shown as such.
+    const late = held("browser-approval-2", 500);
+    await expect(late).resolves.toMatchObject({ reason: "expired" });
+    const lateItem = page.locator("#approvals-decided li.approval", { hasText: "browser-appr" }).filter({ hasText: "expired" });
+    await lateItem.waitFor({ timeout: 15_000 });
+    const id = await lateItem.getAttribute("data-approval-id");
+    expect((await fetch(`${monitor.url}/api/approvals/${id}/approve`, { method: "POST", headers: AUTH })).status).toBe(409);
+    await lateItem.locator(".refusals .badge.warn", { hasText: "refused: late" }).waitFor({ timeout: 15_000 });
+
+    expect(await page.locator("#view-approvals img").count()).toBe(0);
+    expect(dialogs).toEqual([]);
+  }, 60_000);
+
+  it("shows shadow outcomes apart from real ones, labels a call, and shows a replay report as text", async () => {
+    publishCall(pubs, { callId: "browser-shadow-1", answer: "a", finalAnswer: "A" });
+    pubs.engine.publish("browser-shadow-1", "policy.dangerous-commands.would_block", { tool: "bash" });
+    pubs.engine.publish("browser-shadow-1", "policy.secret-redaction.would_redact", { kinds: ["github_token"] });
+    await pubs.flush();
+    await page.goto(`${monitor.url}/#/`);
+    const row = page.locator('tr[data-call-id="browser-shadow-1"]');
+    await row.locator(".badge.shadow", { hasText: "would have been blocked by dangerous-commands" }).waitFor({ timeout: 15_000 });
+    expect(await row.locator(".badge.policy").allTextContents()).toEqual(["all-caps.response_modified"]);
+
+    await row.click();
+    await page.locator("#call-id", { hasText: "browser-shadow-1" }).waitFor();
+    await page.locator("#call-shadow .badge.shadow", { hasText: "secret-redaction would have redacted" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#call-actions .badge").allTextContents()).toEqual(["all-caps.response_modified"]);
+    expect(await page.locator("#label-current").textContent()).toBe("none");
+    await page.locator("#label-note").fill(`shouting ${XSS}`);
+    await page.locator("#label-block").click();
+    await page.locator("#label-current", { hasText: `should have been blocked: shouting ${XSS}` }).waitFor({ timeout: 10_000 });
+
+    await page.goto(`${monitor.url}/#/`);
+    await page.locator("#f-label").selectOption("should_block");
+    await page.locator("#call-filters button[type=submit]").click();
+    await page.locator('tr[data-call-id="browser-shadow-1"] .tag.label-should_block').waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await page.locator("#calls-body tr").count()) === 1, { timeoutMs: 10_000, what: "only the labelled call listed" });
+    await page.locator("#f-reset").click();
+
+    const report = {
+      since: "2026-12-01T00:00:00.000Z",
+      until: "2026-12-02T00:00:00.000Z",
+      config: `policies:\n  - use: ${XSS}\n`,
+      calls: 3,
+      labelled: 1,
+      policies: [
+        {
+          policy: `pol ${XSS}`,
+          changed: 2,
+          blocked: 1,
+          redacted: 0,
+          held: 0,
+          rewritten: 1,
+          denied: 0,
+          tp: 1,
+          fp: 1,
+          fn: 0,
+          tn: 0,
+          precision: 0.5,
+          recall: 1,
+          examples: [{ callId: "browser-shadow-1", actions: [`pol ${XSS}.blocked`], before: `said ${XSS}`, after: `blocked ${XSS}` }],
+        },
+      ],
+      results: [],
+    };
+    const res = await fetch(`${monitor.url}/api/replays`, { method: "POST", headers: { ...AUTH, "content-type": "application/json" }, body: JSON.stringify(report) });
+    expect(res.status).toBe(201);
+    await page.goto(`${monitor.url}/#/replays`);
+    const reportRow = page.locator("#replays-body tr", { hasText: `pol ${XSS}` });
+    await reportRow.waitFor({ timeout: 10_000 });
+    await reportRow.locator("a").click();
+    await page.locator("#view-replay").waitFor({ state: "visible" });
+    const policyRow = page.locator("#replay-policies tr", { hasText: `pol ${XSS}` });
+    await policyRow.waitFor({ timeout: 10_000 });
+    expect(await policyRow.locator("td").allTextContents()).toEqual([`pol ${XSS}`, "2", "1", "0", "0", "1", "0", "50% (1/1)", "100% (1/0)"]);
+    expect(await page.locator("#replay-examples pre").allTextContents()).toEqual([`said ${XSS}`, `blocked ${XSS}`]);
+    expect(await page.locator("#replay-config").textContent()).toContain(`use: ${XSS}`);
+    expect(await page.locator("img").count()).toBe(0);
+    expect(dialogs).toEqual([]);
+  }, 60_000);
 
   it("shows a banner while NATS is away", async () => {
     await page.goto(`${monitor.url}/#/`);

@@ -4,7 +4,7 @@
  * (PostgreSQL 15 and PGlite's 18): no extensions.
  */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, customType, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, customType, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 
@@ -29,7 +29,13 @@ export const events = pgTable(
      */
     storedAs: text("stored_as"),
   },
-  (t) => [index("events_call_id_seq_idx").on(t.callId, t.seq), index("events_type_idx").on(t.type), index("events_time_idx").on(t.time)],
+  (t) => [
+    index("events_call_id_seq_idx").on(t.callId, t.seq),
+    index("events_type_idx").on(t.type),
+    index("events_time_idx").on(t.time),
+    // An approval's events by its id (the approvals API folds them); queries repeat this predicate to use it.
+    index("events_approval_id_idx").on(sql`(${t.data}->>'approvalId')`).where(sql`${t.type} like 'approval.%'`),
+  ],
 );
 
 /**
@@ -120,4 +126,48 @@ export const configEvents = pgTable(
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [index("config_events_time_idx").on(t.time.desc(), t.id.desc())],
+);
+
+/** A person's verdict on a stored call, for replays: should a policy have stopped it? */
+export const labels = pgTable(
+  "labels",
+  {
+    callId: text("call_id")
+      .primaryKey()
+      .references(() => calls.callId, { onDelete: "cascade" }),
+    /** `should_block` or `fine`. */
+    label: text("label").$type<"should_block" | "fine">().notNull(),
+    note: text("note").notNull().default(""),
+    labeledAt: timestamp("labeled_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [check("labels_label_check", sql`${t.label} in ('should_block', 'fine')`)],
+);
+
+/**
+ * Decisions the monitor sent that no engine received (`not_held`: the engine holding the approval is gone). An
+ * engine records the refusals it answers itself (`approval.refused` events); these it never saw.
+ */
+export const approvalRefusals = pgTable(
+  "approval_refusals",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    approvalId: text("approval_id").notNull(),
+    decision: text("decision").notNull(),
+    by: text("by").notNull(),
+    reason: text("reason").notNull(),
+    message: text("message").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("approval_refusals_approval_id_idx").on(t.approvalId)],
+);
+
+/** Reports of `pnpm luthien replay` (a candidate policy configuration run over stored calls), as posted. */
+export const replayReports = pgTable(
+  "replay_reports",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    report: jsonb("report").notNull(),
+  },
+  (t) => [index("replay_reports_created_at_idx").on(t.createdAt.desc(), t.id.desc())],
 );

@@ -1,17 +1,22 @@
-import express, { type NextFunction, type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import type { ApprovalClient, DecideReply } from "@luthien/approvals";
 import type { Logger } from "@luthien/runtime";
+import { approvalsLib, type ApprovalListState, type ApprovalStore } from "../approvals";
 import { isTransientDatabaseError, rootCauseMessage } from "../db/database";
 import { DatabaseUnavailableError, InvalidQueryError } from "../errors";
 import type { LiveHub } from "../live";
 import type { MonitorMetrics } from "../metrics";
 import type { StoreOriginals } from "../originals";
 import type { KeyStore } from "@luthien/keys";
-import { MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type MonitorStore } from "../store";
+import type { ReplayReportStore } from "../replays";
+import { LABEL_FILTERS, LABELS, MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type Label, type LabelFilter, type MonitorStore, type ReplayQuery } from "../store";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
 
 /** Options of {@link createMonitorApp}. */
 export interface MonitorAppOptions {
   store: MonitorStore;
+  approvals: ApprovalStore;
+  replays: ReplayReportStore;
   hub: LiveHub;
   auth: AdminAuth;
   logger: Logger;
@@ -27,6 +32,8 @@ export interface MonitorAppOptions {
   storeOriginals?: StoreOriginals;
   /** The virtual-key store behind `/api/keys` (opened on first use). @default none: those routes answer 503 */
   keys?: () => Promise<KeyStore>;
+  /** Sends decisions to the engine holding an approval (opened on first use). @default none: decisions answer 503 */
+  approvalClient?: () => Promise<ApprovalClient>;
 }
 
 const LOGIN_FAILURES_PER_MINUTE = 20;
@@ -37,6 +44,35 @@ function one(req: Request, name: string): string | undefined {
   if (typeof v !== "string") throw new InvalidQueryError(`${name}: give it once, as a plain value`);
   return v === "" ? undefined : v;
 }
+
+function enumParam<T extends string>(req: Request, name: string, allowed: readonly T[]): T | undefined {
+  const v = one(req, name);
+  if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw new InvalidQueryError(`${name}: one of ${allowed.join(", ")}`);
+  return v as T | undefined;
+}
+
+/** The JSON body as an object with only `allowed` fields (no body: empty). @throws InvalidQueryError otherwise */
+function bodyObject(req: Request, allowed: readonly string[]): Record<string, unknown> {
+  const b: unknown = req.body ?? {};
+  if (typeof b !== "object" || b === null || Array.isArray(b)) throw new InvalidQueryError("the body must be a JSON object");
+  const extra = Object.keys(b).find((k) => !allowed.includes(k));
+  if (extra !== undefined) throw new InvalidQueryError(`unknown field ${JSON.stringify(extra.slice(0, 50))} (known: ${allowed.join(", ")})`);
+  return b as Record<string, unknown>;
+}
+
+/** How each refused decision is answered. */
+const DECISION_REFUSALS: Record<Extract<DecideReply, { ok: false }>["reason"], number> = {
+  already_decided: 409,
+  late: 409,
+  not_held: 409,
+  invalid: 400,
+  timeout: 504,
+};
+
+const APPROVAL_LIST_STATES: readonly ApprovalListState[] = ["pending", "decided", "all"];
+const MAX_LABEL_NOTE = 2000;
+/** Replay reports carry examples and per-call results. */
+const MAX_REPORT_BYTES = "5mb";
 
 function intParam(req: Request, name: string): number | undefined {
   const v = one(req, name);
@@ -59,7 +95,7 @@ function timeParam(req: Request, name: string): Date | undefined {
  * key: it carries counts and latencies labelled by route pattern and status, never event contents, ids or keys.
  */
 export function createMonitorApp(options: MonitorAppOptions): express.Express {
-  const { store, hub, auth, logger } = options;
+  const { store, approvals, replays, hub, auth, logger } = options;
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -149,6 +185,7 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     set("status", intParam(req, "status"));
     set("outcome", one(req, "outcome"));
     set("action", one(req, "action"));
+    set("label", enumParam<LabelFilter>(req, "label", LABEL_FILTERS));
     set("q", one(req, "q"));
     set("from", timeParam(req, "from"));
     set("to", timeParam(req, "to"));
@@ -203,6 +240,105 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     res.json(detail);
   });
 
+  const smallJson = express.json({ limit: "16kb" });
+  api.put("/calls/:id/label", smallJson, async (req, res) => {
+    const b = bodyObject(req, ["label", "note"]);
+    const label = b["label"];
+    const note = b["note"] ?? "";
+    if (typeof label !== "string" || !(LABELS as readonly string[]).includes(label)) throw new InvalidQueryError(`label: one of ${LABELS.join(", ")}`);
+    if (typeof note !== "string" || note.length > MAX_LABEL_NOTE) throw new InvalidQueryError(`note: a string of at most ${MAX_LABEL_NOTE} characters`);
+    const stored = await store.setLabel(String(req.params["id"]), label as Label, note);
+    if (stored === undefined) {
+      res.status(404).json({ error: { type: "not_found", message: "no such call" } });
+      return;
+    }
+    res.json({ label: stored });
+  });
+  api.delete("/calls/:id/label", async (req, res) => {
+    await store.deleteLabel(String(req.params["id"]));
+    res.status(204).end();
+  });
+
+  // Approvals: read from the stored events (any replica answers the same), decided over NATS by the engine that
+  // holds the call.
+  api.get("/approvals", async (req, res) => {
+    const state = enumParam(req, "state", APPROVAL_LIST_STATES) ?? "all";
+    const limit = intParam(req, "limit");
+    res.json({ approvals: await approvals.list({ state, ...(limit !== undefined ? { limit } : {}) }) });
+  });
+  const approvalId = (req: Request): string => {
+    const id = String(req.params["id"]);
+    if (!approvalsLib().isApprovalId(id)) throw new InvalidQueryError("not an approval id");
+    return id;
+  };
+  api.get("/approvals/:id", async (req, res) => {
+    const a = await approvals.get(approvalId(req));
+    if (a === undefined) {
+      res.status(404).json({ error: { type: "not_found", message: "no such approval" } });
+      return;
+    }
+    res.json({ approval: a });
+  });
+  const decide =
+    (decision: "approve" | "deny"): RequestHandler =>
+    async (req, res) => {
+      const id = approvalId(req);
+      const b = bodyObject(req, decision === "approve" ? ["note", "scope", "pattern", "by"] : ["note", "by"]);
+      // Checked here by the engine's own reader, so a malformed decision never reaches (or is recorded by) it.
+      const parsed = approvalsLib().parseDecision(new TextEncoder().encode(JSON.stringify({ decision, ...b, by: b["by"] ?? "monitor" })));
+      if (!parsed.ok) throw new InvalidQueryError(parsed.message);
+      const unavailable = (message: string): void => {
+        res.status(503).json({ error: { type: "nats_unavailable", message } });
+      };
+      if (options.approvalClient === undefined) return unavailable("approvals are off on this monitor");
+      let reply: DecideReply;
+      try {
+        reply = await (await options.approvalClient()).decide(id, parsed.decision);
+      } catch (err) {
+        return unavailable(`cannot reach the policy engines over NATS: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (reply.ok) {
+        res.json({ ok: true, state: reply.state });
+        return;
+      }
+      // No engine received it, so none recorded it: the monitor does, and the approval shows it as refused.
+      if (reply.reason === "not_held") await approvals.recordRefusal({ approvalId: id, decision, by: parsed.decision.by, reason: reply.reason, message: reply.message });
+      res.status(DECISION_REFUSALS[reply.reason]).json({ error: { type: reply.reason, message: reply.message, ...(reply.state !== undefined ? { state: reply.state } : {}) } });
+    };
+  api.post("/approvals/:id/approve", smallJson, decide("approve"));
+  api.post("/approvals/:id/deny", smallJson, decide("deny"));
+
+  // Replays: the stored calls a candidate configuration is run over, and the reports of those runs.
+  api.get("/replay/calls", async (req, res) => {
+    const query: ReplayQuery = {};
+    const set = <K extends keyof ReplayQuery>(k: K, v: ReplayQuery[K] | undefined): void => {
+      if (v !== undefined) query[k] = v;
+    };
+    set("from", timeParam(req, "from"));
+    set("to", timeParam(req, "to"));
+    set("cursor", one(req, "cursor"));
+    set("limit", intParam(req, "limit"));
+    const labelled = enumParam(req, "labelled", ["true", "false"]);
+    set("labelled", labelled === undefined ? undefined : labelled === "true");
+    res.json(await store.replayCalls(query));
+  });
+  api.post("/replays", express.json({ limit: MAX_REPORT_BYTES }), async (req, res) => {
+    const report: unknown = req.body;
+    if (typeof report !== "object" || report === null || Array.isArray(report)) throw new InvalidQueryError("the report must be a JSON object");
+    res.status(201).json(await replays.save(report as Record<string, unknown>));
+  });
+  api.get("/replays", async (req, res) => {
+    res.json({ replays: await replays.list(intParam(req, "limit")) });
+  });
+  api.get("/replays/:id", async (req, res) => {
+    const r = await replays.get(String(req.params["id"]));
+    if (r === undefined) {
+      res.status(404).json({ error: { type: "not_found", message: "no such replay report" } });
+      return;
+    }
+    res.json(r);
+  });
+
   api.get("/activity/stream", (req, res) => {
     const filter: { callId?: string; typePrefix?: string } = {};
     const callId = one(req, "callId");
@@ -229,11 +365,10 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     if (options.keys === undefined) throw Object.assign(new Error("virtual keys are off on this monitor"), { name: "KeyStoreError" });
     return options.keys();
   };
-  const keyJson = express.json({ limit: "16kb" });
   api.get("/keys", async (_req, res) => {
     res.json({ keys: await (await keyStore()).list() });
   });
-  api.post("/keys", keyJson, async (req, res) => {
+  api.post("/keys", smallJson, async (req, res) => {
     const b = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<string, unknown>;
     const issued = await (await keyStore()).create({
       name: b["name"] as string,
@@ -255,7 +390,7 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   api.get("/owners", async (_req, res) => {
     res.json({ owners: await (await keyStore()).listOwners() });
   });
-  api.put("/owners/:owner", keyJson, async (req, res) => {
+  api.put("/owners/:owner", smallJson, async (req, res) => {
     const b = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<string, unknown>;
     res.json({ owner: await (await keyStore()).setOwnerLimits(String(req.params["owner"]), (b["limits"] ?? {}) as object) });
   });
@@ -271,6 +406,13 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     // The keys package is loaded on first use (monitor.ts), so its errors are told by name here.
     const keyError = err instanceof Error && (err.name === "KeyRecordError" || err.name === "KeyStoreError") ? err.name : undefined;
+    // express.json's own errors: a body that is not JSON, or too large.
+    const bodyError = (err as { type?: unknown } | null)?.type;
+    if (bodyError === "entity.parse.failed" || bodyError === "entity.too.large") {
+      const large = bodyError === "entity.too.large";
+      res.status(large ? 413 : 400).json({ error: { type: large ? "too_large" : "invalid_request", message: large ? "the body is too large" : "the body is not valid JSON" } });
+      return;
+    }
     if (err instanceof InvalidQueryError || keyError === "KeyRecordError") {
       res.status(400).json({ error: { type: "invalid_request", message: (err as Error).message } });
       return;
