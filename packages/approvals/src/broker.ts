@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { redactSecretsInJson } from "@luthien/events";
+import type { ApprovalOutcome } from "@luthien/policy-sdk";
 import { grantStore, type GrantStore } from "./grants";
 import { connectForever } from "./internal/nats";
 import {
@@ -36,10 +37,8 @@ export interface HoldRequest {
   timeoutMs: number;
 }
 
-/** How a hold ended (the policy SDK's `ApprovalOutcome`). */
-export type HoldOutcome =
-  | { approved: true; by: string; note: string; via: "decision" | "session" }
-  | { approved: false; by: string; note: string; reason: "denied" | "expired" | "cancelled" | "unavailable" };
+/** How a hold ended: what the policy's `ctx.requestApproval` resolves to. */
+export type HoldOutcome = ApprovalOutcome;
 
 export interface ApprovalBrokerOptions {
   /** NATS servers (comma list); `off`: no approval channel, every hold is refused at once (`unavailable`). */

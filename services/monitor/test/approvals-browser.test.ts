@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { createTestDatabase, startNats, startService, startStack, type RunningNats, type RunningService, type Stack, type TestDatabase } from "@luthien/testkit";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { ADMIN_KEY } from "./helpers";
+import type { Page } from "playwright-core";
+import { ADMIN_KEY, launchChromium } from "./helpers";
 
 /**
  * The whole loop a safety engineer sees: a coding agent's `rm -rf` tool call, held by `dangerous-commands` with
@@ -13,13 +10,11 @@ import { ADMIN_KEY } from "./helpers";
  * it to the Anthropic SDK's stream accumulator, or blocks it for the OpenAI SDK's, with the approver's note.
  */
 
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 let nats: RunningNats;
 let db: TestDatabase;
 let monitor: RunningService;
 let stack: Stack;
-let userDataDir: string;
-let browser: BrowserContext;
+let chromium: Awaited<ReturnType<typeof launchChromium>>;
 let page: Page;
 
 const bash = (command: string) => ({ name: "Bash", arguments: JSON.stringify({ command }) });
@@ -28,13 +23,8 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats({ jetstream: true }), createTestDatabase()]);
   monitor = await startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: db.url, ADMIN_API_KEY: ADMIN_KEY } });
   stack = await startStack({ natsUrl: nats.url, policies: "policies:\n  - use: dangerous-commands\n    with: { onMatch: ask }\n" });
-  userDataDir = mkdtempSync(path.join(tmpdir(), "luthien-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  chromium = await launchChromium();
+  page = chromium.page;
   await page.goto(monitor.url);
   await page.locator("#login-key").fill(ADMIN_KEY);
   await page.locator("#login-form button[type=submit]").click();
@@ -44,12 +34,11 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await stack?.stop();
   await monitor?.stop();
   await db?.drop();
   await nats?.dispose();
-  if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 describe("a held rm -rf in the monitor's inbox", () => {

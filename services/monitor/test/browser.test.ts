@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { createApprovalBroker, type ApprovalBroker } from "@luthien/approvals";
 import { createTestDatabase, startNats, startService, waitFor, type RunningNats, type RunningService, type TestDatabase } from "@luthien/testkit";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { ADMIN_KEY, AUTH, createPublishers, publishCall } from "./helpers";
+import type { Page } from "playwright-core";
+import { ADMIN_KEY, AUTH, createPublishers, launchChromium, publishCall } from "./helpers";
 
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
 
 let nats: RunningNats;
@@ -14,8 +10,7 @@ let db: TestDatabase;
 let monitor: RunningService;
 let pubs: ReturnType<typeof createPublishers>;
 let broker: ApprovalBroker;
-let userDataDir: string;
-let browser: BrowserContext;
+let chromium: Awaited<ReturnType<typeof launchChromium>>;
 let page: Page;
 const dialogs: string[] = [];
 
@@ -24,13 +19,8 @@ beforeAll(async () => {
   monitor = await startService("monitor", { env: { NATS_URL: nats.url, DATABASE_URL: db.url, ADMIN_API_KEY: ADMIN_KEY } });
   pubs = createPublishers(nats.url);
   broker = createApprovalBroker({ url: nats.url, publish: (callId, type, data) => pubs.engine.publish(callId, type, data), logger: { warn: () => {} } });
-  userDataDir = mkdtempSync(path.join(tmpdir(), "luthien-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  chromium = await launchChromium();
+  page = chromium.page;
   page.on("dialog", (d) => {
     dialogs.push(d.message());
     void d.dismiss();
@@ -38,13 +28,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await broker?.close();
   await pubs?.close();
   await monitor?.stop();
   await db?.drop();
   await nats?.dispose();
-  if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 describe("monitor UI in Chromium", () => {

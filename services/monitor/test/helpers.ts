@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createEventPublisher, type EventPublisher } from "@luthien/events";
 
 export const ADMIN_KEY = "test-admin-key-0123456789";
@@ -98,4 +102,23 @@ export interface Stats {
   events: number;
   calls: number;
   deadLetters: number;
+}
+
+/** Debian's Chromium, headless, in a throwaway profile; `close` also removes the profile. */
+export async function launchChromium(): Promise<{ browser: BrowserContext; page: Page; close(): Promise<void> }> {
+  const userDataDir = mkdtempSync(path.join(tmpdir(), "luthien-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  return {
+    browser,
+    page,
+    close: async () => {
+      await browser.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
 }
