@@ -111,19 +111,22 @@ async function startFixedProvider(): Promise<{ url: string; requests: unknown[];
 }
 
 const SHADOW = (use: string, options?: string): string[] => [`  - use: ${use}`, ...(options !== undefined ? [`    with: ${options}`] : []), "    mode: shadow"];
-const POLICIES = [
-  "policies:",
-  ...SHADOW("max-tokens", "{ limit: 5 }"),
-  ...SHADOW("model-router", '{ routes: [{ match: "*", model: "gpt-routed" }] }'),
-  ...SHADOW("regex-filter", "{ patterns: [BANNED] }"),
-  ...SHADOW("string-replace", '{ replacements: [["foo", "bar"]] }'),
-  ...SHADOW("secret-redaction"),
-  ...SHADOW("sql-guard"),
-  ...SHADOW("dangerous-commands"),
-  ...SHADOW("tool-allowlist", "{ allow: [Read], unknown: ask }"),
-  ...SHADOW("all-caps"),
-  "",
-].join("\n");
+const policiesFor = (judgeUrl: string): string =>
+  [
+    "policies:",
+    ...SHADOW("max-tokens", "{ limit: 5 }"),
+    ...SHADOW("model-router", '{ routes: [{ match: "*", model: "gpt-routed" }] }'),
+    ...SHADOW("regex-filter", "{ patterns: [BANNED] }"),
+    ...SHADOW("string-replace", '{ replacements: [["foo", "bar"]] }'),
+    ...SHADOW("secret-redaction"),
+    ...SHADOW("sql-guard"),
+    ...SHADOW("dangerous-commands"),
+    ...SHADOW("tool-allowlist", "{ allow: [Read], unknown: ask }"),
+    ...SHADOW("all-caps"),
+    // The judge asks the same fixed provider, whose answer is no verdict: onError (block) decides, in shadow.
+    ...SHADOW("llm-judge", `{ model: judge-model, baseUrl: "${judgeUrl}/v1", apiKeyEnv: JUDGE_KEY, timeoutMs: 5000 }`),
+    "",
+  ].join("\n");
 
 /** What each shadow policy would have done to this traffic. */
 const WOULD = [
@@ -136,6 +139,7 @@ const WOULD = [
   "dangerous-commands.would_block",
   "tool-allowlist.would_hold",
   "all-caps.would_modify_response",
+  "llm-judge.would_block",
 ];
 
 let nats: RunningNats;
@@ -148,7 +152,7 @@ const events: ActivityEvent[] = [];
 beforeAll(async () => {
   nats = await startNats();
   provider = await startFixedProvider();
-  stack = await startStack({ natsUrl: nats.url, policies: POLICIES });
+  stack = await startStack({ natsUrl: nats.url, policies: policiesFor(provider.url), engineEnv: { JUDGE_KEY: "judge-key" } });
   await stack.gateway.stop();
   gateway = await startService("gateway", {
     env: { OPENAI_UPSTREAM_URL: `${provider.url}/v1`, ANTHROPIC_UPSTREAM_URL: provider.url, POLICY_ENGINE_URL: stack.engine?.address ?? "", NATS_URL: nats.url },
@@ -215,8 +219,9 @@ describe("every built-in in shadow", () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     const callId = res.headers.get("x-luthien-call-id") ?? "";
-    // The provider got the client's request, exactly.
-    expect(provider.requests.slice(before)).toEqual([request]);
+    // The provider got the client's request, exactly (beside the judge's own questions).
+    const judged = (r: unknown): boolean => (r as { model?: string }).model === "judge-model";
+    expect(provider.requests.slice(before).filter((r) => !judged(r))).toEqual([request]);
     // The client got the provider's answer, exactly.
     if (!stream) expect(text).toBe(JSON.stringify(format === "openai" ? openAIBody : anthropicBody));
     else expect(sseEvents(text)).toEqual([...(format === "openai" ? openAIStream : anthropicStream), ...(format === "openai" ? [["", "[DONE]"]] : [])]);
