@@ -25,6 +25,7 @@ COPY packages/protocol/package.json packages/protocol/
 COPY packages/wire/package.json packages/wire/
 COPY packages/policy-sdk/package.json packages/policy-sdk/
 COPY packages/events/package.json packages/events/
+COPY packages/approvals/package.json packages/approvals/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY services/control-plane/package.json services/control-plane/
 RUN --mount=type=cache,id=luthien-pnpm,target=/pnpm/store \
@@ -35,6 +36,7 @@ COPY --from=build /app/packages/protocol/dist packages/protocol/dist
 COPY --from=build /app/packages/wire/dist packages/wire/dist
 COPY --from=build /app/packages/policy-sdk/dist packages/policy-sdk/dist
 COPY --from=build /app/packages/events/dist packages/events/dist
+COPY --from=build /app/packages/approvals/dist packages/approvals/dist
 COPY --from=build /app/packages/telemetry/dist packages/telemetry/dist
 COPY --from=build /app/services/control-plane/dist services/control-plane/dist
 

@@ -21,6 +21,7 @@ FROM pnpm AS prod
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/runtime/package.json packages/runtime/
 COPY packages/events/package.json packages/events/
+COPY packages/approvals/package.json packages/approvals/
 COPY packages/keys/package.json packages/keys/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY services/monitor/package.json services/monitor/
@@ -28,6 +29,7 @@ RUN --mount=type=cache,id=luthien-pnpm,target=/pnpm/store \
     pnpm install --frozen-lockfile --prod --store-dir /pnpm/store --filter "@luthien/monitor..."
 COPY --from=build /app/packages/runtime/dist packages/runtime/dist
 COPY --from=build /app/packages/events/dist packages/events/dist
+COPY --from=build /app/packages/approvals/dist packages/approvals/dist
 COPY --from=build /app/packages/keys/dist packages/keys/dist
 COPY --from=build /app/packages/telemetry/dist packages/telemetry/dist
 COPY --from=build /app/services/monitor/dist services/monitor/dist

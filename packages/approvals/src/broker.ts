@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { redactSecretsInJson } from "@luthien/events";
-import type { ApprovalOutcome } from "@luthien/policy-sdk";
 import { grantStore, type GrantStore } from "./grants";
 import { connectForever } from "./internal/nats";
 import {
@@ -37,8 +36,13 @@ export interface HoldRequest {
   timeoutMs: number;
 }
 
-/** How a hold ended: what the policy's `ctx.requestApproval` resolves to. */
-export type HoldOutcome = ApprovalOutcome;
+/**
+ * How a hold ended: the policy SDK's `ApprovalOutcome` (the engine hands one over as the other, so the compiler
+ * keeps the two alike; this package stays free of the SDK, which the monitor does not ship).
+ */
+export type HoldOutcome =
+  | { approved: true; by: string; note: string; via: "decision" | "session" }
+  | { approved: false; by: string; note: string; reason: "denied" | "expired" | "cancelled" | "unavailable" };
 
 export interface ApprovalBrokerOptions {
   /** NATS servers (comma list); `off`: no approval channel, every hold is refused at once (`unavailable`). */
