@@ -100,6 +100,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   };
   const windows = (): Promise<KV> => bucket(options.bucket ?? LIMITS_BUCKET, WINDOW_TTL_MS);
   const periods = (): Promise<KV> => bucket(SPEND_BUCKET, PERIOD_TTL_MS);
+  // Bound at once, not on the first limited call: connecting and creating a bucket can take longer than one
+  // operation's timeout on a busy server, and that first call would be refused as a store outage.
+  windows().catch(() => undefined);
+  periods().catch(() => undefined);
 
   /** Reads, edits and writes `key` if nobody wrote in between, retrying when someone did; `edit` may decline (undefined). */
   /**
