@@ -30,6 +30,7 @@ export type {
   RequestBodyData,
   ResponseBodyData,
   CallEndedData,
+  CallEngineData,
   PolicyBypassedData,
   PolicyUnavailableData,
 } from "./types";

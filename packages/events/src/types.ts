@@ -41,6 +41,7 @@ export const ActivityEventTypes = {
   ResponseReceived: "response.received",
   ResponseSent: "response.sent",
   CallEnded: "call.ended",
+  CallEngine: "call.engine",
   PolicyBypassed: "policy.bypassed",
   PolicyUnavailable: "policy.unavailable",
   ChunkReceived: "chunk.received",
@@ -136,6 +137,23 @@ export interface CallEndedData {
   /** The bypass reason when the call was served without policy (fail-open). */
   bypassed?: string;
   error?: { type: string; message: string };
+  /**
+   * The error exactly as the client received it, in its own format: the JSON body, or for a stream whose status
+   * line was already sent, the data of the error event written last.
+   */
+  errorBody?: JsonValue;
+}
+
+/** `call.engine`: published by the policy engine replica that took the call, when it starts the call's chain. */
+export interface CallEngineData {
+  /** The replica (`ENGINE_NAME`). */
+  engine: string;
+  /** The chain chosen for the call (`default` or a name under `chains:`). */
+  chain: string;
+  /** The policy config's version (first 12 hex digits of its SHA-256). */
+  configVersion: string;
+  /** The chain's policies in order, and whether each enforces or runs in shadow. */
+  policies: { name: string; mode: "enforce" | "shadow" }[];
 }
 
 /** `policy.bypassed`: the call was served without policy (fail-open). */
@@ -157,6 +175,7 @@ export interface LifecycleEventData {
   "response.received": ResponseBodyData;
   "response.sent": ResponseBodyData;
   "call.ended": CallEndedData;
+  "call.engine": CallEngineData;
   "policy.bypassed": PolicyBypassedData;
   "policy.unavailable": PolicyUnavailableData;
 }

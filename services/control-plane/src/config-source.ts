@@ -51,7 +51,7 @@ export function createConfigSource(options: ConfigSourceOptions): ConfigSource {
       config = loadPolicyConfig(file);
       loadedDigest = nextDigest;
       logger.info("policy config reloaded", { file, trigger, chains: [...config.chains.keys()].join(",") });
-      options.onEvent("policy.config.reloaded", { file, trigger, chains: [...config.chains.keys()] });
+      options.onEvent("policy.config.reloaded", { file, trigger, chains: [...config.chains.keys()], configVersion: config.version });
     } catch (err) {
       loadedDigest = nextDigest;
       logger.warn("policy config rejected; keeping the previous one", { file, trigger, error: (err as Error).message });

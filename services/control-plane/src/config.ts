@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -25,6 +26,8 @@ export interface PolicyConfig {
   readonly policies: readonly AnyPolicy[];
   /** Named chains (`chains:`). */
   readonly chains: ReadonlyMap<string, readonly AnyPolicy[]>;
+  /** The first 12 hex digits of the SHA-256 of the config text: names this version in events and the monitor. */
+  readonly version: string;
   /** The chain for a call: the first rule that matches, else the default chain. */
   select(call: CallSelector): { name: string; policies: readonly AnyPolicy[] };
 }
@@ -77,6 +80,7 @@ export function parsePolicyConfig(text: string, baseDir = process.cwd()): Policy
   return {
     policies,
     chains,
+    version: configVersionOf(text),
     select(call) {
       for (const r of rules) {
         if (r.keyIds !== undefined && !r.keyIds.includes(call.keyId)) continue;
@@ -87,6 +91,11 @@ export function parsePolicyConfig(text: string, baseDir = process.cwd()): Policy
       return { name: "default", policies };
     },
   };
+}
+
+/** A config text's version: the first 12 hex digits of its SHA-256. */
+export function configVersionOf(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 12);
 }
 
 /** Reads and parses a config file. @throws ConfigError prefixed with the file path */

@@ -17,6 +17,7 @@ import {
   isRespond,
   startCallRun,
   type CallInfo,
+  type AnyPolicy,
   type CallRun,
   type ChainHooks,
   type ClientFormat,
@@ -25,7 +26,7 @@ import {
   type PolicyResponse,
 } from "@luthien/policy-sdk";
 import type { ApprovalBroker } from "@luthien/approvals";
-import { redactSecretsInJson } from "@luthien/events";
+import { ActivityEventTypes, redactSecretsInJson } from "@luthien/events";
 import type { Logger } from "@luthien/runtime";
 import type { PolicyConfig } from "./config";
 import type { EngineMetrics, EvaluationPhase } from "./metrics";
@@ -54,6 +55,8 @@ export interface EngineOptions {
   metrics?: EngineMetrics;
   /** Holds tool calls for a person's decision. @default none: every approval request is refused (`unavailable`) */
   approvals?: Pick<ApprovalBroker, "hold">;
+  /** This replica's name (`ENGINE_NAME`), in each call's `call.engine` event. @default "engine" */
+  name?: string;
 }
 
 /** The messages that run the chain, and the phase each one's evaluation is measured as. */
@@ -266,7 +269,14 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         if (call !== undefined && (msg.kind === "cancel" || msg.kind === "upstreamError")) call.holds.abort.abort();
         if (msg.kind === "start" && call === undefined) {
           try {
-            call = openCall(msg, options.config(), hooksOf);
+            call = openCall(msg, options.config(), hooksOf, (info, chain, config) =>
+              options.activity.publish(info.callId, ActivityEventTypes.CallEngine, {
+                engine: options.name ?? "engine",
+                chain: chain.name,
+                configVersion: config.version,
+                policies: chain.policies.map((p) => ({ name: p.name, mode: p.shadow === true ? "shadow" : "enforce" })),
+              }),
+            );
           } catch (err) {
             void fail(msg.callId, msg.seq, err);
             return;
@@ -326,7 +336,12 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
  * request is parsed — once: every later step uses this parse — and the chain its rules select starts running.
  * @throws EngineCallError when the version, the format or the request JSON cannot be served
  */
-function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (info: CallInfo, actions: Set<string>, holds: CallHolds) => ChainHooks): CallState {
+function openCall(
+  msg: GatewayMessage__Output,
+  config: PolicyConfig,
+  hooksOf: (info: CallInfo, actions: Set<string>, holds: CallHolds) => ChainHooks,
+  opened: (info: CallInfo, chain: { name: string; policies: readonly AnyPolicy[] }, config: PolicyConfig) => void,
+): CallState {
   const { callId } = msg;
   if (msg.start === null || msg.start === undefined) throw new EngineCallError("bad_message", "start without a body");
   const read = readStart(msg.start, ENGINE_PROTOCOL_VERSIONS);
@@ -343,7 +358,9 @@ function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (i
     sessionId: start.sessionId,
     model: typeof request.body.model === "string" ? request.body.model : "",
   };
-  const chain = config.select({ keyId: info.keyId, model: info.model, route: start.route }).policies;
+  const selected = config.select({ keyId: info.keyId, model: info.model, route: start.route });
+  const chain = selected.policies;
+  opened(info, selected, config);
   const actions = new Set<string>();
   const holds: CallHolds = { abort: new AbortController(), pending: 0, until: 0 };
   const run = startCallRun(chain, info, hooksOf(info, actions, holds));

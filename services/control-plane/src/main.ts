@@ -49,14 +49,16 @@ async function main(): Promise<void> {
     logger.notice("metrics endpoint ready", { metricsPort: metricsServer.port });
   }
   // Held tool calls are decided over NATS; without it (NATS_URL=off) every approval request is refused.
+  const engineName = envString("ENGINE_NAME", `${hostname()}-${process.pid}`);
   const approvals = createApprovalBroker({
     url: natsUrl,
-    engine: envString("ENGINE_NAME", `${hostname()}-${process.pid}`),
+    engine: engineName,
     publish: (callId, type, data) => publisher?.publish(callId, type, data),
     logger,
   });
   const plane = await startControlPlane({
     approvals,
+    name: engineName,
     config: source.current,
     logger,
     metrics: metrics.engine,

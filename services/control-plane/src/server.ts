@@ -17,6 +17,8 @@ export interface ControlPlaneOptions {
   metrics?: EngineMetrics;
   /** Holds tool calls for a person's decision (`@luthien/approvals`). @default none: approval requests are refused */
   approvals?: EngineOptions["approvals"];
+  /** This replica's name, in each call's `call.engine` event. @default "engine" */
+  name?: string;
   /** @default "0.0.0.0" */
   host?: string;
   /** 0 picks a free port. @default 50051 */
@@ -51,6 +53,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       activity: options.activity ?? { publish: () => undefined, endCall: () => undefined },
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
       ...(options.approvals !== undefined ? { approvals: options.approvals } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
     }),
   );
   const health = createHealthService(server, [ENGINE_SERVICE]);

@@ -43,7 +43,15 @@ export interface CallActivity {
   response(): unknown;
   /** The call's token usage, from the response the client got. */
   usage(): TokenUsage | undefined;
-  ended(result: { status: number; outcome: CallOutcome; error?: { type: string; message: string }; costUsd?: number | undefined; limitsUnchecked?: boolean }): void;
+  ended(result: {
+    status: number;
+    outcome: CallOutcome;
+    error?: { type: string; message: string };
+    /** What the client received for that error (body or stream error event data). */
+    errorBody?: unknown;
+    costUsd?: number | undefined;
+    limitsUnchecked?: boolean;
+  }): void;
 }
 
 /**
@@ -104,7 +112,7 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
     },
     response: sentBody,
     usage: () => usageOf(sentBody()),
-    ended({ status, outcome, error, costUsd, limitsUnchecked }) {
+    ended({ status, outcome, error, errorBody, costUsd, limitsUnchecked }) {
       if (whole === undefined && (chunksIn > 0 || chunksOut > 0) && assemble) {
         const r = (received ?? createAssembler(format)).result();
         const s = shared ? r : (sent ?? createAssembler(format)).result();
@@ -125,6 +133,7 @@ export function createCallActivity(o: { sink: ActivitySink; callId: string; form
         policyActions: actions,
         ...(bypassed !== undefined ? { bypassed } : {}),
         ...(error !== undefined ? { error } : {}),
+        ...(errorBody !== undefined ? { errorBody: json(errorBody) } : {}),
       });
     },
   };

@@ -197,7 +197,7 @@ function publishRefused(sink: ActivitySink, req: Request, res: Response, api: Cl
     format: api.format,
     provider: "",
   });
-  activity.ended({ status: http.status, outcome: "error", error: { type: http.type, message: http.message } });
+  activity.ended({ status: http.status, outcome: "error", error: { type: http.type, message: http.message }, errorBody: api.errorBody(http) });
 }
 
 /** Redacts the server's and the gateway's keys, and whatever credential this caller presented. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { parseActivityEvent, type ActivityEvent, type ActivityMessage } from "@luthien/events";
-import { and, arrayContains, asc, count, desc, eq, gte, ilike, inArray, isNotNull, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { and, arrayContains, asc, count, desc, eq, gte, ilike, inArray, isNotNull, isNull, lt, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import { isTransientDatabaseError, rootCauseMessage, type MonitorDatabase, type MonitorDb } from "./db/database";
 import { calls, configEvents, deadLetters, events, labels } from "./db/schema";
@@ -8,6 +8,7 @@ import { DatabaseUnavailableError, InvalidQueryError } from "./errors";
 import { storeOriginal, type StoreOriginals } from "./originals";
 import { escapeJson, escapeString, mayNeedEscaping } from "./sanitize";
 import { MAX_SEARCH_TEXT, summarize, type CallPatch } from "./summary";
+import { BLOCK_VERBS, changeSummaryOf, decidedBySql, HOLD_VERBS, MODIFY_VERBS, verdictIn, verdictSql, type Verdict } from "./verdict";
 
 /** What storing one batch did. */
 export interface IngestResult {
@@ -33,6 +34,10 @@ export interface CallQuery {
   outcome?: string;
   /** A `<policy>.<action>` the call must have. */
   action?: string;
+  /** A policy the call must have an action of (shadow ones included). */
+  policy?: string;
+  /** Calls whose verdict is one of these. */
+  verdict?: Verdict[];
   /** Calls labelled so, labelled at all (`any`), or not (`none`). */
   label?: LabelFilter;
   /** Substring (case-insensitive) of ids, model, prompts, answers, error messages. */
@@ -43,13 +48,20 @@ export interface CallQuery {
   to?: Date;
   /** From a previous page's `nextCursor`. */
   cursor?: string;
-  /** `asc`: oldest first (a session's calls in order). @default "desc" */
+  /** What the list is ordered by (ties by call id). @default "started" */
+  sort?: CallSort;
+  /** `asc`: oldest (smallest) first (a session's calls in order). @default "desc" */
   order?: "asc" | "desc";
   /** @default 50, at most {@link MAX_PAGE_SIZE} */
   limit?: number;
 }
 
 export const MAX_PAGE_SIZE = 200;
+
+/** Orders of the call list; each but `started` puts calls without the value last (descending) or first. */
+export const CALL_SORTS = ["started", "latency", "ttft", "cost"] as const;
+export type CallSort = (typeof CALL_SORTS)[number];
+const SORT_COLUMNS = { latency: calls.latencyMs, ttft: calls.ttftMs, cost: calls.costUsd } as const;
 
 /** What a person said of a call: a policy should have stopped it, or it was fine. */
 export type Label = "should_block" | "fine";
@@ -106,6 +118,87 @@ export interface ReplayCall {
   chunks: unknown[] | null;
 }
 
+/** A time range. */
+export interface RangeQuery {
+  /** @default no lower bound */
+  from?: Date;
+  /** @default no upper bound */
+  to?: Date;
+}
+
+/** A value of a filter and how many calls in the range have it. */
+export interface FacetValue {
+  value: string;
+  count: number;
+}
+
+/** At most {@link MAX_FACET_VALUES} values per facet. */
+export interface Facets {
+  verdicts: FacetValue[];
+  policies: FacetValue[];
+  actions: FacetValue[];
+  models: FacetValue[];
+  keys: FacetValue[];
+  owners: FacetValue[];
+  sessions: FacetValue[];
+  statuses: FacetValue[];
+  providers: FacetValue[];
+  engines: FacetValue[];
+  chains: FacetValue[];
+  configVersions: FacetValue[];
+}
+
+export const MAX_FACET_VALUES = 200;
+
+export interface DashboardQuery {
+  from: Date;
+  to: Date;
+  /** Bucket width; the range is cut into at most {@link MAX_BUCKETS}. */
+  bucketMs: number;
+}
+
+export const MAX_BUCKETS = 1000;
+
+/** One bucket of the dashboard's series (every bucket of the range is there, empty ones as zeros). */
+export interface DashboardBucket {
+  /** The bucket's start. */
+  t: Date;
+  requests: number;
+  /** Calls that failed (`failed` verdict). */
+  errors: number;
+  /** Calls a policy or the gateway intervened in: blocked, denied, modified or held. */
+  interventions: number;
+  latencyP50: number | null;
+  latencyP95: number | null;
+  ttftP50: number | null;
+  ttftP95: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface DashboardGroup {
+  value: string;
+  calls: number;
+  /** Calls blocked, denied, modified or held. */
+  interventions: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface Dashboard {
+  from: Date;
+  to: Date;
+  bucketMs: number;
+  series: DashboardBucket[];
+  totals: Omit<DashboardBucket, "t">;
+  verdicts: FacetValue[];
+  /** `<policy>.<action>` counts (shadow ones included: they read `would_*`). */
+  interventions: { policy: string; action: string; count: number }[];
+  top: { keys: DashboardGroup[]; owners: DashboardGroup[]; models: DashboardGroup[]; sessions: DashboardGroup[] };
+}
+
 /** Filters of the grouped views. */
 export interface GroupQuery {
   keyId?: string;
@@ -147,8 +240,15 @@ export interface KeyUsage {
 /** Error types the gateway gives calls its limits refused; a provider's own 429 carries its own type. */
 const LIMIT_TYPES = ["rate_limit_error", "rate_limiter_unavailable"];
 
-/** A `calls` row as the API returns it, with the call's label. */
-export type CallSummary = Omit<typeof calls.$inferSelect, "searchText"> & { label: CallLabel | null };
+/** A `calls` row as the API returns it, with the call's label, verdict and what decided it. */
+export type CallSummary = Omit<typeof calls.$inferSelect, "searchText"> & {
+  label: CallLabel | null;
+  verdict: Verdict;
+  /** The policy that decided the verdict, `gateway` for its own refusals; null when no one intervened. */
+  decidedBy: string | null;
+  /** One line of what the deciding policy did (listCalls and getCall); null when nothing was changed or said. */
+  changeSummary: string | null;
+};
 
 /** One call with everything the UI shows about it. */
 export interface CallDetail {
@@ -158,6 +258,8 @@ export interface CallDetail {
   eventsTruncated: boolean;
   /** `data.body` of `request.received` (original) and `request.sent` (final); null when not (yet) stored. */
   request: { original: unknown; final: unknown };
+  /** The error exactly as the client received it (`call.ended`'s `errorBody`); null when it got none. */
+  errorBody: unknown;
   /** `data.body` of `response.received` (original) and `response.sent` (final). */
   response: { original: unknown; final: unknown };
   /**
@@ -197,6 +299,10 @@ export interface MonitorStore {
   /** Usage per key in the range: calls, tokens, cost, how often a limit or budget refused it, denials. */
   keyUsage(query: GroupQuery): Promise<KeyUsage[]>;
   listDeadLetters(limit: number): Promise<{ id: number; subject: string; streamSeq: number | null; error: string; receivedAt: Date; raw: string }[]>;
+  /** The known values of each filter in the range, most frequent first, for the UI's pickers. */
+  facets(query: RangeQuery): Promise<Facets>;
+  /** Figures over time and the top groups in a range, for the dashboard. */
+  dashboard(query: DashboardQuery): Promise<Dashboard>;
   /** Labels a stored call (replacing its label); undefined when no such call is stored. */
   setLabel(callId: string, label: Label, note: string): Promise<CallLabel | undefined>;
   /** Removes a call's label, if it has one. */
@@ -264,7 +370,7 @@ const EVENT_COLUMNS: [string, string][] = [
   ["type", "text"],
   ["source", "text"],
   ["time", "timestamptz"],
-  ["data", "jsonb"],
+  ["data", "json"],
   ["stream_seq", "bigint"],
   ["stored_as", "text"],
 ];
@@ -306,6 +412,9 @@ const CALL_COLUMNS: [string, string, string][] = [
   ["chunks_out", "integer", "keep"],
   ["policy_actions", "text[]", "array(select distinct a from unnest(calls.policy_actions || excluded.policy_actions) as a order by a)"],
   ["bypassed", "text", "keep"],
+  ["engine", "text", "keep"],
+  ["chain", "text", "keep"],
+  ["config_version", "text", "keep"],
   ["error_type", "text", "keep"],
   ["error_message", "text", "keep"],
   ["event_count", "integer", "calls.event_count + excluded.event_count"],
@@ -323,8 +432,9 @@ const CALL_COLUMNS: [string, string, string][] = [
 const recordsetOf = (cols: [string, string, ...string[]][]): SQL => sql.raw(cols.map(([n, t]) => `${n} ${t}`).join(", "));
 const namesOf = (cols: [string, ...string[]][]): SQL => sql.raw(cols.map(([n]) => n).join(", "));
 
-const INSERT_EVENTS_HEAD = sql`insert into events (${namesOf(EVENT_COLUMNS)}) select ${namesOf(EVENT_COLUMNS)} from jsonb_to_recordset(`;
-const INSERT_EVENTS_TAIL = sql`::jsonb) as x(${recordsetOf(EVENT_COLUMNS)}) on conflict (id) do nothing returning id`;
+// Events go in as `json`, not `jsonb`: jsonb would reorder every body's keys on the way in.
+const INSERT_EVENTS_HEAD = sql`insert into events (${namesOf(EVENT_COLUMNS)}) select ${namesOf(EVENT_COLUMNS)} from json_to_recordset(`;
+const INSERT_EVENTS_TAIL = sql`::json) as x(${recordsetOf(EVENT_COLUMNS)}) on conflict (id) do nothing returning id`;
 const INSERT_CONFIG_HEAD = sql`insert into config_events (${namesOf(CONFIG_EVENT_COLUMNS)}) select ${namesOf(CONFIG_EVENT_COLUMNS)} from jsonb_to_recordset(`;
 const INSERT_CONFIG_TAIL = sql`::jsonb) as x(${recordsetOf(CONFIG_EVENT_COLUMNS)}) on conflict (id) do nothing returning id`;
 
@@ -371,6 +481,9 @@ function patchToRecord(p: CallPatch): Record<string, unknown> {
     chunks_out: p.chunksOut,
     policy_actions: p.policyActions,
     bypassed: p.bypassed,
+    engine: p.engine,
+    chain: p.chain,
+    config_version: p.configVersion,
     error_type: p.errorType,
     error_message: p.errorMessage,
     event_count: p.eventCount,
@@ -457,6 +570,34 @@ export function pageSize(limit: number | undefined, fallback = 50, max = MAX_PAG
   return Math.min(Math.max(limit ?? fallback, 1), max);
 }
 
+/** A cursor of a list sorted by a nullable column: its name, the last row's value and call id. */
+function encodeSortCursor(sort: Exclude<CallSort, "started">, value: number | null, callId: string): string {
+  return Buffer.from(JSON.stringify([sort, value, callId])).toString("base64url");
+}
+
+/**
+ * Calls past a cursor in (column, call_id) order, descending with nulls last or ascending with nulls first: the
+ * orders the column's index serves forwards and backwards.
+ */
+function pastSortCursor(cursor: string, sort: Exclude<CallSort, "started">, ascending: boolean): SQL {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    v = undefined;
+  }
+  if (!Array.isArray(v) || v[0] !== sort || !(v[1] === null || (typeof v[1] === "number" && Number.isFinite(v[1]))) || typeof v[2] !== "string") {
+    throw new InvalidQueryError("cursor: not a cursor this API returned for this sort");
+  }
+  const col = SORT_COLUMNS[sort];
+  const value = v[1] as number | null;
+  const id = v[2];
+  if (ascending) {
+    return value === null ? sql`((${col} is null and ${calls.callId} > ${id}) or ${col} is not null)` : sql`(${col} > ${value} or (${col} = ${value} and ${calls.callId} > ${id}))`;
+  }
+  return value === null ? sql`(${col} is null and ${calls.callId} < ${id})` : sql`(${col} < ${value} or (${col} = ${value} and ${calls.callId} < ${id}) or ${col} is null)`;
+}
+
 /** Calls after (ascending) or before (descending) a cursor's position, in (started_at, call_id) order. */
 function pastCursor(cursor: string, ascending: boolean): SQL {
   const c = decodeCursor(cursor);
@@ -486,6 +627,13 @@ function groupWhere(query: GroupQuery, base: SQL): SQL | undefined {
   if (query.from !== undefined) where.push(gte(calls.startedAt, query.from));
   if (query.to !== undefined) where.push(lt(calls.startedAt, query.to));
   return and(...where);
+}
+
+function rangeWhere(query: RangeQuery): SQL {
+  const where: SQL[] = [sql`true`];
+  if (query.from !== undefined) where.push(sql`${calls.startedAt} >= ${query.from.toISOString()}::timestamptz`);
+  if (query.to !== undefined) where.push(sql`${calls.startedAt} < ${query.to.toISOString()}::timestamptz`);
+  return sql.join(where, sql` and `);
 }
 
 /** `%`, `_` and `\` taken literally in a LIKE pattern (backslash is PostgreSQL's default escape). */
@@ -531,8 +679,35 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
     requestSentId: calls.requestSentId,
     responseReceivedId: calls.responseReceivedId,
     responseSentId: calls.responseSentId,
+    engine: calls.engine,
+    chain: calls.chain,
+    configVersion: calls.configVersion,
+    verdict: verdictSql,
+    decidedBy: decidedBySql,
     // Null (not an object of nulls) when the left join finds no label.
     label: { label: labels.label, note: labels.note, labeledAt: labels.labeledAt },
+  };
+  /** The change summary of each call, from the first event of the policy that decided it (one query per page). */
+  const withSummaries = async <T extends { callId: string; verdict: Verdict; decidedBy: string | null }>(rows: T[]): Promise<(T & { changeSummary: string | null })[]> => {
+    const verbs: Partial<Record<Verdict, readonly string[]>> = { blocked: BLOCK_VERBS, denied: BLOCK_VERBS, modified: MODIFY_VERBS, held: HOLD_VERBS };
+    const wanted = rows.filter((r) => r.decidedBy !== null && verbs[r.verdict] !== undefined);
+    const found = new Map<string, string>();
+    if (wanted.length > 0) {
+      const types = [...new Set(wanted.flatMap((r) => (verbs[r.verdict] ?? []).map((v) => `policy.${r.decidedBy ?? ""}.${v}`)))];
+      const evs = await db
+        .select({ callId: events.callId, type: events.type, data: events.data })
+        .from(events)
+        .where(and(inArray(events.callId, wanted.map((r) => r.callId)), inArray(events.type, types)))
+        .orderBy(asc(events.time), asc(events.seq));
+      for (const e of evs) {
+        if (found.has(e.callId)) continue;
+        const row = wanted.find((r) => r.callId === e.callId);
+        if (row === undefined || !e.type.startsWith(`policy.${row.decidedBy ?? ""}.`)) continue;
+        const s = changeSummaryOf(e.type, e.data);
+        if (s !== undefined) found.set(e.callId, s);
+      }
+    }
+    return rows.map((r) => ({ ...r, changeSummary: found.get(r.callId) ?? null }));
   };
   const request = alias(events, "request_received");
   const finalRequest = alias(events, "request_sent");
@@ -584,21 +759,37 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       if (query.status !== undefined) where.push(eq(calls.status, query.status));
       if (query.outcome !== undefined) where.push(eq(calls.outcome, query.outcome));
       if (query.action !== undefined) where.push(arrayContains(calls.policyActions, [query.action]));
+      if (query.policy !== undefined) where.push(sql`exists (select 1 from unnest(${calls.policyActions}) as a where a like ${likeLiteral(query.policy) + ".%"})`);
+      if (query.verdict !== undefined && query.verdict.length > 0) where.push(verdictIn(query.verdict));
       if (query.label !== undefined) where.push(labelWhere(query.label));
       if (query.q !== undefined && query.q !== "") where.push(ilike(calls.searchText, `%${likeLiteral(query.q)}%`));
       if (query.from !== undefined) where.push(gte(calls.startedAt, query.from));
       if (query.to !== undefined) where.push(lt(calls.startedAt, query.to));
       const ascending = query.order === "asc";
-      if (query.cursor !== undefined) where.push(pastCursor(query.cursor, ascending));
+      const sort = query.sort ?? "started";
+      let orderBy: SQL[];
+      if (sort === "started") {
+        if (query.cursor !== undefined) where.push(pastCursor(query.cursor, ascending));
+        orderBy = ascending ? [asc(calls.startedAt), asc(calls.callId)] : [desc(calls.startedAt), desc(calls.callId)];
+      } else {
+        const col = SORT_COLUMNS[sort];
+        if (query.cursor !== undefined) where.push(pastSortCursor(query.cursor, sort, ascending));
+        orderBy = ascending ? [sql`${col} asc nulls first`, asc(calls.callId)] : [sql`${col} desc nulls last`, desc(calls.callId)];
+      }
       const rows = await db
         .select(summaryColumns)
         .from(calls)
         .leftJoin(labels, eq(labels.callId, calls.callId))
         .where(where.length > 0 ? and(...where) : undefined)
-        .orderBy(...(ascending ? [asc(calls.startedAt), asc(calls.callId)] : [desc(calls.startedAt), desc(calls.callId)]))
+        .orderBy(...orderBy)
         .limit(limit + 1);
-      const { page, nextCursor } = paged(rows, limit);
-      return { calls: page, nextCursor };
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      let nextCursor: string | null = null;
+      if (rows.length > limit && last !== undefined) {
+        nextCursor = sort === "started" ? encodeCursor(last.startedAt, last.callId) : encodeSortCursor(sort, last[sort === "latency" ? "latencyMs" : sort === "ttft" ? "ttftMs" : "costUsd"], last.callId);
+      }
+      return { calls: await withSummaries(page), nextCursor };
     },
 
     async getCall(callId, maxEvents = 5000) {
@@ -611,6 +802,8 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .orderBy(asc(events.time), sql`${events.streamSeq} asc nulls last`, asc(events.seq))
         .limit(maxEvents + 1);
       if (call === undefined && evs.length === 0) return undefined;
+      const ended = evs.find((e) => e.type === "call.ended");
+      const errorBody = (ended?.data as Record<string, unknown> | undefined)?.["errorBody"] ?? null;
       const refs = [call?.requestReceivedId, call?.requestSentId, call?.responseReceivedId, call?.responseSentId].filter((x): x is string => x !== null && x !== undefined);
       const bodies = new Map<string, { body: unknown; storedAs: StoreOriginals | null }>();
       if (refs.length > 0) {
@@ -622,7 +815,8 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       const body = (id: string | null | undefined): unknown => (id !== null && id !== undefined ? (bodies.get(id)?.body ?? null) : null);
       const storedAs = (id: string | null | undefined): StoreOriginals | null => (id !== null && id !== undefined ? (bodies.get(id)?.storedAs ?? null) : null);
       return {
-        call: call ?? null,
+        call: call !== undefined ? ((await withSummaries([call]))[0] ?? null) : null,
+        errorBody,
         events: evs.slice(0, maxEvents),
         eventsTruncated: evs.length > maxEvents,
         request: { original: body(call?.requestReceivedId), final: body(call?.requestSentId) },
@@ -744,7 +938,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
           // Chunks stored without their data (MONITOR_STORE_ORIGINALS=none) say nothing a replay could use.
           chunks: sql<
             unknown[] | null
-          >`(select jsonb_agg(c.data order by c.seq) from events c where c.call_id = ${calls.callId} and c.type = 'chunk.received' and c.stored_as is distinct from 'none')`,
+          >`(select json_agg(c.data order by c.seq) from events c where c.call_id = ${calls.callId} and c.type = 'chunk.received' and c.stored_as is distinct from 'none')`,
         })
         .from(calls)
         .leftJoin(labels, eq(labels.callId, calls.callId))
@@ -757,6 +951,127 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .limit(limit + 1);
       const { page, nextCursor } = paged(rows, limit);
       return { calls: page, nextCursor };
+    },
+
+    async facets(query) {
+      const range = rangeWhere(query);
+      const column = async (col: SQL | AnyColumn): Promise<FacetValue[]> => {
+        const rows = rowsOf<{ value: string | number; count: number | string }>(
+          await db.execute(
+            sql`select ${col} as value, count(*) as count from calls where ${range} and ${col} is not null and ${col}::text <> '' group by 1 order by 2 desc, 1 limit ${MAX_FACET_VALUES}`,
+          ),
+        );
+        return rows.map((r) => ({ value: String(r.value), count: Number(r.count) }));
+      };
+      const actionRows = rowsOf<{ value: string; count: number | string }>(
+        await db.execute(sql`select a as value, count(*) as count from calls, unnest(${calls.policyActions}) as a where ${range} group by 1 order by 2 desc, 1`),
+      );
+      const actions = actionRows.map((r) => ({ value: r.value, count: Number(r.count) }));
+      const byPolicy = new Map<string, number>();
+      for (const a of actions) if (a.value.includes(".")) byPolicy.set(a.value.split(".")[0] as string, (byPolicy.get(a.value.split(".")[0] as string) ?? 0) + a.count);
+      const [verdicts, models, keys, owners, sessions, statuses, providers, engines, chains, configVersions] = await Promise.all([
+        column(verdictSql),
+        column(calls.model),
+        column(calls.keyId),
+        column(calls.owner),
+        column(calls.sessionId),
+        column(calls.status),
+        column(calls.provider),
+        column(calls.engine),
+        column(calls.chain),
+        column(calls.configVersion),
+      ]);
+      return {
+        verdicts,
+        policies: [...byPolicy].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)),
+        actions: actions.slice(0, MAX_FACET_VALUES),
+        models,
+        keys,
+        owners,
+        sessions,
+        statuses,
+        providers,
+        engines,
+        chains,
+        configVersions,
+      };
+    },
+
+    async dashboard(query) {
+      const { from, to, bucketMs } = query;
+      const range = rangeWhere(query);
+      // Each row's verdict once, in a CTE the aggregates below read.
+      const base = sql`with c as (select calls.*, ${verdictSql} as verdict from calls where ${range})`;
+      const intervened = sql.raw(`verdict in ('blocked', 'denied', 'modified', 'held')`);
+      const figures = sql`count(*) as requests,
+        count(*) filter (where verdict = 'failed') as errors,
+        count(*) filter (where ${intervened}) as interventions,
+        percentile_cont(0.5) within group (order by latency_ms) as latency_p50,
+        percentile_cont(0.95) within group (order by latency_ms) as latency_p95,
+        percentile_cont(0.5) within group (order by ttft_ms) as ttft_p50,
+        percentile_cont(0.95) within group (order by ttft_ms) as ttft_p95,
+        coalesce(sum(input_tokens), 0) as input_tokens,
+        coalesce(sum(output_tokens), 0) as output_tokens,
+        coalesce(sum(cost_usd), 0) as cost_usd`;
+      type FigureRow = Record<"requests" | "errors" | "interventions" | "input_tokens" | "output_tokens" | "cost_usd", number | string> &
+        Record<"latency_p50" | "latency_p95" | "ttft_p50" | "ttft_p95", number | string | null>;
+      const num = (v: number | string | null | undefined): number => Number(v ?? 0);
+      const opt = (v: number | string | null | undefined): number | null => (v === null || v === undefined ? null : Math.round(Number(v)));
+      const figuresOf = (r: FigureRow | undefined): Omit<DashboardBucket, "t"> => ({
+        requests: num(r?.requests),
+        errors: num(r?.errors),
+        interventions: num(r?.interventions),
+        latencyP50: opt(r?.latency_p50),
+        latencyP95: opt(r?.latency_p95),
+        ttftP50: opt(r?.ttft_p50),
+        ttftP95: opt(r?.ttft_p95),
+        inputTokens: num(r?.input_tokens),
+        outputTokens: num(r?.output_tokens),
+        costUsd: num(r?.cost_usd),
+      });
+      const bucketOf = sql`floor((extract(epoch from started_at) * 1000 - ${from.getTime()}) / ${bucketMs})::bigint`;
+      const group = async (col: string): Promise<DashboardGroup[]> => {
+        const rows = rowsOf<Record<string, number | string>>(
+          await db.execute(
+            sql`${base} select ${sql.raw(col)} as value, count(*) as calls, count(*) filter (where ${intervened}) as interventions, coalesce(sum(cost_usd), 0) as cost_usd, coalesce(sum(input_tokens), 0) as input_tokens, coalesce(sum(output_tokens), 0) as output_tokens from c where ${sql.raw(col)} is not null and ${sql.raw(col)} <> '' group by 1 order by 2 desc, 1 limit 10`,
+          ),
+        );
+        return rows.map((r) => ({
+          value: String(r["value"]),
+          calls: num(r["calls"]),
+          interventions: num(r["interventions"]),
+          costUsd: num(r["cost_usd"]),
+          inputTokens: num(r["input_tokens"]),
+          outputTokens: num(r["output_tokens"]),
+        }));
+      };
+      const [bucketRows, totalRows, verdictRows, actionRows, keys, owners, models, sessions] = await Promise.all([
+        db.execute(sql`${base} select ${bucketOf} as b, ${figures} from c group by 1`),
+        db.execute(sql`${base} select ${figures} from c`),
+        db.execute(sql`${base} select verdict as value, count(*) as count from c group by 1 order by 2 desc`),
+        db.execute(sql`${base} select a as value, count(*) as count from c, unnest(c.policy_actions) as a where position('.' in a) > 0 group by 1 order by 2 desc, 1`),
+        group("key_id"),
+        group("owner"),
+        group("model"),
+        group("session_id"),
+      ]);
+      const byBucket = new Map(rowsOf<FigureRow & { b: number | string }>(bucketRows).map((r) => [Number(r.b), r]));
+      const n = Math.max(0, Math.ceil((to.getTime() - from.getTime()) / bucketMs));
+      const series: DashboardBucket[] = [];
+      for (let i = 0; i < n; i++) series.push({ t: new Date(from.getTime() + i * bucketMs), ...figuresOf(byBucket.get(i)) });
+      return {
+        from,
+        to,
+        bucketMs,
+        series,
+        totals: figuresOf(rowsOf<FigureRow>(totalRows)[0]),
+        verdicts: rowsOf<{ value: string; count: number | string }>(verdictRows).map((r) => ({ value: r.value, count: num(r.count) })),
+        interventions: rowsOf<{ value: string; count: number | string }>(actionRows).map((r) => {
+          const [policy = "", action = ""] = r.value.split(".");
+          return { policy, action, count: num(r.count) };
+        }),
+        top: { keys, owners, models, sessions },
+      };
     },
 
     async listDeadLetters(limit) {

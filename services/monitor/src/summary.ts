@@ -27,6 +27,9 @@ export interface CallPatch {
   chunksOut?: number;
   policyActions: string[];
   bypassed?: string;
+  engine?: string;
+  chain?: string;
+  configVersion?: string;
   errorType?: string;
   errorMessage?: string;
   eventCount: number;
@@ -169,6 +172,15 @@ export function summarize(callId: string, evs: readonly ActivityEvent[]): CallPa
             search.push(message);
           }
         }
+        break;
+      }
+      case ActivityEventTypes.CallEngine: {
+        const engine = str(d["engine"]);
+        const chain = str(d["chain"]);
+        const version = str(d["configVersion"]);
+        if (engine !== undefined) p.engine = engine.slice(0, 200);
+        if (chain !== undefined) p.chain = chain.slice(0, 200);
+        if (version !== undefined) p.configVersion = version.slice(0, 64);
         break;
       }
       case ActivityEventTypes.PolicyBypassed: {

@@ -124,6 +124,8 @@ class Call {
 
   #mode: Mode = "FULL";
   #bypassed: string | undefined;
+  /** What the client received for its failure, for `call.ended`. */
+  #errorBody: unknown;
   #violated = false;
   /** FULL streams pass the client stage, which enforces the format's rules: checking them again would be waste. */
   #checkWrites = true;
@@ -429,11 +431,14 @@ class Call {
     this.#o.logger.warn("call failed", { callId: this.id, status: http.status, type: http.type, error: http.message, cause: cause instanceof Error ? redact(cause.message) : undefined });
     if (this.#sse.opened) {
       // After the status line only an error event can tell the client; no terminator follows a failure.
-      await this.#sse.writeError(this.#api.errorEvent(http, this.#sse.last)).catch(() => undefined);
+      const event = this.#api.errorEvent(http, this.#sse.last);
+      this.#errorBody = event.json();
+      await this.#sse.writeError(event).catch(() => undefined);
       this.#sse.end();
     } else if (!this.#res.headersSent) {
       if (!this.#stream) this.#setOverhead();
-      this.#res.status(http.status).set(http.headers).json(this.#api.errorBody(http));
+      this.#errorBody = this.#api.errorBody(http);
+      this.#res.status(http.status).set(http.headers).json(this.#errorBody);
     } else {
       this.#res.end();
     }
@@ -453,7 +458,7 @@ class Call {
       outcome,
       costUsd,
       limitsUnchecked: callLocals(this.#res).limitsUnchecked,
-      ...(failure !== undefined ? { error: { type: failure.type, message: failure.message } } : {}),
+      ...(failure !== undefined ? { error: { type: failure.type, message: failure.message }, errorBody: this.#errorBody } : {}),
     });
     this.#o.logger.info("call", {
       callId: this.id,

@@ -4,7 +4,7 @@
  * (PostgreSQL 15 and PGlite's 18): no extensions.
  */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, customType, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, customType, doublePrecision, index, integer, json, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 
@@ -18,7 +18,8 @@ export const events = pgTable(
     type: text("type").notNull(),
     source: text("source").notNull(),
     time: timestamp("time", { withTimezone: true, mode: "date" }).notNull(),
-    data: jsonb("data").notNull(),
+    /** `json`, not `jsonb`: bodies keep their keys in the order they were received and sent on the wire. */
+    data: json("data").notNull(),
     /** The JetStream stream sequence it arrived with (for tracing; not unique across stream re-creations). */
     streamSeq: bigint("stream_seq", { mode: "number" }),
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
@@ -75,6 +76,10 @@ export const calls = pgTable(
     /** `<policy>.<action>` of every intervention, sorted, no duplicates. */
     policyActions: text("policy_actions").array().notNull().default(sql`'{}'::text[]`),
     bypassed: text("bypassed"),
+    /** The engine replica, chain and policy config version that decided the call (its `call.engine` event). */
+    engine: text("engine"),
+    chain: text("chain"),
+    configVersion: text("config_version"),
     errorType: text("error_type"),
     errorMessage: text("error_message"),
     eventCount: integer("event_count").notNull().default(0),
@@ -92,6 +97,10 @@ export const calls = pgTable(
     index("calls_owner_idx").on(t.owner),
     index("calls_session_id_idx").on(t.sessionId, t.startedAt),
     index("calls_status_idx").on(t.status),
+    // Sorted lists page by (value, call id); these keep a sorted first page an index scan at any table size.
+    index("calls_latency_idx").on(t.latencyMs.desc().nullsLast(), t.callId.desc()),
+    index("calls_ttft_idx").on(t.ttftMs.desc().nullsLast(), t.callId.desc()),
+    index("calls_cost_idx").on(t.costUsd.desc().nullsLast(), t.callId.desc()),
     index("calls_policy_actions_idx").using("gin", t.policyActions),
   ],
 );

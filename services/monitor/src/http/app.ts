@@ -9,7 +9,9 @@ import type { MonitorMetrics } from "../metrics";
 import type { StoreOriginals } from "../originals";
 import type { KeyStore } from "@luthien/keys";
 import type { ReplayReportStore } from "../replays";
-import { LABEL_FILTERS, LABELS, MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type Label, type LabelFilter, type MonitorStore, type ReplayQuery } from "../store";
+import { CALL_SORTS, LABEL_FILTERS, LABELS, MAX_BUCKETS, MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type Label, type LabelFilter, type MonitorStore, type RangeQuery, type ReplayQuery } from "../store";
+import { VERDICTS } from "../verdict";
+import { exportCalls, MAX_EXPORT_ROWS } from "./export";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
 
 /** Options of {@link createMonitorApp}. */
@@ -73,6 +75,28 @@ const APPROVAL_LIST_STATES: readonly ApprovalListState[] = ["pending", "decided"
 const MAX_LABEL_NOTE = 2000;
 /** Replay reports carry examples and per-call results. */
 const MAX_REPORT_BYTES = "5mb";
+
+/** A comma-separated list of allowed values; undefined when absent. */
+function listParam<T extends string>(req: Request, name: string, allowed: readonly T[]): T[] | undefined {
+  const v = one(req, name);
+  if (v === undefined) return undefined;
+  const values = v.split(",").filter((x) => x !== "");
+  const bad = values.find((x) => !(allowed as readonly string[]).includes(x));
+  if (bad !== undefined) throw new InvalidQueryError(`${name}: comma-separated values of ${allowed.join(", ")}`);
+  return values as T[];
+}
+
+function rangeOf(req: Request): RangeQuery {
+  const from = timeParam(req, "from");
+  const to = timeParam(req, "to");
+  return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
+
+/** The smallest of the usual chart steps (1 s … 1 day) at least `ms` wide. */
+function niceBucket(ms: number): number {
+  const steps = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400].map((s) => s * 1000);
+  return steps.find((s) => s >= ms) ?? Math.ceil(ms / 86_400_000) * 86_400_000;
+}
 
 function intParam(req: Request, name: string): number | undefined {
   const v = one(req, name);
@@ -172,7 +196,7 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     res.json({ authenticated: true, mode: auth.mode, storeOriginals: options.storeOriginals ?? "redacted" });
   });
 
-  api.get("/calls", async (req, res) => {
+  const callQuery = (req: Request): CallQuery => {
     const query: CallQuery = {};
     const set = <K extends keyof CallQuery>(k: K, v: CallQuery[K] | undefined): void => {
       if (v !== undefined) query[k] = v;
@@ -185,6 +209,9 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     set("status", intParam(req, "status"));
     set("outcome", one(req, "outcome"));
     set("action", one(req, "action"));
+    set("policy", one(req, "policy"));
+    set("verdict", listParam(req, "verdict", VERDICTS));
+    set("sort", enumParam(req, "sort", CALL_SORTS));
     set("label", enumParam<LabelFilter>(req, "label", LABEL_FILTERS));
     set("q", one(req, "q"));
     set("from", timeParam(req, "from"));
@@ -194,7 +221,31 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
     const order = one(req, "order");
     if (order !== undefined && order !== "asc" && order !== "desc") throw new InvalidQueryError("order: asc or desc");
     set("order", order);
-    res.json(await store.listCalls(query));
+    return query;
+  };
+  api.get("/calls", async (req, res) => {
+    res.json(await store.listCalls(callQuery(req)));
+  });
+  // Before /calls/:id. Any filtered list, streamed page by page (the same filters and order as /calls).
+  api.get("/calls/export", async (req, res) => {
+    const format = enumParam(req, "format", ["csv", "json"] as const) ?? "csv";
+    const query = callQuery(req);
+    const max = Math.min(intParam(req, "max") ?? MAX_EXPORT_ROWS, MAX_EXPORT_ROWS);
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    await exportCalls({ store, query, format, max, res, signal: abort.signal });
+  });
+  api.get("/facets", async (req, res) => {
+    res.json(await store.facets(rangeOf(req)));
+  });
+  api.get("/dashboard", async (req, res) => {
+    const to = timeParam(req, "to") ?? new Date();
+    const from = timeParam(req, "from") ?? new Date(to.getTime() - 24 * 3600_000);
+    if (from.getTime() >= to.getTime()) throw new InvalidQueryError("from: must be before to");
+    const span = to.getTime() - from.getTime();
+    // About 60 buckets unless asked, never more than MAX_BUCKETS.
+    const bucketMs = Math.max(intParam(req, "bucketMs") ?? niceBucket(span / 60), Math.ceil(span / MAX_BUCKETS), 1000);
+    res.json(await store.dashboard({ from, to, bucketMs }));
   });
 
   const groupQuery = (req: Request): GroupQuery => {
