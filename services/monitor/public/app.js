@@ -103,8 +103,40 @@
     return b;
   }
 
-  /** Real actions first, then shadow ones. */
-  const byShadow = (actions) => [...(actions || []).filter((a) => !shadowOf(a)), ...(actions || []).filter((a) => shadowOf(a))];
+  /**
+   * Real actions first, then shadow ones; the gateway's own bare action (`response_modified`) is left out when a
+   * policy's action says who did it (`all-caps.response_modified`).
+   */
+  const byShadow = (actions) => {
+    const all = [...new Set(actions || [])];
+    const named = all.some((a) => a.includes(".") && !shadowOf(a));
+    const real = all.filter((a) => !shadowOf(a) && (a.includes(".") || !named));
+    return [...real, ...all.filter((a) => shadowOf(a))];
+  };
+
+  // ---------------------------------------------------------------- verdicts
+
+  const VERDICTS = ["allowed", "modified", "blocked", "denied", "held", "failed", "bypassed", "in_progress"];
+  const VERDICT_TEXT = { in_progress: "in progress" };
+  const VERDICT_HELP = {
+    allowed: "answered unchanged",
+    modified: "answered with content a policy changed",
+    blocked: "a policy blocked content or a tool call (the client may still have got a 200)",
+    denied: "refused with an error by a policy or by the gateway (key, scope, limit)",
+    held: "a tool call waits for a person's decision",
+    failed: "ended in an error (provider, timeout, client gone)",
+    bypassed: "served without policy",
+    in_progress: "not ended yet",
+  };
+  const verdictText = (v) => VERDICT_TEXT[v] ?? v;
+
+  /** The outcome badge of a call: its verdict, and who decided it. */
+  function verdictBadge(c) {
+    const v = c.verdict ?? (c.endedAt ? "allowed" : "in_progress");
+    const b = el("span", "verdict verdict-" + v, verdictText(v));
+    b.title = VERDICT_HELP[v] + (c.decidedBy ? ` — by ${c.decidedBy}` : "") + (c.bypassed ? ` (${c.bypassed})` : "");
+    return b;
+  }
 
   // ---------------------------------------------------------------- views and routing
 
@@ -118,6 +150,8 @@
     approvals: $("view-approvals"),
     replays: $("view-replays"),
     replay: $("view-replay"),
+    config: $("view-config"),
+    dashboard: $("view-dashboard"),
   };
   let authed = false;
   let loopbackMode = false;
@@ -126,6 +160,8 @@
 
   function show(name) {
     for (const [k, v] of Object.entries(views)) v.hidden = k !== name;
+    for (const a of document.querySelectorAll("#tabs a"))
+      a.classList.toggle("current", a.dataset.tab === (name === "call" ? "home" : name === "session" ? "sessions" : name === "replay" ? "replays" : name));
     $("tabs").hidden = name === "login";
     $("logout").hidden = name === "login" || loopbackMode;
   }
@@ -162,10 +198,25 @@
       closeCall();
       show("replay");
       void renderReplay(decodeURIComponent(replay[1]));
+    } else if (location.hash === "#/config") {
+      closeCall();
+      show("config");
+      void loadConfigEvents();
+    } else if (location.hash === "#/dashboard" || location.hash.startsWith("#/dashboard?")) {
+      closeCall();
+      show("dashboard");
+      void renderDashboard(hashParams());
     } else {
       show("home");
       closeCall();
+      applyFilters(hashParams());
     }
+  }
+
+  /** The query of a `#/…?k=v` hash. */
+  function hashParams() {
+    const i = location.hash.indexOf("?");
+    return new URLSearchParams(i >= 0 ? location.hash.slice(i + 1) : "");
   }
 
   async function boot() {
@@ -177,7 +228,7 @@
       storeOriginals = session.storeOriginals || storeOriginals;
       if (location.hash === "#login-failed") history.replaceState(null, "", "#/");
       startFeed();
-      void loadCalls(true);
+      void loadFacets();
       void loadConfigEvents();
       void loadApprovals();
       route();
@@ -283,7 +334,9 @@
       case "policy.unavailable":
         return [d.reason, d.message].filter(Boolean).join(": ");
       case "policy.config.reloaded":
-        return [d.file, d.trigger, Array.isArray(d.chains) ? "chains " + d.chains.join(", ") : null].filter(Boolean).join(" · ");
+        return [d.configVersion ? "version " + d.configVersion : null, d.file, d.trigger, Array.isArray(d.chains) ? "chains " + d.chains.join(", ") : null].filter(Boolean).join(" · ");
+      case "call.engine":
+        return [d.engine, d.chain ? "chain " + d.chain : null, d.configVersion ? "config " + d.configVersion : null].filter(Boolean).join(" · ");
       case "policy.config.rejected":
         return [d.file, d.trigger, d.error].filter(Boolean).join(" · ");
       case "approval.requested":
@@ -312,8 +365,7 @@
     if (isConfigEvent(ev)) {
       // A config change belongs to no call: it links to the configuration list, not to a call page.
       const a = el("a", "call-link", "configuration");
-      a.href = "#/";
-      a.addEventListener("click", () => $("config-card").scrollIntoView());
+      a.href = "#/config";
       li.append(a);
     } else {
       const a = el("a", "call-link", shortId(ev.callId));
@@ -348,35 +400,169 @@
 
   const calls = new Map();
   let nextCursor = null;
+  /** The list's order, from the URL (`sort`, `order`); the default is newest first. */
+  const sortState = { sort: "started", order: "desc" };
+  /** The filters the list was last loaded with (URL form), so a hash change that keeps them reloads nothing. */
+  let loadedFilters = null;
 
-  function callQuery() {
+  const TEXT_FILTERS = [
+    ["q", "f-q"],
+    ["policy", "f-policy"],
+    ["action", "f-action"],
+    ["model", "f-model"],
+    ["keyId", "f-key"],
+    ["owner", "f-owner"],
+    ["sessionId", "f-session"],
+    ["status", "f-status"],
+    ["label", "f-label"],
+  ];
+  const SINCE = { "15m": 15 * 60e3, "1h": 3600e3, "6h": 6 * 3600e3, "24h": 24 * 3600e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
+  let since = "";
+  // The URL's exact range (a dashboard bucket's, to the millisecond), until the inputs (minutes) are edited.
+  const exact = { from: "", to: "" };
+
+  /** A datetime-local input's value for an ISO time, in local time. */
+  const localInput = (iso) => {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return "";
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+  };
+
+  /** The list's filters as they go in the URL: what the inputs say, a relative range (`since`), the order. */
+  function filterParams() {
     const q = new URLSearchParams();
-    const add = (k, id) => {
+    for (const [k, id] of TEXT_FILTERS) {
       const v = $(id).value.trim();
       if (v) q.set(k, v);
-    };
-    add("q", "f-q");
-    add("model", "f-model");
-    add("keyId", "f-key");
-    add("owner", "f-owner");
-    add("sessionId", "f-session");
-    add("status", "f-status");
-    add("action", "f-action");
-    add("label", "f-label");
-    for (const [k, id] of [
-      ["from", "f-from"],
-      ["to", "f-to"],
-    ]) {
-      const v = $(id).value;
-      if (v) q.set(k, new Date(v).toISOString());
+    }
+    const verdicts = [...document.querySelectorAll("#f-verdicts input:checked")].map((i) => i.value);
+    if (verdicts.length) q.set("verdict", verdicts.join(","));
+    if (since) q.set("since", since);
+    else {
+      for (const [k, id] of [
+        ["from", "f-from"],
+        ["to", "f-to"],
+      ]) {
+        const v = exact[k] || ($(id).value ? new Date($(id).value).toISOString() : "");
+        if (v) q.set(k, v);
+      }
+    }
+    if (sortState.sort !== "started") q.set("sort", sortState.sort);
+    if (sortState.order !== "desc") q.set("order", sortState.order);
+    return q;
+  }
+
+  /** The API's query for the list: the URL's filters with `since` turned into `from`. */
+  function callQuery() {
+    const q = filterParams();
+    const s = q.get("since");
+    if (s) {
+      q.delete("since");
+      q.set("from", new Date(Date.now() - (SINCE[s] ?? 0)).toISOString());
     }
     return q;
+  }
+
+  /** Puts the URL's filters into the inputs and loads the list when they changed. */
+  function applyFilters(params) {
+    for (const [k, id] of TEXT_FILTERS) {
+      const v = params.get(k) ?? "";
+      if (id === "f-policy" && v && ![...$(id).options].some((o) => o.value === v)) $(id).append(new Option(v, v));
+      $(id).value = v;
+    }
+    const verdicts = (params.get("verdict") ?? "").split(",");
+    renderVerdictPicks(null, verdicts);
+    since = SINCE[params.get("since") ?? ""] ? params.get("since") : "";
+    exact.from = since ? "" : (params.get("from") ?? "");
+    exact.to = since ? "" : (params.get("to") ?? "");
+    $("f-from").value = localInput(exact.from);
+    $("f-to").value = localInput(exact.to);
+    for (const b of document.querySelectorAll("#f-presets button")) b.classList.toggle("on", b.dataset.since === since && (since !== "" || (!params.get("from") && !params.get("to"))));
+    sortState.sort = ["latency", "ttft", "cost"].includes(params.get("sort")) ? params.get("sort") : "started";
+    sortState.order = params.get("order") === "asc" ? "asc" : "desc";
+    for (const th of document.querySelectorAll("#calls-table th.sortable")) {
+      th.setAttribute("aria-sort", th.dataset.sort === sortState.sort ? (sortState.order === "asc" ? "ascending" : "descending") : "none");
+    }
+    const key = filterParams().toString();
+    // The same filters: only what arrived while the list was not shown.
+    if (key === loadedFilters) return refreshSoon();
+    loadedFilters = key;
+    nextCursor = null;
+    void loadCalls(true);
+  }
+
+  /** Navigates to the list with the inputs' filters (the URL is the list's state: shareable, back/forward work). */
+  function searchCalls() {
+    const q = filterParams().toString();
+    const hash = q ? "#/?" + q : "#/";
+    if (location.hash === hash || (hash === "#/" && location.hash === "")) {
+      loadedFilters = null;
+      applyFilters(hashParams());
+    } else location.hash = hash;
+  }
+
+  /** The outcome pickers, with counts when the facets are in. */
+  let verdictCounts = {};
+  function renderVerdictPicks(counts, checked) {
+    if (counts) verdictCounts = counts;
+    const box = $("f-verdicts");
+    const on = checked ?? [...box.querySelectorAll("input:checked")].map((i) => i.value);
+    box.replaceChildren(
+      ...VERDICTS.map((v) => {
+        const label = el("label", "verdict-pick verdict-" + v);
+        const input = el("input");
+        input.type = "checkbox";
+        input.value = v;
+        input.checked = on.includes(v);
+        input.addEventListener("change", searchCalls);
+        label.append(input, el("span", "", verdictText(v)));
+        if (verdictCounts[v] !== undefined) label.append(el("span", "count", verdictCounts[v]));
+        label.title = VERDICT_HELP[v];
+        return label;
+      }),
+    );
+  }
+  renderVerdictPicks({}, []);
+
+  /** Fills the pickers with the values calls have (GET /api/facets). */
+  async function loadFacets() {
+    try {
+      const f = await api("/api/facets");
+      const fill = (id, values) => $(id).replaceChildren(...values.map((v) => el("option", "", v.value)));
+      fill("dl-actions", f.actions);
+      fill("dl-models", f.models);
+      fill("dl-keys", f.keys);
+      fill("dl-owners", f.owners);
+      fill("dl-sessions", f.sessions);
+      fill("dl-statuses", f.statuses);
+      const policy = $("f-policy");
+      const current = policy.value;
+      policy.replaceChildren(new Option("any policy", ""), ...f.policies.map((p) => new Option(`${p.value} (${p.count})`, p.value)));
+      if (current && ![...policy.options].some((o) => o.value === current)) policy.append(new Option(current, current));
+      policy.value = current;
+      renderVerdictPicks(Object.fromEntries(f.verdicts.map((v) => [v.value, v.count])));
+    } catch {}
+  }
+  let facetsTimer = null;
+  function loadFacetsSoon() {
+    if (facetsTimer) return;
+    facetsTimer = setTimeout(() => {
+      facetsTimer = null;
+      void loadFacets();
+    }, 3000);
+  }
+
+  function updateExportLinks() {
+    const q = callQuery();
+    $("export-csv").href = "/api/calls/export?format=csv&" + q;
+    $("export-json").href = "/api/calls/export?format=json&" + q;
   }
 
   async function loadCalls(reset) {
     const q = callQuery();
     q.set("limit", "50");
     if (!reset && nextCursor) q.set("cursor", nextCursor);
+    updateExportLinks();
     try {
       const page = await api("/api/calls?" + q);
       if (reset) calls.clear();
@@ -401,6 +587,9 @@
     if (refreshTimer) return;
     refreshTimer = setTimeout(async () => {
       refreshTimer = null;
+      if (views.home.hidden) return;
+      // Sorted by a figure, a new call's place is anywhere: the first page again.
+      if (sortState.sort !== "started") return void loadCalls(true);
       const q = callQuery();
       q.set("limit", "50");
       try {
@@ -413,7 +602,12 @@
   }
 
   function renderCalls() {
-    const rows = [...calls.values()].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.callId < b.callId ? 1 : -1));
+    const rows = [...calls.values()];
+    // Newest first (or oldest) by start; any other order is the server's, as loaded.
+    if (sortState.sort === "started") {
+      const dir = sortState.order === "asc" ? -1 : 1;
+      rows.sort((a, b) => dir * (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.callId < b.callId ? 1 : -1));
+    }
     const body = $("calls-body");
     body.replaceChildren(
       ...rows.map((c) => {
@@ -424,6 +618,10 @@
         tr.addEventListener("keydown", (e) => {
           if (e.key === "Enter") location.hash = "#/calls/" + encodeURIComponent(c.callId);
         });
+        const out = el("td", "outcome-cell");
+        out.append(verdictBadge(c));
+        if (c.decidedBy) out.append(el("span", "decided-by", "by " + c.decidedBy));
+        tr.append(out);
         tr.append(el("td", "nowrap", fmtTime(c.startedAt)));
         const idCell = el("td", "mono");
         const a = el("a", "", shortId(c.callId));
@@ -442,7 +640,10 @@
         tr.append(el("td", "num", ms(c.latencyMs)));
         tr.append(el("td", "num", ms(c.ttftMs)));
         tr.append(el("td", "num", c.inputTokens !== null || c.outputTokens !== null ? `${c.inputTokens ?? "—"} / ${c.outputTokens ?? "—"}` : "—"));
+        tr.append(el("td", "num", c.costUsd !== null && c.costUsd !== undefined ? usd(c.costUsd) : "—"));
         const pol = el("td", "policy-cell");
+        if (c.changeSummary) pol.append(el("div", "change-summary", c.changeSummary));
+        else if (c.errorType && c.verdict !== "allowed") pol.append(el("div", "change-summary muted", `${c.errorType}: ${c.errorMessage ?? ""}`.slice(0, 160)));
         for (const a2 of byShadow(c.policyActions)) pol.append(actionBadge(a2));
         if (c.bypassed) pol.append(el("span", "badge warn", "bypassed: " + c.bypassed));
         tr.append(pol);
@@ -456,13 +657,48 @@
 
   $("call-filters").addEventListener("submit", (e) => {
     e.preventDefault();
-    nextCursor = null;
-    void loadCalls(true);
+    searchCalls();
   });
+  $("f-policy").addEventListener("change", searchCalls);
+  $("f-label").addEventListener("change", searchCalls);
+  for (const b of document.querySelectorAll("#f-presets button")) {
+    b.addEventListener("click", () => {
+      since = b.dataset.since;
+      $("f-from").value = "";
+      $("f-to").value = "";
+      exact.from = exact.to = "";
+      searchCalls();
+    });
+  }
+  for (const [k, id] of [
+    ["from", "f-from"],
+    ["to", "f-to"],
+  ]) {
+    $(id).addEventListener("change", () => {
+      since = "";
+      exact[k] = "";
+    });
+  }
+  for (const th of document.querySelectorAll("#calls-table th.sortable")) {
+    th.querySelector("button").addEventListener("click", () => {
+      const s = th.dataset.sort;
+      if (sortState.sort === s) sortState.order = sortState.order === "desc" ? "asc" : "desc";
+      else {
+        sortState.sort = s;
+        sortState.order = "desc";
+      }
+      searchCalls();
+    });
+  }
   $("f-reset").addEventListener("click", () => {
-    for (const id of ["f-q", "f-model", "f-key", "f-owner", "f-session", "f-status", "f-action", "f-label", "f-from", "f-to"]) $(id).value = "";
-    nextCursor = null;
-    void loadCalls(true);
+    for (const [, id] of TEXT_FILTERS) $(id).value = "";
+    for (const i of document.querySelectorAll("#f-verdicts input")) i.checked = false;
+    $("f-from").value = "";
+    $("f-to").value = "";
+    since = exact.from = exact.to = "";
+    sortState.sort = "started";
+    sortState.order = "desc";
+    searchCalls();
   });
   $("calls-more").addEventListener("click", () => loadCalls(false));
 
@@ -471,7 +707,12 @@
     if (ev.type.startsWith("approval.")) loadApprovalsSoon();
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshGroupSoon();
     if (ev.type.startsWith("call.") || ev.type.startsWith("policy.")) refreshSoon();
-    if (currentCall && ev.callId === currentCall) reloadCallSoon();
+    if (ev.type === "call.ended") loadFacetsSoon();
+    if (ev.type.startsWith("call.") && !views.dashboard.hidden) refreshDashboardSoon();
+    if (currentCall && ev.callId === currentCall) {
+      if (ev.type === "chunk.received" || ev.type === "chunk.sent") liveChunk(ev);
+      else reloadCallSoon();
+    }
   });
 
   // ---------------------------------------------------------------- sessions and keys
@@ -531,8 +772,10 @@
           const a = el("a", "mono", fmtTime(c.startedAt) + "  " + shortId(c.callId));
           a.href = "#/calls/" + encodeURIComponent(c.callId);
           li.append(a, el("span", "", "  " + (c.model ?? "—") + "  "));
+          li.append(verdictBadge(c), el("span", "", " "));
           li.append(el("span", "status " + statusClass(c.status, c.outcome), c.status ?? "…"));
           if (c.outcome && c.outcome !== "ok") li.append(el("span", "muted small", " " + c.outcome));
+          if (c.changeSummary) li.append(el("span", "change-summary inline", c.changeSummary));
           for (const p of byShadow(c.policyActions)) li.append(actionBadge(p));
           if (c.errorType) li.append(el("span", "badge warn", c.errorType));
           return li;
@@ -554,13 +797,10 @@
       const { keys } = await api("/api/keys/usage?limit=200");
       $("usage-body").replaceChildren(
         ...keys.map((k) => {
-          const tr = row([k.keyId, k.owners.join(", "), k.calls, tokens(k.inputTokens, k.outputTokens), usd(k.costUsd), k.limited, k.budgetRefused, k.denied, fmtTime(k.lastAt)], "#/");
-          tr.querySelector("a").addEventListener("click", () => {
-            $("f-key").value = k.keyId;
-            nextCursor = null;
-            void loadCalls(true);
-          });
-          return tr;
+          return row(
+            [k.keyId, k.owners.join(", "), k.calls, tokens(k.inputTokens, k.outputTokens), usd(k.costUsd), k.limited, k.budgetRefused, k.denied, fmtTime(k.lastAt)],
+            "#/?keyId=" + encodeURIComponent(k.keyId),
+          );
         }),
       );
       $("usage-empty").textContent = "No calls with a key yet.";
@@ -640,6 +880,13 @@
   }
 
   function openCall(id) {
+    // Another call's page is never shown under this call's id while it loads.
+    if (id !== currentCall) {
+      for (const part of ["call-facts", "call-actions", "request-diff", "response-diff", "call-events"]) $(part).replaceChildren();
+      for (const part of ["error-body-card", "live-card", "call-summary", "call-shadow"]) $(part).hidden = true;
+      $("call-verdict").replaceChildren();
+      $("call-verdict").className = "verdict";
+    }
     currentCall = id;
     $("call-id").textContent = id;
     void renderCall(id);
@@ -663,6 +910,13 @@
     }
     if (id !== currentCall) return;
     const c = d.call || {};
+    $("call-verdict").replaceWith(Object.assign(verdictBadge(c), { id: "call-verdict" }));
+    const summary = [c.decidedBy ? `${verdictText(c.verdict)} by ${c.decidedBy}` : null, c.changeSummary].filter(Boolean).join(": ");
+    $("call-summary").textContent = summary;
+    $("call-summary").hidden = summary === "";
+    $("error-body-card").hidden = d.errorBody === null || d.errorBody === undefined;
+    $("call-error-body").textContent = d.errorBody === null || d.errorBody === undefined ? "" : prettyLines(d.errorBody).join("\n");
+    renderLive(c, d.events);
     const outcome = $("call-outcome");
     outcome.textContent = c.status !== undefined && c.status !== null ? `${c.status} ${c.outcome ?? ""}` : "in progress";
     outcome.className = "pill " + statusClass(c.status, c.outcome);
@@ -684,6 +938,9 @@
       ["Time to first token", c.ttftMs !== null && c.ttftMs !== undefined ? ms(c.ttftMs) : null],
       ["Tokens in / out", c.inputTokens !== null && c.inputTokens !== undefined ? `${c.inputTokens} / ${c.outputTokens ?? "—"}` : null],
       ["Chunks in / out", c.chunksIn !== null && c.chunksIn !== undefined ? `${c.chunksIn} / ${c.chunksOut ?? "—"}` : null],
+      ["Engine", c.engine],
+      ["Chain", c.chain],
+      ["Config version", c.configVersion],
       ["Error", c.errorType ? `${c.errorType}: ${c.errorMessage ?? ""}` : null],
     ];
     $("call-facts").replaceChildren(
@@ -727,7 +984,7 @@
         head.append(el("span", "summary", summaryOf(e)));
         const details = el("details");
         details.append(el("summary", "", "data"));
-        details.append(el("pre", "json", JSON.stringify(e.data, null, 2)));
+        details.append(el("pre", "json", prettyLines(e.data).join("\n")));
         li.append(head, details);
         return li;
       }),
@@ -753,6 +1010,75 @@
       note.className = "originals-note " + mode;
     }
     note.hidden = false;
+  }
+
+  // ---------------------------------------------------------------- a stream in flight
+
+  // The text of a streamed call so far, original and final, from its chunk events (ACTIVITY_CHUNKS=on): rebuilt
+  // from the stored ones on every render, then grown by each live one not seen yet.
+  const live = { callId: null, seen: new Set(), text: { "chunk.received": "", "chunk.sent": "" } };
+
+  /** The text (answer, tool call names and arguments) one stream event adds, in any of the three formats. */
+  function deltaText(data) {
+    let j;
+    try {
+      j = typeof data === "string" ? JSON.parse(data) : data;
+    } catch {
+      return "";
+    }
+    if (j === null || typeof j !== "object") return "";
+    if (Array.isArray(j.choices)) {
+      return j.choices
+        .map((c) => {
+          const d = c.delta || {};
+          const tools = (d.tool_calls || []).map((t) => (t.function && t.function.name ? `\n[tool call ${t.function.name}] ` : "") + ((t.function && t.function.arguments) || "")).join("");
+          return (typeof d.content === "string" ? d.content : "") + tools;
+        })
+        .join("");
+    }
+    switch (j.type) {
+      case "content_block_start":
+        return j.content_block && j.content_block.type === "tool_use" ? `\n[tool call ${j.content_block.name}] ` : "";
+      case "content_block_delta":
+        return (j.delta && (j.delta.text ?? j.delta.partial_json ?? j.delta.thinking)) || "";
+      case "response.output_text.delta":
+      case "response.function_call_arguments.delta":
+        return typeof j.delta === "string" ? j.delta : "";
+      case "response.output_item.added":
+        return j.item && j.item.type === "function_call" ? `\n[tool call ${j.item.name}] ` : "";
+      default:
+        return "";
+    }
+  }
+
+  function renderLive(c, events) {
+    const card = $("live-card");
+    const streaming = !c.endedAt && c.stream === true;
+    card.hidden = !streaming;
+    if (!streaming) return;
+    live.callId = c.callId;
+    live.seen = new Set();
+    live.text = { "chunk.received": "", "chunk.sent": "" };
+    for (const e of events) liveChunk(e, false);
+    $("live-note").textContent =
+      live.seen.size > 0
+        ? "as the gateway relays it; policy events appear below as they happen"
+        : "no stream chunks are published (the gateway's ACTIVITY_CHUNKS is off): the response shows when the call ends";
+    paintLive();
+  }
+
+  function liveChunk(ev, paint = true) {
+    if (ev.type !== "chunk.received" && ev.type !== "chunk.sent") return;
+    if (ev.callId !== live.callId || live.seen.has(ev.id)) return;
+    live.seen.add(ev.id);
+    live.text[ev.type] += deltaText(ev.data && ev.data.data);
+    if (paint) paintLive();
+  }
+
+  function paintLive() {
+    $("live-original").textContent = live.text["chunk.received"];
+    $("live-final").textContent = live.text["chunk.sent"];
+    if (live.seen.size > 0) $("live-note").textContent = "as the gateway relays it; policy events appear below as they happen";
   }
 
   // ---------------------------------------------------------------- labels
@@ -1086,6 +1412,205 @@
     $("replay-examples-empty").hidden = count !== 0;
   }
 
+  // ---------------------------------------------------------------- dashboard
+
+  const charts = [];
+  let dashParams = new URLSearchParams();
+
+  /** The dashboard's range: `since` (a preset, relative to now) or `from`/`to`; 24 h when none is given. */
+  function dashRange(params) {
+    const s = params.get("since");
+    const to = params.get("to") ? new Date(params.get("to")) : new Date();
+    if (!params.get("from") || s) return { since: SINCE[s] ? s : "24h", from: new Date(to.getTime() - (SINCE[s] ?? SINCE["24h"])), to };
+    return { since: "", from: new Date(params.get("from")), to };
+  }
+
+  /** A link to the call list over a range, with more filters. */
+  const callsLink = (from, to, extra) => "#/?" + new URLSearchParams({ ...extra, from: from.toISOString(), to: to.toISOString() });
+
+  function chart(id, series, data, onPick) {
+    const box = $(id);
+    box.replaceChildren();
+    if (typeof uPlot === "undefined") return void box.append(el("p", "error", "The chart library did not load."));
+    const width = Math.max(320, box.clientWidth || 560);
+    const u = new uPlot(
+      {
+        width,
+        height: 220,
+        // Points too: a range with one busy bucket is one point, which a line alone would not show.
+        series: [
+          {},
+          ...series.map((s) => ({ label: s.label, stroke: s.color, fill: s.fill, width: 2, points: { show: true, size: 5 }, ...(s.value !== undefined ? { value: s.value } : {}) })),
+        ],
+        axes: [{}, series[0].axis !== undefined ? { size: 76, values: series[0].axis } : { size: 76 }],
+        scales: { x: { time: true } },
+        legend: { live: true },
+        cursor: { drag: { x: false, y: false } },
+      },
+      data,
+      box,
+    );
+    // Every point is its bucket's calls: a click opens them.
+    u.over.addEventListener("click", () => {
+      if (u.cursor.idx !== null && u.cursor.idx !== undefined) onPick(u.cursor.idx);
+    });
+    u.over.title = "click for the calls of this time";
+    charts.push(u);
+  }
+
+  async function renderDashboard(params) {
+    dashParams = params;
+    const range = dashRange(params);
+    for (const b of document.querySelectorAll("#dash-presets button")) b.classList.toggle("on", b.dataset.since === range.since);
+    $("dash-from").value = localInput(range.from.toISOString());
+    $("dash-to").value = localInput(range.to.toISOString());
+    let d;
+    try {
+      d = await api(`/api/dashboard?from=${encodeURIComponent(range.from.toISOString())}&to=${encodeURIComponent(range.to.toISOString())}`);
+      $("dash-error").hidden = true;
+    } catch (err) {
+      if (err instanceof Unauthorized) return boot();
+      $("dash-error").textContent = "Could not load the dashboard: " + err.message;
+      $("dash-error").hidden = false;
+      return;
+    }
+    if (views.dashboard.hidden) return;
+    const from = new Date(d.from);
+    const to = new Date(d.to);
+    $("dash-range-note").textContent =
+      `${fmtTime(d.from)} – ${fmtTime(d.to)}, ${Math.round(d.bucketMs / 60000) >= 1 ? Math.round(d.bucketMs / 60000) + " min" : d.bucketMs / 1000 + " s"} buckets`;
+    const t = d.totals;
+    const total = (label, value, link) => {
+      const a = el("a", "total");
+      a.href = link;
+      a.append(el("span", "total-value", value), el("span", "total-label", label));
+      return a;
+    };
+    $("dash-totals").replaceChildren(
+      total("requests", t.requests, callsLink(from, to, {})),
+      total("failed", t.errors, callsLink(from, to, { verdict: "failed" })),
+      total("interventions", t.interventions, callsLink(from, to, { verdict: "blocked,denied,modified,held" })),
+      total("latency p50 / p95", `${ms(t.latencyP50)} / ${ms(t.latencyP95)}`, callsLink(from, to, { sort: "latency" })),
+      total("TTFT p50 / p95", `${ms(t.ttftP50)} / ${ms(t.ttftP95)}`, callsLink(from, to, { sort: "ttft" })),
+      total("tokens in / out", tokens(t.inputTokens, t.outputTokens), callsLink(from, to, {})),
+      total("spend", usd(t.costUsd), callsLink(from, to, { sort: "cost" })),
+    );
+    $("dash-verdicts").replaceChildren(
+      ...d.verdicts.map((v) => {
+        const a = el("a", "verdict-count");
+        a.href = callsLink(from, to, { verdict: v.value });
+        a.append(verdictBadge({ verdict: v.value }), el("span", "count", v.count));
+        return a;
+      }),
+    );
+    if (d.verdicts.length === 0) $("dash-verdicts").append(el("span", "muted", "No calls in this range."));
+
+    while (charts.length) charts.pop().destroy();
+    const xs = d.series.map((b) => Date.parse(b.t) / 1000);
+    const pick = (extra) => (i) => {
+      const start = new Date(d.series[i].t);
+      location.hash = callsLink(start, new Date(start.getTime() + d.bucketMs), extra);
+    };
+    const col = (k) => d.series.map((b) => b[k]);
+    chart(
+      "chart-requests",
+      [
+        { label: "requests", color: "#4f46e5", fill: "rgba(79,70,229,.08)" },
+        { label: "failed", color: "#b42318" },
+        { label: "interventions", color: "#7c3aed" },
+      ],
+      [xs, col("requests"), col("errors"), col("interventions")],
+      pick({}),
+    );
+    chart(
+      "chart-latency",
+      [
+        { label: "latency p50", color: "#12805c", axis: (_, ticks) => ticks.map((v) => v + " ms") },
+        { label: "latency p95", color: "#a15c00" },
+        { label: "TTFT p50", color: "#4f46e5" },
+        { label: "TTFT p95", color: "#9aa3b5" },
+      ],
+      [xs, col("latencyP50"), col("latencyP95"), col("ttftP50"), col("ttftP95")],
+      pick({ sort: "latency" }),
+    );
+    chart(
+      "chart-tokens",
+      [
+        { label: "input tokens", color: "#4f46e5", fill: "rgba(79,70,229,.08)" },
+        { label: "output tokens", color: "#12805c" },
+      ],
+      [xs, col("inputTokens"), col("outputTokens")],
+      pick({}),
+    );
+    chart(
+      "chart-cost",
+      [{ label: "USD", color: "#a15c00", fill: "rgba(161,92,0,.08)", value: (_, v) => (v === null ? "—" : usd(v)), axis: (_, ticks) => ticks.map((v) => (v === 0 ? "0" : usd(v))) }],
+      [xs, col("costUsd")],
+      pick({ sort: "cost" }),
+    );
+
+    $("dash-interventions").replaceChildren(
+      ...d.interventions.map((i) => {
+        const tr = el("tr");
+        const a = el("a", "", i.policy);
+        a.href = callsLink(from, to, { policy: i.policy });
+        const b = el("a", "", i.action);
+        b.href = callsLink(from, to, { action: `${i.policy}.${i.action}` });
+        const tdA = el("td");
+        tdA.append(a);
+        const tdB = el("td");
+        tdB.append(b);
+        tr.append(tdA, tdB, el("td", "num", i.count));
+        return tr;
+      }),
+    );
+    $("dash-interventions-empty").hidden = d.interventions.length !== 0;
+    const top = (id, groups, param) => {
+      const table = el("table", "calls top");
+      const head = el("tr");
+      for (const h of ["", "calls", "interventions", "tokens in/out", "spend"]) head.append(el("th", h === "" ? "" : "num", h));
+      const thead = el("thead");
+      thead.append(head);
+      const tbody = el("tbody");
+      for (const g of groups) {
+        const tr = el("tr");
+        const td = el("td", "mono");
+        const a = el("a", "", g.value);
+        a.href = callsLink(from, to, { [param]: g.value });
+        td.append(a);
+        tr.append(td, el("td", "num", g.calls), el("td", "num", g.interventions), el("td", "num", tokens(g.inputTokens, g.outputTokens)), el("td", "num", usd(g.costUsd)));
+        tbody.append(tr);
+      }
+      table.append(thead, tbody);
+      $(id).replaceChildren(groups.length ? table : el("p", "muted", "None in this range."));
+    };
+    top("dash-top-keys", d.top.keys, "keyId");
+    top("dash-top-owners", d.top.owners, "owner");
+    top("dash-top-models", d.top.models, "model");
+    top("dash-top-sessions", d.top.sessions, "sessionId");
+  }
+
+  let dashTimer = null;
+  function refreshDashboardSoon() {
+    if (dashTimer) return;
+    dashTimer = setTimeout(() => {
+      dashTimer = null;
+      // A fixed range does not move; a preset follows now.
+      if (!views.dashboard.hidden && dashRange(dashParams).since) void renderDashboard(dashParams);
+    }, 5000);
+  }
+
+  for (const b of document.querySelectorAll("#dash-presets button")) {
+    b.addEventListener("click", () => (location.hash = "#/dashboard?since=" + b.dataset.since));
+  }
+  $("dash-filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const from = $("dash-from").value;
+    const to = $("dash-to").value;
+    if (!from) return;
+    location.hash = "#/dashboard?" + new URLSearchParams({ from: new Date(from).toISOString(), ...(to ? { to: new Date(to).toISOString() } : {}) });
+  });
+
   // ---------------------------------------------------------------- line diff
 
   const MONITOR_MARKER = /\[MONITOR-REDACTED:[a-z_]+\]/g;
@@ -1200,6 +1725,36 @@
     return rows;
   }
 
+  /**
+   * Word diff of two lines: runs of word characters, of spaces and single other characters, compared by longest
+   * common subsequence (the diff of lines above, on tokens). Returns each side's nodes: text, and `<mark>` around
+   * what was removed (left) or added (right). Lines too long to compare word by word are marked whole.
+   */
+  function diffWords(a, b) {
+    const split = (t) => t.match(/[\p{L}\p{N}_]+|\s+|[^\p{L}\p{N}_\s]/gu) || [];
+    const ta = split(a);
+    const tb = split(b);
+    const mark = (cls, text) => el("mark", cls, text);
+    if (ta.length * tb.length > 250_000) return { left: [mark("word-del", a)], right: [mark("word-ins", b)] };
+    const ops = diffLines(ta, tb);
+    const left = [];
+    const right = [];
+    // Adjacent tokens of one kind become one node, so a changed phrase is one mark.
+    const push = (side, cls, text) => {
+      const last = side[side.length - 1];
+      if (last && (cls === null ? last.nodeType === 3 : last.className === cls)) last.textContent += text;
+      else side.push(cls === null ? document.createTextNode(text) : mark(cls, text));
+    };
+    for (const [op, x, y] of ops) {
+      if (op === "=") {
+        push(left, null, x);
+        push(right, null, y);
+      } else if (op === "-") push(left, "word-del", x);
+      else push(right, "word-ins", y);
+    }
+    return { left, right };
+  }
+
   function diffView(original, final, leftLabel, rightLabel) {
     const wrap = el("div", "diff-wrap");
     if ((original === null || original === undefined) && (final === null || final === undefined)) {
@@ -1232,10 +1787,18 @@
       const tr = el("tr", "d-" + r.kind);
       const lnum = r.left !== null ? ++ln : "";
       const rnum = r.right !== null ? ++rn : "";
-      tr.append(el("td", "ln", lnum));
-      tr.append(el("td", "code " + (r.kind === "changed" && r.left !== null ? "del" : r.left === null ? "blank" : ""), r.left ?? ""));
-      tr.append(el("td", "ln", rnum));
-      tr.append(el("td", "code " + (r.kind === "changed" && r.right !== null ? "ins" : r.right === null ? "blank" : ""), r.right ?? ""));
+      const left = el("td", "code " + (r.kind === "changed" && r.left !== null ? "del" : r.left === null ? "blank" : ""));
+      const right = el("td", "code " + (r.kind === "changed" && r.right !== null ? "ins" : r.right === null ? "blank" : ""));
+      if (r.kind === "changed" && r.left !== null && r.right !== null) {
+        // Inside a changed line, the words that changed.
+        const words = diffWords(r.left, r.right);
+        left.append(...words.left);
+        right.append(...words.right);
+      } else {
+        left.textContent = r.left ?? "";
+        right.textContent = r.right ?? "";
+      }
+      tr.append(el("td", "ln", lnum), left, el("td", "ln", rnum), right);
       tbody.append(tr);
     }
     table.append(thead, tbody);

@@ -697,7 +697,15 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       const evs = await db
         .select({ callId: events.callId, type: events.type, data: events.data })
         .from(events)
-        .where(and(inArray(events.callId, wanted.map((r) => r.callId)), inArray(events.type, types)))
+        .where(
+          and(
+            inArray(
+              events.callId,
+              wanted.map((r) => r.callId),
+            ),
+            inArray(events.type, types),
+          ),
+        )
         .orderBy(asc(events.time), asc(events.seq));
       for (const e of evs) {
         if (found.has(e.callId)) continue;
@@ -787,7 +795,10 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       const last = page[page.length - 1];
       let nextCursor: string | null = null;
       if (rows.length > limit && last !== undefined) {
-        nextCursor = sort === "started" ? encodeCursor(last.startedAt, last.callId) : encodeSortCursor(sort, last[sort === "latency" ? "latencyMs" : sort === "ttft" ? "ttftMs" : "costUsd"], last.callId);
+        nextCursor =
+          sort === "started"
+            ? encodeCursor(last.startedAt, last.callId)
+            : encodeSortCursor(sort, last[sort === "latency" ? "latencyMs" : sort === "ttft" ? "ttftMs" : "costUsd"], last.callId);
       }
       return { calls: await withSummaries(page), nextCursor };
     },

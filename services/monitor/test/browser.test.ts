@@ -86,9 +86,10 @@ describe("monitor UI in Chromium", () => {
     pubs.engine.publish("control-plane-config", "policy.config.rejected", { file: "/etc/luthien/policies.yaml", trigger: "SIGHUP", error: "policies[0].use: unknown policy nope" });
     await pubs.flush();
 
-    await page.goto(`${monitor.url}/#/`);
-    // The config change: in its own section, and no row in the calls table.
+    // The config change: on its own page, and no row in the calls table.
+    await page.goto(`${monitor.url}/#/config`);
     await page.locator("#config-list .config-row.rejected", { hasText: "unknown policy nope" }).waitFor({ timeout: 15_000 });
+    await page.goto(`${monitor.url}/#/`);
     await page.locator('tr[data-call-id="browser-secret-1"]').waitFor({ timeout: 15_000 });
     expect(await page.locator('tr[data-call-id="control-plane-config"]').count()).toBe(0);
 

@@ -128,7 +128,7 @@ describe("monitor on PostgreSQL", () => {
     await pubs.flush();
     await waitFor(async () => (await rows("select 1 from events where call_id = 'nasty-1'")).length === 2, { timeoutMs: 15_000, what: "the nasty events" });
     const [r] = await rows<{ content: string; keys: string[] }>(
-      "select data->'body'->'messages'->0->>'content' as content, array(select jsonb_object_keys(data->'body')) as keys from events where call_id = 'nasty-1' and type = 'request.received'",
+      "select data->'body'->'messages'->0->>'content' as content, array(select json_object_keys(data->'body')) as keys from events where call_id = 'nasty-1' and type = 'request.received'",
     );
     expect(r!.content).toBe("nul:\\u0000 lone-high:\\ud800 lone-low:\\udc00 pair:\ud83d\ude00 end");
     expect(r!.keys.sort()).toEqual(["k\\u0000ey", "messages"]);

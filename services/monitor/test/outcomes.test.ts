@@ -40,7 +40,7 @@ let monitor: RunningService;
 let stack: Stack;
 let made: OutcomeCalls;
 let pubs: ReturnType<typeof createPublishers>;
-const SESSION = "=HYPERLINK(\"http://evil\")";
+const SESSION = '=HYPERLINK("http://evil")';
 
 const list = (query: string): Promise<Page> => getJson<Page>(`${monitor.url}/api/calls?${query}`);
 const detail = (id: string): Promise<Detail> => getJson<Detail>(`${monitor.url}/api/calls/${id}`);
@@ -64,10 +64,13 @@ beforeAll(async () => {
   pubs.gateway.publish("syn-refused", "call.ended", { ...ended, status: 429, outcome: "error", error: { type: "rate_limit_error", message: "rate limit reached" } });
   await pubs.flush();
   const ids = [made.allowed, made.modified, made.blocked, made.denied, made.failed].map((c) => c.callId);
-  await waitFor(async () => (await list("limit=200")).calls.filter((c) => ids.includes(c.callId) && c.verdict !== "in_progress").length === 5 && (await list("limit=200")).calls.length === 9, {
-    timeoutMs: 20_000,
-    what: "every call stored",
-  });
+  await waitFor(
+    async () => (await list("limit=200")).calls.filter((c) => ids.includes(c.callId) && c.verdict !== "in_progress").length === 5 && (await list("limit=200")).calls.length === 9,
+    {
+      timeoutMs: 20_000,
+      what: "every call stored",
+    },
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -191,7 +194,11 @@ describe("finding calls", () => {
     const denied = lines.find((l) => l.startsWith(made.denied.callId)) ?? "";
     expect(denied).toContain(`"'=HYPERLINK(""http://evil"")"`);
     expect(denied).not.toMatch(/,=HYPERLINK/);
-    const json = (await fetch(`${monitor.url}/api/calls/export?format=json&verdict=modified`, { headers: AUTH }).then((r) => r.json())) as { calls: Summary[]; count: number; truncated: boolean };
+    const json = (await fetch(`${monitor.url}/api/calls/export?format=json&verdict=modified`, { headers: AUTH }).then((r) => r.json())) as {
+      calls: Summary[];
+      count: number;
+      truncated: boolean;
+    };
     expect(json.calls.map((c) => c.callId)).toEqual([made.modified.callId]);
     expect(json).toMatchObject({ count: 1, truncated: false });
     const cut = (await fetch(`${monitor.url}/api/calls/export?format=json&max=3`, { headers: AUTH }).then((r) => r.json())) as { count: number; truncated: boolean };

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import type { ApprovalClient, DecideReply } from "@luthien/approvals";
 import type { Logger } from "@luthien/runtime";
@@ -9,7 +10,20 @@ import type { MonitorMetrics } from "../metrics";
 import type { StoreOriginals } from "../originals";
 import type { KeyStore } from "@luthien/keys";
 import type { ReplayReportStore } from "../replays";
-import { CALL_SORTS, LABEL_FILTERS, LABELS, MAX_BUCKETS, MAX_PAGE_SIZE, type CallQuery, type GroupQuery, type Label, type LabelFilter, type MonitorStore, type RangeQuery, type ReplayQuery } from "../store";
+import {
+  CALL_SORTS,
+  LABEL_FILTERS,
+  LABELS,
+  MAX_BUCKETS,
+  MAX_PAGE_SIZE,
+  type CallQuery,
+  type GroupQuery,
+  type Label,
+  type LabelFilter,
+  type MonitorStore,
+  type RangeQuery,
+  type ReplayQuery,
+} from "../store";
 import { VERDICTS } from "../verdict";
 import { exportCalls, MAX_EXPORT_ROWS } from "./export";
 import { SESSION_COOKIE, SESSION_TTL_MS, type AdminAuth } from "./auth";
@@ -451,6 +465,10 @@ export function createMonitorApp(options: MonitorAppOptions): express.Express {
   });
 
   app.use("/api", api);
+  // The UI's two libraries, from their packages: the chart library, and an emoji font so that block messages and
+  // model output never show blank boxes on a machine without one.
+  app.use("/vendor/uplot", express.static(path.join(path.dirname(require.resolve("uplot/package.json")), "dist"), { maxAge: "1d" }));
+  app.use("/vendor/noto-emoji", express.static(path.dirname(require.resolve("@fontsource/noto-emoji/package.json")), { maxAge: "7d" }));
   app.use(express.static(options.publicDir, { index: "index.html", maxAge: 0 }));
 
   let lastUnavailableLog = 0;
