@@ -118,6 +118,20 @@ export interface ReplayCall {
   chunks: unknown[] | null;
 }
 
+/** The facets that are columns of a call (or its verdict), and the column. */
+const FACET_COLUMNS = [
+  ["verdicts", "verdict"],
+  ["models", "model"],
+  ["keys", "key_id"],
+  ["owners", "owner"],
+  ["sessions", "session_id"],
+  ["statuses", "status"],
+  ["providers", "provider"],
+  ["engines", "engine"],
+  ["chains", "chain"],
+  ["configVersions", "config_version"],
+] as const;
+
 /** A time range. */
 export interface RangeQuery {
   /** @default no lower bound */
@@ -570,6 +584,14 @@ export function pageSize(limit: number | undefined, fallback = 50, max = MAX_PAG
   return Math.min(Math.max(limit ?? fallback, 1), max);
 }
 
+/**
+ * (column, call id) in the order its index (`desc nulls last`, drizzle's `.desc()`) is read forwards or backwards:
+ * PostgreSQL's own default for `desc` is nulls first, which no index here matches, and the list would sort the table.
+ */
+function byColumn(col: AnyColumn, ascending: boolean): SQL[] {
+  return ascending ? [sql`${col} asc nulls first`, sql`${calls.callId} asc nulls first`] : [sql`${col} desc nulls last`, sql`${calls.callId} desc nulls last`];
+}
+
 /** A cursor of a list sorted by a nullable column: its name, the last row's value and call id. */
 function encodeSortCursor(sort: Exclude<CallSort, "started">, value: number | null, callId: string): string {
   return Buffer.from(JSON.stringify([sort, value, callId])).toString("base64url");
@@ -778,11 +800,11 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
       let orderBy: SQL[];
       if (sort === "started") {
         if (query.cursor !== undefined) where.push(pastCursor(query.cursor, ascending));
-        orderBy = ascending ? [asc(calls.startedAt), asc(calls.callId)] : [desc(calls.startedAt), desc(calls.callId)];
+        orderBy = byColumn(calls.startedAt, ascending);
       } else {
         const col = SORT_COLUMNS[sort];
         if (query.cursor !== undefined) where.push(pastSortCursor(query.cursor, sort, ascending));
-        orderBy = ascending ? [sql`${col} asc nulls first`, asc(calls.callId)] : [sql`${col} desc nulls last`, desc(calls.callId)];
+        orderBy = byColumn(col, ascending);
       }
       const rows = await db
         .select(summaryColumns)
@@ -958,7 +980,7 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
         .leftJoin(response, eq(response.id, calls.responseReceivedId))
         .leftJoin(finalResponse, eq(finalResponse.id, calls.responseSentId))
         .where(and(...where))
-        .orderBy(asc(calls.startedAt), asc(calls.callId))
+        .orderBy(...byColumn(calls.startedAt, true))
         .limit(limit + 1);
       const { page, nextCursor } = paged(rows, limit);
       return { calls: page, nextCursor };
@@ -966,45 +988,39 @@ export function createStore(database: MonitorDatabase, options: StoreOptions = {
 
     async facets(query) {
       const range = rangeWhere(query);
-      const column = async (col: SQL | AnyColumn): Promise<FacetValue[]> => {
-        const rows = rowsOf<{ value: string | number; count: number | string }>(
-          await db.execute(
-            sql`select ${col} as value, count(*) as count from calls where ${range} and ${col} is not null and ${col}::text <> '' group by 1 order by 2 desc, 1 limit ${MAX_FACET_VALUES}`,
-          ),
-        );
-        return rows.map((r) => ({ value: String(r.value), count: Number(r.count) }));
-      };
+      // One pass over the range: every facet is a grouping set of the same scan, the verdict computed once per row.
+      const names = FACET_COLUMNS.map(([, column]) => column).join(", ");
+      const rows = rowsOf<{ g: number | string; value: string | number | null; n: number | string }>(
+        await db.execute(
+          sql`select g, coalesce(${sql.raw(FACET_COLUMNS.map(([, column]) => `${column}::text`).join(", "))}) as value, n from (
+            select grouping(${sql.raw(names)}) as g, ${sql.raw(names)}, count(*) as n,
+              row_number() over (partition by grouping(${sql.raw(names)}) order by count(*) desc) as r
+            from (select calls.*, ${verdictSql} as verdict from calls where ${range}) c
+            group by grouping sets (${sql.raw(FACET_COLUMNS.map(([, column]) => `(${column})`).join(", "))})
+          ) x where r <= ${MAX_FACET_VALUES} order by n desc, value`,
+        ),
+      );
+      const all = (1 << FACET_COLUMNS.length) - 1;
+      const facets = Object.fromEntries(FACET_COLUMNS.map(([name]) => [name, [] as FacetValue[]])) as Record<(typeof FACET_COLUMNS)[number][0], FacetValue[]>;
+      for (const r of rows) {
+        const i = FACET_COLUMNS.findIndex((_, k) => Number(r.g) === (all ^ (1 << (FACET_COLUMNS.length - 1 - k))));
+        const name = FACET_COLUMNS[i]?.[0];
+        if (name === undefined || r.value === null || r.value === "") continue;
+        facets[name].push({ value: String(r.value), count: Number(r.n) });
+      }
       const actionRows = rowsOf<{ value: string; count: number | string }>(
         await db.execute(sql`select a as value, count(*) as count from calls, unnest(${calls.policyActions}) as a where ${range} group by 1 order by 2 desc, 1`),
       );
       const actions = actionRows.map((r) => ({ value: r.value, count: Number(r.count) }));
       const byPolicy = new Map<string, number>();
-      for (const a of actions) if (a.value.includes(".")) byPolicy.set(a.value.split(".")[0] as string, (byPolicy.get(a.value.split(".")[0] as string) ?? 0) + a.count);
-      const [verdicts, models, keys, owners, sessions, statuses, providers, engines, chains, configVersions] = await Promise.all([
-        column(verdictSql),
-        column(calls.model),
-        column(calls.keyId),
-        column(calls.owner),
-        column(calls.sessionId),
-        column(calls.status),
-        column(calls.provider),
-        column(calls.engine),
-        column(calls.chain),
-        column(calls.configVersion),
-      ]);
+      for (const a of actions) {
+        const policy = a.value.split(".")[0] as string;
+        if (a.value.includes(".")) byPolicy.set(policy, (byPolicy.get(policy) ?? 0) + a.count);
+      }
       return {
-        verdicts,
-        policies: [...byPolicy].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)),
+        ...facets,
+        policies: [...byPolicy].map(([value, count]) => ({ value, count })).sort((x, y) => y.count - x.count || x.value.localeCompare(y.value)),
         actions: actions.slice(0, MAX_FACET_VALUES),
-        models,
-        keys,
-        owners,
-        sessions,
-        statuses,
-        providers,
-        engines,
-        chains,
-        configVersions,
       };
     },
 

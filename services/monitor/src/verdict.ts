@@ -32,7 +32,10 @@ const GATEWAY_REFUSALS = [401, 403, 429];
 const list = (verbs: readonly string[]): SQL => sql.raw(verbs.map((v) => `'${v}'`).join(", "));
 /** The verb of `<policy>.<verb>` or of a bare gateway action. */
 const verbOf = (a: string): SQL => sql.raw(`case when position('.' in ${a}) > 0 then split_part(${a}, '.', 2) else ${a} end`);
-const hasVerb = (verbs: readonly string[]): SQL => sql`exists (select 1 from unnest(${calls.policyActions}) as a where ${verbOf("a")} in (${list(verbs)}))`;
+// The cardinality test first: most calls have no action, and skipping their subquery makes a count over every call
+// (facets, dashboard) several times faster.
+const hasVerb = (verbs: readonly string[]): SQL =>
+  sql`(cardinality(${calls.policyActions}) > 0 and exists (select 1 from unnest(${calls.policyActions}) as a where ${verbOf("a")} in (${list(verbs)})))`;
 
 /** The verdict of a `calls` row, as SQL. */
 export const verdictSql: SQL<Verdict> = sql<Verdict>`(case

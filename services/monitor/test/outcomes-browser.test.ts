@@ -1,4 +1,5 @@
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
 import { createTestDatabase, REPO_ROOT, startNats, startService, startStack, waitFor, type RunningNats, type RunningService, type Stack, type TestDatabase } from "@luthien/testkit";
@@ -14,7 +15,8 @@ import { makeOutcomeCalls, OUTCOME_POLICIES, type OutcomeCalls } from "./outcome
  */
 
 const XSS = "<img src=x onerror=alert(1)>";
-const SHOTS = path.join(REPO_ROOT, "docs", "screenshots");
+/** The README's screenshots are rewritten with UPDATE_SCREENSHOTS=1; otherwise they go to a scratch folder. */
+const SHOTS = process.env["UPDATE_SCREENSHOTS"] === "1" ? path.join(REPO_ROOT, "docs", "screenshots") : mkdtempSync(path.join(tmpdir(), "luthien-screenshots-"));
 
 let nats: RunningNats;
 let db: TestDatabase;
