@@ -107,6 +107,7 @@ describe("subjects", () => {
 
   it("lists every lifecycle type", () => {
     expect(LIFECYCLE_EVENT_TYPES).toContain(ActivityEventTypes.StreamProtocolViolation);
-    expect(LIFECYCLE_EVENT_TYPES).toHaveLength(13);
+    expect(LIFECYCLE_EVENT_TYPES).toContain(ActivityEventTypes.CallEngine);
+    expect(LIFECYCLE_EVENT_TYPES).toHaveLength(14);
   });
 });

@@ -87,6 +87,8 @@ interface CallState {
   readonly features: ProtocolFeatures;
   /** The request as the client sent it, parsed once (for the model, the rules and the chain). */
   readonly request: PolicyRequest;
+  /** The chain its config's rules chose, and that config's version. */
+  readonly chain: { readonly name: string; readonly policies: readonly AnyPolicy[]; readonly configVersion: string };
   /** The chain in its mode: it says whether the response side is decided (FULL), seen (OBSERVE) or skipped. */
   readonly run: CallRun;
   /** Messages of one call are handled strictly one after another, so answers go out in order. */
@@ -269,14 +271,14 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
         if (call !== undefined && (msg.kind === "cancel" || msg.kind === "upstreamError")) call.holds.abort.abort();
         if (msg.kind === "start" && call === undefined) {
           try {
-            call = openCall(msg, options.config(), hooksOf, (info, chain, config) =>
-              options.activity.publish(info.callId, ActivityEventTypes.CallEngine, {
-                engine: options.name ?? "engine",
-                chain: chain.name,
-                configVersion: config.version,
-                policies: chain.policies.map((p) => ({ name: p.name, mode: p.shadow === true ? "shadow" : "enforce" })),
-              }),
-            );
+            call = openCall(msg, options.config(), hooksOf);
+            // Which replica, chain and config decide this call: the monitor shows it beside the verdict.
+            options.activity.publish(call.id, ActivityEventTypes.CallEngine, {
+              engine: options.name ?? "engine",
+              chain: call.chain.name,
+              configVersion: call.chain.configVersion,
+              policies: call.chain.policies.map((p) => ({ name: p.name, mode: p.shadow === true ? "shadow" : "enforce" })),
+            });
           } catch (err) {
             void fail(msg.callId, msg.seq, err);
             return;
@@ -336,12 +338,7 @@ export function createEngineHandlers(options: EngineOptions): PolicyEngineHandle
  * request is parsed — once: every later step uses this parse — and the chain its rules select starts running.
  * @throws EngineCallError when the version, the format or the request JSON cannot be served
  */
-function openCall(
-  msg: GatewayMessage__Output,
-  config: PolicyConfig,
-  hooksOf: (info: CallInfo, actions: Set<string>, holds: CallHolds) => ChainHooks,
-  opened: (info: CallInfo, chain: { name: string; policies: readonly AnyPolicy[] }, config: PolicyConfig) => void,
-): CallState {
+function openCall(msg: GatewayMessage__Output, config: PolicyConfig, hooksOf: (info: CallInfo, actions: Set<string>, holds: CallHolds) => ChainHooks): CallState {
   const { callId } = msg;
   if (msg.start === null || msg.start === undefined) throw new EngineCallError("bad_message", "start without a body");
   const read = readStart(msg.start, ENGINE_PROTOCOL_VERSIONS);
@@ -360,12 +357,24 @@ function openCall(
   };
   const selected = config.select({ keyId: info.keyId, model: info.model, route: start.route });
   const chain = selected.policies;
-  opened(info, selected, config);
   const actions = new Set<string>();
   const holds: CallHolds = { abort: new AbortController(), pending: 0, until: 0 };
   const run = startCallRun(chain, info, hooksOf(info, actions, holds));
   const trace = traceEngineCall(start, { callId, format, model: info.model, stream: info.stream, policies: chain.map((p) => p.name), mode: run.mode });
-  return { id: callId, format, features, request, run, queue: Promise.resolve(), current: "0", latest: "0", trace, actions, holds };
+  return {
+    id: callId,
+    format,
+    features,
+    request,
+    chain: { ...selected, configVersion: config.version },
+    run,
+    queue: Promise.resolve(),
+    current: "0",
+    latest: "0",
+    trace,
+    actions,
+    holds,
+  };
 }
 
 function parseJson(bytes: Buffer | undefined, what: string): unknown {
